@@ -1,0 +1,42 @@
+"""hubctl db: the schema's migrations."""
+
+from __future__ import annotations
+
+import typer
+
+from hubctl import migrations
+from hubctl.db import create_engine
+
+app = typer.Typer(help="Migrate the hub database (Alembic owns the schema).", no_args_is_help=True)
+
+
+@app.command()
+def upgrade(revision: str = typer.Argument("head", help="Target revision.")) -> None:
+    """Migrate the database up to REVISION (default: the newest).
+
+    Example: hubctl db upgrade
+    """
+    migrations.upgrade(create_engine(), revision)
+    typer.echo(f"database at {migrations.current(create_engine())}")
+
+
+@app.command()
+def downgrade(revision: str = typer.Argument(..., help="Target revision, or 'base'.")) -> None:
+    """Migrate the database down to REVISION ('base' removes every hub object).
+
+    Example: hubctl db downgrade base
+    """
+    migrations.downgrade(create_engine(), revision)
+    typer.echo(f"database at {migrations.current(create_engine()) or 'base'}")
+
+
+@app.command()
+def current() -> None:
+    """Show the revision the database is at, and whether it is the newest.
+
+    Example: hubctl db current
+    """
+    revision = migrations.current(create_engine())
+    head = migrations.head()
+    state = "(head)" if revision == head else f"(head is {head})"
+    typer.echo(f"{revision or 'base'} {state}")

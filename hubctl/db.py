@@ -1,0 +1,86 @@
+"""Connections: the embedded PostgreSQL when no URL is configured, engines, audited transactions."""
+
+from __future__ import annotations
+
+import uuid
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine, make_url
+
+from hubctl.settings import Settings, get_settings
+
+EMBEDDED_DATABASE = "hub"
+
+
+def embedded_server_url(home: Path, database: str = EMBEDDED_DATABASE) -> str:
+    """Start (or reuse) the embedded PostgreSQL under ``home`` and return a URL for ``database``.
+
+    The server is left running when this process exits (cleanup_mode=None) so the next hubctl call,
+    the generator and Airflow all reuse it; ``hubctl db stop`` stops it.
+    """
+    with warnings.catch_warnings():
+        # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI); its fallback is fine.
+        warnings.simplefilter("ignore")
+        import pgserver  # only needed for the embedded server: keep it off the real-server path
+
+        home.mkdir(parents=True, exist_ok=True)
+        server = pgserver.get_server(home / "pgdata", cleanup_mode=None)
+    socket_url = make_url(server.get_uri())
+    if not _database_exists(socket_url, database):
+        server.psql(f'CREATE DATABASE "{database}";')
+    return str(socket_url.set(drivername="postgresql+psycopg2", database=database))
+
+
+def _database_exists(server_url: sa.URL, database: str) -> bool:
+    engine = sa.create_engine(
+        server_url.set(drivername="postgresql+psycopg2"), poolclass=sa.NullPool
+    )
+    try:
+        with engine.connect() as conn:
+            found = conn.execute(
+                sa.text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": database}
+            ).first()
+    finally:
+        engine.dispose()
+    return found is not None
+
+
+def resolve_database_url(settings: Settings | None = None) -> str:
+    settings = settings or get_settings()
+    if settings.database_url:
+        return settings.database_url
+    return embedded_server_url(settings.resolved_home)
+
+
+def create_engine(url: str | None = None, *, settings: Settings | None = None) -> Engine:
+    """An engine for one command or one parse: no pool kept between them, a short connect timeout."""
+    settings = settings or get_settings()
+    return sa.create_engine(
+        url or resolve_database_url(settings),
+        poolclass=sa.NullPool,
+        connect_args={"connect_timeout": settings.connect_timeout_seconds},
+    )
+
+
+@contextmanager
+def audited_transaction(
+    engine: Engine, *, actor: str, reason: str | None = None, change_set: str | None = None
+) -> Iterator[Connection]:
+    """One transaction whose audit rows carry ``actor``, ``reason`` and one change-set id.
+
+    The settings are transaction-local (``set_config(..., true)``), so they cannot leak to the next
+    user of a pooled connection (PgBouncer in transaction mode included).
+    """
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "SELECT set_config('hub.actor', :actor, true), set_config('hub.reason', :reason, true),"
+                " set_config('hub.change_set', :change_set, true), set_config('hub.via', 'hubctl', true)"
+            ),
+            {"actor": actor, "reason": reason or "", "change_set": change_set or str(uuid.uuid4())},
+        )
+        yield conn

@@ -1,0 +1,218 @@
+"""SQLAlchemy models of the tables the migrations create.
+
+The migrations own the schema (CHECKs, triggers and functions live there); these models describe
+the tables for queries, and tests/test_migrations.py proves the two agree.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY, INET, JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Bookkept:
+    """Columns the database maintains itself (hub.touch_row)."""
+
+    version: Mapped[int] = mapped_column(sa.Integer, nullable=False, server_default="1")
+    created_at: Mapped[dt.datetime] = mapped_column(
+        sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+    )
+    updated_at: Mapped[dt.datetime] = mapped_column(
+        sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+    )
+    updated_by: Mapped[str] = mapped_column(
+        sa.Text, nullable=False, server_default=sa.text("session_user")
+    )
+
+
+class ExchangeGroup(Bookkept, Base):
+    __tablename__ = "exchange_groups"
+    __table_args__ = {"schema": "hub"}
+
+    group_name: Mapped[str] = mapped_column(sa.Text, primary_key=True)
+    display_name: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    exchanges: Mapped[list[str]] = mapped_column(ARRAY(sa.Text), nullable=False)
+    primary_timezone: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    market_open: Mapped[dt.time] = mapped_column(sa.Time, nullable=False, server_default="09:30")
+    market_close: Mapped[dt.time] = mapped_column(sa.Time, nullable=False, server_default="16:00")
+    enabled: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, server_default=sa.true())
+    priority: Mapped[int] = mapped_column(sa.Integer, nullable=False, server_default="5")
+
+
+class DagConfiguration(Bookkept, Base):
+    __tablename__ = "dag_configuration"
+    __table_args__ = (
+        sa.Index("ix_dag_configuration_exchange_group", "exchange_group"),
+        {"schema": "hub"},
+    )
+
+    dag_name: Mapped[str] = mapped_column(sa.Text, primary_key=True)
+    job_name: Mapped[str] = mapped_column(sa.Text, primary_key=True)
+    exchange_group: Mapped[str | None] = mapped_column(
+        sa.Text,
+        sa.ForeignKey(
+            "hub.exchange_groups.group_name",
+            name="fk_dag_configuration_exchange_group",
+            onupdate="CASCADE",
+            ondelete="RESTRICT",
+        ),
+    )
+    schedule: Mapped[str | None] = mapped_column(sa.Text)
+    cpu_request: Mapped[str] = mapped_column(sa.Text, nullable=False, server_default="500m")
+    cpu_limit: Mapped[str] = mapped_column(sa.Text, nullable=False, server_default="2000m")
+    memory_request: Mapped[str] = mapped_column(sa.Text, nullable=False, server_default="1Gi")
+    memory_limit: Mapped[str] = mapped_column(sa.Text, nullable=False, server_default="2Gi")
+    batch_size: Mapped[int] = mapped_column(sa.Integer, nullable=False, server_default="500")
+    timeout_seconds: Mapped[int] = mapped_column(sa.Integer, nullable=False, server_default="3600")
+    max_retries: Mapped[int] = mapped_column(sa.Integer, nullable=False, server_default="3")
+    retry_delay_minutes: Mapped[int] = mapped_column(sa.Integer, nullable=False, server_default="5")
+    max_active_tasks: Mapped[int] = mapped_column(sa.Integer, nullable=False, server_default="16")
+    enabled: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, server_default=sa.true())
+    priority: Mapped[int] = mapped_column(sa.Integer, nullable=False, server_default="5")
+    params: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default="{}")
+
+
+class Ticker(Bookkept, Base):
+    __tablename__ = "tickers"
+    __table_args__ = (sa.Index("ix_tickers_exchange", "exchange"), {"schema": "hub"})
+
+    ticker: Mapped[str] = mapped_column(sa.Text, primary_key=True)
+    exchange: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    groupings: Mapped[list[str]] = mapped_column(
+        ARRAY(sa.Text), nullable=False, server_default="{}"
+    )
+    enabled: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, server_default=sa.true())
+
+
+class AuditLog(Base):
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        sa.Index("ix_audit_log_occurred_at", "occurred_at"),
+        sa.Index("ix_audit_log_table_name_row_key", "table_name", "row_key"),
+        sa.Index("ix_audit_log_change_set", "change_set"),
+        {"schema": "hub"},
+    )
+
+    id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)
+    occurred_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), nullable=False)
+    txid: Mapped[int] = mapped_column(sa.BigInteger, nullable=False)
+    table_name: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    action: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    row_key: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    old_row: Mapped[Any] = mapped_column(JSONB)
+    new_row: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    changed_fields: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    actor: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    reason: Mapped[str | None] = mapped_column(sa.Text)
+    via: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    db_user: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    client_addr: Mapped[str | None] = mapped_column(INET)
+    application_name: Mapped[str | None] = mapped_column(sa.Text)
+    change_set: Mapped[str | None] = mapped_column(sa.Text)
+    prev_hash: Mapped[str | None] = mapped_column(sa.Text)
+    row_hash: Mapped[str] = mapped_column(sa.Text, nullable=False)
+
+
+class AuditChainHead(Base):
+    __tablename__ = "audit_chain_head"
+    __table_args__ = {"schema": "hub"}
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=False)
+    last_id: Mapped[int | None] = mapped_column(sa.BigInteger)
+    last_hash: Mapped[str | None] = mapped_column(sa.Text)
+
+
+class Security(Base):
+    __tablename__ = "securities"
+    __table_args__ = {"schema": "market"}
+
+    security_id: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(), primary_key=True)
+    ticker: Mapped[str] = mapped_column(sa.Text, nullable=False, unique=True)
+    exchange: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    created_at: Mapped[dt.datetime] = mapped_column(
+        sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+    )
+
+
+def _security_fk(name: str) -> sa.ForeignKey:
+    return sa.ForeignKey("market.securities.security_id", name=name, ondelete="CASCADE")
+
+
+class Ohlcv(Base):
+    __tablename__ = "ohlcv"
+    __table_args__ = (sa.Index("ix_ohlcv_loaded_at", "loaded_at"), {"schema": "market"})
+
+    security_id: Mapped[int] = mapped_column(
+        sa.BigInteger, _security_fk("fk_ohlcv_security"), primary_key=True
+    )
+    trade_date: Mapped[dt.date] = mapped_column(sa.Date, primary_key=True)
+    open: Mapped[float] = mapped_column(sa.Double, nullable=False)
+    high: Mapped[float] = mapped_column(sa.Double, nullable=False)
+    low: Mapped[float] = mapped_column(sa.Double, nullable=False)
+    close: Mapped[float] = mapped_column(sa.Double, nullable=False)
+    adj_close: Mapped[float] = mapped_column(sa.Double, nullable=False)
+    volume: Mapped[int] = mapped_column(sa.BigInteger, nullable=False)
+    source: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    loaded_at: Mapped[dt.datetime] = mapped_column(
+        sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+    )
+
+
+class SecurityMetadata(Base):
+    __tablename__ = "security_metadata"
+    __table_args__ = {"schema": "market"}
+
+    security_id: Mapped[int] = mapped_column(
+        sa.BigInteger, _security_fk("fk_security_metadata_security"), primary_key=True
+    )
+    long_name: Mapped[str | None] = mapped_column(sa.Text)
+    sector: Mapped[str | None] = mapped_column(sa.Text)
+    industry: Mapped[str | None] = mapped_column(sa.Text)
+    currency: Mapped[str | None] = mapped_column(sa.Text)
+    market_cap: Mapped[int | None] = mapped_column(sa.BigInteger)
+    source: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    updated_at: Mapped[dt.datetime] = mapped_column(
+        sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+    )
+
+
+INDICATOR_NAMES = (
+    "sma_20", "sma_50", "sma_200", "ema_12", "ema_26", "macd", "macd_signal", "rsi_14",
+    "bb_upper", "bb_middle", "bb_lower",
+)  # fmt: skip
+
+
+class Indicator(Base):
+    __table__ = sa.Table(
+        "indicators",
+        Base.metadata,
+        sa.Column(
+            "security_id", sa.BigInteger, _security_fk("fk_indicators_security"), primary_key=True
+        ),
+        sa.Column("trade_date", sa.Date, primary_key=True),
+        *(sa.Column(name, sa.Double) for name in INDICATOR_NAMES),
+        sa.Column(
+            "computed_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+        ),
+        schema="market",
+    )
+
+
+class LoadProgress(Base):
+    __tablename__ = "load_progress"
+    __table_args__ = {"schema": "market"}
+
+    group_name: Mapped[str] = mapped_column(sa.Text, primary_key=True)
+    start_date: Mapped[dt.date] = mapped_column(sa.Date, nullable=False)
+    loaded_through: Mapped[dt.date | None] = mapped_column(sa.Date)
+    updated_at: Mapped[dt.datetime] = mapped_column(
+        sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+    )

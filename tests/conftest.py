@@ -1,0 +1,111 @@
+"""Fixtures: one real PostgreSQL per session, a template migrated once, a fresh database per test.
+
+The server is the embedded pgserver one, or the server at HUB_TEST_DATABASE_URL (a maintenance
+database URL of a superuser, e.g. postgresql+psycopg2://postgres@localhost/postgres): the audit
+tamper tests need a superuser, as a real attacker would.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, Engine, make_url
+
+from hubctl import migrations
+from hubctl.settings import get_settings
+
+TEMPLATE = f"hub_template_{os.getpid()}"
+
+
+def _admin_engine(url: URL) -> Engine:
+    return sa.create_engine(url, poolclass=sa.NullPool, isolation_level="AUTOCOMMIT")
+
+
+@pytest.fixture(scope="session")
+def pg_server_url() -> Iterator[URL]:
+    """URL of the server's maintenance database."""
+    configured = os.environ.get("HUB_TEST_DATABASE_URL")
+    if configured:
+        yield make_url(configured)
+        return
+    import pgserver
+
+    # Unix socket paths are limited to ~100 bytes: keep the data directory short.
+    data_dir = Path(tempfile.mkdtemp(prefix="hubpg"))
+    server = pgserver.get_server(data_dir, cleanup_mode="stop")
+    try:
+        yield make_url(server.get_uri()).set(drivername="postgresql+psycopg2")
+    finally:
+        server.cleanup()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def template_database(pg_server_url: URL) -> Iterator[str]:
+    admin = _admin_engine(pg_server_url)
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{TEMPLATE}"'))
+        conn.execute(sa.text(f'CREATE DATABASE "{TEMPLATE}"'))
+    engine = sa.create_engine(pg_server_url.set(database=TEMPLATE), poolclass=sa.NullPool)
+    migrations.upgrade(engine)
+    engine.dispose()
+    try:
+        yield TEMPLATE
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{TEMPLATE}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def db_url(pg_server_url: URL, template_database: str) -> Iterator[str]:
+    """A fresh, migrated database of its own for one test (a clone of the template)."""
+    name = f"hub_test_{uuid.uuid4().hex[:12]}"
+    admin = _admin_engine(pg_server_url)
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"'))
+    try:
+        yield pg_server_url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def empty_db_url(pg_server_url: URL) -> Iterator[str]:
+    """A database with no migrations applied."""
+    name = f"hub_empty_{uuid.uuid4().hex[:12]}"
+    admin = _admin_engine(pg_server_url)
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield pg_server_url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    engine = sa.create_engine(db_url, poolclass=sa.NullPool)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def hub_env(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Point hubctl's settings (HUB_DATABASE_URL, HUB_HOME) at this test's database."""
+    monkeypatch.setenv("HUB_DATABASE_URL", db_url)
+    monkeypatch.setenv("HUB_HOME", str(tmp_path / "hub-home"))
+    get_settings.cache_clear()
+    yield tmp_path / "hub-home"
+    get_settings.cache_clear()
