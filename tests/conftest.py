@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -22,6 +24,13 @@ from hubctl import migrations
 from hubctl.settings import get_settings
 
 TEMPLATE = f"hub_template_{os.getpid()}"
+
+# Airflow reads its configuration at import: give the whole session its own AIRFLOW_HOME first.
+_AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="hub-airflow-"))
+os.environ["AIRFLOW_HOME"] = str(_AIRFLOW_HOME)
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(Path(__file__).resolve().parent.parent / "dags")
+os.environ.setdefault("HUBCTL_ACTOR", "pytest")
 
 
 def _admin_engine(url: URL) -> Engine:
@@ -109,3 +118,26 @@ def hub_env(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Ite
     get_settings.cache_clear()
     yield tmp_path / "hub-home"
     get_settings.cache_clear()
+
+
+@pytest.fixture
+def default_config(engine: Engine) -> Engine:
+    """This test's database with the shipped default configuration applied (hubctl apply --defaults)."""
+    from hubctl import configfile
+
+    configfile.apply_document(
+        engine, configfile.load_defaults(), actor="pytest", reason="default configuration"
+    )
+    return engine
+
+
+@pytest.fixture(scope="session")
+def airflow_metadata_db() -> Path:
+    """Airflow's own metadata database (SQLite in AIRFLOW_HOME), migrated once: dag.test() needs it."""
+    subprocess.run(
+        [str(Path(sys.executable).with_name("airflow")), "db", "migrate"],
+        check=True,
+        capture_output=True,
+        env=os.environ.copy(),
+    )
+    return _AIRFLOW_HOME
