@@ -107,7 +107,7 @@ class AuditLog(Base):
     table_name: Mapped[str] = mapped_column(sa.Text, nullable=False)
     action: Mapped[str] = mapped_column(sa.Text, nullable=False)
     row_key: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
-    old_row: Mapped[Any] = mapped_column(JSONB)
+    old_row: Mapped[Any] = mapped_column(JSONB, nullable=True)  # a list of rows for TRUNCATE
     new_row: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     changed_fields: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     actor: Mapped[str] = mapped_column(sa.Text, nullable=False)

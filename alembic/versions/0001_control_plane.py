@@ -125,13 +125,13 @@ CREATE TABLE hub.dag_configuration (
     ON UPDATE CASCADE ON DELETE RESTRICT,
   schedule text CONSTRAINT ck_dag_configuration_schedule_valid CHECK (hub.is_valid_schedule(schedule)),
   cpu_request text NOT NULL DEFAULT '500m'
-    CONSTRAINT ck_dag_configuration_cpu_request_quantity CHECK (hub.cpu_millicores(cpu_request) > 0),
+    CONSTRAINT ck_dag_configuration_cpu_request_quantity CHECK (coalesce(hub.cpu_millicores(cpu_request), 0) > 0),
   cpu_limit text NOT NULL DEFAULT '2000m'
-    CONSTRAINT ck_dag_configuration_cpu_limit_quantity CHECK (hub.cpu_millicores(cpu_limit) > 0),
+    CONSTRAINT ck_dag_configuration_cpu_limit_quantity CHECK (coalesce(hub.cpu_millicores(cpu_limit), 0) > 0),
   memory_request text NOT NULL DEFAULT '1Gi'
-    CONSTRAINT ck_dag_configuration_memory_request_quantity CHECK (hub.memory_bytes(memory_request) > 0),
+    CONSTRAINT ck_dag_configuration_memory_request_quantity CHECK (coalesce(hub.memory_bytes(memory_request), 0) > 0),
   memory_limit text NOT NULL DEFAULT '2Gi'
-    CONSTRAINT ck_dag_configuration_memory_limit_quantity CHECK (hub.memory_bytes(memory_limit) > 0),
+    CONSTRAINT ck_dag_configuration_memory_limit_quantity CHECK (coalesce(hub.memory_bytes(memory_limit), 0) > 0),
   batch_size integer NOT NULL DEFAULT 500
     CONSTRAINT ck_dag_configuration_batch_size_positive CHECK (batch_size > 0),
   timeout_seconds integer NOT NULL DEFAULT 3600

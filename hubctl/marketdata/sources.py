@@ -240,8 +240,8 @@ class SampleSource:
 
 _RATE_LIMITED = re.compile(r"rate.?limit|too many requests|\b429\b", re.IGNORECASE)
 _TRANSIENT = re.compile(
-    r"timeout|timed out|connectionerror|connection (?:refused|reset|aborted)"
-    r"|could not resolve|currently down",
+    r"timeout|timed out|connectionerror|failed to connect|couldn't connect|could not resolve"
+    r"|connection (?:refused|reset|aborted)|currently down",
     re.IGNORECASE,
 )
 _YF_COLUMNS = {
@@ -254,37 +254,41 @@ _YF_COLUMNS = {
 }
 
 
-class _ThreadErrorLog(logging.Handler):
-    """Keeps the ERROR records that yfinance logs on the thread that created the handler."""
+class _YFinanceLog(logging.Handler):
+    """The WARNING+ lines that yfinance logs on the thread that created the handler."""
 
     def __init__(self) -> None:
-        super().__init__(logging.ERROR)
+        super().__init__(logging.WARNING)
         self.thread = threading.get_ident()
-        self.messages: list[str] = []
+        self.errors: list[str] = []
+        self.warnings: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
         if record.thread == self.thread:
-            self.messages.append(record.getMessage())
+            target = self.errors if record.levelno >= logging.ERROR else self.warnings
+            target.append(record.getMessage())
 
 
 @contextmanager
-def _yfinance_errors() -> Iterator[list[str]]:
-    """Collect yfinance's error log lines for the duration of a call.
+def _yfinance_log() -> Iterator[_YFinanceLog]:
+    """Collect yfinance's log lines for the duration of a call.
 
     ``yf.download`` reports per-ticker errors, rate limits included, only through the "yfinance"
-    logger (1.7 keeps them in a per-call context, not in ``yf.shared._ERRORS``). With
-    ``threads=False`` all of it happens on the calling thread, so filtering on the thread keeps
-    concurrent calls apart. If someone silenced the logger above ERROR we lower it for the call:
-    missing a rate limit would turn a retryable outage into bogus per-ticker failures.
+    logger (1.7 keeps them in a per-call context, not in ``yf.shared._ERRORS``), and a network
+    failure of the chart request only shows as a WARNING about the cookie/crumb fetch plus
+    "no price data found" errors. With ``threads=False`` all of it happens on the calling
+    thread, so filtering on the thread keeps concurrent calls apart. If someone silenced the
+    logger we lower it to WARNING for the call: missing a rate limit would turn a retryable
+    outage into bogus per-ticker failures.
     """
     logger = logging.getLogger("yfinance")
-    handler = _ThreadErrorLog()
+    handler = _YFinanceLog()
     previous_level = logger.level
-    if not logger.isEnabledFor(logging.ERROR):
-        logger.setLevel(logging.ERROR)
+    if not logger.isEnabledFor(logging.WARNING):
+        logger.setLevel(logging.WARNING)
     logger.addHandler(handler)
     try:
-        yield handler.messages
+        yield handler
     finally:
         logger.removeHandler(handler)
         logger.setLevel(previous_level)
@@ -295,12 +299,16 @@ def _one_line(text: str, limit: int = 300) -> str:
     return flat if len(flat) <= limit else flat[: limit - 3] + "..."
 
 
-def _raise_if_retryable(messages: Sequence[str], *, loaded: int) -> None:
-    """Rate limits anywhere, or network trouble when nothing loaded, fail the whole call."""
-    rate_limited = [m for m in messages if _RATE_LIMITED.search(m)]
+def _raise_if_retryable(log: _YFinanceLog, *, loaded: int) -> None:
+    """A rate limit on any ticker, or network trouble when nothing loaded, fails the whole call.
+
+    Rate limits count only at ERROR level: yfinance WARNs about a rate-limited crumb fetch and
+    then often gets the prices anyway.
+    """
+    rate_limited = [m for m in log.errors if _RATE_LIMITED.search(m)]
     if rate_limited:
         raise RetryableSourceError(f"yfinance rate limited: {_one_line(rate_limited[0])}")
-    transient = [m for m in messages if _TRANSIENT.search(m)]
+    transient = [m for m in (*log.errors, *log.warnings) if _TRANSIENT.search(m)]
     if transient and loaded == 0:
         raise RetryableSourceError(f"yfinance unreachable: {_one_line(transient[0])}")
 
@@ -347,7 +355,7 @@ class YFinanceSource:
     def fetch_prices(self, tickers: Sequence[str], start: date, end: date) -> FetchResult:
         if not tickers:
             return FetchResult()
-        with _yfinance_errors() as messages:
+        with _yfinance_log() as log:
             data = yf.download(
                 list(tickers),
                 start=start.isoformat(),
@@ -363,10 +371,10 @@ class YFinanceSource:
         for ticker in tickers:
             frame = None if data is None else _yfinance_frame(data, ticker)
             if frame is None:
-                result.failures[ticker] = _ticker_reason(messages, ticker)
+                result.failures[ticker] = _ticker_reason(log.errors, ticker)
             else:
                 result.frames[ticker] = frame
-        _raise_if_retryable(messages, loaded=len(result.frames))
+        _raise_if_retryable(log, loaded=len(result.frames))
         return result
 
     def fetch_metadata(

@@ -1,0 +1,51 @@
+"""The embedded PostgreSQL: started on demand under HUB_HOME, reused while it runs."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from hubctl.db import audited_transaction, create_engine, resolve_database_url
+from hubctl.settings import Settings
+
+
+@pytest.fixture
+def embedded_home(tmp_path: Path) -> Path:
+    home = tmp_path / "hub"
+    yield home
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import pgserver
+
+        if (home / "pgdata").exists():
+            pgserver.get_server(home / "pgdata", cleanup_mode="stop").cleanup()
+
+
+def test_embedded_server_is_started_on_demand_and_reused(embedded_home: Path) -> None:
+    settings = Settings(database_url=None, home=embedded_home)
+    first = resolve_database_url(settings)
+    pid = int((embedded_home / "pgdata" / "postmaster.pid").read_text().split()[0])
+    second = resolve_database_url(settings)
+    assert first == second
+    assert int((embedded_home / "pgdata" / "postmaster.pid").read_text().split()[0]) == pid
+    engine = create_engine(settings=settings)
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT current_database()")).scalar() == "hub"
+
+
+def test_configured_url_wins_over_the_embedded_server(db_url: str, tmp_path: Path) -> None:
+    settings = Settings(database_url=db_url, home=tmp_path / "unused")
+    assert resolve_database_url(settings) == db_url
+    assert not (tmp_path / "unused").exists()
+
+
+def test_audited_transaction_rolls_back_everything_on_failure(engine: sa.Engine) -> None:
+    with pytest.raises(sa.exc.IntegrityError), audited_transaction(engine, actor="a") as conn:
+        conn.execute(sa.text("INSERT INTO hub.dag_configuration (dag_name, job_name) VALUES ('d', 'j')"))
+        conn.execute(sa.text("INSERT INTO hub.dag_configuration (dag_name, job_name) VALUES ('d', 'j')"))
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM hub.dag_configuration")).scalar() == 0
+        assert conn.execute(sa.text("SELECT count(*) FROM hub.audit_log")).scalar() == 0
