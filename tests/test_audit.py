@@ -68,7 +68,9 @@ def test_raw_sql_is_recorded_as_sql_with_the_database_user(engine: sa.Engine) ->
 def test_update_bumps_version_and_records_only_changed_fields(engine: sa.Engine) -> None:
     with engine.begin() as conn:
         conn.execute(INSERT_JOB, {"job": "j"})
-        conn.execute(sa.text("UPDATE hub.dag_configuration SET batch_size = 750, cpu_limit = '3000m'"))
+        conn.execute(
+            sa.text("UPDATE hub.dag_configuration SET batch_size = 750, cpu_limit = '3000m'")
+        )
         version = conn.execute(sa.text("SELECT version FROM hub.dag_configuration")).scalar()
         last = audit_rows(conn)[-1]
     assert version == 2
@@ -82,9 +84,13 @@ def test_update_bumps_version_and_records_only_changed_fields(engine: sa.Engine)
 def test_no_op_update_writes_nothing(engine: sa.Engine) -> None:
     with engine.begin() as conn:
         conn.execute(INSERT_JOB, {"job": "j"})
-        before = conn.execute(sa.text("SELECT version, updated_at FROM hub.dag_configuration")).one()
+        before = conn.execute(
+            sa.text("SELECT version, updated_at FROM hub.dag_configuration")
+        ).one()
         conn.execute(sa.text("UPDATE hub.dag_configuration SET batch_size = batch_size"))
-        conn.execute(sa.text("UPDATE hub.dag_configuration SET version = 99, updated_by = 'mallory'"))
+        conn.execute(
+            sa.text("UPDATE hub.dag_configuration SET version = 99, updated_by = 'mallory'")
+        )
         after = conn.execute(sa.text("SELECT version, updated_at FROM hub.dag_configuration")).one()
         assert len(audit_rows(conn)) == 1
     assert after == before
@@ -98,7 +104,10 @@ def test_delete_and_truncate_are_recorded_with_the_rows_they_removed(engine: sa.
         conn.execute(sa.text("TRUNCATE hub.dag_configuration"))
         entries = audit_rows(conn)
     delete, truncate = entries[-2], entries[-1]
-    assert delete["action"] == "DELETE" and delete["row_key"] == {"dag_name": "dag", "job_name": "a"}
+    assert delete["action"] == "DELETE" and delete["row_key"] == {
+        "dag_name": "dag",
+        "job_name": "a",
+    }
     assert delete["new_row"] is None and delete["old_row"]["job_name"] == "a"
     assert truncate["action"] == "TRUNCATE"
     assert sorted(row["job_name"] for row in truncate["old_row"]) == ["b", "c"]
@@ -113,7 +122,11 @@ def test_replica_mode_does_not_bypass_the_audit(engine: sa.Engine) -> None:
 
 @pytest.mark.parametrize(
     "statement",
-    ["UPDATE hub.audit_log SET actor = 'mallory'", "DELETE FROM hub.audit_log", "TRUNCATE hub.audit_log"],
+    [
+        "UPDATE hub.audit_log SET actor = 'mallory'",
+        "DELETE FROM hub.audit_log",
+        "TRUNCATE hub.audit_log",
+    ],
 )
 def test_audit_log_is_append_only(engine: sa.Engine, statement: str) -> None:
     with engine.begin() as conn:
@@ -157,7 +170,9 @@ def test_untouched_chain_verifies(engine: sa.Engine) -> None:
         ("DELETE FROM hub.audit_log WHERE id = 5", 5),
     ],
 )
-def test_tampering_by_a_superuser_is_detected(engine: sa.Engine, statement: str, broken: int) -> None:
+def test_tampering_by_a_superuser_is_detected(
+    engine: sa.Engine, statement: str, broken: int
+) -> None:
     make_history(engine)
     tamper(engine, statement)
     with engine.connect() as conn:

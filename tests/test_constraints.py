@@ -100,7 +100,9 @@ def test_database_and_pydantic_accept_the_same_schedules(engine: sa.Engine, sche
 def test_database_and_pydantic_reject_the_same_schedules(engine: sa.Engine, schedule: str) -> None:
     assert not schemas.is_valid_schedule(schedule)
     with engine.connect() as conn:
-        assert not conn.execute(sa.text("SELECT hub.is_valid_schedule(:s)"), {"s": schedule}).scalar()
+        assert not conn.execute(
+            sa.text("SELECT hub.is_valid_schedule(:s)"), {"s": schedule}
+        ).scalar()
 
 
 @pytest.mark.parametrize(
@@ -109,7 +111,10 @@ def test_database_and_pydantic_reject_the_same_schedules(engine: sa.Engine, sche
 def test_cpu_quantities_agree(engine: sa.Engine, quantity: str, millicores: int) -> None:
     assert schemas.cpu_millicores(quantity) == millicores
     with engine.connect() as conn:
-        assert conn.execute(sa.text("SELECT hub.cpu_millicores(:q)"), {"q": quantity}).scalar() == millicores
+        assert (
+            conn.execute(sa.text("SELECT hub.cpu_millicores(:q)"), {"q": quantity}).scalar()
+            == millicores
+        )
 
 
 @pytest.mark.parametrize(
@@ -119,14 +124,18 @@ def test_cpu_quantities_agree(engine: sa.Engine, quantity: str, millicores: int)
 def test_memory_quantities_agree(engine: sa.Engine, quantity: str, size: float) -> None:
     assert schemas.memory_bytes(quantity) == size
     with engine.connect() as conn:
-        assert conn.execute(sa.text("SELECT hub.memory_bytes(:q)"), {"q": quantity}).scalar() == size
+        assert (
+            conn.execute(sa.text("SELECT hub.memory_bytes(:q)"), {"q": quantity}).scalar() == size
+        )
 
 
 @pytest.mark.parametrize("quantity", ["1GB", "-1Gi", "Gi", "1.5.2", "1 Gi", "2m"])
 def test_bad_memory_quantities_rejected_by_both(engine: sa.Engine, quantity: str) -> None:
     assert schemas.memory_bytes(quantity) is None
     with engine.connect() as conn:
-        assert conn.execute(sa.text("SELECT hub.memory_bytes(:q)"), {"q": quantity}).scalar() is None
+        assert (
+            conn.execute(sa.text("SELECT hub.memory_bytes(:q)"), {"q": quantity}).scalar() is None
+        )
 
 
 def test_pydantic_rejects_what_the_database_rejects() -> None:

@@ -44,8 +44,12 @@ def test_configured_url_wins_over_the_embedded_server(db_url: str, tmp_path: Pat
 
 def test_audited_transaction_rolls_back_everything_on_failure(engine: sa.Engine) -> None:
     with pytest.raises(sa.exc.IntegrityError), audited_transaction(engine, actor="a") as conn:
-        conn.execute(sa.text("INSERT INTO hub.dag_configuration (dag_name, job_name) VALUES ('d', 'j')"))
-        conn.execute(sa.text("INSERT INTO hub.dag_configuration (dag_name, job_name) VALUES ('d', 'j')"))
+        conn.execute(
+            sa.text("INSERT INTO hub.dag_configuration (dag_name, job_name) VALUES ('d', 'j')")
+        )
+        conn.execute(
+            sa.text("INSERT INTO hub.dag_configuration (dag_name, job_name) VALUES ('d', 'j')")
+        )
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM hub.dag_configuration")).scalar() == 0
         assert conn.execute(sa.text("SELECT count(*) FROM hub.audit_log")).scalar() == 0

@@ -63,7 +63,9 @@ def test_models_match_migrations(engine: sa.Engine) -> None:
             conn,
             opts={
                 "include_schemas": True,
-                "include_name": lambda name, type_, _: type_ != "schema" or name in {"hub", "market"},
+                "include_name": lambda name, type_, _: (
+                    type_ != "schema" or name in {"hub", "market"}
+                ),
                 "compare_type": True,
             },
         )
@@ -73,7 +75,9 @@ def test_models_match_migrations(engine: sa.Engine) -> None:
 def test_every_knob_has_a_database_default(engine: sa.Engine) -> None:
     with engine.begin() as conn:
         conn.execute(
-            sa.text("INSERT INTO hub.dag_configuration (dag_name, job_name) VALUES ('a_dag', 'a_job')")
+            sa.text(
+                "INSERT INTO hub.dag_configuration (dag_name, job_name) VALUES ('a_dag', 'a_job')"
+            )
         )
         row = conn.execute(sa.text("SELECT * FROM hub.dag_configuration")).mappings().one()
     assert (row["cpu_request"], row["cpu_limit"], row["memory_request"], row["memory_limit"]) == (

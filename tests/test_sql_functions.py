@@ -12,10 +12,14 @@ KNOBS = (
 
 def test_get_dag_config_returns_the_column_defaults_for_an_unknown_job(engine: sa.Engine) -> None:
     with engine.begin() as conn:
-        defaults = conn.execute(
-            sa.text("SELECT * FROM hub.get_dag_config('no_such_dag', 'no_such_job')")
-        ).mappings().one()
-        conn.execute(sa.text("INSERT INTO hub.dag_configuration (dag_name, job_name) VALUES ('d', 'j')"))
+        defaults = (
+            conn.execute(sa.text("SELECT * FROM hub.get_dag_config('no_such_dag', 'no_such_job')"))
+            .mappings()
+            .one()
+        )
+        conn.execute(
+            sa.text("INSERT INTO hub.dag_configuration (dag_name, job_name) VALUES ('d', 'j')")
+        )
         stored = conn.execute(sa.text("SELECT * FROM hub.dag_configuration")).mappings().one()
     assert {knob: defaults[knob] for knob in KNOBS} == {knob: stored[knob] for knob in KNOBS}
     assert defaults["version"] == 0 and defaults["params"] == {}
@@ -24,9 +28,13 @@ def test_get_dag_config_returns_the_column_defaults_for_an_unknown_job(engine: s
 def test_get_dag_config_returns_the_stored_row(engine: sa.Engine) -> None:
     with engine.begin() as conn:
         conn.execute(
-            sa.text("INSERT INTO hub.dag_configuration (dag_name, job_name, batch_size) VALUES ('d', 'j', 42)")
+            sa.text(
+                "INSERT INTO hub.dag_configuration (dag_name, job_name, batch_size) VALUES ('d', 'j', 42)"
+            )
         )
-        config = conn.execute(sa.text("SELECT * FROM hub.get_dag_config('d', 'j')")).mappings().one()
+        config = (
+            conn.execute(sa.text("SELECT * FROM hub.get_dag_config('d', 'j')")).mappings().one()
+        )
     assert config["batch_size"] == 42 and config["version"] == 1
 
 
@@ -44,7 +52,9 @@ def test_get_exchange_groups_lists_enabled_groups_by_priority(engine: sa.Engine)
         assert list(names) == ["us", "lse"]
 
 
-def test_update_dag_config_creates_then_updates_and_audits_the_named_actor(engine: sa.Engine) -> None:
+def test_update_dag_config_creates_then_updates_and_audits_the_named_actor(
+    engine: sa.Engine,
+) -> None:
     with engine.begin() as conn:
         created = conn.execute(
             sa.text("SELECT hub.update_dag_config('calculate_indicators', 'all', p_batch_size => 1500,"

@@ -350,6 +350,9 @@ CREATE TRIGGER audit_chain_head_no_truncate BEFORE TRUNCATE ON hub.audit_chain_h
 ALTER TABLE hub.audit_chain_head ENABLE ALWAYS TRIGGER audit_chain_head_no_delete;
 ALTER TABLE hub.audit_chain_head ENABLE ALWAYS TRIGGER audit_chain_head_no_truncate;
 REVOKE ALL ON hub.audit_log, hub.audit_chain_head FROM PUBLIC;
+-- append_audit runs with its owner's rights: only the triggers may call it, or anyone could forge
+-- entries that verify.
+REVOKE EXECUTE ON FUNCTION hub.append_audit(text, text, jsonb, jsonb, jsonb, jsonb) FROM PUBLIC;
 """
 
 CONTROL_TABLES = {

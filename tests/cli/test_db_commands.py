@@ -12,7 +12,9 @@ from hubctl.cli import app
 def schemas(db_url: str) -> set[str]:
     engine = sa.create_engine(db_url, poolclass=sa.NullPool)
     with engine.connect() as conn:
-        found = conn.execute(sa.text("SELECT nspname FROM pg_namespace WHERE nspname IN ('hub', 'market')"))
+        found = conn.execute(
+            sa.text("SELECT nspname FROM pg_namespace WHERE nspname IN ('hub', 'market')")
+        )
         return set(found.scalars())
 
 

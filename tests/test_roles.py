@@ -1,0 +1,97 @@
+"""Least privilege: each role can do its job and nothing else."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
+
+SEED = """
+INSERT INTO hub.exchange_groups (group_name, display_name, exchanges, primary_timezone)
+VALUES ('lse', 'LSE', ARRAY['LSE'], 'Europe/London');
+INSERT INTO hub.dag_configuration (dag_name, job_name, exchange_group) VALUES ('d', 'j', 'lse');
+"""
+
+
+@pytest.fixture
+def login_as(engine: sa.Engine) -> Iterator:
+    """Create a login role that is a member of a hub role, and return an engine connected as it."""
+    created: list[str] = []
+    with engine.begin() as conn:
+        conn.execute(sa.text(SEED))
+
+    def connect(group_role: str) -> sa.Engine:
+        name = f"test_{group_role}_{uuid.uuid4().hex[:8]}"
+        with engine.begin() as conn:
+            conn.execute(sa.text(f"CREATE ROLE {name} LOGIN IN ROLE {group_role}"))
+        created.append(name)
+        return sa.create_engine(make_url(str(engine.url)).set(username=name), poolclass=sa.NullPool)
+
+    yield connect
+    with engine.begin() as conn:
+        for name in created:
+            conn.execute(sa.text(f"DROP OWNED BY {name}; DROP ROLE {name}"))
+
+
+def refused(role_engine: sa.Engine, statement: str) -> bool:
+    try:
+        with role_engine.begin() as conn:
+            conn.execute(sa.text(statement))
+    except DBAPIError as error:
+        message = str(error.orig)
+        return any(
+            word in message for word in ("permission denied", "must be owner", "append-only")
+        )
+    return False
+
+
+def test_reader_can_only_select_configuration(login_as) -> None:
+    reader = login_as("hub_reader")
+    with reader.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM hub.dag_configuration")).scalar() == 1
+    for statement in (
+        "UPDATE hub.dag_configuration SET batch_size = 1",
+        "INSERT INTO hub.tickers (ticker, exchange) VALUES ('X', 'LSE')",
+        "DELETE FROM hub.exchange_groups",
+        "SELECT * FROM hub.audit_log",
+        "SELECT * FROM market.ohlcv",
+    ):
+        assert refused(reader, statement), statement
+
+
+def test_operator_writes_configuration_and_is_audited_but_cannot_touch_the_audit(login_as) -> None:
+    operator = login_as("hub_operator")
+    with operator.begin() as conn:
+        conn.execute(sa.text("UPDATE hub.dag_configuration SET batch_size = 42"))
+        entry = conn.execute(
+            sa.text("SELECT actor, via, db_user FROM hub.audit_log ORDER BY id DESC LIMIT 1")
+        ).one()
+    assert entry.actor == entry.db_user and entry.actor.startswith("test_hub_operator")
+    for statement in (
+        "UPDATE hub.audit_log SET actor = 'x'",
+        "DELETE FROM hub.audit_log",
+        "TRUNCATE hub.audit_log",
+        "INSERT INTO hub.audit_log (table_name, action, actor, via, db_user, row_hash)"
+        " VALUES ('t', 'INSERT', 'forged', 'sql', 'x', 'h')",
+        "SELECT hub.append_audit('t', 'INSERT', NULL, NULL, NULL, NULL)",
+        "ALTER TABLE hub.dag_configuration DISABLE TRIGGER dag_configuration_audit",
+        "ALTER TABLE hub.audit_log DISABLE TRIGGER audit_log_append_only",
+        "UPDATE hub.audit_chain_head SET last_hash = 'x'",
+    ):
+        assert refused(operator, statement), statement
+
+
+def test_auditor_reads_the_audit_only(login_as) -> None:
+    auditor = login_as("hub_auditor")
+    with auditor.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM hub.audit_log")).scalar() == 2
+    for statement in (
+        "UPDATE hub.dag_configuration SET batch_size = 1",
+        "SELECT * FROM hub.dag_configuration",
+        "DELETE FROM hub.audit_log",
+    ):
+        assert refused(auditor, statement), statement
