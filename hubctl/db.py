@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import atexit
+import os
 import uuid
 import warnings
 from collections.abc import Iterator
@@ -20,19 +22,76 @@ def embedded_server_url(home: Path, database: str = EMBEDDED_DATABASE) -> str:
     """Start (or reuse) the embedded PostgreSQL under ``home`` and return a URL for ``database``.
 
     The server is left running when this process exits (cleanup_mode=None) so the next hubctl call,
-    the generator and Airflow all reuse it; ``hubctl db stop`` stops it.
+    the generator and Airflow all reuse it; ``hubctl db stop`` stops it. While it runs, the URL is
+    read from its postmaster.pid without importing pgserver (the fast path of every command).
     """
+    pgdata = home.expanduser().resolve() / "pgdata"
+    running = _running_server_url(pgdata, database)
+    marker = pgdata / f"hubctl-created-{database}"
+    if running is not None and marker.exists():
+        return running
     with warnings.catch_warnings():
         # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI); its fallback is fine.
         warnings.simplefilter("ignore")
         import pgserver  # only needed for the embedded server: keep it off the real-server path
 
         home.mkdir(parents=True, exist_ok=True)
-        server = pgserver.get_server(home / "pgdata", cleanup_mode=None)
+        server = pgserver.get_server(pgdata, cleanup_mode=None)
     socket_url = make_url(server.get_uri())
     if not _database_exists(socket_url, database):
         server.psql(f'CREATE DATABASE "{database}";')
-    return str(socket_url.set(drivername="postgresql+psycopg2", database=database))
+    marker.touch()
+    return _running_server_url(pgdata, database) or str(
+        socket_url.set(drivername="postgresql+psycopg2", database=database)
+    )
+
+
+def stop_embedded_server(home: Path) -> bool:
+    """Stop the embedded server under ``home`` if it runs (fast shutdown); True if it was running."""
+    pgdata = home.expanduser().resolve() / "pgdata"
+    if _running_server_url(pgdata, "postgres") is None:
+        return False
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from pgserver._commands import pg_ctl  # pgserver runs postgres as its own user under root
+        from pgserver.postgres_server import PostgresServer
+
+    pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user="pgserver" if os.geteuid() == 0 else None)
+    # pgserver remembers servers per process; forget this one so a later call starts it again.
+    forgotten = PostgresServer._instances.pop(pgdata, None)
+    if forgotten is not None:
+        atexit.unregister(forgotten._cleanup)
+    return True
+
+
+def _running_server_url(pgdata: Path, database: str) -> str | None:
+    """The URL of the server running on ``pgdata`` per its postmaster.pid, or None if none runs.
+
+    The file's lines: pid, data directory, start time, port, socket directory, listen address,
+    shared memory, status.
+    """
+    try:
+        lines = [line.strip() for line in (pgdata / "postmaster.pid").read_text().splitlines()]
+    except OSError:
+        return None
+    if len(lines) < 8 or lines[7] != "ready" or not lines[4]:
+        return None
+    pid, port, socket_dir = int(lines[0]), lines[3], lines[4]
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        pass  # alive, owned by another user
+    if not (Path(socket_dir) / f".s.PGSQL.{port}").exists():
+        return None
+    url = sa.URL.create(
+        "postgresql+psycopg2",
+        username="postgres",
+        database=database,
+        query={"host": socket_dir, "port": port},
+    )
+    return url.render_as_string(hide_password=False)
 
 
 def _database_exists(server_url: sa.URL, database: str) -> bool:

@@ -22,7 +22,7 @@ import os
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -31,7 +31,7 @@ from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy.engine import Engine
 
 from hubctl.db import create_engine, resolve_database_url
-from hubctl.errors import DatabaseUnavailableError, HubError
+from hubctl.errors import DatabaseUnavailableError, HubError, NotFoundError
 from hubctl.pipelines import validate_params
 from hubctl.repository.jobs import GROUP_PREFIX, read_enabled_jobs
 from hubctl.schemas import DagConfigRecord, ExchangeGroupRecord
@@ -71,6 +71,7 @@ class Rejected:
 
     dag_id: str
     reason: str
+    detail: str = field(default="", compare=False)  # a traceback, for a builder's bugs
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,6 @@ class LoadResult:
 
 _SPECS = TypeAdapter(list[DagSpec])
 _ENGINES: dict[tuple[str, int], Engine] = {}
-_SNAPSHOT_DIGESTS: dict[Path, str] = {}
 
 
 def dag_id_for(dag_name: str, job_name: str) -> str:
@@ -190,6 +190,24 @@ def load_specs(
     return LoadResult(specs, rejected, "database")
 
 
+def live_spec(dag_name: str, job_name: str, settings: Settings | None = None) -> DagSpec:
+    """The job's configuration as it is now, for a task that records what its run used.
+
+    Raises NotFoundError when the job is gone or disabled (or its group is) since the run started.
+    """
+    settings = settings or get_settings()
+    rows = read_enabled_jobs(
+        reader_engine(settings),
+        statement_timeout_ms=settings.statement_timeout_ms,
+        only=[(dag_name, job_name)],
+    )
+    if not rows:
+        raise NotFoundError(
+            f"{dag_id_for(dag_name, job_name)}: no enabled job (or its exchange group is disabled)"
+        )
+    return spec_from_row(rows[0])
+
+
 def reader_engine(settings: Settings) -> Engine:
     """The least-privileged engine: HUB_READER_DATABASE_URL when set, else the hub's own URL.
 
@@ -204,7 +222,7 @@ def reader_engine(settings: Settings) -> Engine:
 
 
 def _from_snapshot(path: Path, dag_id: str | None, error: Exception) -> LoadResult:
-    reason = describe_error(error).strip().splitlines()[0]
+    reason = (describe_error(error).strip().splitlines() or [type(error).__name__])[0]
     snapshot = read_snapshot(path)
     if snapshot is None:
         raise DatabaseUnavailableError(
@@ -240,22 +258,20 @@ def snapshot_content(specs: Sequence[DagSpec]) -> bytes:
 def write_snapshot(path: Path, specs: Sequence[DagSpec]) -> bool:
     """Atomically replace the snapshot when the specs changed; touch it when they did not.
 
-    Returns whether the file was written. A failure is logged, never raised: the snapshot only
-    matters for a later outage, and this parse has its configuration already.
+    Returns whether the file was written. The comparison is with the file itself, not a digest
+    kept in memory, because several processes (dag-processors, schedulers) may write it. A failure
+    is logged, never raised: the snapshot only matters for a later outage, and this parse has its
+    configuration already.
     """
     content = snapshot_content(specs)
-    digest = hashlib.sha256(content).hexdigest()
     try:
-        if digest in (_SNAPSHOT_DIGESTS.get(path), _file_digest(path)):
+        if _file_digest(path) == hashlib.sha256(content).hexdigest():
             os.utime(path)
-            _SNAPSHOT_DIGESTS[path] = digest
             return False
         _atomic_write(path, content)
     except OSError as error:
         log.warning("could not write the configuration snapshot %s: %s", path, error)
-        _SNAPSHOT_DIGESTS.pop(path, None)
         return False
-    _SNAPSHOT_DIGESTS[path] = digest
     return True
 
 
@@ -269,7 +285,9 @@ def _file_digest(path: Path) -> str | None:
 def _atomic_write(path: Path, content: bytes) -> None:
     """Temp file in the same directory, fsync, rename: readers see the old or the new file, whole."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    descriptor, temporary = tempfile.mkstemp(
+        dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
+    )
     try:
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(content)
@@ -295,7 +313,11 @@ def read_snapshot(path: Path) -> tuple[list[dict[str, Any]], dt.timedelta] | Non
         log.error("ignoring the configuration snapshot %s: unreadable (%s)", path, error)
         return None
     if not _is_snapshot(document):
-        log.error("ignoring the configuration snapshot %s: not a format-%d snapshot", path, SNAPSHOT_FORMAT)
+        log.error(
+            "ignoring the configuration snapshot %s: not a format-%d snapshot",
+            path,
+            SNAPSHOT_FORMAT,
+        )
         return None
     return document["specs"], age
 
@@ -312,7 +334,7 @@ def _is_snapshot(document: Any) -> bool:
 def format_age(age: dt.timedelta) -> str:
     """``3d 4h``, ``2h 5m``, ``7m 12s`` or ``40s``: the two largest units are enough to act on."""
     seconds = int(age.total_seconds())
-    parts = []
+    parts: list[str] = []
     for suffix, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
         value, seconds = divmod(seconds, size)
         if value or parts or suffix == "s":

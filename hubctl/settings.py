@@ -28,6 +28,14 @@ class Settings(BaseSettings):
     )
     connect_timeout_seconds: int = 3
     statement_timeout_ms: int = 5000
+    airflow_api_url: str | None = Field(
+        default=None,
+        description="Airflow's API (e.g. http://127.0.0.1:8080): hubctl asks it to re-parse after "
+        "every change. Unset: the local stack's, when `hubctl up` runs.",
+    )
+    airflow_username: str = "admin"
+    airflow_password: str | None = None
+    airflow_port: int = Field(default=8080, description="Port of the local stack's api-server.")
     strict: bool = Field(
         default=False, description="Generator raises after building the good DAGs."
     )

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from hubctl.db import audited_transaction, create_engine, resolve_database_url
+from hubctl.db import (
+    audited_transaction,
+    create_engine,
+    resolve_database_url,
+    stop_embedded_server,
+)
 from hubctl.settings import Settings
 
 
@@ -16,12 +20,7 @@ from hubctl.settings import Settings
 def embedded_home(tmp_path: Path) -> Path:
     home = tmp_path / "hub"
     yield home
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import pgserver
-
-        if (home / "pgdata").exists():
-            pgserver.get_server(home / "pgdata", cleanup_mode="stop").cleanup()
+    stop_embedded_server(home)
 
 
 def test_embedded_server_is_started_on_demand_and_reused(embedded_home: Path) -> None:
@@ -34,6 +33,9 @@ def test_embedded_server_is_started_on_demand_and_reused(embedded_home: Path) ->
     engine = create_engine(settings=settings)
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT current_database()")).scalar() == "hub"
+    assert stop_embedded_server(embedded_home)
+    assert not stop_embedded_server(embedded_home)
+    assert resolve_database_url(settings) == first  # started again on demand
 
 
 def test_configured_url_wins_over_the_embedded_server(db_url: str, tmp_path: Path) -> None:

@@ -1,6 +1,7 @@
 """hubctl: the command line. Each command parses options, makes one library call and renders.
 
-Library exceptions become `Error: ...` and exit 1 here, in `main`, and nowhere else.
+Library exceptions become `Error: ...` and exit 1 here, in `main`, and nowhere else. Command
+modules import the library inside each command, so `hubctl --help` stays fast.
 """
 
 from __future__ import annotations
@@ -11,17 +12,24 @@ import sys
 import typer
 
 from hubctl import __version__
-from hubctl.cli import db
+from hubctl.cli import audit, config, dags, db, document, groups, tickers, up
 from hubctl.errors import HubError
 
 app = typer.Typer(
     name="hubctl",
     help="Control plane for Apache Airflow: configuration in Postgres, every change audited.\n\n"
-    "Example: hubctl db upgrade",
+    "Example: hubctl config list --group lse",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
 app.add_typer(db.app, name="db")
+app.add_typer(config.app, name="config")
+app.add_typer(groups.app, name="groups")
+app.add_typer(tickers.app, name="tickers")
+app.add_typer(audit.app, name="audit")
+app.add_typer(dags.app, name="dags")
+document.register(app)
+app.command(name="up")(up.up)
 
 
 def _print_version(value: bool) -> None:
@@ -43,24 +51,29 @@ def root(
     """Control plane for Apache Airflow: configuration in Postgres, every change audited."""
 
 
-def main() -> None:
+def main(args: list[str] | None = None) -> None:
+    """The console script: run the app; turn every failure into one `Error:` line and exit 1.
+
+    Usage errors exit 2 and `typer.Exit(code)` exits with its code (Typer's standalone mode).
+    """
     try:
-        app(standalone_mode=False)
+        app(args=args)
     except HubError as error:
         _fail(str(error))
     except Exception as error:  # the one place unexpected errors are turned into one line
-        import click
-
-        if isinstance(error, click.exceptions.Exit):
-            sys.exit(error.exit_code)
-        if isinstance(error, click.ClickException):
-            error.show()
-            sys.exit(error.exit_code)
-        if isinstance(error, click.exceptions.Abort):
-            _fail("aborted")
         if os.environ.get("HUBCTL_DEBUG") == "1":
             raise
         _fail(describe_unexpected(error))
+
+
+def _constraint_field(constraint: str, table: str | None) -> str:
+    """ck_dag_configuration_batch_size_positive -> batch_size (the column the rule is about)."""
+    from hubctl.repository.tables import CONTROL_TABLES
+
+    control = CONTROL_TABLES.get(table or "")
+    rest = constraint.removeprefix("ck_").removeprefix("fk_").removeprefix(f"{table}_")
+    columns = sorted(control.table.c.keys() if control else [], key=len, reverse=True)
+    return next((column for column in columns if rest.startswith(column)), rest)
 
 
 def describe_unexpected(error: Exception) -> str:
@@ -69,7 +82,13 @@ def describe_unexpected(error: Exception) -> str:
     if isinstance(error, OperationalError):
         return f"database unreachable: {str(error.orig).strip().splitlines()[0]}"
     if isinstance(error, DBAPIError) and error.orig is not None:
-        return f"database refused the change: {str(error.orig).strip().splitlines()[0]}"
+        first_line = str(error.orig).strip().splitlines()[0]
+        diag = getattr(error.orig, "diag", None)
+        constraint = getattr(diag, "constraint_name", None)
+        if constraint:
+            field = _constraint_field(constraint, getattr(diag, "table_name", None))
+            return f"{field}: the database refused the change ({constraint}): {first_line}"
+        return f"database refused the change: {first_line}"
     return f"{type(error).__name__}: {error} (set HUBCTL_DEBUG=1 for the traceback)"
 
 

@@ -12,7 +12,8 @@ what ``securities_with_new_data`` relies on.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -114,7 +115,11 @@ def upsert_ohlcv(conn: Connection, *, frames: Mapping[int, pd.DataFrame], source
 
 
 def securities_with_new_data(conn: Connection, *, since: datetime) -> list[int]:
-    """Securities with a price row inserted or changed at or after ``since``, ascending."""
+    """Securities with a price row inserted or changed at or after ``since``, ascending.
+
+    ``loaded_at`` is the writing transaction's start (``now()``), so take ``since`` from before
+    the loads to catch began, e.g. the start of the previous indicators run.
+    """
     rows = conn.execute(
         text(
             "SELECT DISTINCT security_id FROM market.ohlcv "
@@ -162,19 +167,29 @@ def load_closes(conn: Connection, *, security_ids: Iterable[int]) -> dict[int, p
     """Full close history per security, indexed by trade date (``datetime64[ns]``), sorted.
 
     Indicators use ``close`` (split-adjusted by Yahoo, not dividend-adjusted) as charting
-    packages do. Securities without prices are absent.
+    packages do. Securities without prices are absent. Read with COPY: a 500-ticker, 10-year
+    history is over a million rows, ~10x faster than fetching rows through the driver.
     """
-    rows = conn.execute(
-        text(
+    with _driver_cursor(conn) as cursor:
+        query = cursor.mogrify(
             "SELECT security_id, trade_date, close FROM market.ohlcv "
-            "WHERE security_id = ANY(CAST(:ids AS bigint[])) ORDER BY security_id, trade_date"
-        ),
-        {"ids": list(security_ids)},
-    ).all()
-    frame = pd.DataFrame(rows, columns=["security_id", "trade_date", "close"])
-    frame["trade_date"] = pd.to_datetime(frame["trade_date"]).astype("datetime64[ns]")
+            "WHERE security_id = ANY(%s::bigint[]) ORDER BY security_id, trade_date",
+            ([int(security_id) for security_id in security_ids],),
+        ).decode()
+        buffer = io.StringIO()
+        cursor.copy_expert(f"COPY ({query}) TO STDOUT WITH (FORMAT csv)", buffer)
+    if not buffer.getvalue():
+        return {}
+    buffer.seek(0)
+    frame = pd.read_csv(
+        buffer,
+        names=["security_id", "trade_date", "close"],
+        dtype={"security_id": "int64", "close": "float64"},
+        parse_dates=["trade_date"],
+    )
+    frame["trade_date"] = frame["trade_date"].astype("datetime64[ns]")
     return {
-        int(security_id): group.set_index("trade_date")["close"].astype("float64")
+        int(security_id): group.set_index("trade_date")["close"]
         for security_id, group in frame.groupby("security_id", sort=True)
     }
 
@@ -307,10 +322,20 @@ def _copy_csv(conn: Connection, table: str, columns: Sequence[str], frame: pd.Da
     buffer = io.StringIO()
     frame.to_csv(buffer, columns=list(columns), header=False, index=False, date_format="%Y-%m-%d")
     buffer.seek(0)
-    driver_connection = conn.connection.driver_connection
-    if driver_connection is None:
-        raise RuntimeError("connection is closed")
-    with driver_connection.cursor() as cursor:  # psycopg2: COPY runs in the same transaction
+    with _driver_cursor(conn) as cursor:
         cursor.copy_expert(
             f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv)", buffer
         )
+
+
+@contextmanager
+def _driver_cursor(conn: Connection) -> Iterator[Any]:
+    """A psycopg2 cursor on the connection's own DBAPI connection, hence in its transaction.
+
+    COPY is not reachable through SQLAlchemy's execute(), only through the driver.
+    """
+    driver_connection = conn.connection.driver_connection
+    if driver_connection is None:
+        raise RuntimeError("connection is closed")
+    with driver_connection.cursor() as cursor:
+        yield cursor

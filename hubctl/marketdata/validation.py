@@ -31,14 +31,11 @@ def validate_ohlcv(frame: pd.DataFrame) -> list[str]:
     ]
     low, high = frame["low"], frame["high"]
     slack = _RELATIVE_TOLERANCE * np.maximum(low.abs(), high.abs())
+    floor, ceiling = low - slack, high + slack
     problems += [
         _describe(frame, high < low, "high < low"),
-        _describe(
-            frame, _outside(frame["open"], low - slack, high + slack), "open outside [low, high]"
-        ),
-        _describe(
-            frame, _outside(frame["close"], low - slack, high + slack), "close outside [low, high]"
-        ),
+        _describe(frame, _outside(frame["open"], floor, ceiling), "open outside [low, high]"),
+        _describe(frame, _outside(frame["close"], floor, ceiling), "close outside [low, high]"),
         _describe(frame, frame["volume"] < 0, "negative volume"),
         _describe(frame, frame["trade_date"].duplicated(keep=False), "duplicate trade_date"),
     ]

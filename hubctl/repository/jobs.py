@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import text
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy import TextClause, text
+from sqlalchemy.engine import Engine
 
 GROUP_PREFIX = "group_"
 
@@ -33,9 +33,6 @@ SELECT c.dag_name, c.job_name, c.exchange_group, c.schedule, c.cpu_request, c.cp
 """
 _ORDER = " ORDER BY c.dag_name, c.job_name"
 _ALL_ENABLED = text(_SELECT + _ORDER)
-_TICKERS = text(
-    "SELECT ticker FROM hub.tickers WHERE enabled AND exchange = ANY(:exchanges) ORDER BY ticker"
-)
 
 
 def read_enabled_jobs(
@@ -55,21 +52,16 @@ def read_enabled_jobs(
         conn.exec_driver_sql(
             f"SET TRANSACTION READ ONLY; SET LOCAL statement_timeout = {int(statement_timeout_ms)}"
         )
-        statement, binds = _ALL_ENABLED, {}
-        if only is not None:
-            statement, binds = _select_pairs(only)
+        statement, binds = (_ALL_ENABLED, {}) if only is None else _select_pairs(only)
         return [dict(row) for row in conn.execute(statement, binds).mappings()]
 
 
-def _select_pairs(pairs: Sequence[tuple[str, str]]) -> tuple[Any, dict[str, str]]:
+def _select_pairs(pairs: Sequence[tuple[str, str]]) -> tuple[TextClause, dict[str, str]]:
     """The enabled-jobs query narrowed to a few primary keys (placeholders only, no values inlined)."""
-    conditions = " OR ".join(f"(c.dag_name = :d{i} AND c.job_name = :j{i})" for i in range(len(pairs)))
-    binds = {}
+    conditions = " OR ".join(
+        f"(c.dag_name = :d{i} AND c.job_name = :j{i})" for i in range(len(pairs))
+    )
+    binds: dict[str, str] = {}
     for i, (dag_name, job_name) in enumerate(pairs):
         binds[f"d{i}"], binds[f"j{i}"] = dag_name, job_name
     return text(f"{_SELECT} AND ({conditions}){_ORDER}"), binds
-
-
-def enabled_tickers(conn: Connection, *, exchanges: Sequence[str]) -> list[str]:
-    """The enabled tickers listed on any of ``exchanges``: an exchange group's universe."""
-    return list(conn.execute(_TICKERS, {"exchanges": list(exchanges)}).scalars())

@@ -2,21 +2,27 @@
 
 Every function takes a Connection and keyword arguments; the caller owns the transaction.
 Rows come back as the pydantic record of their table (spec fields plus bookkeeping).
+
+The tables are lightweight Core table clauses named after the records' fields, not the ORM
+models: importing the ORM costs every command (and every DAG parse) a fifth of a second.
+tests/repository/test_tables.py checks that they match hubctl.models.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
 from pydantic import BaseModel
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection
 
-from hubctl import models, schemas
+from hubctl import schemas
 
 RecordT = TypeVar("RecordT", bound=BaseModel)
+BOOKKEEPING = tuple(schemas.Bookkeeping.model_fields)
 
 
 @dataclass(frozen=True)
@@ -24,7 +30,7 @@ class ControlTable(Generic[RecordT]):
     """One table of the control plane: its key, its spec (what users write) and its record."""
 
     name: str
-    table: sa.Table
+    table: sa.TableClause
     key: tuple[str, ...]
     spec: type[BaseModel]
     record: type[RecordT]
@@ -47,13 +53,28 @@ class ControlTable(Generic[RecordT]):
         """The key as people write it: 'lse', 'data_collection_equities/us_markets'."""
         return "/".join(str(key[column]) for column in self.key)
 
+    def as_dict(self, record: BaseModel) -> dict[str, Any]:
+        """A record as scripts see it, JSON-ready: its spec fields, then the bookkeeping."""
+        values = record.model_dump(mode="json")
+        return {name: values[name] for name in (*self.spec_fields, *BOOKKEEPING) if name in values}
+
     def matches(self, key: Mapping[str, Any]) -> sa.ColumnElement[bool]:
         return sa.and_(*(self.table.c[column] == key[column] for column in self.key))
 
 
+# Columns whose values psycopg2 cannot send without a type (a dict must be sent as jsonb).
+COLUMN_TYPES: dict[str, sa.types.TypeEngine[Any]] = {"params": JSONB()}
+
+
+def control_table(name: str, record: type[BaseModel]) -> sa.TableClause:
+    """hub.<name> with one column per field of its record."""
+    columns = (sa.column(field, COLUMN_TYPES.get(field)) for field in record.model_fields)
+    return sa.table(name, *columns, schema="hub")
+
+
 GROUPS: ControlTable[schemas.ExchangeGroupRecord] = ControlTable(
     "exchange_groups",
-    cast(sa.Table, models.ExchangeGroup.__table__),
+    control_table("exchange_groups", schemas.ExchangeGroupRecord),
     ("group_name",),
     schemas.ExchangeGroupSpec,
     schemas.ExchangeGroupRecord,
@@ -61,7 +82,7 @@ GROUPS: ControlTable[schemas.ExchangeGroupRecord] = ControlTable(
 )
 JOBS: ControlTable[schemas.DagConfigRecord] = ControlTable(
     "dag_configuration",
-    cast(sa.Table, models.DagConfiguration.__table__),
+    control_table("dag_configuration", schemas.DagConfigRecord),
     ("dag_name", "job_name"),
     schemas.DagConfigSpec,
     schemas.DagConfigRecord,
@@ -69,7 +90,7 @@ JOBS: ControlTable[schemas.DagConfigRecord] = ControlTable(
 )
 TICKERS: ControlTable[schemas.TickerRecord] = ControlTable(
     "tickers",
-    cast(sa.Table, models.Ticker.__table__),
+    control_table("tickers", schemas.TickerRecord),
     ("ticker",),
     schemas.TickerSpec,
     schemas.TickerRecord,
@@ -118,6 +139,8 @@ def update_record(
     values: Mapping[str, Any],
 ) -> RecordT | None:
     """Set ``values`` on the row; None when there is no such row. A no-op keeps the version."""
+    if not values:
+        return select_record(conn, table=table, key=key)
     query = (
         sa.update(table.table).where(table.matches(key)).values(**values).returning(*table.table.c)
     )

@@ -6,17 +6,18 @@ table's own checks (``Prepare``/``Guard``) and reports what changed as a ``RowCh
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
+from hubctl.db import audited_transaction
 from hubctl.errors import ConflictError, NotFoundError
 from hubctl.repository import tables
 from hubctl.repository.tables import ControlTable
-from hubctl.services.validation import validate_model
+from hubctl.services.validation import parse_assignments, validate_model
 
 Action = Literal["create", "update", "delete", "none"]
 # Table-specific checks and normalisation of a validated spec (before is None on create).
@@ -42,6 +43,10 @@ class RowChange:
         return tables.CONTROL_TABLES[self.table].label(self.key)
 
     @property
+    def noun(self) -> str:
+        return tables.CONTROL_TABLES[self.table].noun
+
+    @property
     def changed(self) -> dict[str, tuple[Any, Any]]:
         """Fields whose value differs: {field: (old, new)}."""
         before, after = self.before or {}, self.after or {}
@@ -61,18 +66,30 @@ def _python_values(table: ControlTable[Any], spec: BaseModel, names: Any) -> dic
     return {name: getattr(spec, name) for name in names if name in table.spec_fields}
 
 
+_LISTED_KEYS = 20
+
+
+def not_found(
+    conn: Connection, *, table: ControlTable[Any], key: Mapping[str, Any]
+) -> NotFoundError:
+    """'no job 'a/b'; known: ...' (the known keys when they are few enough to read)."""
+    labels = [table.label(table.key_of(row)) for row in tables.select_records(conn, table=table)]
+    known = ", ".join(labels) if len(labels) <= _LISTED_KEYS else f"{len(labels)} rows"
+    return NotFoundError(
+        f"{table.key[-1]}: no {table.noun} {table.label(key)!r}; known: {known or '(none)'}"
+    )
+
+
 def require_row(
     conn: Connection, *, table: ControlTable[Any], key: Mapping[str, Any], lock: bool = False
 ) -> Any:
     record = tables.select_record(conn, table=table, key=key, lock=lock)
     if record is None:
-        raise NotFoundError(f"no {table.noun} {table.label(key)!r}")
+        raise not_found(conn, table=table, key=key)
     return record
 
 
-def check_version(
-    table: ControlTable[Any], record: Any, expect_version: int | None
-) -> None:
+def check_version(table: ControlTable[Any], record: Any, expect_version: int | None) -> None:
     if expect_version is not None and record.version != expect_version:
         raise ConflictError(
             f"version: {table.noun} {table.label(table.key_of(record))!r} is at version"
@@ -97,8 +114,15 @@ def update_row(
     spec = validate_model(table.spec, edit(spec_values(table, current)))
     if prepare is not None:
         spec = prepare(conn, spec, before)
-    change = RowChange(table.name, dict(key), "update", spec_values(table, before),
-                       spec_values(table, spec), current.version, current.version)  # fmt: skip
+    change = RowChange(
+        table.name,
+        dict(key),
+        "update",
+        spec_values(table, before),
+        spec_values(table, spec),
+        current.version,
+        current.version,
+    )
     if not change.changed:
         return RowChange(**{**change.__dict__, "action": "none"})
     if dry_run:
@@ -107,6 +131,32 @@ def update_row(
         conn, table=table, key=key, values=_python_values(table, spec, change.changed)
     )
     return RowChange(**{**change.__dict__, "version_after": written.version if written else None})
+
+
+def edit_row(
+    engine: Engine,
+    *,
+    table: ControlTable[Any],
+    key: Mapping[str, Any],
+    assignments: Sequence[str],
+    expect_version: int | None = None,
+    dry_run: bool = False,
+    prepare: Prepare | None = None,
+    actor: str,
+    reason: str | None = None,
+) -> RowChange:
+    """`config set` / `groups set`: KEY=VALUE assignments to one row, in one audited transaction."""
+    parsed = parse_assignments(assignments, model=table.spec, settable=table.settable_fields)
+    with audited_transaction(engine, actor=actor, reason=reason) as conn:
+        return update_row(
+            conn,
+            table=table,
+            key=key,
+            edit=parsed.apply_to,
+            expect_version=expect_version,
+            prepare=prepare,
+            dry_run=dry_run,
+        )
 
 
 def create_row(
@@ -129,19 +179,26 @@ def create_row(
     written = tables.insert_record(
         conn, table=table, values=_python_values(table, spec, table.spec_fields)
     )
-    return RowChange(table.name, key, "create", None, spec_values(table, spec), None, written.version)
+    return RowChange(
+        table.name, key, "create", None, spec_values(table, spec), None, written.version
+    )
 
 
 def delete_row(
-    conn: Connection, *, table: ControlTable[Any], key: Mapping[str, Any], guard: Guard | None = None
+    conn: Connection,
+    *,
+    table: ControlTable[Any],
+    key: Mapping[str, Any],
+    guard: Guard | None = None,
 ) -> RowChange:
     """Remove the row after ``guard`` agreed (e.g. no job still uses a group)."""
     current = require_row(conn, table=table, key=key, lock=True)
     if guard is not None:
         guard(conn, key)
     tables.delete_record(conn, table=table, key=key)
-    return RowChange(table.name, dict(key), "delete", spec_values(table, current), None,
-                     current.version, None)  # fmt: skip
+    return RowChange(
+        table.name, dict(key), "delete", spec_values(table, current), None, current.version, None
+    )
 
 
 def execute_change(conn: Connection, change: RowChange) -> None:
@@ -152,7 +209,9 @@ def execute_change(conn: Connection, change: RowChange) -> None:
         return
     spec = table.spec.model_validate(change.after)
     if change.action == "create":
-        tables.insert_record(conn, table=table, values=_python_values(table, spec, table.spec_fields))
+        tables.insert_record(
+            conn, table=table, values=_python_values(table, spec, table.spec_fields)
+        )
     elif change.action == "update":
         values = _python_values(table, spec, change.changed)
         tables.update_record(conn, table=table, key=change.key, values=values)

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
-from hubctl import pipelines, yamlio
+from hubctl import yamlio
 from hubctl.errors import ValidationError
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -47,6 +47,8 @@ def validate_model(model: type[ModelT], data: Mapping[str, Any], *, prefix: str 
 
 def normalized_params(dag_name: str, params: Mapping[str, Any]) -> dict[str, Any]:
     """The params as the pipeline's model reads them (`"5"` -> 5), keeping only the keys given."""
+    from hubctl import pipelines  # reads entry points: only when params are written
+
     validated = pipelines.validate_params(dag_name, dict(params))
     return validated.model_dump(mode="json", exclude_unset=True)
 
@@ -80,7 +82,9 @@ def _field_value(model: type[BaseModel], name: str, text: str) -> Any:
     if name == PARAMS:
         value = yamlio.parse_value(text)
         if not isinstance(value, dict):
-            raise ValidationError(f"params: expected a mapping such as {{source: sample}} (got {text!r})")
+            raise ValidationError(
+                f"params: expected a mapping such as {{source: sample}} (got {text!r})"
+            )
         return value
     if _is_list_field(model, name):
         return [item.strip() for item in text.split(",") if item.strip()]

@@ -1,0 +1,118 @@
+"""A small client for Airflow's REST API: ask for an immediate re-parse, read the DAG list.
+
+Standard library only (urllib): hubctl's write commands call it after every change, and they
+must stay fast and never import Airflow.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hubctl.errors import HubError
+from hubctl.settings import Settings, get_settings
+
+GENERATOR_FILE = "hub_dags.py"
+TIMEOUT_SECONDS = 5.0
+
+
+class AirflowApiError(HubError):
+    pass
+
+
+@dataclass(frozen=True)
+class AirflowApiConfig:
+    url: str
+    username: str
+    password: str
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None) -> AirflowApiConfig | None:
+        """HUB_AIRFLOW_API_URL and credentials, else what `hubctl up` wrote under HUB_HOME."""
+        settings = settings or get_settings()
+        if settings.airflow_api_url:
+            return cls(
+                settings.airflow_api_url.rstrip("/"),
+                settings.airflow_username,
+                settings.airflow_password or "",
+            )
+        stack_file = stack_api_file(settings.resolved_home)
+        if stack_file.exists():
+            return cls(**json.loads(stack_file.read_text()))
+        return None
+
+
+def stack_api_file(home: Path) -> Path:
+    return home / "airflow-api.json"
+
+
+class AirflowApi:
+    def __init__(self, config: AirflowApiConfig) -> None:
+        self.config = config
+        self._token: str | None = None
+
+    def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(self.config.url + path, data=data, method=method)
+        request.add_header("Content-Type", "application/json")
+        if self._token:
+            request.add_header("Authorization", f"Bearer {self._token}")
+        try:
+            with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
+                payload = response.read()
+        except urllib.error.HTTPError as error:
+            raise AirflowApiError(f"Airflow API {method} {path}: HTTP {error.code}") from None
+        except (urllib.error.URLError, OSError) as error:
+            reason = getattr(error, "reason", error)
+            raise AirflowApiError(
+                f"Airflow API unreachable at {self.config.url}: {reason}"
+            ) from None
+        return json.loads(payload) if payload else None
+
+    def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        if self._token is None:
+            credentials = {"username": self.config.username, "password": self.config.password}
+            self._token = self._call("POST", "/auth/token", credentials)["access_token"]
+        return self._call(method, path, body)
+
+    def dags(
+        self, *, include_stale: bool = False, pattern: str | None = None
+    ) -> list[dict[str, Any]]:
+        query = {"limit": "1000", "exclude_stale": str(not include_stale).lower()}
+        if pattern:
+            query["dag_id_pattern"] = pattern
+        found = self.call("GET", "/api/v2/dags?" + urllib.parse.urlencode(query))
+        return list(found["dags"])
+
+    def generator_file_token(self) -> str | None:
+        """The token naming dags/hub_dags.py, from any DAG it produced (stale ones included)."""
+        for dag in self.dags(include_stale=True, pattern="__"):
+            if dag["fileloc"].endswith(GENERATOR_FILE):
+                return str(dag["file_token"])
+        return None
+
+    def request_reparse(self) -> bool:
+        """Ask the dag-processor to parse the generator file now; False if Airflow has no DAG of it yet."""
+        token = self.generator_file_token()
+        if token is None:
+            return False
+        self.call("PUT", f"/api/v2/parseDagFile/{token}")
+        return True
+
+
+def notify_airflow(settings: Settings | None = None) -> str | None:
+    """After a committed change: ask Airflow to re-parse now. Returns a warning, never raises."""
+    config = AirflowApiConfig.from_settings(settings)
+    if config is None:
+        return None
+    try:
+        if not AirflowApi(config).request_reparse():
+            return "Airflow has no DAG from the generator yet; it will pick the change up on its next parse"
+    except (AirflowApiError, KeyError, ValueError) as error:
+        return f"change saved, but Airflow was not asked to re-parse: {error}"
+    return None

@@ -1,0 +1,332 @@
+"""DagSpec -> Airflow DAG. Every knob, tag, doc and executor_config is applied here, in one place.
+
+Pipeline builders (hubctl.pipelines.*, named in the registry) only add tasks: they call
+``new_dag(spec)`` and use it as a context manager, so every hub DAG gets the same treatment:
+
+* retries / retry delay (exponential backoff) / execution timeout / priority weight / pool /
+  executor_config are task defaults (``default_args``), so they land on every task;
+* ``max_active_tasks`` and the schedule, read in the exchange group's timezone, are DAG arguments;
+* tags name the pipeline, the group and the family's provider/asset/domain; ``doc_md`` shows the
+  resolved configuration, its version and who changed it last.
+
+``generate_dags`` is what dags/hub_dags.py calls. Each DAG is built in isolation: a failure is
+reported with its reason and the other DAGs are unaffected; HUB_STRICT=1 raises afterwards.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import traceback
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import cache, lru_cache
+from types import ModuleType
+from typing import Any
+
+from airflow.sdk import DAG, CronTriggerTimetable, get_parsing_context, task
+from sqlalchemy.engine import Connection
+
+from hubctl.errors import ValidationError
+from hubctl.generator import DagSpec, LoadResult, Rejected, describe_error, load_specs
+from hubctl.pipelines import PipelineFamily, get_family
+from hubctl.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+# Presets become cron expressions so that they too are read in the group's timezone.
+PRESET_CRONS = {
+    "@hourly": "0 * * * *",
+    "@daily": "0 0 * * *",
+    "@weekly": "0 0 * * 0",
+    "@monthly": "0 0 1 * *",
+    "@quarterly": "0 0 1 */3 *",
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+}
+RETRY_BACKOFF_MULTIPLIER = 2.0
+# The container the Kubernetes executor runs a task in is always called "base".
+POD_CONTAINER = "base"
+
+
+@dataclass
+class BuildResult:
+    dags: dict[str, DAG] = field(default_factory=dict)
+    failures: list[Rejected] = field(default_factory=list)
+
+
+# ------------------------------------------------------------------------------------------
+# The parse entry point
+# ------------------------------------------------------------------------------------------
+
+
+def generate_dags(settings: Settings | None = None) -> dict[str, DAG]:
+    """The DAGs for this parse, by dag_id: what dags/hub_dags.py puts in its globals.
+
+    A worker running a task (parsing context dag_id set) reads and builds only that DAG.
+    """
+    settings = settings or get_settings()
+    loaded = load_specs(settings, dag_id=get_parsing_context().dag_id)
+    built = build_dags(loaded.specs)
+    failures = [*loaded.rejected, *built.failures]
+    report_failures(failures)
+    if failures and settings.strict:
+        raise ValidationError(strict_message(failures, built))
+    return built.dags
+
+
+def report_failures(failures: Iterable[Rejected]) -> None:
+    for failure in failures:
+        log.error("skipping DAG %s: %s", failure.dag_id, failure.reason)
+        if failure.detail:
+            log.debug("%s", failure.detail)
+
+
+def strict_message(failures: list[Rejected], built: BuildResult) -> str:
+    listed = "; ".join(f"{failure.dag_id}: {failure.reason}" for failure in failures)
+    return (
+        f"HUB_STRICT=1: {len(failures)} configuration row(s) produced no DAG"
+        f" ({len(built.dags)} built): {listed}"
+    )
+
+
+def check_all(settings: Settings | None = None) -> tuple[LoadResult, BuildResult]:
+    """Build every DAG now and serialise it as the dag-processor would (`hubctl dags check`)."""
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    loaded = load_specs(settings, save_snapshot=False)
+    built = build_dags(loaded.specs)
+    for dag_id, dag in list(built.dags.items()):
+        try:
+            DagSerialization.to_dict(dag)
+        except Exception as error:
+            built.failures.append(_failure(dag_id, "cannot be serialised: ", error))
+            del built.dags[dag_id]
+    return loaded, built
+
+
+# ------------------------------------------------------------------------------------------
+# Building
+# ------------------------------------------------------------------------------------------
+
+
+def build_dags(specs: Iterable[DagSpec]) -> BuildResult:
+    """Each spec on its own: a builder that raises costs only its own DAG."""
+    result = BuildResult()
+    for spec in specs:
+        try:
+            dag = build_dag(spec)
+            if dag.dag_id in result.dags:
+                raise ValueError(f"duplicate DAG id {dag.dag_id!r}")
+        except Exception as error:
+            result.failures.append(_failure(spec.dag_id, "", error))
+        else:
+            result.dags[dag.dag_id] = dag
+    return result
+
+
+def _failure(dag_id: str, prefix: str, error: Exception) -> Rejected:
+    """A build failure: the one-line reason, and the traceback for `hubctl dags check -v`."""
+    return Rejected(dag_id, prefix + describe_error(error), traceback.format_exc())
+
+
+def build_dag(spec: DagSpec) -> DAG:
+    """Run the pipeline family's builder and check it kept the contract (a DAG with our id)."""
+    dag = builder_for(spec.dag_name)(spec)
+    if not isinstance(dag, DAG) or dag.dag_id != spec.dag_id:
+        raise TypeError(
+            f"builder of {spec.dag_name!r} returned {dag!r}; expected a DAG with id {spec.dag_id!r}"
+            " (use hubctl.airflow_builder.new_dag(spec))"
+        )
+    return dag
+
+
+@cache
+def builder_for(dag_name: str) -> Callable[[DagSpec], DAG]:
+    """The family's builder function, imported once per process."""
+    return get_family(dag_name).load_builder()
+
+
+def new_dag(spec: DagSpec) -> DAG:
+    """The DAG for ``spec`` with every knob applied; builders add their tasks inside ``with``.
+
+    auto_register=False: a builder that fails half-way must not leave a partial DAG registered;
+    generate_dags returns the finished ones and the DAG file puts them in its globals.
+    """
+    family = get_family(spec.dag_name)
+    return DAG(
+        dag_id=spec.dag_id,
+        description=family.description or None,
+        schedule=schedule_for(spec.schedule, spec.timezone),
+        default_args=task_defaults(spec),
+        max_active_tasks=spec.max_active_tasks,
+        max_active_runs=1,
+        catchup=False,
+        tags=tags_for(spec, family),
+        doc_md=doc_md(spec, family),
+        auto_register=False,
+    )
+
+
+def task_defaults(spec: DagSpec) -> dict[str, Any]:
+    """The per-task knobs, as default_args so that every task of the DAG gets them."""
+    defaults: dict[str, Any] = {
+        "owner": "airflow-hub",
+        "retries": spec.max_retries,
+        "retry_delay": dt.timedelta(minutes=spec.retry_delay_minutes),
+        "retry_exponential_backoff": RETRY_BACKOFF_MULTIPLIER,
+        "execution_timeout": dt.timedelta(seconds=spec.timeout_seconds),
+        "priority_weight": spec.priority,
+        # absolute: the configured priority is the weight, not a sum over downstream tasks
+        "weight_rule": "absolute",
+        "executor_config": executor_config(
+            spec.cpu_request, spec.cpu_limit, spec.memory_request, spec.memory_limit
+        ),
+    }
+    if spec.params.get("pool"):
+        defaults["pool"] = spec.params["pool"]
+    return defaults
+
+
+@lru_cache(maxsize=64)
+def schedule_for(schedule: str | None, timezone: str) -> CronTriggerTimetable | str | None:
+    """A cron (or preset) read in ``timezone``; @once/@continuous and None pass through.
+
+    Cached: jobs share a handful of (schedule, timezone) pairs, and timetables are immutable.
+    """
+    if schedule is None or schedule in ("@once", "@continuous"):
+        return schedule
+    return CronTriggerTimetable(PRESET_CRONS.get(schedule, schedule), timezone=timezone)
+
+
+def executor_config(
+    cpu_request: str, cpu_limit: str, memory_request: str, memory_limit: str
+) -> dict[str, Any]:
+    """cpu/memory as a Kubernetes ``pod_override`` (honoured by the Kubernetes executor)."""
+    return {"pod_override": _pod_override(cpu_request, cpu_limit, memory_request, memory_limit)}
+
+
+@lru_cache(maxsize=256)
+def _pod_override(cpu_request: str, cpu_limit: str, memory_request: str, memory_limit: str) -> Any:
+    """A V1Pod when the kubernetes client is installed, else the same shape as plain dicts.
+
+    Cached per resource combination: most jobs share a few, and models are not free to build.
+    """
+    resources = {
+        "requests": {"cpu": cpu_request, "memory": memory_request},
+        "limits": {"cpu": cpu_limit, "memory": memory_limit},
+    }
+    k8s = _kubernetes_models()
+    if k8s is None:
+        return {"spec": {"containers": [{"name": POD_CONTAINER, "resources": resources}]}}
+    return k8s.V1Pod(
+        spec=k8s.V1PodSpec(
+            containers=[
+                k8s.V1Container(
+                    name=POD_CONTAINER, resources=k8s.V1ResourceRequirements(**resources)
+                )
+            ]
+        )
+    )
+
+
+@lru_cache(maxsize=1)
+def _kubernetes_models() -> ModuleType | None:
+    try:
+        from kubernetes.client import models
+    except ImportError:
+        return None
+    return models
+
+
+def tags_for(spec: DagSpec, family: PipelineFamily) -> list[str]:
+    """Pipeline, group, then the family's provider/asset/domain tokens (no duplicates, in order)."""
+    tags = [spec.dag_name, spec.exchange_group, family.provider, family.asset, family.domain]
+    return list(dict.fromkeys(tag for tag in (*tags, *family.extra_tags) if tag))
+
+
+def doc_md(spec: DagSpec, family: PipelineFamily) -> str:
+    """What the DAG was built from, for whoever opens it in the UI."""
+    rows = [
+        ("schedule", f"`{spec.schedule}` ({spec.timezone})" if spec.schedule else "manual only"),
+        ("exchange group", _group_line(spec)),
+        ("cpu request / limit", f"{spec.cpu_request} / {spec.cpu_limit}"),
+        ("memory request / limit", f"{spec.memory_request} / {spec.memory_limit}"),
+        ("batch_size", str(spec.batch_size)),
+        ("timeout_seconds", str(spec.timeout_seconds)),
+        (
+            "retries",
+            f"{spec.max_retries}, first after {spec.retry_delay_minutes} min, "
+            f"then ×{RETRY_BACKOFF_MULTIPLIER:g} each time",
+        ),
+        ("max_active_tasks", str(spec.max_active_tasks)),
+        ("priority", str(spec.priority)),
+        ("params", f"`{json.dumps(spec.params, sort_keys=True)}`"),
+    ]
+    table = "\n".join(f"| {name} | {value} |" for name, value in rows)
+    return (
+        f"### {spec.dag_id}\n\n{family.description}\n\n"
+        f"Built by airflow-hub from configuration **version {spec.version}**, last changed by"
+        f" **{spec.updated_by}** at {_utc(spec.updated_at)}.\n\n"
+        f"| setting | value |\n|---|---|\n{table}\n\n"
+        f"Change it with `hubctl config set {spec.dag_name} {spec.job_name} KEY=VALUE -m WHY`;"
+        " history: `hubctl audit log`."
+    )
+
+
+def _group_line(spec: DagSpec) -> str:
+    group = spec.group
+    if group is None:
+        return "none"
+    return (
+        f"{group.group_name} ({group.display_name}: {', '.join(group.exchanges)};"
+        f" {group.market_open:%H:%M}–{group.market_close:%H:%M} {group.primary_timezone};"
+        f" version {group.version}, changed by {group.updated_by} at {_utc(group.updated_at)})"
+    )
+
+
+def _utc(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+# ------------------------------------------------------------------------------------------
+# Tasks every hub DAG can use
+# ------------------------------------------------------------------------------------------
+
+
+@contextmanager
+def hub_transaction() -> Iterator[Connection]:
+    """One transaction on the hub database for a task body (its own engine, disposed after).
+
+    Tasks run in fresh worker processes, so nothing is pooled between them.
+    """
+    from hubctl.db import create_engine
+
+    engine = create_engine()
+    try:
+        with engine.begin() as conn:
+            yield conn
+    finally:
+        engine.dispose()
+
+
+@task
+def load_config(dag_name: str, job_name: str) -> dict[str, Any]:
+    """The job's live configuration (JSON), recorded in XCom with its version for this run.
+
+    Read at run time, not parse time, so a change made after the last parse (a new batch_size,
+    say) is what the run uses; the log line says which version that was.
+    """
+    from hubctl.generator import live_spec
+
+    spec = live_spec(dag_name, job_name)
+    log.info(
+        "running %s with configuration version %d (changed by %s at %s)",
+        spec.dag_id,
+        spec.version,
+        spec.updated_by,
+        _utc(spec.updated_at),
+    )
+    return spec.model_dump(mode="json")

@@ -1,0 +1,97 @@
+"""What the command groups share: the actor and reason options, the engine, change reports."""
+
+from __future__ import annotations
+
+import getpass
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from hubctl.errors import ValidationError
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from hubctl.services.rows import RowChange
+
+ActorOption = Annotated[
+    str | None,
+    typer.Option(
+        "--actor",
+        envvar="HUBCTL_ACTOR",
+        help="Who makes the change, recorded in the audit log. Default: $HUBCTL_ACTOR, else the OS user.",
+        show_envvar=False,
+    ),
+]
+ReasonOption = Annotated[
+    str | None, typer.Option("-m", "--reason", help="Why, recorded in the audit log.")
+]
+ExpectVersionOption = Annotated[
+    int | None,
+    typer.Option("--expect-version", help="Refuse unless the row is still at this version."),
+]
+DryRunOption = Annotated[
+    bool, typer.Option("--dry-run", help="Validate and show the change; write nothing.")
+]
+AssignmentsArgument = Annotated[
+    list[str], typer.Argument(help="KEY=VALUE pairs, e.g. batch_size=750 params.years_back=5.")
+]
+_VERBS = {"create": "created", "update": "updated", "delete": "removed"}
+
+
+def author(actor: str | None, reason: str | None) -> dict[str, Any]:
+    """actor and reason for a library write: --actor, else $HUBCTL_ACTOR, else the OS user."""
+    name = getpass.getuser() if actor is None else actor
+    for field, value in (("actor", name), ("reason", reason or "")):
+        if "\x00" in value:
+            raise ValidationError(f"{field}: must not contain NUL characters")
+    if not name.strip():
+        raise ValidationError("actor: must not be empty")
+    return {"actor": name, "reason": reason}
+
+
+def engine() -> Engine:
+    from hubctl.db import create_engine
+
+    return create_engine()
+
+
+def _shown(value: Any) -> str:
+    from hubctl.cli.output import cell
+
+    return repr(value) if isinstance(value, str) and value == "" else cell(value) or "null"
+
+
+def change_lines(change: RowChange) -> list[str]:
+    """`  field: old -> new` for each changed field (all set fields for a new row)."""
+    if change.action == "delete":
+        return []
+    return [
+        f"  {name}: {_shown(old)} -> {_shown(new)}"
+        if change.action == "update"
+        else f"  {name}: {_shown(new)}"
+        for name, (old, new) in change.changed.items()
+    ]
+
+
+def report(change: RowChange, *, dry_run: bool = False) -> None:
+    """One line saying what happened to which row, then its changed fields."""
+    what = f"{change.noun} {change.label}"
+    if change.action == "none":
+        typer.echo(f"no change: {what} already has these values (version {change.version_before})")
+        return
+    if dry_run:
+        typer.echo(
+            f"dry run: would {change.action} {what} (version {change.version_before});"
+            " nothing written"
+        )
+    elif change.action == "delete":
+        typer.echo(f"removed {what} (was version {change.version_before})")
+    else:
+        versions = f"version {change.version_before} -> {change.version_after}"
+        typer.echo(
+            f"{_VERBS[change.action]} {what} "
+            f"({versions if change.version_before else f'version {change.version_after}'})"
+        )
+    for line in change_lines(change):
+        typer.echo(line)

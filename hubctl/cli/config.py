@@ -1,0 +1,171 @@
+"""hubctl config: the per-job knobs (hub.dag_configuration)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from hubctl.cli.common import (
+    ActorOption,
+    AssignmentsArgument,
+    DryRunOption,
+    ExpectVersionOption,
+    ReasonOption,
+    author,
+    engine,
+    report,
+)
+from hubctl.cli.output import OutputFormat, OutputOption, render
+
+app = typer.Typer(
+    help="Show and change job configuration: resources, retries, schedule, params.",
+    no_args_is_help=True,
+)
+DagArgument = Annotated[
+    str, typer.Argument(help="Pipeline (dag_name), e.g. data_collection_equities.")
+]
+JobArgument = Annotated[str, typer.Argument(help="Job name, e.g. us_markets.")]
+LIST_COLUMNS = (
+    "dag_name",
+    "job_name",
+    "exchange_group",
+    "schedule",
+    "enabled",
+    "priority",
+    "batch_size",
+    "cpu_request",
+    "cpu_limit",
+    "memory_request",
+    "memory_limit",
+    "version",
+    "updated_by",
+)
+
+
+@app.command("list")
+def list_jobs(
+    dag: Annotated[str | None, typer.Option("--dag", help="Only this pipeline.")] = None,
+    group: Annotated[str | None, typer.Option("--group", help="Only this exchange group.")] = None,
+    enabled: Annotated[
+        bool | None, typer.Option("--enabled/--disabled", help="Only enabled or disabled jobs.")
+    ] = None,
+    output: OutputOption = OutputFormat.table,
+) -> None:
+    """List jobs and their configuration.
+
+    Example: hubctl config list --group lse --enabled -o json
+    """
+    from hubctl.repository.tables import JOBS
+    from hubctl.services import config
+
+    jobs = config.list_jobs(engine(), dag_name=dag, group=group, enabled=enabled)
+    render([JOBS.as_dict(job) for job in jobs], output, columns=LIST_COLUMNS)
+
+
+@app.command("get")
+def get_job(dag: DagArgument, job: JobArgument, output: OutputOption = OutputFormat.table) -> None:
+    """Show every field of one job, with its version and who changed it last.
+
+    Example: hubctl config get data_collection_equities us_markets -o yaml
+    """
+    from hubctl.repository.tables import JOBS
+    from hubctl.services import config
+
+    render(JOBS.as_dict(config.get_job(engine(), dag_name=dag, job_name=job)), output)
+
+
+@app.command("set")
+def set_job(
+    dag: DagArgument,
+    job: JobArgument,
+    assignments: AssignmentsArgument,
+    expect_version: ExpectVersionOption = None,
+    dry_run: DryRunOption = False,
+    actor: ActorOption = None,
+    reason: ReasonOption = None,
+) -> None:
+    """Change fields of a job; params.NAME=VALUE sets one params key, params.NAME=null removes it.
+
+    Values are validated as the database would, before anything is written; a list field takes comma-separated values and null clears a nullable field (schedule=null).
+
+    Example: hubctl config set data_collection_equities us_markets batch_size=750 cpu_limit=3000m -m "bigger batches"
+    """
+    from hubctl.services import config
+
+    change = config.set_job(
+        engine(),
+        dag_name=dag,
+        job_name=job,
+        assignments=assignments,
+        expect_version=expect_version,
+        dry_run=dry_run,
+        **author(actor, reason),
+    )
+    report(change, dry_run=dry_run)
+
+
+@app.command("add")
+def add_job(
+    dag: DagArgument,
+    job: JobArgument,
+    assignments: Annotated[
+        list[str] | None, typer.Argument(help="KEY=VALUE pairs; unset fields take the defaults.")
+    ] = None,
+    actor: ActorOption = None,
+    reason: ReasonOption = None,
+) -> None:
+    """Add a job of a known pipeline; fields not given take the defaults.
+
+    Example: hubctl config add historical_load_equities lse exchange_group=lse schedule="0 3 * * *"
+    """
+    from hubctl.services import config
+
+    change = config.add_job(
+        engine(), dag_name=dag, job_name=job, assignments=assignments or [], **author(actor, reason)
+    )
+    report(change)
+
+
+@app.command("remove")
+def remove_job(
+    dag: DagArgument, job: JobArgument, actor: ActorOption = None, reason: ReasonOption = None
+) -> None:
+    """Remove a job (its DAG disappears; the audit log keeps the row).
+
+    Example: hubctl config remove historical_load_equities lse -m "backfill finished"
+    """
+    from hubctl.services import config
+
+    report(config.remove_job(engine(), dag_name=dag, job_name=job, **author(actor, reason)))
+
+
+def _set_enabled(dag: str, job: str, enabled: bool, actor: str | None, reason: str | None) -> None:
+    from hubctl.services import config
+
+    change = config.set_job_enabled(
+        engine(), dag_name=dag, job_name=job, enabled=enabled, **author(actor, reason)
+    )
+    report(change)
+
+
+@app.command("enable")
+def enable_job(
+    dag: DagArgument, job: JobArgument, actor: ActorOption = None, reason: ReasonOption = None
+) -> None:
+    """Enable a job: its DAG comes back within seconds.
+
+    Example: hubctl config enable data_collection_equities lse
+    """
+    _set_enabled(dag, job, True, actor, reason)
+
+
+@app.command("disable")
+def disable_job(
+    dag: DagArgument, job: JobArgument, actor: ActorOption = None, reason: ReasonOption = None
+) -> None:
+    """Disable a job: its DAG stops within seconds; Airflow keeps its history.
+
+    Example: hubctl config disable data_collection_equities lse -m "exchange holiday"
+    """
+    _set_enabled(dag, job, False, actor, reason)

@@ -1,0 +1,87 @@
+"""hubctl dags: what the generator builds from the configuration now.
+
+`list` stays Airflow-free (it only reads and validates the configuration); `check` imports Airflow
+inside the command, builds every DAG in-process and serialises it as the dag-processor would.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from hubctl.cli.output import OutputFormat, OutputOption, render
+from hubctl.generator import DagSpec, LoadResult, Rejected, format_age, load_specs
+
+app = typer.Typer(
+    help="The DAGs generated from the configuration (dags/hub_dags.py).", no_args_is_help=True
+)
+
+COLUMNS = ("dag_id", "schedule", "timezone", "version", "source")
+
+
+@app.command("list")
+def list_dags(output: OutputOption = OutputFormat.table) -> None:
+    """List the DAGs the generator would build now, and where their configuration came from.
+
+    The source is `database`, or `snapshot` when the database cannot be reached (the generator
+    then builds from its last-known-good snapshot). Rows that would produce no DAG are listed on
+    stderr with the reason.
+
+    Example: hubctl dags list -o json
+    """
+    loaded = load_specs(save_snapshot=False)
+    rows = [_row(spec, loaded) for spec in loaded.specs]
+    render(rows, output, columns=COLUMNS)
+    _note_source(loaded)
+    _print_rejected(loaded.rejected)
+
+
+@app.command()
+def check(
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Show each failure's traceback.")
+    ] = False,
+) -> None:
+    """Build every DAG with Airflow in-process; report each row that fails; exit 1 if any does.
+
+    Meant for CI of a configuration repository: run it against a database holding the new
+    configuration before it is applied to production.
+
+    Example: hubctl dags check
+    """
+    from hubctl.airflow_builder import check_all
+
+    loaded, built = check_all()
+    failures = [*loaded.rejected, *built.failures]
+    _note_source(loaded)
+    typer.echo(f"{len(built.dags)} DAG(s) built and serialised, {len(failures)} failed")
+    _print_rejected(failures, verbose=verbose)
+    if failures:
+        raise typer.Exit(1)
+
+
+def _row(spec: DagSpec, loaded: LoadResult) -> dict[str, Any]:
+    return {
+        "dag_id": spec.dag_id,
+        "schedule": spec.schedule,
+        "timezone": spec.timezone,
+        "version": spec.version,
+        "source": loaded.source,
+    }
+
+
+def _note_source(loaded: LoadResult) -> None:
+    if loaded.source == "snapshot" and loaded.snapshot_age is not None:
+        typer.echo(
+            f"warning: database unreachable; configuration from the snapshot,"
+            f" {format_age(loaded.snapshot_age)} old",
+            err=True,
+        )
+
+
+def _print_rejected(rejected: list[Rejected], *, verbose: bool = False) -> None:
+    for failure in rejected:
+        typer.echo(f"skipped {failure.dag_id}: {failure.reason}", err=True)
+        if verbose and failure.detail:
+            typer.echo(failure.detail, err=True)

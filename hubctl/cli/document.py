@@ -1,0 +1,163 @@
+"""hubctl export / plan / apply: the whole configuration as one YAML file."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from hubctl.cli.common import ActorOption, ReasonOption, author, change_lines, engine
+from hubctl.cli.output import OutputFormat, OutputOption, render
+from hubctl.errors import ValidationError
+
+if TYPE_CHECKING:
+    from hubctl.configfile import ConfigDocument, Mode, Plan
+
+FileOption = Annotated[
+    Path | None, typer.Option("-f", "--file", help="YAML file to converge to; '-' reads stdin.")
+]
+DefaultsOption = Annotated[
+    bool,
+    typer.Option(
+        "--defaults", help="The shipped defaults: create what is missing, change nothing else."
+    ),
+]
+_SIGNS = {"create": "+", "update": "~", "delete": "-"}
+STDIN = Path("-")
+
+
+def _document(file: Path | None, defaults: bool) -> tuple[ConfigDocument, Mode]:
+    from hubctl import configfile
+
+    if defaults == (file is not None):
+        raise ValidationError("file: give exactly one of -f FILE or --defaults")
+    if defaults:
+        return configfile.load_defaults(), "add-missing"
+    assert file is not None
+    if file == STDIN:
+        return configfile.parse_text(sys.stdin.read(), source="stdin"), "converge"
+    return configfile.read_document(file), "converge"
+
+
+def _plan_dict(plan: Plan) -> dict[str, Any]:
+    changes = [
+        {
+            "action": c.action,
+            "table": c.table,
+            "key": c.key,
+            "version": c.version_before,
+            "changes": {name: {"old": old, "new": new} for name, (old, new) in c.changed.items()},
+        }
+        for c in plan.changes
+    ]
+    summary = {action: plan.count(action) for action in ("create", "update", "delete")}
+    return {
+        "mode": plan.mode,
+        "fingerprint": plan.fingerprint,
+        "summary": summary,
+        "changes": changes,
+    }
+
+
+def _print_plan(plan: Plan) -> None:
+    if plan.empty:
+        typer.echo("No changes: the database already matches.")
+        return
+    for change in plan.changes:
+        version = f" (version {change.version_before})" if change.version_before else ""
+        typer.echo(f"{_SIGNS[change.action]} {change.table} {change.label}{version}")
+        if change.action == "update":
+            for line in change_lines(change):
+                typer.echo(f"  {line}")
+    typer.echo(
+        f"Plan: {plan.count('create')} to create, {plan.count('update')} to change, "
+        f"{plan.count('delete')} to remove. Fingerprint {plan.fingerprint}."
+    )
+
+
+def export(
+    defaults: Annotated[
+        bool, typer.Option("--defaults", help="Print the shipped default configuration instead.")
+    ] = False,
+) -> None:
+    """Print the whole configuration as YAML; `apply -f` of it reproduces the database.
+
+    Example: hubctl export > hub.yaml
+    """
+    from hubctl import configfile
+
+    if defaults:
+        typer.echo(configfile.defaults_text(), nl=False)
+        return
+    typer.echo(configfile.dump_document(configfile.export_document(engine())), nl=False)
+
+
+def plan(
+    file: FileOption = None,
+    defaults: DefaultsOption = False,
+    detailed_exitcode: Annotated[
+        bool,
+        typer.Option("--detailed-exitcode", help="Exit 0: no changes, 2: changes, 1: error."),
+    ] = False,
+    output: OutputOption = OutputFormat.table,
+) -> None:
+    """Show what apply would change: + create, ~ change, - remove.
+
+    A file's sections (exchange_groups, jobs, tickers) replace the database's: rows the file lacks are removed; sections it omits are left alone. --defaults only ever creates.
+
+    Example: hubctl plan -f hub.yaml --detailed-exitcode
+    """
+    from hubctl import configfile
+
+    document, mode = _document(file, defaults)
+    planned = configfile.plan_document(engine(), document, mode=mode)
+    if output is OutputFormat.table:
+        _print_plan(planned)
+    else:
+        render(_plan_dict(planned), output)
+    if detailed_exitcode and not planned.empty:
+        raise typer.Exit(2)
+
+
+def apply(
+    file: FileOption = None,
+    defaults: DefaultsOption = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    expect_plan: Annotated[
+        str | None,
+        typer.Option("--expect-plan", help="Refuse unless the plan's fingerprint is this one."),
+    ] = None,
+    actor: ActorOption = None,
+    reason: ReasonOption = None,
+) -> None:
+    """Apply a file (or the defaults) in one transaction: one change set, every row audited.
+
+    Shows the plan and asks first (unless --yes); refuses if the database changed between that plan and the apply. --defaults only creates what is missing and never changes or removes existing rows, so it is safe to run again.
+
+    Example: hubctl apply -f hub.yaml -m "Q3 review"
+    """
+    from hubctl import configfile
+
+    document, mode = _document(file, defaults)
+    who = author(actor, reason)
+    planned = configfile.plan_document(engine(), document, mode=mode)
+    configfile.check_fingerprint(planned, expect_plan)
+    _print_plan(planned)
+    if planned.empty:
+        return
+    if not yes:
+        if file == STDIN:
+            raise ValidationError("yes: the file came from stdin, so confirm with --yes")
+        typer.confirm("Apply these changes?", abort=True)
+    result = configfile.apply_document(
+        engine(), document, mode=mode, expected_fingerprint=planned.fingerprint, **who
+    )
+    typer.echo(f"Applied {len(result.plan.changes)} change(s) in change set {result.change_set}.")
+
+
+def register(app: typer.Typer) -> None:
+    """export, plan and apply are top-level commands."""
+    for command in (export, plan, apply):
+        app.command(command.__name__)(command)

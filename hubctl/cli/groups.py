@@ -1,0 +1,180 @@
+"""hubctl groups: exchange groups (markets sharing a timezone and trading hours)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from hubctl.cli.common import (
+    ActorOption,
+    AssignmentsArgument,
+    DryRunOption,
+    ExpectVersionOption,
+    ReasonOption,
+    author,
+    engine,
+    report,
+)
+from hubctl.cli.output import OutputFormat, OutputOption, render
+
+app = typer.Typer(
+    help="Exchange groups: enable or disable a market's DAGs, change its hours.",
+    no_args_is_help=True,
+)
+GroupArgument = Annotated[str, typer.Argument(help="Group name, e.g. lse.")]
+LIST_COLUMNS = (
+    "group_name",
+    "display_name",
+    "exchanges",
+    "primary_timezone",
+    "market_open",
+    "market_close",
+    "enabled",
+    "priority",
+    "version",
+    "updated_by",
+)
+
+
+@app.command("list")
+def list_groups(
+    enabled: Annotated[
+        bool | None, typer.Option("--enabled/--disabled", help="Only enabled or disabled groups.")
+    ] = None,
+    output: OutputOption = OutputFormat.table,
+) -> None:
+    """List exchange groups.
+
+    Example: hubctl groups list -o json
+    """
+    from hubctl.repository.tables import GROUPS
+    from hubctl.services import groups
+
+    found = groups.list_groups(engine(), enabled=enabled)
+    render([GROUPS.as_dict(group) for group in found], output, columns=LIST_COLUMNS)
+
+
+@app.command("show")
+def show_group(group: GroupArgument, output: OutputOption = OutputFormat.table) -> None:
+    """Show one group with its jobs and the tickers on its exchanges.
+
+    Example: hubctl groups show lse
+    """
+    from hubctl.services import groups
+
+    render(groups.show_group(engine(), group_name=group).to_dict(), output)
+
+
+@app.command("add")
+def add_group(
+    group: GroupArgument,
+    exchange: Annotated[
+        list[str], typer.Option("--exchange", help="Exchange code (repeat for several), e.g. LSE.")
+    ],
+    timezone: Annotated[
+        str, typer.Option("--timezone", help="IANA timezone of the market, e.g. Europe/London.")
+    ],
+    display_name: Annotated[
+        str | None, typer.Option("--display-name", help="Default: from the group name.")
+    ] = None,
+    market_open: Annotated[
+        str | None, typer.Option("--open", help="Local opening time, HH:MM (default 09:30).")
+    ] = None,
+    market_close: Annotated[
+        str | None, typer.Option("--close", help="Local closing time, HH:MM (default 16:00).")
+    ] = None,
+    priority: Annotated[int | None, typer.Option("--priority", help="1 to 10 (default 5).")] = None,
+    disabled: Annotated[bool, typer.Option("--disabled", help="Create it disabled.")] = False,
+    actor: ActorOption = None,
+    reason: ReasonOption = None,
+) -> None:
+    """Add an exchange group.
+
+    Example: hubctl groups add tse --exchange TSE --timezone Asia/Tokyo --open 09:00 --close 15:00
+    """
+    from hubctl.services import groups
+
+    change = groups.add_group(
+        engine(),
+        group_name=group,
+        exchanges=exchange,
+        timezone=timezone,
+        display_name=display_name,
+        market_open=market_open,
+        market_close=market_close,
+        priority=priority,
+        enabled=not disabled,
+        **author(actor, reason),
+    )
+    report(change)
+
+
+@app.command("set")
+def set_group(
+    group: GroupArgument,
+    assignments: AssignmentsArgument,
+    expect_version: ExpectVersionOption = None,
+    dry_run: DryRunOption = False,
+    actor: ActorOption = None,
+    reason: ReasonOption = None,
+) -> None:
+    """Change fields of a group; exchanges take a comma-separated list.
+
+    Example: hubctl groups set lse market_close=17:00 exchanges=LSE,AIM -m "AIM joins"
+    """
+    from hubctl.services import groups
+
+    change = groups.set_group(
+        engine(),
+        group_name=group,
+        assignments=assignments,
+        expect_version=expect_version,
+        dry_run=dry_run,
+        **author(actor, reason),
+    )
+    report(change, dry_run=dry_run)
+
+
+def _set_enabled(group: str, enabled: bool, actor: str | None, reason: str | None) -> None:
+    from hubctl.services import groups
+
+    change = groups.set_group_enabled(
+        engine(), group_name=group, enabled=enabled, **author(actor, reason)
+    )
+    report(change)
+
+
+@app.command("enable")
+def enable_group(
+    group: GroupArgument, actor: ActorOption = None, reason: ReasonOption = None
+) -> None:
+    """Enable a group: the DAGs of its enabled jobs come back within seconds.
+
+    Example: hubctl groups enable lse
+    """
+    _set_enabled(group, True, actor, reason)
+
+
+@app.command("disable")
+def disable_group(
+    group: GroupArgument, actor: ActorOption = None, reason: ReasonOption = None
+) -> None:
+    """Disable a group: its DAGs stop within seconds; jobs, tickers and history are kept.
+
+    Example: hubctl groups disable lse -m "LSE outage"
+    """
+    _set_enabled(group, False, actor, reason)
+
+
+@app.command("remove")
+def remove_group(
+    group: GroupArgument, actor: ActorOption = None, reason: ReasonOption = None
+) -> None:
+    """Remove a group no job uses (refused, listing the jobs, otherwise).
+
+    Example: hubctl groups remove tse -m "market dropped"
+    """
+    from hubctl.services import groups
+
+    report(groups.remove_group(engine(), group_name=group, **author(actor, reason)))

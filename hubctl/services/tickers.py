@@ -1,0 +1,101 @@
+"""The ticker universe: list (per group), add, remove, import from CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from hubctl import configfile
+from hubctl.db import audited_transaction
+from hubctl.errors import ValidationError
+from hubctl.repository import tickers as ticker_rows
+from hubctl.repository.tables import GROUPS, TICKERS
+from hubctl.schemas import TickerRecord
+from hubctl.services import rows
+
+CSV_COLUMNS = ("ticker", "exchange", "groupings", "enabled")
+REQUIRED_CSV_COLUMNS = ("ticker", "exchange")
+_ROW_INDEX = re.compile(r"tickers\[(\d+)\]")
+
+
+def list_tickers(engine: Engine, *, group: str | None = None) -> list[TickerRecord]:
+    """Every ticker, or those listed on one of the group's exchanges."""
+    with engine.connect() as conn:
+        if group is None:
+            return ticker_rows.list_tickers(conn)
+        found = rows.require_row(conn, table=GROUPS, key={"group_name": group})
+        return ticker_rows.list_tickers(conn, exchanges=found.exchanges)
+
+
+def add_ticker(
+    engine: Engine,
+    *,
+    ticker: str,
+    exchange: str,
+    groupings: Sequence[str] = (),
+    enabled: bool = True,
+    actor: str,
+    reason: str | None = None,
+) -> rows.RowChange:
+    values = {
+        "ticker": ticker,
+        "exchange": exchange,
+        "groupings": list(groupings),
+        "enabled": enabled,
+    }
+    with audited_transaction(engine, actor=actor, reason=reason) as conn:
+        return rows.create_row(conn, table=TICKERS, values=values)
+
+
+def remove_ticker(
+    engine: Engine, *, ticker: str, actor: str, reason: str | None = None
+) -> rows.RowChange:
+    with audited_transaction(engine, actor=actor, reason=reason) as conn:
+        return rows.delete_row(conn, table=TICKERS, key={"ticker": ticker})
+
+
+def _csv_row(row: dict[str, str | None]) -> dict[str, Any]:
+    values: dict[str, Any] = {name: (row.get(name) or "").strip() for name in REQUIRED_CSV_COLUMNS}
+    groupings = (row.get("groupings") or "").replace(";", " ").split()
+    values["groupings"] = groupings
+    if (row.get("enabled") or "").strip():
+        values["enabled"] = (row.get("enabled") or "").strip()
+    return values
+
+
+def parse_tickers_csv(text: str, *, source: str = "tickers.csv") -> configfile.ConfigDocument:
+    """CSV with a header: ticker,exchange[,groupings][,enabled]; groupings separated by ';'."""
+    reader = csv.DictReader(io.StringIO(text))
+    header = [name.strip() for name in reader.fieldnames or []]
+    missing = [name for name in REQUIRED_CSV_COLUMNS if name not in header]
+    extra = [name for name in header if name not in CSV_COLUMNS]
+    if missing or extra:
+        raise ValidationError(
+            f"{source}: header must name {', '.join(REQUIRED_CSV_COLUMNS)} and optionally "
+            f"groupings, enabled (missing: {', '.join(missing) or '-'}; unknown: {', '.join(extra) or '-'})"
+        )
+    reader.fieldnames = header
+    try:
+        return configfile.parse_document({"tickers": [_csv_row(r) for r in reader]}, source=source)
+    except ValidationError as error:  # tickers[0] is the first data row: line 2 of the file
+        raise ValidationError(
+            _ROW_INDEX.sub(lambda m: f"line {int(m[1]) + 2}", str(error))
+        ) from None
+
+
+def import_tickers(
+    engine: Engine, *, path: Path, actor: str, reason: str | None = None
+) -> configfile.ApplyResult:
+    """Create the file's new tickers and update changed ones in one change set; remove none."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as error:
+        raise ValidationError(f"{path}: cannot read: {error.strerror}") from None
+    document = parse_tickers_csv(text, source=str(path))
+    return configfile.apply_document(engine, document, actor=actor, reason=reason, mode="merge")

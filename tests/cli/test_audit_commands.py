@@ -1,0 +1,179 @@
+"""hubctl audit: log, show, verify, revert."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from tests.cli.conftest import Run, audit_rows, last_audit_id, snapshot
+
+DAG, JOB = "data_collection_equities", "us_markets"
+LOG_FIELDS = {
+    "id",
+    "occurred_at",
+    "actor",
+    "via",
+    "action",
+    "table",
+    "key",
+    "changes",
+    "reason",
+    "change_set",
+    "row_hash",
+}
+
+
+def set_batch(hub: Run, size: int, *extra: str) -> int:
+    result = hub("config", "set", DAG, JOB, f"batch_size={size}", *extra)
+    assert result.exit_code == 0, result.stderr
+    return int(json.loads(hub("audit", "log", "--limit", "1", "-o", "json").stdout)[0]["id"])
+
+
+def job_value(engine: Engine, column: str) -> object:
+    with engine.connect() as conn:
+        query = sa.text(
+            f"SELECT {column} FROM hub.dag_configuration WHERE dag_name = :d AND job_name = :j"
+        )
+        return conn.scalar(query, {"d": DAG, "j": JOB})
+
+
+def test_log_json_has_the_stable_fields(hub: Run) -> None:
+    set_batch(hub, 750, "--actor", "alice", "-m", "bigger batches")
+    [entry] = json.loads(hub("audit", "log", "--limit", "1", "-o", "json").stdout)
+    assert set(entry) >= LOG_FIELDS
+    assert (entry["actor"], entry["via"], entry["action"], entry["table"]) == (
+        "alice",
+        "hubctl",
+        "UPDATE",
+        "dag_configuration",
+    )
+    assert entry["key"] == {"dag_name": DAG, "job_name": JOB}
+    assert entry["changes"] == {"batch_size": {"old": 500, "new": 750}}
+    assert entry["reason"] == "bigger batches"
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        (["--actor", "alice"], 1),
+        (["--table", "tickers"], 28),
+        (["--table", "groups"], 4),
+        (["--dag", "historical_load_equities"], 4),
+        (["--group", "lse"], 1 + 2 + 6),  # the group, its two jobs, its six tickers
+        (["--since", "1h"], 42),
+        (["--until", "2000-01-01"], 0),
+        (["--since", "2000-01-01", "--limit", "5"], 5),
+        (["--limit", "0"], 42),
+    ],
+)
+def test_log_filters(hub: Run, flags: list[str], expected: int) -> None:
+    set_batch(hub, 750, "--actor", "alice")
+    result = hub("audit", "log", *flags, "-o", "json")
+    assert result.exit_code == 0, result.stderr
+    assert len(json.loads(result.stdout)) == expected
+
+
+def test_log_of_a_removed_group_still_works(hub: Run) -> None:
+    assert (
+        hub("groups", "add", "tse", "--exchange", "TSE", "--timezone", "Asia/Tokyo").exit_code == 0
+    )
+    assert hub("groups", "remove", "tse").exit_code == 0
+    actions = [
+        e["action"] for e in json.loads(hub("audit", "log", "--group", "tse", "-o", "json").stdout)
+    ]
+    assert actions == ["DELETE", "INSERT"]
+
+
+def test_log_csv_and_table(hub: Run) -> None:
+    set_batch(hub, 750, "-m", "why, with a comma")
+    lines = hub("audit", "log", "--limit", "1", "-o", "csv").stdout.splitlines()
+    assert lines[0].startswith("id,occurred_at,actor,via,action,table,key,changes,reason")
+    assert '"why, with a comma"' in lines[1]
+    table = hub("audit", "log", "--limit", "1")
+    assert "batch_size: 500 -> 750" in table.stdout and "showing the 1 newest" in table.stderr
+
+
+def test_show_puts_old_and_new_side_by_side(hub: Run) -> None:
+    entry_id = set_batch(hub, 750)
+    table = hub("audit", "show", str(entry_id)).stdout
+    assert "batch_size" in table and "500" in table and "750" in table
+    shown = json.loads(hub("audit", "show", str(entry_id), "-o", "json").stdout)
+    assert shown["old"]["batch_size"] == 500 and shown["new"]["batch_size"] == 750
+
+
+def test_verify_reports_the_chain(hub: Run, default_config: Engine) -> None:
+    result = json.loads(hub("audit", "verify", "-o", "json").stdout)
+    assert result["ok"] is True and result["rows_checked"] == 41 and result["last_id"] == 41
+    assert len(result["last_hash"]) == 64
+
+
+def test_verify_exits_1_with_the_first_broken_id_when_tampered(
+    hub: Run, default_config: Engine
+) -> None:
+    with default_config.begin() as conn:
+        conn.execute(sa.text("ALTER TABLE hub.audit_log DISABLE TRIGGER ALL"))
+        conn.execute(sa.text("UPDATE hub.audit_log SET actor = 'mallory' WHERE id = 7"))
+    result = hub("audit", "verify")
+    assert result.exit_code == 1
+    assert (
+        result.stderr.strip()
+        == "Error: audit chain broken at id 7: row_hash does not match the row's content"
+    )
+
+
+def test_revert_update_restores_old_values_and_is_audited(hub: Run, default_config: Engine) -> None:
+    entry_id = set_batch(hub, 750)
+    result = hub("audit", "revert", str(entry_id), "--actor", "carol", "-m", "too big")
+    assert result.exit_code == 0, result.stderr
+    assert job_value(default_config, "batch_size") == 500
+    revert_entry = audit_rows(default_config)[-1]
+    assert revert_entry["actor"] == "carol"
+    assert revert_entry["reason"] == f"revert of audit entry {entry_id}: too big"
+    assert revert_entry["changed_fields"] == {"batch_size": {"old": 750, "new": 500}}
+
+
+def test_revert_of_a_superseded_entry_is_refused(hub: Run, default_config: Engine) -> None:
+    first = set_batch(hub, 750)
+    later = set_batch(hub, 800)
+    before = snapshot(default_config)
+    result = hub("audit", "revert", str(first))
+    assert result.exit_code == 1 and f"by entry {later}" in result.stderr
+    assert snapshot(default_config) == before
+
+
+def test_revert_refuses_a_row_changed_behind_the_audit(hub: Run, default_config: Engine) -> None:
+    entry_id = set_batch(hub, 750)
+    with default_config.begin() as conn:  # a superuser edits the row with the triggers off
+        conn.execute(sa.text("ALTER TABLE hub.dag_configuration DISABLE TRIGGER ALL"))
+        conn.execute(
+            sa.text(
+                "UPDATE hub.dag_configuration SET batch_size = 1 WHERE job_name = 'us_markets' AND dag_name = :d"
+            ),
+            {"d": DAG},
+        )
+    result = hub("audit", "revert", str(entry_id))
+    assert result.exit_code == 1 and "batch_size" in result.stderr
+
+
+def test_revert_insert_removes_and_revert_delete_restores(hub: Run, default_config: Engine) -> None:
+    assert hub("tickers", "add", "RIO.L", "--exchange", "LSE").exit_code == 0
+    insert_id = last_audit_id(default_config)
+    assert hub("audit", "revert", str(insert_id)).exit_code == 0
+    assert "RIO.L" not in json.dumps(json.loads(hub("tickers", "list", "-o", "json").stdout))
+    assert hub("config", "remove", DAG, JOB).exit_code == 0
+    delete_id = last_audit_id(default_config)
+    assert hub("audit", "revert", str(delete_id)).exit_code == 0
+    assert job_value(default_config, "schedule") == "30 17 * * 1-5"
+    assert job_value(default_config, "params") == {"source": "sample", "lookback_days": 5}
+
+
+def test_log_since_accepts_dates_and_durations(hub: Run) -> None:
+    today = dt.datetime.now(dt.UTC).date().isoformat()
+    assert len(json.loads(hub("audit", "log", "--since", today, "-o", "json").stdout)) == 41
+    assert (
+        json.loads(hub("audit", "log", "--since", "2w", "--until", "1w", "-o", "json").stdout) == []
+    )

@@ -1,0 +1,142 @@
+"""Bad input: every case exits 1 with one `Error:` line naming the field, and writes nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import Engine
+
+from tests.cli.conftest import Run, snapshot
+
+DAG, JOB = "data_collection_equities", "us_markets"
+SET = ("config", "set", DAG, JOB)
+ADD_GROUP = ("groups", "add", "tse", "--exchange", "TSE", "--timezone", "Asia/Tokyo")
+
+BAD_INPUTS = [
+    # (id, argv, a word the message must contain)
+    ("bad cpu quantity", [*SET, "cpu_limit=lots"], "cpu_limit"),
+    ("bad memory quantity", [*SET, "memory_limit=2GB"], "memory_limit"),
+    ("zero cpu", [*SET, "cpu_request=0m"], "cpu_request"),
+    ("cpu request over limit", [*SET, "cpu_request=3000m"], "cpu_request"),
+    ("memory request over limit", [*SET, "memory_request=4Gi"], "memory_request"),
+    ("negative batch size", [*SET, "batch_size=-5"], "batch_size"),
+    ("zero timeout", [*SET, "timeout_seconds=0"], "timeout_seconds"),
+    ("negative retries", [*SET, "max_retries=-1"], "max_retries"),
+    ("negative retry delay", [*SET, "retry_delay_minutes=-2"], "retry_delay_minutes"),
+    ("not a number", [*SET, "batch_size=many"], "batch_size"),
+    ("priority above 10", [*SET, "priority=11"], "priority"),
+    ("not a boolean", [*SET, "enabled=perhaps"], "enabled"),
+    ("unknown key", [*SET, "colour=blue"], "colour"),
+    ("not KEY=VALUE", [*SET, "batch_size"], "KEY=VALUE"),
+    ("unknown group", [*SET, "exchange_group=mars"], "exchange_group"),
+    ("bad cron", [*SET, "schedule=61 * * * *"], "schedule"),
+    ("cron with four fields", [*SET, "schedule=0 17 * *"], "schedule"),
+    ("unknown params key", [*SET, "params.colour=blue"], "params.colour"),
+    ("params out of range", [*SET, "params.lookback_days=0"], "params.lookback_days"),
+    ("unknown data source", [*SET, "params.source=bloomberg"], "params.source"),
+    ("stale version", [*SET, "batch_size=600", "--expect-version", "7"], "version"),
+    ("unknown pipeline", ["config", "add", "mining", "x"], "dag_name"),
+    ("SQL in a job name", ["config", "add", DAG, "x'; DROP TABLE hub.tickers; --"], "job_name"),
+    ("SQL in a group filter", ["config", "list", "--group", "lse' OR '1'='1"], "group"),
+    ("NUL in a reason", [*SET, "batch_size=600", "-m", "why\x00not"], "reason"),
+    ("empty actor", [*SET, "batch_size=600", "--actor", " "], "actor"),
+    ("bad timezone", [*ADD_GROUP[:-1], "Mars/Olympus"], "primary_timezone"),
+    ("empty exchange list", ["groups", "set", "lse", "exchanges="], "exchanges"),
+    ("lower-case exchange", [*ADD_GROUP[:4], "tse", *ADD_GROUP[5:]], "exchanges"),
+    ("open after close", [*ADD_GROUP, "--open", "17:00", "--close", "09:00"], "market_open"),
+    ("bad time", [*ADD_GROUP, "--open", "25:00"], "market_open"),
+    (
+        "group name not a slug",
+        ["groups", "add", "Tokyo Exchange", "--exchange", "TSE", "--timezone", "Asia/Tokyo"],
+        "group_name",
+    ),
+    ("priority zero", ["groups", "set", "lse", "priority=0"], "priority"),
+    ("remove a group in use", ["groups", "remove", "lse"], "group_name"),
+    ("unknown group to show", ["groups", "show", "mars"], "group_name"),
+    ("SQL in a ticker", ["tickers", "add", "AAPL;DELETE", "--exchange", "NASDAQ"], "ticker"),
+    (
+        "bad grouping",
+        ["tickers", "add", "RIO.L", "--exchange", "LSE", "--grouping", "FTSE 100"],
+        "groupings",
+    ),
+    ("duplicate ticker", ["tickers", "add", "AAPL", "--exchange", "NASDAQ"], "ticker"),
+    ("bad --since", ["audit", "log", "--since", "last tuesday"], "since"),
+    ("unknown audit table", ["audit", "log", "--table", "users"], "table"),
+    ("unknown audit group", ["audit", "log", "--group", "mars"], "group"),
+    ("revert a missing entry", ["audit", "revert", "99999"], "id"),
+    ("plan without a file", ["plan"], "file"),
+]
+
+
+@pytest.mark.parametrize(
+    ("argv", "field"), [case[1:] for case in BAD_INPUTS], ids=[case[0] for case in BAD_INPUTS]
+)
+def test_bad_input_exits_1_names_the_field_and_writes_nothing(
+    hub: Run, default_config: Engine, argv: list[str], field: str
+) -> None:
+    before = snapshot(default_config)
+    result = hub(*argv)
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith("Error: ") and result.stderr.count("\n") == 1, result.stderr
+    assert field in result.stderr
+    assert "Traceback" not in result.output
+    assert result.stdout == ""
+    assert snapshot(default_config) == before
+
+
+BAD_FILES = [
+    ("unknown top-level key", "exchange_group: []\n", "exchange_group"),
+    (
+        "unknown job key",
+        "jobs:\n- {dag_name: calculate_indicators, job_name: all, colour: red}\n",
+        "jobs[0].colour",
+    ),
+    (
+        "wrong type",
+        "jobs:\n- {dag_name: calculate_indicators, job_name: all, batch_size: [1]}\n",
+        "jobs[0].batch_size",
+    ),
+    ("not YAML", "jobs: [\n", "YAML"),
+    ("section is null", "tickers:\n", "tickers"),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "field"), [case[1:] for case in BAD_FILES], ids=[case[0] for case in BAD_FILES]
+)
+def test_bad_file_is_refused_before_anything_is_written(
+    hub: Run, default_config: Engine, tmp_path: Path, text: str, field: str
+) -> None:
+    path = tmp_path / "hub.yaml"
+    path.write_text(text)
+    before = snapshot(default_config)
+    for command in ("plan", "apply"):
+        result = (
+            hub(command, "-f", str(path), "--yes")
+            if command == "apply"
+            else hub(command, "-f", str(path))
+        )
+        assert result.exit_code == 1 and field in result.stderr, result.stderr
+    assert snapshot(default_config) == before
+
+
+def test_usage_errors_exit_2(hub: Run) -> None:
+    assert hub("config", "set", DAG).exit_code == 2
+    assert hub("config", "list", "-o", "xml").exit_code == 2
+    assert hub("no-such-command").exit_code == 2
+
+
+def test_unexpected_errors_are_one_line_unless_debugging(
+    run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HUB_DATABASE_URL", "postgresql+psycopg2://nobody@127.0.0.1:1/none")
+    from hubctl.settings import get_settings
+
+    get_settings.cache_clear()
+    result = run("config", "list")
+    assert result.exit_code == 1 and result.stderr.startswith("Error: database unreachable")
+    assert "Traceback" not in result.output
+    monkeypatch.setenv("HUBCTL_DEBUG", "1")
+    with pytest.raises(Exception, match=r"Connection refused|could not connect"):
+        run("config", "list")

@@ -1,0 +1,63 @@
+"""Reading the audit log: filters, the newest entry of a row, group names in history."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from hubctl.repository import audit as audit_rows
+from hubctl.services import config, groups
+
+
+def test_filters(default_config: Engine) -> None:
+    config.set_job(
+        default_config,
+        dag_name="data_collection_equities",
+        job_name="lse",
+        assignments=["batch_size=10"],
+        actor="zoe",
+    )
+    with default_config.connect() as conn:
+        assert len(audit_rows.list_entries(conn)) == 42
+        [newest] = audit_rows.list_entries(conn, actor="zoe")
+        assert newest["table_name"] == "dag_configuration" and newest["id"] == 42
+        assert len(audit_rows.list_entries(conn, table="exchange_groups")) == 4
+        assert len(audit_rows.list_entries(conn, dag_name="data_collection_equities")) == 5
+        lse = audit_rows.list_entries(conn, group="lse", group_exchanges=["LSE"])
+        assert len(lse) == 1 + 3 + 6  # group, two job inserts and one update, six tickers
+        future = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
+        assert audit_rows.list_entries(conn, since=future) == []
+        assert [e["id"] for e in audit_rows.list_entries(conn, limit=2)] == [42, 41]
+
+
+def test_latest_entry_of_a_row(default_config: Engine) -> None:
+    key = {"dag_name": "calculate_indicators", "job_name": "all"}
+    with default_config.connect() as conn:
+        first = audit_rows.latest_entry_id(conn, table="dag_configuration", key=key)
+    config.set_job(default_config, assignments=["priority=6"], actor="t", **key)
+    with default_config.connect() as conn:
+        later = audit_rows.latest_entry_id(conn, table="dag_configuration", key=key)
+        assert first is not None and later == 42 and first < later
+        entry = audit_rows.get_entry(conn, entry_id=later)
+        assert entry is not None and entry["changed_fields"] == {"priority": {"old": 5, "new": 6}}
+        assert audit_rows.get_entry(conn, entry_id=10_000) is None
+
+
+def test_a_truncate_counts_as_the_latest_change_of_every_row(default_config: Engine) -> None:
+    with default_config.begin() as conn:
+        conn.execute(sa.text("TRUNCATE hub.tickers"))
+    with default_config.connect() as conn:
+        newest = conn.scalar(sa.text("SELECT max(id) FROM hub.audit_log"))
+        found = audit_rows.latest_entry_id(conn, table="tickers", key={"ticker": "AAPL"})
+    assert found == newest
+
+
+def test_removed_groups_stay_in_history(default_config: Engine) -> None:
+    groups.add_group(
+        default_config, group_name="tse", exchanges=["TSE"], timezone="Asia/Tokyo", actor="t"
+    )
+    groups.remove_group(default_config, group_name="tse", actor="t")
+    with default_config.connect() as conn:
+        assert "tse" in audit_rows.audited_group_names(conn)
