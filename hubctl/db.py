@@ -53,10 +53,12 @@ def stop_embedded_server(home: Path) -> bool:
         return False
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        from pgserver._commands import pg_ctl  # pgserver runs postgres as its own user under root
+        from pgserver._commands import pg_ctl  # type: ignore[attr-defined]  # pgserver runs postgres as its own user under root
         from pgserver.postgres_server import PostgresServer
 
-    pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user="pgserver" if os.geteuid() == 0 else None)
+    pg_ctl(
+        ["-w", "-m", "fast", "stop"], pgdata=pgdata, user="pgserver" if os.geteuid() == 0 else None
+    )
     # pgserver remembers servers per process; forget this one so a later call starts it again.
     forgotten = PostgresServer._instances.pop(pgdata, None)
     if forgotten is not None:

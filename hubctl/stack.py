@@ -7,6 +7,7 @@ Everything persists under HUB_HOME, so the next `hubctl up` finds the data where
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -204,7 +205,11 @@ def publish_api(stack: Stack) -> AirflowApiConfig:
 
 
 def stop(stack: Stack) -> None:
-    """Stop every process this stack started: Airflow's groups first, then the database."""
+    """Stop every process this stack started: Airflow's groups first, then the database.
+
+    A second Ctrl-C must not cut this short and leave processes behind, so it is ignored here.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     for process in stack.processes.values():
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGTERM)
@@ -223,10 +228,8 @@ def stop(stack: Stack) -> None:
 
 def _kill_group_leftovers(group: int) -> None:
     """Workers a component forked stay in its group; none may outlive the stack."""
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(group, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 def _interrupt(signum: int, frame: object) -> None:
