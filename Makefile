@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint install clean-db
+.PHONY: up test lint install clean-db
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -15,6 +15,9 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	touch $(STAMP)
 
 install: $(STAMP)
+
+up: $(STAMP)
+	$(BIN)/hubctl up
 
 test: $(STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)

@@ -38,7 +38,8 @@ class PipelineFamily:
 
     def load_builder(self) -> Callable[..., Any]:
         module_name, _, function_name = self.builder.partition(":")
-        return getattr(importlib.import_module(module_name), function_name)  # type: ignore[no-any-return]
+        builder: Callable[..., Any] = getattr(importlib.import_module(module_name), function_name)
+        return builder
 
 
 BUILT_IN = (

@@ -1,0 +1,103 @@
+"""docker-compose.yml and the Dockerfile, checked statically (no Docker engine runs here)."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+AIRFLOW_SERVICES = {
+    "airflow-apiserver": "api-server",
+    "airflow-scheduler": "scheduler",
+    "airflow-dag-processor": "dag-processor",
+    "airflow-triggerer": "triggerer",
+    "airflow-worker": "celery worker",
+}
+SHARED_ENV = {
+    "AIRFLOW__CORE__EXECUTOR",
+    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN",
+    "AIRFLOW__CORE__EXECUTION_API_SERVER_URL",
+    "AIRFLOW__API_AUTH__JWT_SECRET",
+    "AIRFLOW__API__SECRET_KEY",
+    "HUB_DATABASE_URL",
+    "HUB_READER_DATABASE_URL",
+    "HUB_SNAPSHOT_PATH",
+    "HUB_AIRFLOW_API_URL",
+}
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    return dict(yaml.safe_load((ROOT / "docker-compose.yml").read_text()))
+
+
+def test_services_and_commands(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    assert set(services) == {"postgres", "redis", "airflow-init", *AIRFLOW_SERVICES}
+    for name, command in AIRFLOW_SERVICES.items():
+        assert services[name]["command"] == command
+    assert services["airflow-init"]["command"] == ["/opt/airflow-hub/deploy/init.sh"]
+    assert services["redis"]["profiles"] == ["celery"]
+    assert services["airflow-worker"]["profiles"] == ["celery"]
+
+
+def test_every_airflow_service_shares_the_same_environment(compose: dict[str, Any]) -> None:
+    environments = [
+        compose["services"][name]["environment"] for name in [*AIRFLOW_SERVICES, "airflow-init"]
+    ]
+    for environment in environments:
+        assert SHARED_ENV <= set(environment)
+        assert environment["HUB_DATABASE_URL"] == environments[0]["HUB_DATABASE_URL"]
+        assert (
+            environment["AIRFLOW__API_AUTH__JWT_SECRET"]
+            == environments[0]["AIRFLOW__API_AUTH__JWT_SECRET"]
+        )
+    assert environments[0]["AIRFLOW__CORE__EXECUTOR"] == "${AIRFLOW_EXECUTOR:-LocalExecutor}"
+    assert "hub_generator" in environments[0]["HUB_READER_DATABASE_URL"]
+
+
+def test_long_running_services_have_healthchecks_and_wait_for_init(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    for name in ["postgres", "redis", *AIRFLOW_SERVICES]:
+        assert services[name]["healthcheck"]["test"], name
+    for name in AIRFLOW_SERVICES:
+        depends_on = services[name]["depends_on"]
+        assert depends_on["postgres"]["condition"] == "service_healthy"
+        assert depends_on["airflow-init"]["condition"] == "service_completed_successfully"
+    assert services["airflow-worker"]["depends_on"]["redis"]["condition"] == "service_healthy"
+    assert services["airflow-init"]["depends_on"]["postgres"]["condition"] == "service_healthy"
+
+
+def test_every_image_is_pinned(compose: dict[str, Any]) -> None:
+    for name, service in compose["services"].items():
+        image = service["image"]
+        assert re.fullmatch(r"[\w./-]+:\d+(\.\d+)+[\w.-]*", image), f"{name}: {image} is not pinned"
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    (base,) = re.findall(r"^FROM (\S+)", dockerfile, flags=re.MULTILINE)
+    pinned_airflow = next(
+        dependency.split("==")[1]
+        for dependency in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+            "dependencies"
+        ]
+        if dependency.startswith("apache-airflow==")
+    )
+    assert base.startswith(f"apache/airflow:{pinned_airflow}-python3.11")
+
+
+def test_init_script_and_database_bootstrap_exist(compose: dict[str, Any]) -> None:
+    init = (ROOT / "deploy" / "init.sh").read_text()
+    for step in (
+        "airflow db migrate",
+        "hubctl db upgrade",
+        "hubctl apply --defaults",
+        "GRANT hub_reader",
+    ):
+        assert step in init
+    mounted = compose["services"]["postgres"]["volumes"][1].split(":")[0]
+    bootstrap = (ROOT / mounted).read_text()
+    assert "CREATE DATABASE airflow" in bootstrap and "CREATE DATABASE hub" in bootstrap
