@@ -51,7 +51,7 @@ def test_every_airflow_service_shares_the_same_environment(compose: dict[str, An
         compose["services"][name]["environment"] for name in [*AIRFLOW_SERVICES, "airflow-init"]
     ]
     for environment in environments:
-        assert SHARED_ENV <= set(environment)
+        assert set(environment) >= SHARED_ENV
         assert environment["HUB_DATABASE_URL"] == environments[0]["HUB_DATABASE_URL"]
         assert (
             environment["AIRFLOW__API_AUTH__JWT_SECRET"]

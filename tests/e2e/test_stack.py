@@ -1,0 +1,175 @@
+"""End to end: the stack `make up` runs, driven through Airflow's REST API and hubctl.
+
+Starts `hubctl up` on a free port with its own HUB_HOME, runs a real data collection through the
+real scheduler, switches a market off and on, reads the audit, then stops the stack and checks
+that no process it started is left.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+import sqlalchemy as sa
+
+from hubctl.airflow_api import AirflowApi, AirflowApiConfig
+
+pytestmark = pytest.mark.e2e
+
+HUBCTL = str(Path(sys.executable).with_name("hubctl"))
+DEFAULT_DAGS = {
+    f"{dag}__{job}"
+    for dag in ("data_collection_equities", "historical_load_equities")
+    for job in ("us_markets", "lse", "german_markets", "european_markets")
+} | {"calculate_indicators__all"}
+START_TIMEOUT = 300
+
+
+@dataclass
+class RunningStack:
+    home: Path
+    env: dict[str, str]
+    api: AirflowApi
+    process: subprocess.Popen[str]
+
+    def hubctl(self, *arguments: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [HUBCTL, *arguments],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+
+    def sql(self, query: str) -> Any:
+        from hubctl.db import embedded_server_url
+
+        engine = sa.create_engine(embedded_server_url(self.home), poolclass=sa.NullPool)
+        with engine.connect() as conn:
+            return conn.execute(sa.text(query)).scalar()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_for(condition: Callable[[], Any], timeout: float, what: str, interval: float = 0.5) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def started_processes(stack_pid: int, home: Path) -> set[int]:
+    pids = {child.pid for child in psutil.Process(stack_pid).children(recursive=True)}
+    postmaster = home / "pgdata" / "postmaster.pid"
+    if postmaster.exists():
+        pids.add(int(postmaster.read_text().split()[0]))
+    return pids
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[RunningStack]:
+    home = Path(tempfile.mkdtemp(prefix="hube2e"))  # short: the database socket lives here
+    env = {**os.environ, "HUB_HOME": str(home), "HUB_AIRFLOW_PORT": str(free_port())}
+    for name in ("HUB_DATABASE_URL", "HUB_AIRFLOW_API_URL", "AIRFLOW_HOME"):
+        env.pop(name, None)
+    log = (home / "up.log").open("w")
+    process = subprocess.Popen(
+        [HUBCTL, "up"], env=env, stdout=log, stderr=subprocess.STDOUT, text=True
+    )
+    api_file = home / "airflow-api.json"
+    try:
+        wait_for(
+            lambda: api_file.exists() or process.poll() is not None, START_TIMEOUT, "hubctl up"
+        )
+        assert process.poll() is None, (home / "up.log").read_text()
+        api = AirflowApi(AirflowApiConfig(**json.loads(api_file.read_text())))
+        yield RunningStack(home, env, api, process)
+    finally:
+        started = started_processes(process.pid, home)
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=120)
+    alive = [
+        pid
+        for pid in started
+        if psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie"
+    ]
+    assert started and alive == [], f"processes left after Ctrl-C: {alive}"
+
+
+def dag_states(api: AirflowApi) -> dict[str, bool]:
+    return {dag["dag_id"]: dag["is_stale"] for dag in api.dags(include_stale=True)}
+
+
+def run_state(api: AirflowApi, dag_id: str, run_id: str) -> str:
+    return str(api.call("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}")["state"])
+
+
+def test_default_dags_appear(stack: RunningStack) -> None:
+    wait_for(lambda: {d for d, stale in dag_states(stack.api).items() if not stale} >= DEFAULT_DAGS,
+             120, "the 9 default DAGs")  # fmt: skip
+
+
+def test_collection_run_loads_prices_and_triggers_indicators(stack: RunningStack) -> None:
+    dag_id = "data_collection_equities__us_markets"
+    run = stack.api.call("POST", f"/api/v2/dags/{dag_id}/dagRuns", {"logical_date": None})
+    state = wait_for(
+        lambda: (
+            (s := run_state(stack.api, dag_id, run["dag_run_id"])) in {"success", "failed"} and s
+        ),
+        300,
+        "the data collection run",
+        interval=2,
+    )
+    assert state == "success"
+    rows = stack.sql(
+        "SELECT count(*) FROM market.ohlcv o JOIN market.securities s USING (security_id)"
+        " WHERE s.exchange IN ('NYSE', 'NASDAQ')"
+    )
+    assert rows > 0
+    indicator_runs = wait_for(
+        lambda: [r for r in stack.api.call("GET", "/api/v2/dags/calculate_indicators__all/dagRuns")["dag_runs"]
+                 if r["state"] == "success"],
+        300,
+        "calculate_indicators__all to succeed",
+        interval=2,
+    )  # fmt: skip
+    assert indicator_runs
+
+
+def test_disabling_a_market_makes_its_dags_stale_within_seconds(stack: RunningStack) -> None:
+    lse = {"data_collection_equities__lse", "historical_load_equities__lse"}
+    started = time.monotonic()
+    stack.hubctl("groups", "disable", "lse", "--actor", "e2e-analyst", "-m", "lse holiday")
+    wait_for(lambda: all(dag_states(stack.api)[d] for d in lse), 10, "lse DAGs to go stale", 0.2)
+    disabled_after = time.monotonic() - started
+    stack.hubctl("groups", "enable", "lse", "--actor", "e2e-analyst", "-m", "lse back")
+    wait_for(lambda: not any(dag_states(stack.api)[d] for d in lse), 10, "lse DAGs to return", 0.2)
+    assert disabled_after <= 10
+
+    entries = json.loads(stack.hubctl("audit", "log", "--group", "lse", "-o", "json").stdout)
+    changes = [
+        (e["actor"], e["changes"]["enabled"]["new"])
+        for e in entries
+        if "enabled" in (e["changes"] or {})
+    ]
+    assert ("e2e-analyst", False) in changes and ("e2e-analyst", True) in changes
