@@ -107,8 +107,9 @@ class AirflowApi:
 
 def notify_airflow(settings: Settings | None = None) -> str | None:
     """After a committed change: ask Airflow to re-parse now. Returns a warning, never raises."""
+    settings = settings or get_settings()
     config = AirflowApiConfig.from_settings(settings)
-    if config is None:
+    if config is None or not settings.airflow_reparse:
         return None
     try:
         if not AirflowApi(config).request_reparse():

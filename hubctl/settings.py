@@ -33,6 +33,9 @@ class Settings(BaseSettings):
         description="Airflow's API (e.g. http://127.0.0.1:8080): hubctl asks it to re-parse after "
         "every change. Unset: the local stack's, when `hubctl up` runs.",
     )
+    airflow_reparse: bool = Field(
+        default=True, description="Ask Airflow to re-parse after each change (when its API is known)."
+    )
     airflow_username: str = "admin"
     airflow_password: str | None = None
     airflow_port: int = Field(default=8080, description="Port of the local stack's api-server.")

@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -260,3 +260,27 @@ def up(settings: Settings, echo: Echo) -> None:
     finally:
         stop(stack)
         echo("stopped")
+
+
+@contextlib.contextmanager
+def launched(
+    home: Path, port: int, timeout: float = 300
+) -> Iterator[tuple[subprocess.Popen[bytes], AirflowApiConfig]]:
+    """Run `hubctl up` as a child process (for tests and benchmarks); Ctrl-C it on exit."""
+    env = {**os.environ, "HUB_HOME": str(home), "HUB_AIRFLOW_PORT": str(port)}
+    for name in ("HUB_DATABASE_URL", "HUB_AIRFLOW_API_URL", "AIRFLOW_HOME"):
+        env.pop(name, None)
+    home.mkdir(parents=True, exist_ok=True)
+    with (home / "up.log").open("wb") as log:
+        hubctl = str(Path(sys.executable).with_name("hubctl"))
+        process = subprocess.Popen([hubctl, "up"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + timeout
+        while not stack_api_file(home).exists():
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise HubError(f"hubctl up did not start: {(home / 'up.log').read_text()[-2000:]}")
+            time.sleep(0.5)
+        yield process, AirflowApiConfig(**json.loads(stack_api_file(home).read_text()))
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=120)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -24,7 +23,8 @@ import psutil
 import pytest
 import sqlalchemy as sa
 
-from hubctl.airflow_api import AirflowApi, AirflowApiConfig
+from hubctl.airflow_api import AirflowApi
+from hubctl.stack import launched
 
 pytestmark = pytest.mark.e2e
 
@@ -34,7 +34,6 @@ DEFAULT_DAGS = {
     for dag in ("data_collection_equities", "historical_load_equities")
     for job in ("us_markets", "lse", "german_markets", "european_markets")
 } | {"calculate_indicators__all"}
-START_TIMEOUT = 300
 
 
 @dataclass
@@ -42,7 +41,7 @@ class RunningStack:
     home: Path
     env: dict[str, str]
     api: AirflowApi
-    process: subprocess.Popen[str]
+    process: subprocess.Popen[bytes]
 
     def hubctl(self, *arguments: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -89,25 +88,11 @@ def started_processes(stack_pid: int, home: Path) -> set[int]:
 @pytest.fixture(scope="module")
 def stack() -> Iterator[RunningStack]:
     home = Path(tempfile.mkdtemp(prefix="hube2e"))  # short: the database socket lives here
-    env = {**os.environ, "HUB_HOME": str(home), "HUB_AIRFLOW_PORT": str(free_port())}
-    for name in ("HUB_DATABASE_URL", "HUB_AIRFLOW_API_URL", "AIRFLOW_HOME"):
-        env.pop(name, None)
-    log = (home / "up.log").open("w")
-    process = subprocess.Popen(
-        [HUBCTL, "up"], env=env, stdout=log, stderr=subprocess.STDOUT, text=True
-    )
-    api_file = home / "airflow-api.json"
-    try:
-        wait_for(
-            lambda: api_file.exists() or process.poll() is not None, START_TIMEOUT, "hubctl up"
-        )
-        assert process.poll() is None, (home / "up.log").read_text()
-        api = AirflowApi(AirflowApiConfig(**json.loads(api_file.read_text())))
-        yield RunningStack(home, env, api, process)
-    finally:
+    with launched(home, free_port()) as (process, api_config):
+        env = {**os.environ, "HUB_HOME": str(home)}
+        env.pop("HUB_DATABASE_URL", None)
+        yield RunningStack(home, env, AirflowApi(api_config), process)
         started = started_processes(process.pid, home)
-        process.send_signal(signal.SIGINT)
-        process.wait(timeout=120)
     alive = [
         pid
         for pid in started

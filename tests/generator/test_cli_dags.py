@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,37 +11,24 @@ from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
 from hubctl.cli import app
+from hubctl.settings import get_settings
+from tests.cli.test_cli_basics import _modules_loaded_by
 from tests.generator.conftest import CLOSED_PORT_URL, DEFAULT_DAG_IDS, execute
 
-# Runs the CLI in a fresh interpreter, then says whether anything imported Airflow.
-LIST_WITHOUT_AIRFLOW = """
-import sys
-from hubctl.cli import app
-try:
-    app(["dags", "list", "-o", "json"], standalone_mode=False)
-finally:
-    loaded = sorted(m for m in sys.modules if m == "airflow" or m.startswith("airflow."))
-    print("airflow modules:", loaded, file=sys.stderr)
-"""
+
+def _list_json() -> list[dict[str, object]]:
+    get_settings.cache_clear()
+    result = CliRunner().invoke(app, ["dags", "list", "-o", "json"])
+    assert result.exit_code == 0, result.output
+    return list(json.loads(result.stdout))
 
 
-def _list_json(env: dict[str, str]) -> tuple[list[dict[str, object]], str]:
-    done = subprocess.run(
-        [sys.executable, "-c", LIST_WITHOUT_AIRFLOW],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=True,
-        timeout=60,
-    )
-    return json.loads(done.stdout), done.stderr
+def test_dags_list_does_not_import_airflow(hub: Engine, hub_env: Path) -> None:
+    assert _modules_loaded_by(["dags", "list", "-o", "json"], dict(os.environ)) == []
 
 
-def test_dags_list_shows_what_would_be_built_without_importing_airflow(
-    hub: Engine, hub_env: Path
-) -> None:
-    listed, stderr = _list_json({**os.environ})
-    assert "airflow modules: []" in stderr
+def test_dags_list_shows_what_would_be_built(hub: Engine, hub_env: Path) -> None:
+    listed = _list_json()
     assert {row["dag_id"] for row in listed} == DEFAULT_DAG_IDS
     lse = next(row for row in listed if row["dag_id"] == "data_collection_equities__lse")
     assert lse == {
@@ -53,16 +38,17 @@ def test_dags_list_shows_what_would_be_built_without_importing_airflow(
         "version": 1,
         "source": "database",
     }
+    assert not get_settings().resolved_snapshot_path.exists()  # listing never writes it
 
 
 def test_dags_list_falls_back_to_the_snapshot_when_the_database_is_down(
-    hub: Engine, hub_env: Path
+    hub: Engine, hub_env: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from hubctl.generator import load_specs
 
-    load_specs()  # a parse wrote the snapshot; the CLI itself never writes it
-    listed, stderr = _list_json({**os.environ, "HUB_DATABASE_URL": CLOSED_PORT_URL})
-    assert "configuration from the snapshot" in stderr
+    load_specs()  # a parse wrote the snapshot
+    monkeypatch.setenv("HUB_DATABASE_URL", CLOSED_PORT_URL)
+    listed = _list_json()
     assert {row["dag_id"] for row in listed} == DEFAULT_DAG_IDS
     assert {row["source"] for row in listed} == {"snapshot"}
 
