@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import logging
 import os
 import uuid
 import warnings
@@ -134,7 +135,8 @@ def audited_transaction(
     """One transaction whose audit rows carry ``actor``, ``reason`` and one change-set id.
 
     The settings are transaction-local (``set_config(..., true)``), so they cannot leak to the next
-    user of a pooled connection (PgBouncer in transaction mode included).
+    user of a pooled connection (PgBouncer in transaction mode included). When the transaction
+    committed a change, Airflow is asked to re-parse the generator file (see notify_airflow).
     """
     with engine.begin() as conn:
         conn.execute(
@@ -144,4 +146,20 @@ def audited_transaction(
             ),
             {"actor": actor, "reason": reason or "", "change_set": change_set or str(uuid.uuid4())},
         )
+        chain_end_before = conn.execute(_CHAIN_END).scalar()
         yield conn
+        changed = conn.execute(_CHAIN_END).scalar() != chain_end_before
+    if changed:
+        _tell_airflow()
+
+
+# Every audited change moves the chain head, so comparing it tells whether anything was written.
+_CHAIN_END = sa.text("SELECT last_id FROM hub.audit_chain_head WHERE id = 1")
+
+
+def _tell_airflow() -> None:
+    from hubctl.airflow_api import notify_airflow
+
+    warning = notify_airflow()
+    if warning:
+        logging.getLogger("hubctl").warning(warning)

@@ -179,9 +179,7 @@ def load_specs(
     settings = settings or get_settings()
     only = None if dag_id is None else candidate_keys(dag_id)
     try:
-        rows = read_enabled_jobs(
-            reader_engine(settings), statement_timeout_ms=settings.statement_timeout_ms, only=only
-        )
+        rows = _read(settings, only)
     except Exception as error:  # any failure to read is an outage: never lose the DAGs over it
         return _from_snapshot(settings.resolved_snapshot_path, dag_id, error)
     specs, rejected = validate_rows(rows)
@@ -195,17 +193,18 @@ def live_spec(dag_name: str, job_name: str, settings: Settings | None = None) ->
 
     Raises NotFoundError when the job is gone or disabled (or its group is) since the run started.
     """
-    settings = settings or get_settings()
-    rows = read_enabled_jobs(
-        reader_engine(settings),
-        statement_timeout_ms=settings.statement_timeout_ms,
-        only=[(dag_name, job_name)],
-    )
+    rows = _read(settings or get_settings(), [(dag_name, job_name)])
     if not rows:
         raise NotFoundError(
             f"{dag_id_for(dag_name, job_name)}: no enabled job (or its exchange group is disabled)"
         )
     return spec_from_row(rows[0])
+
+
+def _read(settings: Settings, only: list[tuple[str, str]] | None) -> list[dict[str, Any]]:
+    return read_enabled_jobs(
+        reader_engine(settings), statement_timeout_ms=settings.statement_timeout_ms, only=only
+    )
 
 
 def reader_engine(settings: Settings) -> Engine:

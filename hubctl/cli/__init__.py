@@ -56,6 +56,7 @@ def main(args: list[str] | None = None) -> None:
 
     Usage errors exit 2 and `typer.Exit(code)` exits with its code (Typer's standalone mode).
     """
+    _show_library_warnings()
     try:
         app(args=args)
     except HubError as error:
@@ -64,6 +65,17 @@ def main(args: list[str] | None = None) -> None:
         if os.environ.get("HUBCTL_DEBUG") == "1":
             raise
         _fail(describe_unexpected(error))
+
+
+def _show_library_warnings() -> None:
+    """The library logs what the user should know but that is no failure (e.g. Airflow unreachable)."""
+    import logging
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("Warning: %(message)s"))
+    library_logger = logging.getLogger("hubctl")
+    library_logger.addHandler(handler)
+    library_logger.propagate = False
 
 
 def _constraint_field(constraint: str, table: str | None) -> str:

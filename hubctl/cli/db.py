@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from hubctl import migrations
-from hubctl.db import create_engine
+from hubctl.cli.common import engine as create_engine
 
 app = typer.Typer(help="Migrate the hub database (Alembic owns the schema).", no_args_is_help=True)
 
@@ -16,6 +15,8 @@ def upgrade(revision: str = typer.Argument("head", help="Target revision.")) -> 
 
     Example: hubctl db upgrade
     """
+    from hubctl import migrations  # alembic is slow to import: only the db commands need it
+
     migrations.upgrade(create_engine(), revision)
     typer.echo(f"database at {migrations.current(create_engine())}")
 
@@ -26,6 +27,8 @@ def downgrade(revision: str = typer.Argument(..., help="Target revision, or 'bas
 
     Example: hubctl db downgrade base
     """
+    from hubctl import migrations
+
     migrations.downgrade(create_engine(), revision)
     typer.echo(f"database at {migrations.current(create_engine()) or 'base'}")
 
@@ -36,6 +39,8 @@ def current() -> None:
 
     Example: hubctl db current
     """
+    from hubctl import migrations
+
     revision = migrations.current(create_engine())
     head = migrations.head()
     state = "(head)" if revision == head else f"(head is {head})"

@@ -31,6 +31,7 @@ SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
 HEADER = SIGNATURE + struct.pack(">ii", 0, 0)
 TRAILER = struct.pack(">h", -1)
 _PG_EPOCH = np.datetime64("2000-01-01", "D")
+READ_SIZE = 1 << 20  # bytes per read() of ChunkReader by the driver during COPY
 
 Kind = Literal["int8", "float8", "date", "text"]
 _FIXED: dict[str, tuple[str, int]] = {"int8": (">i8", 8), "float8": (">f8", 8), "date": (">i4", 4)}
@@ -99,20 +100,25 @@ def _rows_by_null_pattern(columns: Sequence[_Column], rows: int) -> Iterator[mem
         yield _pack(columns, pattern, selected, int(selected.sum()))
 
 
-def _pack(columns: Sequence[_Column], null: np.ndarray, rows: Any, count: int) -> memoryview:
-    """Rows ``rows`` of ``columns`` whose NULLs are exactly ``null``, laid out as COPY tuples."""
+def _row_dtype(kinds: Sequence[Kind], null: Sequence[bool] | np.ndarray) -> np.dtype[np.void]:
+    """Layout of a COPY tuple of fixed-width fields (``value{i}`` omitted where NULL)."""
     fields: list[tuple[str, str]] = [("count", ">i2")]
-    for index, (column, is_null) in enumerate(zip(columns, null, strict=True)):
+    for index, (kind, is_null) in enumerate(zip(kinds, null, strict=True)):
         fields.append((f"length{index}", ">i4"))
         if not is_null:
-            fields.append((f"value{index}", _FIXED[column.kind][0]))
-    packed = np.empty(count, dtype=np.dtype(fields))
+            fields.append((f"value{index}", _FIXED[kind][0]))
+    return np.dtype(fields)
+
+
+def _pack(columns: Sequence[_Column], null: np.ndarray, rows: Any, count: int) -> memoryview:
+    """Rows ``rows`` of ``columns`` whose NULLs are exactly ``null``, laid out as COPY tuples."""
+    packed = np.empty(count, dtype=_row_dtype([column.kind for column in columns], null))
     packed["count"] = len(columns)
     for index, (column, is_null) in enumerate(zip(columns, null, strict=True)):
         packed[f"length{index}"] = -1 if is_null else _FIXED[column.kind][1]
         if not is_null:
             packed[f"value{index}"] = column.values[rows]
-    return memoryview(packed).cast("B")
+    return packed.data.cast("B")
 
 
 def _rows_one_by_one(columns: Sequence[_Column], rows: int) -> bytes:
@@ -134,6 +140,35 @@ def _field(column: _Column, row: int) -> bytes:
         return struct.pack(">i", len(data)) + data
     code, width = _FIXED[column.kind]
     return struct.pack(">i", width) + np.asarray(value).astype(code).tobytes()
+
+
+def decode(
+    payload: bytes | memoryview, fields: Sequence[tuple[str, Kind]]
+) -> dict[str, np.ndarray]:
+    """The columns of a binary ``COPY … TO STDOUT`` whose ``fields`` are fixed-width, never NULL.
+
+    Dates come back as ``datetime64[ns]``. Raises ValueError for anything else (a NULL included).
+    """
+    data = memoryview(payload).cast("B")
+    if bytes(data[: len(SIGNATURE)]) != SIGNATURE or bytes(data[-2:]) != TRAILER:
+        raise ValueError("not a binary COPY payload")
+    (extension,) = struct.unpack(">i", data[len(HEADER) - 4 : len(HEADER)])
+    kinds = [kind for _, kind in fields]
+    layout = _row_dtype(kinds, [False] * len(kinds))
+    body = data[len(HEADER) + extension : -2]
+    rows = np.frombuffer(body, dtype=layout, count=len(body) // layout.itemsize)
+    widths_ok = all(
+        (rows[f"length{index}"] == _FIXED[kind][1]).all() for index, kind in enumerate(kinds)
+    )
+    if len(body) % layout.itemsize or not ((rows["count"] == len(fields)).all() and widths_ok):
+        raise ValueError("unexpected field count, width or NULL in a binary COPY payload")
+    return {name: _native(rows[f"value{index}"], kind) for index, (name, kind) in enumerate(fields)}
+
+
+def _native(values: np.ndarray, kind: Kind) -> np.ndarray:
+    if kind == "date":
+        return (_PG_EPOCH + values.astype(np.int64)).astype("datetime64[ns]")
+    return values.astype(_FIXED[kind][0].replace(">", "="))
 
 
 class ChunkReader:

@@ -7,6 +7,8 @@ ticker as failed instead. All checks are vectorised: a batch holds hundreds of t
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -25,21 +27,40 @@ def validate_ohlcv(frame: pd.DataFrame) -> list[str]:
     missing = [column for column in OHLCV_COLUMNS if column not in frame.columns]
     if missing:
         return [f"missing columns: {', '.join(missing)}"]
-    problems = [
-        _describe(frame, frame[column].isna(), f"NaN {column}")
-        for column in (*PRICE_COLUMNS, "volume")
-    ]
+    described = (_describe(frame, mask, what) for what, mask in _problems(frame, ["trade_date"]))
+    return [problem for problem in described if problem]
+
+
+def validate_stacked(rows: pd.DataFrame, key: str) -> dict[Any, list[str]]:
+    """Problems per ``key`` value of a stacked frame (many tickers' rows, keyed by ``key``).
+
+    The checks run once over all rows; only the keys with a bad row are described (with
+    ``validate_ohlcv`` on their own rows), so a clean batch costs one vectorised pass.
+    Keys without problems are absent.
+    """
+    if rows.empty:
+        return {}
+    masks = [mask.to_numpy() for _, mask in _problems(rows, [key, "trade_date"])]
+    bad = np.logical_or.reduce(masks)
+    if not bad.any():
+        return {}
+    keys = rows[key].to_numpy()
+    return {value: validate_ohlcv(rows[keys == value]) for value in pd.unique(keys[bad])}
+
+
+def _problems(frame: pd.DataFrame, unique: list[str]) -> list[tuple[str, pd.Series]]:
+    """(what, row mask) per check; ``unique`` are the columns no two rows may share."""
     low, high = frame["low"], frame["high"]
     slack = _RELATIVE_TOLERANCE * np.maximum(low.abs(), high.abs())
     floor, ceiling = low - slack, high + slack
-    problems += [
-        _describe(frame, high < low, "high < low"),
-        _describe(frame, _outside(frame["open"], floor, ceiling), "open outside [low, high]"),
-        _describe(frame, _outside(frame["close"], floor, ceiling), "close outside [low, high]"),
-        _describe(frame, frame["volume"] < 0, "negative volume"),
-        _describe(frame, frame["trade_date"].duplicated(keep=False), "duplicate trade_date"),
+    return [
+        *((f"NaN {column}", frame[column].isna()) for column in (*PRICE_COLUMNS, "volume")),
+        ("high < low", high < low),
+        ("open outside [low, high]", _outside(frame["open"], floor, ceiling)),
+        ("close outside [low, high]", _outside(frame["close"], floor, ceiling)),
+        ("negative volume", frame["volume"] < 0),
+        ("duplicate trade_date", frame.duplicated(subset=unique, keep=False)),
     ]
-    return [problem for problem in problems if problem]
 
 
 def _outside(values: pd.Series, low: pd.Series, high: pd.Series) -> pd.Series:

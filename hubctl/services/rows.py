@@ -6,6 +6,7 @@ table's own checks (``Prepare``/``Guard``) and reports what changed as a ``RowCh
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -124,13 +125,13 @@ def update_row(
         current.version,
     )
     if not change.changed:
-        return RowChange(**{**change.__dict__, "action": "none"})
+        return dataclasses.replace(change, action="none")
     if dry_run:
         return change
     written = tables.update_record(
         conn, table=table, key=key, values=_python_values(table, spec, change.changed)
     )
-    return RowChange(**{**change.__dict__, "version_after": written.version if written else None})
+    return dataclasses.replace(change, version_after=written.version if written else None)
 
 
 def edit_row(
@@ -172,7 +173,8 @@ def create_row(
     existing = tables.select_record(conn, table=table, key=key)
     if existing is not None:
         raise ConflictError(
-            f"{table.noun} {table.label(key)!r} already exists (version {existing.version})"
+            f"{table.key[-1]}: {table.noun} {table.label(key)!r} already exists"
+            f" (version {existing.version})"
         )
     if prepare is not None:
         spec = prepare(conn, spec, None)

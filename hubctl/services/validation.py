@@ -32,8 +32,9 @@ def pydantic_problems(error: PydanticValidationError, *, prefix: str = "") -> li
         where = _location([*([prefix] if prefix else []), *problem["loc"]])
         message = problem["msg"].removeprefix("Value error, ")
         shown = problem.get("input")
+        quoted = repr(str(shown)[:60])
         if problem["loc"] and isinstance(shown, _SHOWN_INPUT) and problem["type"] != "missing":
-            message += f" (got {str(shown)[:60]!r})"
+            message += "" if quoted in message else f" (got {quoted})"
         problems.append(f"{where}: {message}" if where else message)
     return problems
 

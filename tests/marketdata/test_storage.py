@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import Connection, Engine, text
 
 from hubctl.marketdata import storage
-from hubctl.marketdata.indicators import compute_indicators
+from hubctl.marketdata.analytics import indicator_rows
 from hubctl.marketdata.sources import OHLCV_COLUMNS, SampleSource
 
 START, END = date(2024, 1, 1), date(2024, 3, 29)  # 65 business days
@@ -23,6 +23,12 @@ def _frames(tickers: list[str], start: date = START, end: date = END) -> dict[st
 
 def _register(conn: Connection, *tickers: str) -> dict[str, int]:
     return storage.register_securities(conn, tickers=dict.fromkeys(tickers, "NASDAQ"))
+
+
+def _upsert(conn: Connection, frames: dict[int, pd.DataFrame]) -> int:
+    """Rows inserted or changed, summed over securities."""
+    written = storage.upsert_ohlcv(conn, rows=storage.stack_frames(frames), source="sample")
+    return sum(written.values())
 
 
 def _db_now(engine: Engine) -> datetime:
@@ -47,9 +53,7 @@ def loaded(engine: Engine) -> tuple[dict[str, int], dict[str, pd.DataFrame]]:
     frames = _frames(["AAPL", "MSFT"])
     with engine.begin() as conn:
         ids = _register(conn, "AAPL", "MSFT")
-        written = storage.upsert_ohlcv(
-            conn, frames={ids[t]: frame for t, frame in frames.items()}, source="sample"
-        )
+        written = _upsert(conn, {ids[t]: frame for t, frame in frames.items()})
     assert written == 2 * 65
     return ids, frames
 
@@ -93,14 +97,16 @@ def test_rerun_changes_nothing_and_a_real_change_only_its_row(
         before = _stored_ohlcv(conn)
 
     with engine.begin() as conn:
-        assert storage.upsert_ohlcv(conn, frames=by_id, source="sample") == 0
+        assert _upsert(conn, by_id) == 0
     with engine.connect() as conn:
         pd.testing.assert_frame_equal(_stored_ohlcv(conn), before)
 
     changed = frames["MSFT"].copy()
     changed.loc[10, "close"] = changed.loc[10, "high"]
     with engine.begin() as conn:
-        assert storage.upsert_ohlcv(conn, frames={ids["MSFT"]: changed}, source="sample") == 1
+        assert storage.upsert_ohlcv(
+            conn, rows=storage.stack_frames({ids["MSFT"]: changed}), source="sample"
+        ) == {ids["MSFT"]: 1}
     with engine.connect() as conn:
         after = _stored_ohlcv(conn)
     differs = (after != before).any(axis=1)
@@ -116,12 +122,13 @@ def test_two_upserts_in_one_transaction(engine: Engine) -> None:
     with engine.begin() as conn:
         ids = _register(conn, "AAPL")
         first_half, second_half = frames["AAPL"].iloc[:30], frames["AAPL"].iloc[30:]
-        written = storage.upsert_ohlcv(conn, frames={ids["AAPL"]: first_half}, source="sample")
-        written += storage.upsert_ohlcv(conn, frames={ids["AAPL"]: second_half}, source="sample")
+        written = _upsert(conn, {ids["AAPL"]: first_half}) + _upsert(
+            conn, {ids["AAPL"]: second_half}
+        )
 
     assert written == 65
     with engine.begin() as conn:
-        assert storage.upsert_ohlcv(conn, frames={}, source="sample") == 0
+        assert _upsert(conn, {}) == 0
 
 
 def test_dates_already_loaded(
@@ -146,12 +153,12 @@ def test_securities_with_new_data(
     after_first_load = _db_now(engine)
     with engine.begin() as conn:
         assert storage.securities_with_new_data(conn, since=after_first_load) == []
-        storage.upsert_ohlcv(conn, frames={ids["AAPL"]: frames["AAPL"]}, source="sample")
+        _upsert(conn, {ids["AAPL"]: frames["AAPL"]})
         assert storage.securities_with_new_data(conn, since=after_first_load) == []
 
     more = _frames(["MSFT"], date(2024, 4, 1), date(2024, 4, 5))["MSFT"]
     with engine.begin() as conn:
-        storage.upsert_ohlcv(conn, frames={ids["MSFT"]: more}, source="sample")
+        _upsert(conn, {ids["MSFT"]: more})
     with engine.begin() as conn:
         assert storage.securities_with_new_data(conn, since=after_first_load) == [ids["MSFT"]]
         assert storage.securities_with_new_data(conn, since=datetime(2000, 1, 1)) == sorted(
@@ -174,10 +181,12 @@ def test_metadata_upsert(engine: Engine) -> None:
     }
 
     with engine.begin() as conn:
-        assert storage.upsert_metadata(conn, metadata=metadata, source="yfinance") == 2
+        assert len(storage.upsert_metadata(conn, metadata=metadata, source="yfinance")) == 2
     with engine.begin() as conn:
-        assert storage.upsert_metadata(conn, metadata=metadata, source="yfinance") == 0
-        assert storage.upsert_metadata(conn, metadata=metadata, source="sample") == 2
+        assert storage.upsert_metadata(conn, metadata=metadata, source="yfinance") == {}
+        assert storage.upsert_metadata(conn, metadata=metadata, source="sample") == dict.fromkeys(
+            ids.values(), 1
+        )
         rows = conn.execute(
             text(
                 "SELECT security_id, long_name, sector, currency, market_cap, source "
@@ -197,10 +206,10 @@ def test_closes_round_trip_into_indicators(
     ids, frames = loaded
     with engine.begin() as conn:
         closes = storage.load_closes(conn, security_ids=list(ids.values()))
-        indicators = {security_id: compute_indicators(c) for security_id, c in closes.items()}
-        written = storage.upsert_indicators(conn, frames=indicators)
+        indicators = indicator_rows(closes)
+        written = sum(storage.upsert_indicators(conn, rows=indicators).values())
     with engine.begin() as conn:
-        rerun = storage.upsert_indicators(conn, frames=indicators)
+        rerun = sum(storage.upsert_indicators(conn, rows=indicators).values())
         stored = conn.execute(
             text(
                 "SELECT count(*), count(sma_20), count(sma_50), count(sma_200), count(rsi_14) "

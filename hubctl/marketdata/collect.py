@@ -1,0 +1,270 @@
+"""One batch of the daily collection: register → download → validate → upsert → metadata.
+
+Airflow-free: a DAG task calls ``collect_batch`` for its batch and pushes the returned report.
+The stage functions (``register``, ``download``, ``validate``, ``store_prices``) are shared with
+the historical load.
+
+Failure model (per ticker, never per batch): a ticker that fails a stage is recorded in the
+report's ``failures`` as ``"<stage>: <reason>"`` and skips the later stages, while the batch's
+other tickers carry on. Only when *every* ticker failed does the batch raise ``BatchFailedError``
+so that Airflow retries it; a source outage (``RetryableSourceError``) or a database error
+raises at once for the same reason. Each stage that writes commits on its own, and every write
+is an idempotent upsert, so a retried or rerun batch ends with the same rows.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, timedelta
+from itertools import groupby
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+from sqlalchemy.engine import Engine
+
+from hubctl.marketdata import storage
+from hubctl.marketdata.sources import PriceSource, get_source
+from hubctl.marketdata.validation import validate_stacked
+from hubctl.schemas import TICKER_PATTERN
+
+T = TypeVar("T")
+SYNTHETIC_LABEL = "SYNTHETIC: the 'sample' source generates prices; they are not market data"
+
+
+class BatchFailedError(RuntimeError):
+    """Every ticker of the batch failed: raised so that Airflow retries the batch."""
+
+
+@dataclass
+class BatchReport:
+    """What a batch did: per-stage counts, failed tickers with reasons, securities written.
+
+    ``stages`` maps a stage to counters such as ``ok``, ``failed`` and ``rows``;
+    ``security_ids`` are the securities whose prices were inserted or changed (the indicators
+    job's input). ``as_dict`` is the JSON form pushed to XCom.
+    """
+
+    group: str
+    source: str
+    synthetic: bool
+    tickers: list[str]
+    stages: dict[str, Counter[str]] = field(default_factory=dict)
+    failures: dict[str, str] = field(default_factory=dict)
+    security_ids: list[int] = field(default_factory=list)
+
+    @classmethod
+    def new(cls, group: str, source: PriceSource, tickers: Iterable[str]) -> BatchReport:
+        return cls(group=group, source=source.name, synthetic=source.synthetic, tickers=[*tickers])
+
+    def count(self, stage: str, **counts: int) -> None:
+        self.stages.setdefault(stage, Counter()).update(counts)
+
+    def fail(self, stage: str, reasons: Mapping[str, str]) -> None:
+        """Record tickers that failed ``stage``; a ticker keeps its first failure."""
+        for ticker, reason in reasons.items():
+            self.failures.setdefault(ticker, f"{stage}: {reason}")
+        self.count(stage, failed=len(reasons))
+
+    def raise_if_all_failed(self) -> None:
+        if self.tickers and all(ticker in self.failures for ticker in self.tickers):
+            listed = "; ".join(f"{ticker}: {reason}" for ticker, reason in self.failures.items())
+            raise BatchFailedError(f"every ticker of the batch failed: {listed}")
+
+    def as_dict(self) -> dict[str, Any]:
+        document = asdict(self)
+        document["stages"] = {stage: dict(counts) for stage, counts in self.stages.items()}
+        if self.synthetic:
+            document["label"] = SYNTHETIC_LABEL
+        return document
+
+
+# --------------------------------------------------------------------------------------------
+# Planning (the tasks before the mapped batches)
+# --------------------------------------------------------------------------------------------
+
+
+def validate_tickers(
+    tickers: Iterable[Sequence[str]], exchanges: Iterable[str]
+) -> tuple[list[list[str]], dict[str, str]]:
+    """(ticker, exchange) pairs a batch can load, and the rejected ones with a reason.
+
+    Rejects malformed symbols, exchanges outside the group and repeated tickers.
+    """
+    allowed = set(exchanges)
+    valid: list[list[str]] = []
+    rejected: dict[str, str] = {}
+    for ticker, exchange in tickers:
+        if not re.fullmatch(TICKER_PATTERN, ticker):
+            rejected[ticker] = "malformed ticker symbol"
+        elif exchange not in allowed:
+            rejected[ticker] = f"exchange {exchange} is not one of the group's"
+        elif any(ticker == seen for seen, _ in valid):
+            rejected[ticker] = "listed twice"
+        else:
+            valid.append([ticker, exchange])
+    return valid, rejected
+
+
+def plan_batches(items: Sequence[T], batch_size: int) -> list[list[T]]:
+    """``items`` cut into consecutive batches of at most ``batch_size``."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be positive, not {batch_size}")
+    return [list(items[start : start + batch_size]) for start in range(0, len(items), batch_size)]
+
+
+def trading_date(moment: datetime, timezone: str) -> date:
+    """The exchange-local calendar date of ``moment`` (a run's logical date, aware)."""
+    return moment.astimezone(ZoneInfo(timezone)).date()
+
+
+# --------------------------------------------------------------------------------------------
+# The batch
+# --------------------------------------------------------------------------------------------
+
+
+def collect_batch(
+    engine: Engine,
+    *,
+    group: str,
+    tickers: Iterable[Sequence[str]],
+    source_name: str,
+    end_date: date,
+    lookback_days: int,
+    fail_tickers: Iterable[str] = (),
+) -> BatchReport:
+    """Collect ``tickers`` ((ticker, exchange) pairs) up to ``end_date``; see the module doc.
+
+    Each ticker is fetched from the day after its last stored date, but from no earlier than
+    ``end_date - lookback_days``: missed runs heal on the next one, within the lookback.
+    """
+    source = get_source(source_name, fail_tickers=fail_tickers)
+    listed = {ticker: exchange for ticker, exchange in tickers}
+    report = BatchReport.new(group, source, listed)
+    ids = register(engine, report, listed)
+    frames = download(source, report, fetch_starts(engine, ids, end_date, lookback_days), end_date)
+    rows = validate(report, frames, ids)
+    store_prices(engine, report, rows, source.name)
+    store_metadata(engine, report, source, ids)
+    report.raise_if_all_failed()
+    return report
+
+
+def register(engine: Engine, report: BatchReport, tickers: Mapping[str, str]) -> dict[str, int]:
+    """Security ids of ``tickers`` (ticker -> exchange), registering new ones."""
+    with engine.begin() as conn:
+        ids = storage.register_securities(conn, tickers=tickers)
+    report.count("register", ok=len(ids))
+    return ids
+
+
+def fetch_starts(
+    engine: Engine, ids: Mapping[str, int], end_date: date, lookback_days: int
+) -> dict[str, date]:
+    """Per ticker: the day after its last stored date, but no earlier than the lookback."""
+    earliest = end_date - timedelta(days=lookback_days)
+    with engine.connect() as conn:
+        last = storage.last_trade_dates(conn, security_ids=ids.values())
+    return {
+        ticker: max(earliest, last[security_id] + timedelta(days=1))
+        if security_id in last
+        else earliest
+        for ticker, security_id in ids.items()
+    }
+
+
+def download(
+    source: PriceSource, report: BatchReport, starts: Mapping[str, date], end: date
+) -> dict[str, pd.DataFrame]:
+    """Prices from each ticker's start to ``end``: one source call per distinct start date.
+
+    A window without a weekday cannot hold a bar, so its ticker is ``up_to_date`` unfetched.
+    """
+    due = {ticker: start for ticker, start in starts.items() if _has_weekday(start, end)}
+    frames: dict[str, pd.DataFrame] = {}
+    for start, group in groupby(sorted(due, key=due.__getitem__), key=due.__getitem__):
+        result = source.fetch_prices(list(group), start, end)
+        frames.update(result.frames)
+        report.fail("download", result.failures)
+    rows = sum(len(frame) for frame in frames.values())
+    report.count("download", ok=len(frames), rows=rows, up_to_date=len(starts) - len(due))
+    return frames
+
+
+def _has_weekday(start: date, end: date) -> bool:
+    return start <= end and bool(np.busday_count(start, end + timedelta(days=1)) > 0)
+
+
+def validate(
+    report: BatchReport, frames: Mapping[str, pd.DataFrame], ids: Mapping[str, int]
+) -> pd.DataFrame:
+    """The frames stacked by ``security_id``, without the tickers that have a bad row.
+
+    Those tickers fail "validate" with the problems found (all checks run once over the batch).
+    """
+    rows = storage.stack_frames({ids[ticker]: frame for ticker, frame in frames.items()})
+    problems = validate_stacked(rows, "security_id")
+    tickers = {security_id: ticker for ticker, security_id in ids.items()}
+    report.fail("validate", {tickers[key]: "; ".join(found) for key, found in problems.items()})
+    if problems:
+        rows = rows[~rows["security_id"].isin(list(problems))]
+    report.count("validate", ok=len(frames) - len(problems), rows=len(rows))
+    return rows
+
+
+def store_prices(engine: Engine, report: BatchReport, rows: pd.DataFrame, source: str) -> None:
+    """Upsert ``rows``; the securities that changed become ``report.security_ids``."""
+    with engine.begin() as conn:
+        written = storage.upsert_ohlcv(conn, rows=rows, source=source)
+    report.count("upsert", securities=len(written), rows=sum(written.values()))
+    report.security_ids = sorted({*report.security_ids, *written})
+
+
+def store_metadata(
+    engine: Engine, report: BatchReport, source: PriceSource, ids: Mapping[str, int]
+) -> None:
+    """Fetch and upsert metadata for the tickers that have not failed an earlier stage."""
+    pending = [ticker for ticker in ids if ticker not in report.failures]
+    metadata, failures = source.fetch_metadata(pending) if pending else ({}, {})
+    report.fail("metadata", failures)
+    with engine.begin() as conn:
+        written = storage.upsert_metadata(
+            conn,
+            metadata={ids[ticker]: info for ticker, info in metadata.items()},
+            source=source.name,
+        )
+    report.count("metadata", ok=len(metadata), changed=len(written))
+
+
+# --------------------------------------------------------------------------------------------
+# The run's report
+# --------------------------------------------------------------------------------------------
+
+
+def summarise(reports: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """One run's report from its batches' ``as_dict`` reports: summed counts, all failures."""
+    batches = list(reports)
+    stages: dict[str, Counter[str]] = {}
+    failures: dict[str, str] = {}
+    security_ids: set[int] = set()
+    for batch in batches:
+        for stage, counts in batch["stages"].items():
+            stages.setdefault(stage, Counter()).update(counts)
+        failures.update(batch["failures"])
+        security_ids.update(batch["security_ids"])
+    summary: dict[str, Any] = {
+        "batches": len(batches),
+        "tickers": sum(len(batch["tickers"]) for batch in batches),
+        "sources": sorted({batch["source"] for batch in batches}),
+        "stages": {stage: dict(counts) for stage, counts in stages.items()},
+        "failed": len(failures),
+        "failures": dict(sorted(failures.items())),
+        "security_ids": sorted(security_ids),
+    }
+    if any(batch["synthetic"] for batch in batches):
+        summary["label"] = SYNTHETIC_LABEL
+    return summary
