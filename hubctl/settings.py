@@ -34,7 +34,8 @@ class Settings(BaseSettings):
         "every change. Unset: the local stack's, when `hubctl up` runs.",
     )
     airflow_reparse: bool = Field(
-        default=True, description="Ask Airflow to re-parse after each change (when its API is known)."
+        default=True,
+        description="Ask Airflow to re-parse after each change (when its API is known).",
     )
     airflow_username: str = "admin"
     airflow_password: str | None = None

@@ -12,7 +12,9 @@ import sqlalchemy as sa
 HUBCTL = str(Path(sys.executable).with_name("hubctl"))
 
 
-def test_unreachable_airflow_warns_and_the_change_is_kept(default_config: sa.Engine, db_url: str) -> None:
+def test_unreachable_airflow_warns_and_the_change_is_kept(
+    default_config: sa.Engine, db_url: str
+) -> None:
     env = {**os.environ, "HUB_DATABASE_URL": db_url, "HUB_AIRFLOW_API_URL": "http://127.0.0.1:1"}
     done = subprocess.run(
         [HUBCTL, "groups", "disable", "lse", "--actor", "ann", "-m", "holiday"],
@@ -21,7 +23,9 @@ def test_unreachable_airflow_warns_and_the_change_is_kept(default_config: sa.Eng
     assert done.returncode == 0, done.stderr
     assert "Warning: change saved, but Airflow was not asked to re-parse" in done.stderr
     with default_config.connect() as conn:
-        enabled = conn.execute(sa.text("SELECT enabled FROM hub.exchange_groups WHERE group_name = 'lse'"))
+        enabled = conn.execute(
+            sa.text("SELECT enabled FROM hub.exchange_groups WHERE group_name = 'lse'")
+        )
         assert enabled.scalar() is False
 
 
