@@ -6,12 +6,14 @@ inside the command, builds every DAG in-process and serialises it as the dag-pro
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from hubctl.cli.output import OutputFormat, OutputOption, render
-from hubctl.generator import DagSpec, LoadResult, Rejected, format_age, load_specs
+
+if TYPE_CHECKING:
+    from hubctl.generator import DagSpec, LoadResult, Rejected
 
 app = typer.Typer(
     help="The DAGs generated from the configuration (dags/hub_dags.py).", no_args_is_help=True
@@ -30,6 +32,8 @@ def list_dags(output: OutputOption = OutputFormat.table) -> None:
 
     Example: hubctl dags list -o json
     """
+    from hubctl.generator import load_specs  # pydantic models: imported only when needed
+
     loaded = load_specs(save_snapshot=False)
     rows = [_row(spec, loaded) for spec in loaded.specs]
     render(rows, output, columns=COLUMNS)
@@ -72,6 +76,8 @@ def _row(spec: DagSpec, loaded: LoadResult) -> dict[str, Any]:
 
 
 def _note_source(loaded: LoadResult) -> None:
+    from hubctl.generator import format_age
+
     if loaded.source == "snapshot" and loaded.snapshot_age is not None:
         typer.echo(
             f"warning: database unreachable; configuration from the snapshot,"

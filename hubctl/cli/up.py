@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import typer
 
-from hubctl.settings import get_settings
-
 
 def up() -> None:
     """Run the local stack: embedded PostgreSQL and Airflow 3 on the generated DAGs.
@@ -18,5 +16,6 @@ def up() -> None:
     Example: HUB_AIRFLOW_PORT=8080 hubctl up
     """
     from hubctl import stack
+    from hubctl.settings import get_settings
 
     stack.up(get_settings(), typer.echo)

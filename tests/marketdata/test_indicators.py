@@ -31,7 +31,7 @@ def _ema_loop(values: list[float], span: int) -> list[float]:
     return out
 
 
-def _wilder_rsi_loop(closes: list[float], period: int = 14) -> list[float]:
+def wilder_rsi_reference(closes: list[float], period: int = 14) -> list[float]:
     """Wilder: avg = (avg·(n-1) + current)/n per change, seeded with the first change."""
     rsi = [math.nan] * len(closes)
     avg_gain = avg_loss = math.nan
@@ -87,7 +87,7 @@ def test_ema_and_macd_match_reference_loops() -> None:
 def test_rsi_matches_wilder_loop_on_textbook_series() -> None:
     frame = compute_indicators(_series(TEXTBOOK_CLOSES))
 
-    expected = _wilder_rsi_loop(TEXTBOOK_CLOSES)
+    expected = wilder_rsi_reference(TEXTBOOK_CLOSES)
     assert frame["rsi_14"].iloc[:14].isna().all()
     np.testing.assert_allclose(frame["rsi_14"].iloc[14:], expected[14:], rtol=1e-12)
     assert frame["rsi_14"].between(0, 100).iloc[14:].all()
