@@ -7,6 +7,7 @@ tamper tests need a superuser, as a real attacker would.
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import subprocess
@@ -53,6 +54,7 @@ def pg_server_url() -> Iterator[URL]:
         yield make_url(server.get_uri()).set(drivername="postgresql+psycopg2")
     finally:
         server.cleanup()
+        atexit.unregister(server._cleanup)  # done already; at exit pytest's log streams are closed
         shutil.rmtree(data_dir, ignore_errors=True)
 
 

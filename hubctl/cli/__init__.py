@@ -12,7 +12,7 @@ import sys
 import typer
 
 from hubctl import __version__
-from hubctl.cli import audit, config, dags, db, document, groups, tickers, up
+from hubctl.cli import audit, config, dags, db, document, groups, ops, tickers, up
 from hubctl.errors import HubError
 
 app = typer.Typer(
@@ -30,6 +30,8 @@ app.add_typer(audit.app, name="audit")
 app.add_typer(dags.app, name="dags")
 document.register(app)
 app.command(name="up")(up.up)
+app.command(name="status")(ops.status)
+app.command(name="doctor")(ops.doctor)
 
 
 def _print_version(value: bool) -> None:

@@ -53,6 +53,12 @@ class RunningStack:
             check=True,
         )
 
+    def hubctl_status(self, *arguments: str) -> int:
+        """Exit code only: for commands whose failure is the finding (e.g. doctor)."""
+        return subprocess.run(
+            [HUBCTL, *arguments], env=self.env, capture_output=True, timeout=60
+        ).returncode
+
     def sql(self, query: str) -> Any:
         from hubctl.db import embedded_server_url
 
@@ -158,3 +164,11 @@ def test_disabling_a_market_makes_its_dags_stale_within_seconds(stack: RunningSt
         if "enabled" in (e["changes"] or {})
     ]
     assert ("e2e-analyst", False) in changes and ("e2e-analyst", True) in changes
+
+
+def test_doctor_and_status_see_a_healthy_stack(stack: RunningStack) -> None:
+    wait_for(lambda: stack.hubctl_status("doctor") == 0, 60, "hubctl doctor to pass", interval=2)
+    rows = json.loads(stack.hubctl("status", "-o", "json").stdout)
+    us = next(row for row in rows if row["group"] == "us_markets")
+    assert us["enabled"] and "data_collection_equities__us_markets" in us["dags"]
+    assert us["last_run"] != "(Airflow API not configured)"

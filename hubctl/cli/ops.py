@@ -1,0 +1,62 @@
+"""hubctl status and hubctl doctor: is the control plane healthy, and is the data fresh?"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from hubctl.cli.common import engine
+from hubctl.cli.output import OutputFormat, OutputOption, render
+
+STATUS_COLUMNS = (
+    "group",
+    "enabled",
+    "dags",
+    "last_run",
+    "latest_trade_date",
+    "stale_business_days",
+)
+
+
+def status(output: OutputOption = OutputFormat.table) -> None:
+    """Per exchange group: enabled, its DAGs, the last run's state, the newest price stored and
+    how many business days old it is.
+
+    The last run comes from Airflow's API (HUB_AIRFLOW_API_URL, or the stack of `hubctl up`).
+
+    Example: hubctl status -o json
+    """
+    from hubctl.services.health import group_status
+    from hubctl.settings import get_settings
+
+    render(group_status(engine(), settings=get_settings()), output, columns=STATUS_COLUMNS)
+
+
+def doctor(
+    max_snapshot_age: Annotated[
+        int,
+        typer.Option(
+            "--max-snapshot-age", help="Seconds after which the snapshot counts as stale."
+        ),
+    ] = 600,
+    output: OutputOption = OutputFormat.table,
+) -> None:
+    """Check the database (reachable, migrated), the generator's snapshot, Airflow's API, and that
+    Airflow serves exactly the DAGs the configuration defines. Exit 1 when any check fails.
+
+    Example: hubctl doctor
+    """
+    import datetime as dt
+
+    from hubctl.services.health import doctor as run_checks
+    from hubctl.settings import get_settings
+
+    checks = run_checks(
+        engine(), get_settings(), max_snapshot_age=dt.timedelta(seconds=max_snapshot_age)
+    )
+    render([check.as_row() for check in checks], output, columns=("check", "ok", "detail"))
+    failed = [check.name for check in checks if not check.ok]
+    if failed:
+        typer.echo(f"Error: not healthy: {', '.join(failed)}", err=True)
+        raise typer.Exit(1)

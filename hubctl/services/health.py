@@ -1,0 +1,160 @@
+"""`hubctl status` and `hubctl doctor`: what runs, how fresh the data is, and what is broken."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from hubctl.airflow_api import GENERATOR_FILE, AirflowApi, AirflowApiConfig, AirflowApiError
+from hubctl.repository import groups as group_queries
+from hubctl.repository import status as status_queries
+from hubctl.repository.tables import JOBS, select_records
+from hubctl.settings import Settings
+
+DEFAULT_MAX_SNAPSHOT_AGE = dt.timedelta(minutes=10)
+
+
+def business_days_between(start: dt.date, end: dt.date) -> int:
+    """Weekdays after ``start`` up to and including ``end`` (0 when start >= end)."""
+    days = (start + dt.timedelta(days=offset) for offset in range(1, (end - start).days + 1))
+    return sum(1 for day in days if day.weekday() < 5)
+
+
+def _airflow(settings: Settings | None) -> AirflowApi | None:
+    config = AirflowApiConfig.from_settings(settings)
+    return AirflowApi(config) if config else None
+
+
+def _last_run(api: AirflowApi | None, dag_ids: list[str]) -> str:
+    if api is None:
+        return "(Airflow API not configured)"
+    latest: dict[str, Any] | None = None
+    try:
+        for dag_id in dag_ids:
+            runs = api.call("GET", f"/api/v2/dags/{dag_id}/dagRuns?limit=1&order_by=-run_after")
+            for run in runs["dag_runs"]:
+                if latest is None or run["run_after"] > latest["run_after"]:
+                    latest = run
+    except AirflowApiError as error:
+        return f"(unknown: {error})"
+    return "never" if latest is None else f"{latest['dag_id']}: {latest['state']}"
+
+
+def group_status(
+    engine: Engine, *, settings: Settings | None = None, today: dt.date | None = None
+) -> list[dict[str, Any]]:
+    """Per exchange group: enabled, its DAGs, the latest run, the newest price and its age."""
+    today = today or dt.date.today()
+    with engine.connect() as conn:
+        groups = group_queries.list_groups(conn)
+        jobs = select_records(conn, table=JOBS, where=[JOBS.table.c.enabled.is_(True)])
+        latest = status_queries.latest_trade_dates(conn)
+    api = _airflow(settings)
+    rows = []
+    for group in groups:
+        dag_ids = [
+            f"{job.dag_name}__{job.job_name}"
+            for job in jobs
+            if job.exchange_group == group.group_name
+        ]
+        newest = latest.get(group.group_name)
+        rows.append({
+            "group": group.group_name,
+            "enabled": group.enabled,
+            "dags": dag_ids if group.enabled else [],
+            "last_run": _last_run(api, dag_ids) if group.enabled and dag_ids else "-",
+            "latest_trade_date": newest,
+            "stale_business_days": None if newest is None else business_days_between(newest, today),
+        })  # fmt: skip
+    return rows
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+    def as_row(self) -> dict[str, Any]:
+        return {"check": self.name, "ok": self.ok, "detail": self.detail}
+
+
+def _check_database(engine: Engine) -> Check:
+    from hubctl import migrations
+
+    try:
+        revision = migrations.current(engine)
+    except Exception as error:  # any failure to connect or read is the finding itself
+        return Check("database", False, f"unreachable: {str(error).strip().splitlines()[0]}")
+    head = migrations.head()
+    if revision != head:
+        return Check(
+            "database",
+            False,
+            f"at migration {revision or 'base'}, head is {head}: run `hubctl db upgrade`",
+        )
+    return Check("database", True, f"reachable, at migration head {head}")
+
+
+def _check_snapshot(settings: Settings, max_age: dt.timedelta) -> Check:
+    from hubctl.generator import format_age, read_snapshot
+
+    path = settings.resolved_snapshot_path
+    snapshot = read_snapshot(path)
+    if snapshot is None:
+        return Check(
+            "snapshot",
+            False,
+            f"none usable at {path}: a database outage would stop the DAG file (it is written on the generator's first successful parse)",
+        )
+    entries, age = snapshot
+    if age > max_age:
+        return Check(
+            "snapshot",
+            False,
+            f"{format_age(age)} old ({len(entries)} jobs): is the dag-processor parsing?",
+        )
+    return Check("snapshot", True, f"{format_age(age)} old, {len(entries)} jobs, at {path}")
+
+
+def _check_airflow(settings: Settings) -> list[Check]:
+    from hubctl.generator import load_specs
+
+    api = _airflow(settings)
+    if api is None:
+        return [
+            Check(
+                "airflow",
+                False,
+                "no Airflow API configured (HUB_AIRFLOW_API_URL, or run `hubctl up`)",
+            )
+        ]
+    try:
+        served = {dag["dag_id"] for dag in api.dags() if dag["fileloc"].endswith(GENERATOR_FILE)}
+    except AirflowApiError as error:
+        return [Check("airflow", False, str(error))]
+    expected = {spec.dag_id for spec in load_specs(settings, save_snapshot=False).specs}
+    checks = [Check("airflow", True, f"reachable at {api.config.url}")]
+    missing, extra = sorted(expected - served), sorted(served - expected)
+    if missing or extra:
+        detail = "; ".join(part for part in (
+            f"missing in Airflow: {', '.join(missing)}" if missing else "",
+            f"in Airflow but not in the configuration: {', '.join(extra)}" if extra else "",
+        ) if part)  # fmt: skip
+        checks.append(Check("dags", False, detail))
+    else:
+        checks.append(
+            Check("dags", True, f"Airflow serves exactly the {len(expected)} configured DAGs")
+        )
+    return checks
+
+
+def doctor(
+    engine: Engine, settings: Settings, *, max_snapshot_age: dt.timedelta = DEFAULT_MAX_SNAPSHOT_AGE
+) -> list[Check]:
+    """Every check, in order; the caller decides how to show them and fails if any is not ok."""
+    database = _check_database(engine)
+    return [database, _check_snapshot(settings, max_snapshot_age), *_check_airflow(settings)]
