@@ -55,7 +55,7 @@ def update_indicators(engine: Engine, *, security_ids: Iterable[int]) -> Indicat
         closes = storage.load_closes(conn, security_ids=stale)
         written = storage.upsert_indicators(conn, rows=indicator_rows(closes, stale))
     report.securities = len(stale)
-    report.rows_written = sum(written.values())
+    report.rows_written = written
     report.security_ids = sorted(stale)
     return report
 

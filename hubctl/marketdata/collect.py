@@ -237,7 +237,7 @@ def store_metadata(
             metadata={ids[ticker]: info for ticker, info in metadata.items()},
             source=source.name,
         )
-    report.count("metadata", ok=len(metadata), changed=len(written))
+    report.count("metadata", ok=len(metadata), changed=written)
 
 
 # --------------------------------------------------------------------------------------------

@@ -181,12 +181,10 @@ def test_metadata_upsert(engine: Engine) -> None:
     }
 
     with engine.begin() as conn:
-        assert len(storage.upsert_metadata(conn, metadata=metadata, source="yfinance")) == 2
+        assert storage.upsert_metadata(conn, metadata=metadata, source="yfinance") == 2
     with engine.begin() as conn:
-        assert storage.upsert_metadata(conn, metadata=metadata, source="yfinance") == {}
-        assert storage.upsert_metadata(conn, metadata=metadata, source="sample") == dict.fromkeys(
-            ids.values(), 1
-        )
+        assert storage.upsert_metadata(conn, metadata=metadata, source="yfinance") == 0
+        assert storage.upsert_metadata(conn, metadata=metadata, source="sample") == 2
         rows = conn.execute(
             text(
                 "SELECT security_id, long_name, sector, currency, market_cap, source "
@@ -207,9 +205,9 @@ def test_closes_round_trip_into_indicators(
     with engine.begin() as conn:
         closes = storage.load_closes(conn, security_ids=list(ids.values()))
         indicators = indicator_rows(closes)
-        written = sum(storage.upsert_indicators(conn, rows=indicators).values())
+        written = storage.upsert_indicators(conn, rows=indicators)
     with engine.begin() as conn:
-        rerun = sum(storage.upsert_indicators(conn, rows=indicators).values())
+        rerun = storage.upsert_indicators(conn, rows=indicators)
         stored = conn.execute(
             text(
                 "SELECT count(*), count(sma_20), count(sma_50), count(sma_200), count(rsi_14) "
