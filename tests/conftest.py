@@ -15,6 +15,7 @@ import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -75,34 +76,34 @@ def template_database(pg_server_url: URL) -> Iterator[str]:
         admin.dispose()
 
 
-@pytest.fixture
-def db_url(pg_server_url: URL, template_database: str) -> Iterator[str]:
-    """A fresh, migrated database of its own for one test (a clone of the template)."""
-    name = f"hub_test_{uuid.uuid4().hex[:12]}"
-    admin = _admin_engine(pg_server_url)
+@contextmanager
+def scratch_database(server_url: URL, prefix: str, template: str | None = None) -> Iterator[str]:
+    """A database of its own (a clone of ``template`` when given), dropped afterwards."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    clone = f' TEMPLATE "{template}"' if template else ""
+    admin = _admin_engine(server_url)
     with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"'))
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"{clone}'))
     try:
-        yield pg_server_url.set(database=name).render_as_string(hide_password=False)
+        yield server_url.set(database=name).render_as_string(hide_password=False)
     finally:
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture
+def db_url(pg_server_url: URL, template_database: str) -> Iterator[str]:
+    """A fresh, migrated database of its own for one test (a clone of the template)."""
+    with scratch_database(pg_server_url, "hub_test", template_database) as url:
+        yield url
 
 
 @pytest.fixture
 def empty_db_url(pg_server_url: URL) -> Iterator[str]:
     """A database with no migrations applied."""
-    name = f"hub_empty_{uuid.uuid4().hex[:12]}"
-    admin = _admin_engine(pg_server_url)
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield pg_server_url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_database(pg_server_url, "hub_empty") as url:
+        yield url
 
 
 @pytest.fixture

@@ -220,8 +220,8 @@ def store_prices(engine: Engine, report: BatchReport, rows: pd.DataFrame, source
     """Upsert ``rows``; the securities that changed become ``report.security_ids``."""
     with engine.begin() as conn:
         written = storage.upsert_ohlcv(conn, rows=rows, source=source)
-    report.count("upsert", securities=len(written), rows=sum(written.values()))
-    report.security_ids = sorted({*report.security_ids, *written})
+    report.count("upsert", securities=len(written.security_ids), rows=written.rows)
+    report.security_ids = sorted({*report.security_ids, *written.security_ids})
 
 
 def store_metadata(

@@ -27,8 +27,7 @@ def _register(conn: Connection, *tickers: str) -> dict[str, int]:
 
 def _upsert(conn: Connection, frames: dict[int, pd.DataFrame]) -> int:
     """Rows inserted or changed, summed over securities."""
-    written = storage.upsert_ohlcv(conn, rows=storage.stack_frames(frames), source="sample")
-    return sum(written.values())
+    return storage.upsert_ohlcv(conn, rows=storage.stack_frames(frames), source="sample").rows
 
 
 def _db_now(engine: Engine) -> datetime:
@@ -104,9 +103,10 @@ def test_rerun_changes_nothing_and_a_real_change_only_its_row(
     changed = frames["MSFT"].copy()
     changed.loc[10, "close"] = changed.loc[10, "high"]
     with engine.begin() as conn:
-        assert storage.upsert_ohlcv(
+        written = storage.upsert_ohlcv(
             conn, rows=storage.stack_frames({ids["MSFT"]: changed}), source="sample"
-        ) == {ids["MSFT"]: 1}
+        )
+        assert written == storage.Written(1, [ids["MSFT"]])
     with engine.connect() as conn:
         after = _stored_ohlcv(conn)
     differs = (after != before).any(axis=1)
