@@ -38,19 +38,24 @@ SCHEDULES = ("30 17 * * 1-5", "0 17 * * 1-5", "0 18 * * 1-5", "0 18 * * 1-5")
 # The tasks of data_collection_equities as plain callables, for the static file and dag-factory.
 TASKS_MODULE = """
 from hubctl.airflow_builder import load_config as _load_config
-from hubctl.pipelines.collection import group_tickers as _group_tickers
-from hubctl.pipelines.collection import plan_batches as _plan_batches
+from hubctl.pipelines.collection import collect as _collect
+from hubctl.pipelines.collection import report as _report
+from hubctl.pipelines.tasks import get_tickers as _get_tickers
+from hubctl.pipelines.tasks import validate_tickers as _validate_tickers
 
 load_config = _load_config.function
-group_tickers = _group_tickers.function
-plan_batches = _plan_batches.function
+get_tickers = _get_tickers.function
+validate_tickers = _validate_tickers.function
+collect = _collect.function
+report = _report.function
 """
 STATIC_HEADER = """import datetime
 
 from airflow.sdk import DAG, CronTriggerTimetable, TaskGroup
 
 from hubctl.airflow_builder import load_config
-from hubctl.pipelines.collection import group_tickers, plan_batches
+from hubctl.pipelines.collection import collect, report
+from hubctl.pipelines.tasks import TriggerIndicators, get_tickers, validate_tickers
 """
 STATIC_DAG = """
 with DAG(
@@ -65,9 +70,24 @@ with DAG(
     doc_md={doc_md!r},
 ) as dag_{index}:
     config = load_config({dag_name!r}, {job_name!r})
-    tickers = group_tickers(config)
+    with TaskGroup("prepare"):
+        batches = validate_tickers(get_tickers(config), config)
     with TaskGroup("batches"):
-        plan_batches(tickers, config)
+        reports = (
+            collect.override(
+                max_active_tis_per_dag={max_active_tasks!r}, map_index_template="{{{{ batch_label }}}}"
+            )
+            .partial(config=config)
+            .expand(batch=batches)
+        )
+    with TaskGroup("publish"):
+        summary = report(reports, batches["rejected"], config)
+        summary >> TriggerIndicators(
+            task_id="trigger_indicators",
+            trigger_dag_id="calculate_indicators__all",
+            conf={{"security_ids": summary["security_ids"]}},
+            logical_date=None,
+        )
 """
 FACTORY_FILE = """import sys
 
@@ -243,18 +263,47 @@ def _factory_dag(spec: Any, values: dict[str, Any]) -> dict[str, Any]:
         "catchup": False,
         "tags": values["tags"],
         "doc_md": values["doc_md"],
-        "task_groups": {"batches": {}},
+        "task_groups": {"prepare": {}, "batches": {}, "publish": {}},
         "tasks": {
             "load_config": python_task(
                 "load_config", dag_name=spec.dag_name, job_name=spec.job_name
             ),
-            "group_tickers": python_task("group_tickers", config="+load_config"),
-            "plan_batches": python_task(
-                "plan_batches",
-                tickers="+group_tickers",
-                config="+load_config",
-                task_group_name="batches",
+            "get_tickers": python_task(
+                "get_tickers", config="+load_config", task_group_name="prepare"
             ),
+            "validate_tickers": python_task(
+                "validate_tickers",
+                tickers="+get_tickers",
+                config="+load_config",
+                task_group_name="prepare",
+            ),
+            "collect": python_task(
+                "collect",
+                task_group_name="batches",
+                max_active_tis_per_dag=values["max_active_tasks"],
+                map_index_template="{{ batch_label }}",
+                partial={"config": "+load_config"},
+                expand={"batch": "+validate_tickers"},
+            ),
+            "report": python_task(
+                "report",
+                batches="+collect",
+                rejected=None,
+                config="+load_config",
+                multiple_outputs=True,
+                task_group_name="publish",
+            ),
+            "trigger_indicators": {
+                "operator": "airflow.providers.standard.operators.trigger_dagrun.TriggerDagRunOperator",
+                "trigger_dag_id": "calculate_indicators__all",
+                "conf": {
+                    "security_ids": "{{ ti.xcom_pull('publish.report', key='security_ids') }}"
+                },
+                "logical_date": None,
+                # no "dependencies": dag-factory 1.1 cannot name a decorated task of a task group
+                # there (KeyError); one edge less does not change what a parse costs
+                "task_group_name": "publish",
+            },
         },
     }
 

@@ -27,7 +27,7 @@ from types import ModuleType
 from typing import Any
 
 from airflow.sdk import DAG, CronTriggerTimetable, get_parsing_context, task
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
 from hubctl.errors import ValidationError
 from hubctl.generator import DagSpec, LoadResult, Rejected, describe_error, load_specs
@@ -297,19 +297,26 @@ def _utc(moment: dt.datetime) -> str:
 
 
 @contextmanager
-def hub_transaction() -> Iterator[Connection]:
-    """One transaction on the hub database for a task body (its own engine, disposed after).
+def hub_engine() -> Iterator[Engine]:
+    """An engine on the hub database for a task body (settings from the environment), disposed after.
 
-    Tasks run in fresh worker processes, so nothing is pooled between them.
+    Tasks run in fresh worker processes, so nothing is pooled between them; a task only ever
+    touches the hub database, never Airflow's.
     """
     from hubctl.db import create_engine
 
     engine = create_engine()
     try:
-        with engine.begin() as conn:
-            yield conn
+        yield engine
     finally:
         engine.dispose()
+
+
+@contextmanager
+def hub_transaction() -> Iterator[Connection]:
+    """One transaction on the hub database for a task body."""
+    with hub_engine() as engine, engine.begin() as conn:
+        yield conn
 
 
 @task

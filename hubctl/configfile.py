@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -27,6 +27,7 @@ from sqlalchemy.engine import Connection, Engine
 from hubctl import yamlio
 from hubctl.db import audited_transaction
 from hubctl.errors import ConflictError, ValidationError
+from hubctl.repository import groups as group_rows
 from hubctl.repository import tables
 from hubctl.repository.tables import GROUPS, JOBS, TICKERS, ControlTable
 from hubctl.schemas import DagConfigSpec, ExchangeGroupSpec, TickerSpec
@@ -120,8 +121,16 @@ def _normalize_params(jobs: list[DagConfigSpec] | None) -> None:
         job.params = normalized_params(job.dag_name, job.params)
 
 
-def parse_document(data: Any, *, source: str = "document") -> ConfigDocument:
-    """Validate a parsed YAML document; all of its problems are reported in one ValidationError."""
+def parse_document(
+    data: Any, *, source: str = "document", database: Callable[[], Engine] | None = None
+) -> ConfigDocument:
+    """Validate a parsed YAML document; all of its problems are reported in one ValidationError.
+
+    Whether a job's group exists may depend on the database (a file without an exchange_groups
+    section uses the database's groups), so the plan checks references. When the file has other
+    problems, its references are checked here too, against the file's groups and, when
+    ``database`` is given, the database's, so that every problem is listed at once.
+    """
     if not isinstance(data, dict):
         raise ValidationError(f"{source}: expected a mapping with keys {', '.join(SECTIONS)}")
     problems = [
@@ -142,25 +151,61 @@ def parse_document(data: Any, *, source: str = "document") -> ConfigDocument:
         [*_duplicate_problems(document, positions), *_params_problems(document, positions)]
     )
     if problems:
+        problems.extend(_file_reference_problems(data, document, positions, database))
         raise ValidationError(f"{source}: {len(problems)} problem(s): {'; '.join(problems)}")
     _normalize_params(document.jobs)
     return document
 
 
-def parse_text(text: str, *, source: str = "document") -> ConfigDocument:
+def _file_reference_problems(
+    data: Mapping[str, Any],
+    document: ConfigDocument,
+    positions: Positions,
+    database: Callable[[], Engine] | None,
+) -> list[str]:
+    """The unknown groups of a file that has other problems (files converge: mode "converge").
+
+    A group the file defines counts even when its entry is invalid (that entry has its own
+    problem). When the database is needed but cannot be read, these problems wait for the plan.
+    """
+    referenced = [section for section in ("exchange_groups", "jobs") if section in data]
+    if not referenced or any(not isinstance(data[section], list) for section in referenced):
+        return []  # no references, or a section that is not a list (already reported)
+    file_groups = {
+        item["group_name"]
+        for item in data.get("exchange_groups", [])
+        if isinstance(item, dict) and isinstance(item.get("group_name"), str)
+    }
+    if len(referenced) == 2:  # the file's groups are all the groups there will be
+        return _reference_problems(document, (), "converge", None, positions, file_groups)
+    if database is None:
+        return []
+    try:
+        with database().connect() as conn:
+            current_groups = group_rows.group_names(conn)
+            return _reference_problems(
+                document, current_groups, "converge", conn, positions, file_groups
+            )
+    except Exception:  # unreachable or not migrated: the file's own problems are reported
+        return []
+
+
+def parse_text(
+    text: str, *, source: str = "document", database: Callable[[], Engine] | None = None
+) -> ConfigDocument:
     try:
         data = yamlio.load(text)
     except yaml.YAMLError as error:
         raise ValidationError(f"{source}: not valid YAML: {' '.join(str(error).split())}") from None
-    return parse_document(data, source=source)
+    return parse_document(data, source=source, database=database)
 
 
-def read_document(path: Path) -> ConfigDocument:
+def read_document(path: Path, *, database: Callable[[], Engine] | None = None) -> ConfigDocument:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
         raise ValidationError(f"{path}: cannot read: {error.strerror}") from None
-    return parse_text(text, source=str(path))
+    return parse_text(text, source=str(path), database=database)
 
 
 def defaults_text() -> str:
@@ -271,19 +316,31 @@ def _section_changes(
 
 
 def _reference_problems(
-    document: ConfigDocument, current_groups: Mapping[str, Any], mode: Mode, conn: Connection
+    document: ConfigDocument,
+    current_groups: Collection[str],
+    mode: Mode,
+    conn: Connection | None,
+    positions: Positions | None = None,
+    file_groups: Collection[str] | None = None,
 ) -> list[str]:
-    """Jobs must name a group that exists after the apply; a removed group must not be in use."""
-    file_groups = {group.group_name for group in document.exchange_groups or []}
+    """Jobs must name a group that exists after the apply; a removed group must not be in use.
+
+    ``positions`` and ``file_groups`` describe a file only partly valid: each valid job's index in
+    the file, and every group name the file defines (valid entries or not).
+    """
+    if file_groups is None:
+        file_groups = {group.group_name for group in document.exchange_groups or []}
     replaces_groups = document.exchange_groups is not None and mode == "converge"
-    final_groups = file_groups if replaces_groups else file_groups | set(current_groups)
+    final_groups = set(file_groups) if replaces_groups else {*file_groups, *current_groups}
+    known = ", ".join(sorted(final_groups)) or "(none)"
+    jobs = document.jobs or []
+    indexes = (positions or {}).get("jobs") or list(range(len(jobs)))
     problems = [
-        f"jobs[{index}].exchange_group: unknown group {job.exchange_group!r}; "
-        f"known: {', '.join(sorted(final_groups)) or '(none)'}"
-        for index, job in enumerate(document.jobs or [])
+        f"jobs[{index}].exchange_group: unknown group {job.exchange_group!r}; known: {known}"
+        for index, job in zip(indexes, jobs, strict=True)
         if job.exchange_group is not None and job.exchange_group not in final_groups
     ]
-    if replaces_groups and document.jobs is None:
+    if replaces_groups and document.jobs is None and conn is not None:
         for job in tables.select_records(conn, table=JOBS):
             if job.exchange_group is not None and job.exchange_group not in final_groups:
                 problems.append(
@@ -295,7 +352,7 @@ def _reference_problems(
 
 def _plan(conn: Connection, document: ConfigDocument, mode: Mode) -> Plan:
     current_groups = _current_rows(conn, GROUPS)
-    problems = _reference_problems(document, current_groups, mode, conn)
+    problems = _reference_problems(document, list(current_groups), mode, conn)
     if problems:
         raise ValidationError(f"{len(problems)} problem(s): {'; '.join(problems)}")
     upserts: list[RowChange] = []

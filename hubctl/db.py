@@ -37,6 +37,8 @@ def embedded_server_url(home: Path, database: str = EMBEDDED_DATABASE) -> str:
         import pgserver  # only needed for the embedded server: keep it off the real-server path
 
         home.mkdir(parents=True, exist_ok=True)
+        if running is None:
+            _forget_server(pgdata)  # a handle on a server that crashed would be handed back as is
         server = pgserver.get_server(pgdata, cleanup_mode=None)
     socket_url = make_url(server.get_uri())
     if not _database_exists(socket_url, database):
@@ -55,16 +57,23 @@ def stop_embedded_server(home: Path) -> bool:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         from pgserver._commands import pg_ctl  # type: ignore[attr-defined]  # pgserver runs postgres as its own user under root
-        from pgserver.postgres_server import PostgresServer
 
     pg_ctl(
         ["-w", "-m", "fast", "stop"], pgdata=pgdata, user="pgserver" if os.geteuid() == 0 else None
     )
-    # pgserver remembers servers per process; forget this one so a later call starts it again.
+    _forget_server(pgdata)
+    return True
+
+
+def _forget_server(pgdata: Path) -> None:
+    """pgserver remembers servers per process; forget this one so a later call starts it again."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from pgserver.postgres_server import PostgresServer
+
     forgotten = PostgresServer._instances.pop(pgdata, None)
     if forgotten is not None:
         atexit.unregister(forgotten._cleanup)
-    return True
 
 
 def _running_server_url(pgdata: Path, database: str) -> str | None:

@@ -267,6 +267,14 @@ def write_snapshot(path: Path, specs: Sequence[DagSpec]) -> bool:
         if _file_digest(path) == hashlib.sha256(content).hexdigest():
             os.utime(path)
             return False
+        problem = _snapshot_problem(path)
+        if problem is not None:
+            log.error(
+                "ignoring the configuration snapshot %s: %s; replacing it with the configuration"
+                " just read from the database",
+                path,
+                problem,
+            )
         _atomic_write(path, content)
     except OSError as error:
         log.warning("could not write the configuration snapshot %s: %s", path, error)
@@ -303,21 +311,30 @@ def read_snapshot(path: Path) -> tuple[list[dict[str, Any]], dt.timedelta] | Non
 
     Entries stay raw dicts so a worker validates only the one it needs.
     """
+    loaded = _load_snapshot(path)
+    if isinstance(loaded, str):
+        log.error("ignoring the configuration snapshot %s: %s", path, loaded)
+        return None
+    return loaded
+
+
+def _snapshot_problem(path: Path) -> str | None:
+    """Why the file at ``path`` is no usable snapshot; None when it is one, or is missing."""
+    loaded = _load_snapshot(path)
+    return loaded if isinstance(loaded, str) else None
+
+
+def _load_snapshot(path: Path) -> tuple[list[dict[str, Any]], dt.timedelta] | str | None:
+    """(entries, age); None when there is no file; the reason when the file is unusable."""
     try:
         document = json.loads(path.read_bytes())
         age = dt.timedelta(seconds=max(0.0, time.time() - path.stat().st_mtime))
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as error:
-        log.error("ignoring the configuration snapshot %s: unreadable (%s)", path, error)
-        return None
+        return f"unreadable ({error})"
     if not _is_snapshot(document):
-        log.error(
-            "ignoring the configuration snapshot %s: not a format-%d snapshot",
-            path,
-            SNAPSHOT_FORMAT,
-        )
-        return None
+        return f"not a format-{SNAPSHOT_FORMAT} snapshot"
     return document["specs"], age
 
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import io
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic.config import Config
@@ -21,8 +24,41 @@ def alembic_config(engine: Engine | None = None, *, stdout: io.StringIO | None =
     return config
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
-    command.upgrade(alembic_config(engine), revision)
+def upgrade(engine: Engine, revision: str = "head") -> list[str]:
+    """Migrate up; returns the server's notices, e.g. a role the connecting role may not create."""
+    with server_notices() as notices:
+        command.upgrade(alembic_config(engine), revision)
+    return notices
+
+
+# SQLAlchemy's psycopg2 dialect logs each NOTICE of the server here, at INFO.
+_NOTICE_LOGGER = "sqlalchemy.dialects.postgresql"
+
+
+class _Collect(logging.Handler):
+    def __init__(self, into: list[str]) -> None:
+        super().__init__(logging.INFO)
+        self.into = into
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.into.append(record.getMessage().removeprefix("NOTICE:").strip())
+
+
+@contextmanager
+def server_notices() -> Iterator[list[str]]:
+    """The NOTICEs PostgreSQL sends meanwhile (RAISE NOTICE in a migration), kept from the logs."""
+    notices: list[str] = []
+    logger = logging.getLogger(_NOTICE_LOGGER)
+    handler, level, propagate = _Collect(notices), logger.level, logger.propagate
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    try:
+        yield notices
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+        logger.propagate = propagate
 
 
 def downgrade(engine: Engine, revision: str) -> None:

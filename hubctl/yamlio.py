@@ -46,7 +46,16 @@ def _represent_time(dumper: yaml.SafeDumper, value: dt.time) -> yaml.ScalarNode:
     return dumper.represent_scalar("tag:yaml.org,2002:str", text, style='"')
 
 
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    # NEL (U+0085) is a line break to a YAML reader: written raw in a plain or single-quoted
+    # scalar it reads back as a space. Double quotes escape it (\N), so the text survives.
+    return dumper.represent_scalar(
+        "tag:yaml.org,2002:str", value, style='"' if "\x85" in value else None
+    )
+
+
 _Dumper.add_representer(dt.time, _represent_time)
+_Dumper.add_representer(str, _represent_str)
 
 
 def load(text: str) -> Any:

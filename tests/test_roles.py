@@ -57,6 +57,10 @@ def test_reader_can_only_select_configuration(login_as) -> None:
         "UPDATE hub.dag_configuration SET batch_size = 1",
         "INSERT INTO hub.tickers (ticker, exchange) VALUES ('X', 'LSE')",
         "DELETE FROM hub.exchange_groups",
+        "TRUNCATE hub.tickers",
+        "SELECT hub.update_dag_config('d', 'j', p_batch_size => 1)",
+        "CREATE TABLE hub.mine (x int)",
+        "INSERT INTO market.securities (ticker, exchange) VALUES ('X', 'LSE')",
         "SELECT * FROM hub.audit_log",
         "SELECT * FROM market.ohlcv",
     ):
@@ -80,6 +84,9 @@ def test_operator_writes_configuration_and_is_audited_but_cannot_touch_the_audit
         "SELECT hub.append_audit('t', 'INSERT', NULL, NULL, NULL, NULL)",
         "ALTER TABLE hub.dag_configuration DISABLE TRIGGER dag_configuration_audit",
         "ALTER TABLE hub.audit_log DISABLE TRIGGER audit_log_append_only",
+        "ALTER TABLE hub.audit_log DISABLE TRIGGER ALL",
+        "DROP TRIGGER dag_configuration_audit ON hub.dag_configuration",
+        "SET session_replication_role = replica",
         "UPDATE hub.audit_chain_head SET last_hash = 'x'",
     ):
         assert refused(operator, statement), statement
@@ -91,6 +98,8 @@ def test_auditor_reads_the_audit_only(login_as) -> None:
         assert conn.execute(sa.text("SELECT count(*) FROM hub.audit_log")).scalar() == 2
     for statement in (
         "UPDATE hub.dag_configuration SET batch_size = 1",
+        "SELECT hub.update_dag_config('d', 'j', p_batch_size => 1)",
+        "TRUNCATE hub.dag_configuration",
         "SELECT * FROM hub.dag_configuration",
         "DELETE FROM hub.audit_log",
     ):

@@ -17,7 +17,8 @@ def upgrade(revision: str = typer.Argument("head", help="Target revision.")) -> 
     """
     from hubctl import migrations  # alembic is slow to import: only the db commands need it
 
-    migrations.upgrade(create_engine(), revision)
+    for notice in migrations.upgrade(create_engine(), revision):
+        typer.echo(f"notice: {notice}", err=True)
     typer.echo(f"database at {migrations.current(create_engine())}")
 
 

@@ -37,8 +37,8 @@ def _document(file: Path | None, defaults: bool) -> tuple[ConfigDocument, Mode]:
         return configfile.load_defaults(), "add-missing"
     assert file is not None
     if file == STDIN:
-        return configfile.parse_text(sys.stdin.read(), source="stdin"), "converge"
-    return configfile.read_document(file), "converge"
+        return configfile.parse_text(sys.stdin.read(), source="stdin", database=engine), "converge"
+    return configfile.read_document(file, database=engine), "converge"
 
 
 def _plan_dict(plan: Plan) -> dict[str, Any]:

@@ -60,6 +60,19 @@ def update_indicators(engine: Engine, *, security_ids: Iterable[int]) -> Indicat
     return report
 
 
+def summarise(reports: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """One run's report from its batches' ``IndicatorReport.as_dict()``."""
+    batches = list(reports)
+    return {
+        "batches": len(batches),
+        **{
+            key: sum(batch[key] for batch in batches)
+            for key in ("requested", "securities", "rows_written")
+        },
+        "security_ids": sorted({sid for batch in batches for sid in batch["security_ids"]}),
+    }
+
+
 def indicator_rows(
     closes: Mapping[int, pd.Series], first_dates: Mapping[int, date] | None = None
 ) -> pd.DataFrame:

@@ -96,18 +96,18 @@ def validate_tickers(
     Rejects malformed symbols, exchanges outside the group and repeated tickers.
     """
     allowed = set(exchanges)
-    valid: list[list[str]] = []
+    valid: dict[str, str] = {}
     rejected: dict[str, str] = {}
     for ticker, exchange in tickers:
         if not re.fullmatch(TICKER_PATTERN, ticker):
             rejected[ticker] = "malformed ticker symbol"
         elif exchange not in allowed:
             rejected[ticker] = f"exchange {exchange} is not one of the group's"
-        elif any(ticker == seen for seen, _ in valid):
+        elif ticker in valid:
             rejected[ticker] = "listed twice"
         else:
-            valid.append([ticker, exchange])
-    return valid, rejected
+            valid[ticker] = exchange
+    return [[ticker, exchange] for ticker, exchange in valid.items()], rejected
 
 
 def plan_batches(items: Sequence[T], batch_size: int) -> list[list[T]]:
@@ -146,8 +146,8 @@ def collect_batch(
     listed = {ticker: exchange for ticker, exchange in tickers}
     report = BatchReport.new(group, source, listed)
     ids = register(engine, report, listed)
-    frames = download(source, report, fetch_starts(engine, ids, end_date, lookback_days), end_date)
-    rows = validate(report, frames, ids)
+    starts = fetch_starts(engine, ids, end_date, lookback_days)
+    rows = validate(report, download(source, report, starts, end_date), ids)
     store_prices(engine, report, rows, source.name)
     store_metadata(engine, report, source, ids)
     report.raise_if_all_failed()

@@ -97,8 +97,10 @@ def load_month_batch(
     listed = {ticker: exchange for ticker, exchange in tickers}
     report = BatchReport.new(window.group, source, listed)
     ids = register(engine, report, listed)
-    frames = download(source, report, dict.fromkeys(ids, window.start), window.end)
-    rows = validate(report, frames, ids)
+    # The frames are only referenced until stacked: a long window's batch is held once, not twice.
+    rows = validate(
+        report, download(source, report, dict.fromkeys(ids, window.start), window.end), ids
+    )
     store_prices(engine, report, drop_existing(engine, report, rows, window), source.name)
     report.raise_if_all_failed()
     return report

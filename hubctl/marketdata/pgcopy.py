@@ -12,9 +12,10 @@ two costliest steps of a text COPY. The format (PostgreSQL docs, "COPY … Binar
 Column types come from the frame's dtypes: ``int64``/``Int64`` → bigint, ``float64`` → double
 precision (NaN → NULL), ``datetime64`` → date (int32 days since 2000-01-01; NaT → NULL), and
 ``object``/``string`` → text (None/NaN → NULL). Rows with the same NULL pattern have the same
-layout, so each pattern becomes one numpy structured array; rows of a pattern are written together
-(a COPY into a staging table does not care about row order). Text columns have no fixed width:
-frames holding them (metadata, a few hundred rows) are encoded row by row instead.
+layout, so within each chunk of ``CHUNK_ROWS`` rows each pattern becomes one numpy structured
+array, its rows written together (a COPY into a staging table does not care about row order).
+Text columns have no fixed width: frames holding them (metadata, a few hundred rows) are encoded
+row by row instead.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ HEADER = SIGNATURE + struct.pack(">ii", 0, 0)
 TRAILER = struct.pack(">h", -1)
 _PG_EPOCH = np.datetime64("2000-01-01", "D")
 READ_SIZE = 1 << 20  # bytes per read() of ChunkReader by the driver during COPY
+CHUNK_ROWS = 1 << 16  # rows encoded at a time: the payload is never held whole
 
 Kind = Literal["int8", "float8", "date", "text"]
 _FIXED: dict[str, tuple[str, int]] = {"int8": (">i8", 8), "float8": (">f8", 8), "date": (">i4", 4)}
@@ -42,6 +44,9 @@ class _Column:
     kind: Kind
     values: np.ndarray  # native values (int64, float64, int32 days) or objects (text)
     null: np.ndarray  # bool, True where the value is NULL
+
+    def rows(self, start: int, stop: int) -> _Column:
+        return _Column(self.kind, self.values[start:stop], self.null[start:stop])
 
 
 def kind_of(series: pd.Series) -> Kind:
@@ -74,14 +79,17 @@ def _column(series: pd.Series) -> _Column:
 def encode(frame: pd.DataFrame, columns: Sequence[str]) -> Iterator[memoryview]:
     """The COPY payload for ``frame[columns]``, as consecutive chunks (header … trailer).
 
-    Chunks share memory with numpy arrays instead of being joined, so a large batch is held once.
+    Chunks are produced lazily, ``CHUNK_ROWS`` rows at a time, as the reader consumes them: a
+    million-row COPY holds a few megabytes of payload at any moment, never the whole of it.
     """
     encoded = [_column(frame[name]) for name in columns]
     yield memoryview(HEADER)
     if any(column.kind == "text" for column in encoded):
         yield memoryview(_rows_one_by_one(encoded, len(frame)))
     else:
-        yield from _rows_by_null_pattern(encoded, len(frame))
+        for start in range(0, len(frame), CHUNK_ROWS):
+            part = [column.rows(start, start + CHUNK_ROWS) for column in encoded]
+            yield from _rows_by_null_pattern(part, len(part[0].null))
     yield memoryview(TRAILER)
 
 

@@ -72,6 +72,26 @@ class PriceSource(Protocol):
         ...
 
 
+class _MetadataByTicker:
+    """``fetch_metadata`` from a per-ticker ``_metadata``: a dict, or the reason it failed."""
+
+    def fetch_metadata(
+        self, tickers: Sequence[str]
+    ) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+        metadata: dict[str, dict[str, Any]] = {}
+        failures: dict[str, str] = {}
+        for ticker in tickers:
+            found = self._metadata(ticker)
+            if isinstance(found, str):
+                failures[ticker] = found
+            else:
+                metadata[ticker] = found
+        return metadata, failures
+
+    def _metadata(self, ticker: str) -> dict[str, Any] | str:
+        raise NotImplementedError
+
+
 def empty_ohlcv() -> pd.DataFrame:
     """A zero-row frame that still honours the contract's columns and dtypes."""
     return conform_ohlcv(pd.DataFrame({column: [] for column in OHLCV_COLUMNS}))
@@ -164,7 +184,7 @@ def _business_day_index(day: date) -> int:
     return int(np.busday_count(np.datetime64(_EPOCH, "D"), np.datetime64(day, "D")))
 
 
-class SampleSource:
+class SampleSource(_MetadataByTicker):
     """Deterministic synthetic prices for the demo and the tests: offline, labelled as synthetic.
 
     Business days only (Mon-Fri, no holidays), from 1990-01-01 on: earlier dates have no rows.
@@ -187,24 +207,17 @@ class SampleSource:
                 result.frames[ticker] = self._frame(ticker, start, end)
         return result
 
-    def fetch_metadata(
-        self, tickers: Sequence[str]
-    ) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
-        metadata: dict[str, dict[str, Any]] = {}
-        failures: dict[str, str] = {}
-        for ticker in tickers:
-            if ticker in self.fail_tickers:
-                failures[ticker] = self._failure(ticker)
-                continue
-            traits = _traits(ticker)
-            metadata[ticker] = {
-                "long_name": f"SAMPLE SYNTHETIC DATA: {ticker}",
-                "sector": "Synthetic",
-                "industry": "Synthetic",
-                "currency": "USD",
-                "market_cap": int(traits.anchor_price * traits.shares_outstanding),
-            }
-        return metadata, failures
+    def _metadata(self, ticker: str) -> dict[str, Any] | str:
+        if ticker in self.fail_tickers:
+            return self._failure(ticker)
+        traits = _traits(ticker)
+        return {
+            "long_name": f"SAMPLE SYNTHETIC DATA: {ticker}",
+            "sector": "Synthetic",
+            "industry": "Synthetic",
+            "currency": "USD",
+            "market_cap": int(traits.anchor_price * traits.shares_outstanding),
+        }
 
     @staticmethod
     def _failure(ticker: str) -> str:
@@ -339,7 +352,7 @@ def _ticker_reason(messages: Sequence[str], ticker: str) -> str:
     return f"no data returned ({_one_line(named[-1])})" if named else "no data returned"
 
 
-class YFinanceSource:
+class YFinanceSource(_MetadataByTicker):
     """Yahoo Finance through yfinance: real prices, subject to Yahoo's rate limits.
 
     ``session`` is handed to yfinance as its HTTP session (a curl_cffi or requests Session); leave
@@ -377,24 +390,16 @@ class YFinanceSource:
         _raise_if_retryable(log, loaded=len(result.frames))
         return result
 
-    def fetch_metadata(
-        self, tickers: Sequence[str]
-    ) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
-        metadata: dict[str, dict[str, Any]] = {}
-        failures: dict[str, str] = {}
-        for ticker in tickers:
-            try:
-                info = yf.Ticker(ticker, session=self.session).info
-            except YFRateLimitError as exc:
-                raise RetryableSourceError(f"yfinance rate limited: {exc}") from exc
-            except Exception as exc:  # yfinance raises many types; one ticker must not sink all
-                failures[ticker] = _one_line(f"{type(exc).__name__}: {exc}")
-                continue
-            if not info or not (info.get("longName") or info.get("shortName")):
-                failures[ticker] = "no metadata returned"
-                continue
-            metadata[ticker] = _metadata_from_info(info)
-        return metadata, failures
+    def _metadata(self, ticker: str) -> dict[str, Any] | str:
+        try:
+            info = yf.Ticker(ticker, session=self.session).info
+        except YFRateLimitError as exc:
+            raise RetryableSourceError(f"yfinance rate limited: {exc}") from exc
+        except Exception as exc:  # yfinance raises many types; one ticker must not sink all
+            return _one_line(f"{type(exc).__name__}: {exc}")
+        if not info or not (info.get("longName") or info.get("shortName")):
+            return "no metadata returned"
+        return _metadata_from_info(info)
 
 
 def _metadata_from_info(info: Mapping[str, Any]) -> dict[str, Any]:

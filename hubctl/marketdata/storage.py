@@ -17,7 +17,7 @@ import io
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from itertools import pairwise
 from typing import Any, TypeVar
 
@@ -162,22 +162,6 @@ def _written_now(conn: Connection, security_ids: list[int]) -> list[int]:
         {"ids": security_ids},
     )
     return [int(security_id) for (security_id,) in found]
-
-
-def securities_with_new_data(conn: Connection, *, since: datetime) -> list[int]:
-    """Securities with a price row inserted or changed at or after ``since``, ascending.
-
-    ``loaded_at`` is the writing transaction's start (``now()``), so take ``since`` from before
-    the loads to catch began, e.g. the start of the previous indicators run.
-    """
-    rows = conn.execute(
-        text(
-            "SELECT DISTINCT security_id FROM market.ohlcv "
-            "WHERE loaded_at >= :since ORDER BY security_id"
-        ),
-        {"since": since},
-    )
-    return [int(security_id) for (security_id,) in rows]
 
 
 # --------------------------------------------------------------------------------------------

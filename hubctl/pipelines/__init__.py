@@ -98,7 +98,7 @@ def validate_params(dag_name: str, params: dict[str, Any]) -> BaseModel:
         return get_family(dag_name).params_model.model_validate(params)
     except PydanticValidationError as error:
         problems = "; ".join(
-            f"params.{'.'.join(str(part) for part in problem['loc'])}: {problem['msg']}"
+            ".".join(["params", *(str(part) for part in problem["loc"])]) + f": {problem['msg']}"
             for problem in error.errors()
         )
         raise ValidationError(problems) from None

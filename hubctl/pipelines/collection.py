@@ -1,10 +1,12 @@
 """data_collection_equities: the daily collection DAG of one exchange group.
 
-Shape today: load_config -> group_tickers -> batches (plan_batches). The batches stage is the
-skeleton the pipelines issue fills with the market-data tasks (register securities -> download ->
-validate -> upsert -> metadata -> report, mapped over the planned batches, then trigger
-calculate_indicators). Every task here does real work on the hub database; none pretends to
-collect prices. Heavy imports (pandas, yfinance) belong inside task bodies: this module is
+    load_config → prepare[get_tickers → validate_tickers] → batches[collect × N]
+                → publish[report → trigger_indicators]
+
+``collect`` is mapped over the batches of the live ``batch_size`` and runs every stage of its batch
+(register → download → validate → upsert → metadata) in one task instance, reporting each stage's
+counts and each failed ticker (``hubctl.marketdata.collect``); see docs/pipelines.md for why one
+task per batch rather than one per stage. Heavy imports stay inside task bodies: this module is
 imported at every parse.
 """
 
@@ -12,43 +14,42 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow.sdk import DAG, TaskGroup, task
+from airflow.sdk import DAG, task
 
-from hubctl.airflow_builder import hub_transaction, load_config, new_dag
+from hubctl.airflow_builder import hub_engine
 from hubctl.generator import DagSpec
+from hubctl.pipelines.tasks import finish_report, name_batch, run_date, ticker_batch_dag
 
 
 @task
-def group_tickers(config: dict[str, Any]) -> list[str]:
-    """The enabled tickers listed on the group's exchanges (hub.tickers): this run's universe."""
-    from hubctl.repository.tickers import list_tickers
+def collect(batch: list[list[str]], config: dict[str, Any]) -> dict[str, Any]:
+    """One batch, all stages, up to the run's date; fails only if every ticker failed."""
+    from hubctl.marketdata.collect import collect_batch
 
-    exchanges = (config.get("group") or {}).get("exchanges", [])
-    with hub_transaction() as conn:
-        return [
-            record.ticker for record in list_tickers(conn, exchanges=exchanges) if record.enabled
-        ]
+    name_batch(batch)
+    params = config["params"]
+    with hub_engine() as engine:
+        report = collect_batch(
+            engine,
+            group=config["exchange_group"],
+            tickers=batch,
+            source_name=params["source"],
+            fail_tickers=params["fail_tickers"],
+            end_date=run_date(config),
+            lookback_days=params["lookback_days"],
+        )
+    return report.as_dict()
 
 
-@task
-def plan_batches(tickers: list[str], config: dict[str, Any]) -> list[list[str]]:
-    """Tickers cut into batches of the live batch_size: the unit the collection tasks map over."""
-    size = int(config["batch_size"])
-    return [tickers[start : start + size] for start in range(0, len(tickers), size)]
+@task(multiple_outputs=True)
+def report(
+    batches: list[dict[str, Any]], rejected: dict[str, str] | None, config: dict[str, Any]
+) -> dict[str, Any]:
+    """The run's counts per stage, failed tickers with reasons, securities written."""
+    from hubctl.marketdata.collect import summarise
 
-
-def group_dag(spec: DagSpec, stage: str, stage_task: Any) -> DAG:
-    """The shape of the per-group pipelines: load_config -> group_tickers -> a stage TaskGroup.
-
-    ``stage_task(tickers, config)`` starts the stage; XComArgs stand in for the values at run time.
-    """
-    with new_dag(spec) as dag:
-        config: Any = load_config(spec.dag_name, spec.job_name)
-        tickers: Any = group_tickers(config)
-        with TaskGroup(stage):
-            stage_task(tickers, config)
-    return dag
+    return finish_report(summarise(batches), rejected, config)
 
 
 def build(spec: DagSpec) -> DAG:
-    return group_dag(spec, "batches", plan_batches)
+    return ticker_batch_dag(spec, stage="batches", batch_task=collect, finish_task=report)

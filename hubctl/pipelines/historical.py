@@ -1,46 +1,77 @@
 """historical_load_equities: backfills one exchange group's history, one month per run.
 
-Shape today (collection.group_dag): load_config -> group_tickers -> months (next_month). The
-months stage is the skeleton the pipelines issue fills (mapped batched load that skips what
-exists -> advance the watermark -> trigger indicators); next_month already reads the watermark.
+    load_config → prepare[get_tickers → validate_tickers, plan_month]
+                → month[load × N] → publish[finish_month → trigger_indicators]
+
+``plan_month`` reads the group's watermark (``market.load_progress``; created ``params.years_back``
+before the run's date on the first run) and returns the next window: the day after the watermark
+to the end of its month, never later than the day before the run. When nothing is left it skips
+the rest of the run. ``load`` is mapped over the batches and skips (ticker, date) rows already
+stored; ``finish_month`` moves the watermark only once every batch has succeeded.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from airflow.sdk import DAG, task
 
-from hubctl.airflow_builder import hub_transaction
+from hubctl.airflow_builder import hub_engine
 from hubctl.generator import DagSpec
-from hubctl.pipelines.collection import group_dag
-
-
-def month_after(loaded_through: dt.date | None, years_back: int, today: dt.date) -> dt.date:
-    """First day of the month to load next: after the watermark, else years_back before today."""
-    if loaded_through is None:
-        return dt.date(today.year - years_back, today.month, 1)
-    following = loaded_through.replace(day=1) + dt.timedelta(days=32)
-    return following.replace(day=1)
+from hubctl.pipelines.tasks import finish_report, name_batch, run_date, ticker_batch_dag
 
 
 @task
-def next_month(tickers: list[str], config: dict[str, Any]) -> dict[str, Any] | None:
-    """The month this run should load (from market.load_progress), or None when caught up."""
-    from hubctl.marketdata.storage import get_load_progress
+def plan_month(config: dict[str, Any]) -> dict[str, str]:
+    """The window to load (group, start, end); skips the run once the load has reached today."""
+    from airflow.sdk.exceptions import AirflowSkipException
 
-    group_name = config["exchange_group"]
-    with hub_transaction() as conn:
-        progress = get_load_progress(conn, group_name=group_name)
-    today = dt.date.today()
-    start = month_after(
-        progress.loaded_through if progress else None, config["params"]["years_back"], today
-    )
-    if start > today:
-        return None
-    return {"group_name": group_name, "month": start.isoformat(), "tickers": len(tickers)}
+    from hubctl.marketdata.historical import next_window
+
+    group, years_back = config["exchange_group"], config["params"]["years_back"]
+    with hub_engine() as engine:
+        window = next_window(engine, group=group, years_back=years_back, today=run_date(config))
+    if window is None:
+        raise AirflowSkipException(f"{group}: the historical load has reached today")
+    return window.as_dict()
+
+
+@task
+def load(batch: list[list[str]], window: dict[str, str], config: dict[str, Any]) -> dict[str, Any]:
+    """One batch of the window; rows already stored are skipped; fails only if every ticker did."""
+    from hubctl.marketdata.historical import MonthWindow, load_month_batch
+
+    name_batch(batch)
+    params = config["params"]
+    with hub_engine() as engine:
+        report = load_month_batch(
+            engine,
+            window=MonthWindow.from_dict(window),
+            tickers=batch,
+            source_name=params["source"],
+            fail_tickers=params["fail_tickers"],
+        )
+    return report.as_dict()
+
+
+@task(multiple_outputs=True)
+def finish_month(
+    batches: list[dict[str, Any]],
+    window: dict[str, str],
+    rejected: dict[str, str] | None,
+    config: dict[str, Any],
+) -> dict[str, Any]:
+    """Advance the watermark to the window's end (every batch succeeded) and report the month."""
+    from hubctl.marketdata import historical
+
+    with hub_engine() as engine:
+        summary = historical.finish_month(
+            engine, window=historical.MonthWindow.from_dict(window), reports=batches
+        )
+    return finish_report(summary, rejected, config)
 
 
 def build(spec: DagSpec) -> DAG:
-    return group_dag(spec, "months", next_month)
+    return ticker_batch_dag(
+        spec, stage="month", batch_task=load, finish_task=finish_month, plan_task=plan_month
+    )

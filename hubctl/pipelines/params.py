@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hubctl.schemas import SLUG_PATTERN
 
@@ -18,18 +18,31 @@ class PipelineParams(BaseModel):
     pool: PoolName | None = None
 
 
-class CollectionParams(PipelineParams):
+FailTickers = Annotated[
+    list[str], Field(description="sample source only: tickers it fails on (for drills)")
+]
+
+
+class MarketDataParams(PipelineParams):
+    """Params of a pipeline that reads a price source (``source`` and ``fail_tickers``)."""
+
+    @model_validator(mode="after")
+    def _fail_tickers_need_the_sample_source(self) -> MarketDataParams:
+        if getattr(self, "fail_tickers", None) and getattr(self, "source", None) != "sample":
+            raise ValueError("fail_tickers only applies to source 'sample'")
+        return self
+
+
+class CollectionParams(MarketDataParams):
     source: SourceName = "sample"
     lookback_days: Annotated[int, Field(ge=1, le=3650)] = 5
-    fail_tickers: list[str] = Field(
-        default_factory=list, description="sample source only: tickers it fails on (for drills)"
-    )
+    fail_tickers: FailTickers = Field(default_factory=list)
 
 
-class HistoricalParams(PipelineParams):
+class HistoricalParams(MarketDataParams):
     source: SourceName = "sample"
     years_back: Annotated[int, Field(ge=1, le=50)] = 10
-    fail_tickers: list[str] = Field(default_factory=list)
+    fail_tickers: FailTickers = Field(default_factory=list)
 
 
 class IndicatorParams(PipelineParams):

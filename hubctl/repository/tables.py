@@ -59,6 +59,8 @@ class ControlTable(Generic[RecordT]):
         return {name: values[name] for name in (*self.spec_fields, *BOOKKEEPING) if name in values}
 
     def matches(self, key: Mapping[str, Any]) -> sa.ColumnElement[bool]:
+        if any(isinstance(key[column], str) and "\x00" in key[column] for column in self.key):
+            return sa.false()  # PostgreSQL text cannot hold NUL: no row has such a key
         return sa.and_(*(self.table.c[column] == key[column] for column in self.key))
 
 

@@ -76,7 +76,9 @@ def add_group(
     given = {"market_open": market_open, "market_close": market_close, "priority": priority}
     values = {
         "group_name": group_name,
-        "display_name": display_name or group_name.replace("_", " ").title(),
+        "display_name": group_name.replace("_", " ").title()
+        if display_name is None
+        else display_name,
         "exchanges": list(exchanges),
         "primary_timezone": timezone,
         "enabled": enabled,

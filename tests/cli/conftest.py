@@ -32,15 +32,15 @@ def _hubctl(ctx: typer.Context) -> None:
     main(list(ctx.args))
 
 
+def hubctl(*args: str, input: str | None = None) -> Result:
+    """hubctl("config", "list") in-process, with the HUB_* settings in force -> click Result."""
+    return CliRunner().invoke(_entry, list(args), input=input, catch_exceptions=False)
+
+
 @pytest.fixture
 def run(hub_env: Path) -> Run:
     """run("config", "list", "-o", "json") -> click Result with .exit_code, .stdout, .stderr."""
-    runner = CliRunner()
-
-    def invoke(*args: str, input: str | None = None) -> Result:
-        return runner.invoke(_entry, list(args), input=input, catch_exceptions=False)
-
-    return invoke
+    return hubctl
 
 
 @pytest.fixture

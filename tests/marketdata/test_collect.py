@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import Engine, text
 
 from hubctl.marketdata import collect
-from hubctl.marketdata.sources import OHLCV_COLUMNS, FetchResult, SampleSource
+from hubctl.marketdata.sources import FetchResult, SampleSource
+from tests.marketdata.helpers import assert_sample_rows, stored_prices
 
 TICKERS = [["AAPL", "NASDAQ"], ["MSFT", "NASDAQ"], ["JPM", "NYSE"]]
 FRIDAY = date(2024, 3, 15)
@@ -29,42 +30,11 @@ def _collect(engine: Engine, end: date = FRIDAY, lookback: int = 5, **kwargs: An
     )
 
 
-def _prices(engine: Engine) -> pd.DataFrame:
-    """Every stored price row with its ticker and loaded_at, in a stable order."""
-    with engine.connect() as conn:
-        rows = conn.execute(
-            text(
-                "SELECT s.ticker, o.trade_date, o.open, o.high, o.low, o.close, o.adj_close,"
-                " o.volume, o.source, o.loaded_at FROM market.ohlcv o"
-                " JOIN market.securities s USING (security_id) ORDER BY s.ticker, o.trade_date"
-            )
-        ).all()
-    frame = pd.DataFrame(rows, columns=["ticker", *OHLCV_COLUMNS, "source", "loaded_at"])
-    frame["trade_date"] = pd.to_datetime(frame["trade_date"]).astype("datetime64[ns]")
-    return frame
-
-
-def _expected(tickers: Sequence[str], start: date, end: date) -> pd.DataFrame:
-    frames = SampleSource().fetch_prices(tickers, start, end).frames
-    return pd.concat(
-        [frames[ticker].assign(ticker=ticker) for ticker in sorted(tickers)], ignore_index=True
-    )
-
-
-def _assert_loaded(engine: Engine, tickers: Sequence[str], start: date, end: date) -> None:
-    stored = _prices(engine)
-    expected = _expected(tickers, start, end)
-    pd.testing.assert_frame_equal(
-        stored[["ticker", *OHLCV_COLUMNS]], expected[["ticker", *OHLCV_COLUMNS]], check_dtype=False
-    )
-    assert (stored["source"] == "sample").all()
-
-
 def test_first_run_loads_the_lookback_window_of_every_ticker(engine: Engine) -> None:
     report = _collect(engine).as_dict()
 
     # 5 days back from Friday 15 March: Sunday 10th, so the bars of Monday 11th to Friday 15th.
-    _assert_loaded(engine, ["AAPL", "MSFT", "JPM"], date(2024, 3, 11), FRIDAY)
+    assert_sample_rows(engine, ["AAPL", "MSFT", "JPM"], date(2024, 3, 11), FRIDAY)
     assert report["stages"] == {
         "register": {"ok": 3},
         "download": {"failed": 0, "ok": 3, "rows": 15, "up_to_date": 0},
@@ -82,11 +52,11 @@ def test_first_run_loads_the_lookback_window_of_every_ticker(engine: Engine) -> 
 
 def test_rerunning_the_same_day_changes_nothing(engine: Engine) -> None:
     _collect(engine)
-    before = _prices(engine)
+    before = stored_prices(engine)
 
     report = _collect(engine).as_dict()
 
-    pd.testing.assert_frame_equal(_prices(engine), before)  # loaded_at included
+    pd.testing.assert_frame_equal(stored_prices(engine), before)  # loaded_at included
     assert report["stages"]["download"]["up_to_date"] == 3
     assert report["stages"]["upsert"] == {"securities": 0, "rows": 0}
     assert report["security_ids"] == []
@@ -95,7 +65,7 @@ def test_rerunning_the_same_day_changes_nothing(engine: Engine) -> None:
 def test_a_failing_ticker_is_reported_and_the_others_load(engine: Engine) -> None:
     report = _collect(engine, fail_tickers=["MSFT"]).as_dict()
 
-    _assert_loaded(engine, ["AAPL", "JPM"], date(2024, 3, 11), FRIDAY)
+    assert_sample_rows(engine, ["AAPL", "JPM"], date(2024, 3, 11), FRIDAY)
     assert report["failures"] == {"MSFT": "download: sample source told to fail for MSFT"}
     assert report["stages"]["download"]["failed"] == 1
     assert report["stages"]["metadata"]["ok"] == 2  # MSFT skipped the later stages
@@ -125,7 +95,7 @@ def test_invalid_bars_fail_only_their_ticker(
 
     report = _collect(engine).as_dict()
 
-    _assert_loaded(engine, ["AAPL", "MSFT"], date(2024, 3, 11), FRIDAY)
+    assert_sample_rows(engine, ["AAPL", "MSFT"], date(2024, 3, 11), FRIDAY)
     assert report["failures"] == {
         "JPM": "validate: 1 row with high < low (first 2024-03-12); "
         "1 row with open outside [low, high] (first 2024-03-12); "
@@ -139,7 +109,7 @@ def test_missed_runs_heal_from_the_last_stored_date_within_the_lookback(engine: 
     # A week of runs missed; the next run fetches each ticker from the day after its last bar.
     report = _collect(engine, end=FRIDAY, lookback=10).as_dict()
 
-    _assert_loaded(engine, ["AAPL", "MSFT", "JPM"], date(2024, 3, 4), FRIDAY)
+    assert_sample_rows(engine, ["AAPL", "MSFT", "JPM"], date(2024, 3, 4), FRIDAY)
     assert report["stages"]["download"]["rows"] == 15  # 11th..15th, nothing refetched
 
 
@@ -148,7 +118,7 @@ def test_the_lookback_bounds_how_far_back_a_run_heals(engine: Engine) -> None:
 
     _collect(engine, end=FRIDAY, lookback=3)  # from Tuesday 12th: Monday 11th stays missing
 
-    dates = set(_prices(engine)["trade_date"].dt.date)
+    dates = set(stored_prices(engine)["trade_date"].dt.date)
     assert date(2024, 3, 11) not in dates
     assert {date(2024, 3, 8), date(2024, 3, 12)} <= dates
 

@@ -79,6 +79,19 @@ def test_values_and_nulls_survive_a_copy(engine: Engine, columns: list[str]) -> 
     assert stored == [row[: len(columns)] for row in expected]
 
 
+def test_rows_are_encoded_in_chunks(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pgcopy, "CHUNK_ROWS", 3)
+    frame = pd.concat([_sample()] * 3, ignore_index=True).assign(id=range(12))
+
+    chunks = list(pgcopy.encode(frame, NUMERIC))
+    with engine.begin() as conn:
+        stored = _round_trip(conn, frame, NUMERIC)
+
+    assert len(chunks) > 4  # header, several chunks of patterns, trailer
+    assert [row[0] for row in stored] == list(range(12))
+    assert [row[2] for row in stored] == [1.5, None, -0.25, 1e300] * 3
+
+
 def test_an_empty_frame_copies_nothing(engine: Engine) -> None:
     with engine.begin() as conn:
         assert _round_trip(conn, _sample().iloc[:0], NUMERIC) == []

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 import numpy as np
@@ -12,7 +12,8 @@ from sqlalchemy import Connection, Engine, text
 
 from hubctl.marketdata import storage
 from hubctl.marketdata.analytics import indicator_rows
-from hubctl.marketdata.sources import OHLCV_COLUMNS, SampleSource
+from hubctl.marketdata.sources import SampleSource
+from tests.marketdata.helpers import assert_sample_rows, stored_prices
 
 START, END = date(2024, 1, 1), date(2024, 3, 29)  # 65 business days
 
@@ -28,22 +29,6 @@ def _register(conn: Connection, *tickers: str) -> dict[str, int]:
 def _upsert(conn: Connection, frames: dict[int, pd.DataFrame]) -> int:
     """Rows inserted or changed, summed over securities."""
     return storage.upsert_ohlcv(conn, rows=storage.stack_frames(frames), source="sample").rows
-
-
-def _db_now(engine: Engine) -> datetime:
-    with engine.connect() as conn:
-        return conn.execute(text("SELECT clock_timestamp()")).scalar_one()
-
-
-def _stored_ohlcv(conn: Connection) -> pd.DataFrame:
-    rows = conn.execute(
-        text(
-            "SELECT s.ticker, o.trade_date, o.open, o.high, o.low, o.close, o.adj_close, "
-            "o.volume, o.source, o.loaded_at FROM market.ohlcv o "
-            "JOIN market.securities s USING (security_id) ORDER BY s.ticker, o.trade_date"
-        )
-    ).all()
-    return pd.DataFrame(rows, columns=["ticker", *OHLCV_COLUMNS, "source", "loaded_at"])
 
 
 @pytest.fixture
@@ -77,14 +62,7 @@ def test_copy_writes_two_securities_exactly(
     engine: Engine, loaded: tuple[dict[str, int], dict[str, pd.DataFrame]]
 ) -> None:
     _, frames = loaded
-    with engine.connect() as conn:
-        stored = _stored_ohlcv(conn)
-
-    assert (stored["source"] == "sample").all()
-    for ticker, frame in frames.items():
-        mine = stored[stored["ticker"] == ticker].reset_index(drop=True)
-        mine["trade_date"] = pd.to_datetime(mine["trade_date"]).astype("datetime64[ns]")
-        pd.testing.assert_frame_equal(mine[list(OHLCV_COLUMNS)], frame, check_dtype=False)
+    assert_sample_rows(engine, list(frames), START, END)
 
 
 def test_rerun_changes_nothing_and_a_real_change_only_its_row(
@@ -92,13 +70,11 @@ def test_rerun_changes_nothing_and_a_real_change_only_its_row(
 ) -> None:
     ids, frames = loaded
     by_id = {ids[t]: frame for t, frame in frames.items()}
-    with engine.connect() as conn:
-        before = _stored_ohlcv(conn)
+    before = stored_prices(engine)
 
     with engine.begin() as conn:
         assert _upsert(conn, by_id) == 0
-    with engine.connect() as conn:
-        pd.testing.assert_frame_equal(_stored_ohlcv(conn), before)
+    pd.testing.assert_frame_equal(stored_prices(engine), before)
 
     changed = frames["MSFT"].copy()
     changed.loc[10, "close"] = changed.loc[10, "high"]
@@ -107,8 +83,7 @@ def test_rerun_changes_nothing_and_a_real_change_only_its_row(
             conn, rows=storage.stack_frames({ids["MSFT"]: changed}), source="sample"
         )
         assert written == storage.Written(1, [ids["MSFT"]])
-    with engine.connect() as conn:
-        after = _stored_ohlcv(conn)
+    after = stored_prices(engine)
     differs = (after != before).any(axis=1)
     assert differs.sum() == 1
     row = after[differs].iloc[0]
@@ -146,24 +121,37 @@ def test_dates_already_loaded(
     assert existing == {(ids["AAPL"], date(2024, 3, d)) for d in (27, 28, 29)}
 
 
-def test_securities_with_new_data(
+def test_stale_indicator_dates_follow_new_and_changed_prices(
     engine: Engine, loaded: tuple[dict[str, int], dict[str, pd.DataFrame]]
 ) -> None:
     ids, frames = loaded
-    after_first_load = _db_now(engine)
     with engine.begin() as conn:
-        assert storage.securities_with_new_data(conn, since=after_first_load) == []
-        _upsert(conn, {ids["AAPL"]: frames["AAPL"]})
-        assert storage.securities_with_new_data(conn, since=after_first_load) == []
+        assert storage.stale_indicator_dates(conn) == dict.fromkeys(sorted(ids.values()), START)
+        closes = storage.load_closes(conn, security_ids=list(ids.values()))
+        storage.upsert_indicators(conn, rows=indicator_rows(closes))
+    with engine.begin() as conn:
+        assert storage.stale_indicator_dates(conn) == {}
+        assert _upsert(conn, {ids["AAPL"]: frames["AAPL"]}) == 0  # a rerun changes nothing
 
     more = _frames(["MSFT"], date(2024, 4, 1), date(2024, 4, 5))["MSFT"]
+    corrected = frames["AAPL"].copy()
+    corrected.loc[30, "close"] = corrected.loc[30, "low"]
     with engine.begin() as conn:
-        _upsert(conn, {ids["MSFT"]: more})
-    with engine.begin() as conn:
-        assert storage.securities_with_new_data(conn, since=after_first_load) == [ids["MSFT"]]
-        assert storage.securities_with_new_data(conn, since=datetime(2000, 1, 1)) == sorted(
-            ids.values()
+        written = storage.upsert_ohlcv(
+            conn,
+            rows=storage.stack_frames({ids["MSFT"]: more, ids["AAPL"]: corrected}),
+            source="sample",
         )
+    with engine.begin() as conn:
+        stale = storage.stale_indicator_dates(conn)
+        only_aapl = storage.stale_indicator_dates(conn, security_ids=[ids["AAPL"]])
+
+    assert written == storage.Written(5 + 1, sorted(ids.values()))
+    assert stale == {
+        ids["AAPL"]: corrected.loc[30, "trade_date"].date(),
+        ids["MSFT"]: date(2024, 4, 1),
+    }
+    assert only_aapl == {ids["AAPL"]: stale[ids["AAPL"]]}
 
 
 def test_metadata_upsert(engine: Engine) -> None:

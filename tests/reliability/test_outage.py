@@ -1,0 +1,147 @@
+"""The hub database is unreachable for 60 s while a real `airflow dag-processor` keeps parsing.
+
+The dag-processor parses dags/hub_dags.py every ~2 s (min_file_process_interval=2) with Airflow's
+own metadata in SQLite, and marks a DAG stale within seconds of its file no longer producing it
+(stale_dag_threshold=1, parsing_cleanup_interval=1, as `hubctl up` and compose set them): a DAG
+lost during the outage would show. The set of live DAGs must not change while the database is
+down, parsing must go on, and once the database is back the processor reads it again by itself.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from hubctl import configfile
+from tests.generator.conftest import DAGS_FOLDER, DEFAULT_DAG_IDS
+from tests.reliability.conftest import CrashServer, Figures
+
+pytestmark = pytest.mark.reliability
+
+OUTAGE_SECONDS = 60
+NEW_DAG = "calculate_indicators__after_outage"
+AIRFLOW = str(Path(sys.executable).with_name("airflow"))
+
+
+def _environment(airflow_home: Path, hub_url: str, hub_home: Path) -> dict[str, str]:
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith(("HUB_", "AIRFLOW"))}
+    return {
+        **inherited,
+        "AIRFLOW_HOME": str(airflow_home),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_FOLDER),
+        "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "2",
+        "AIRFLOW__DAG_PROCESSOR__STALE_DAG_THRESHOLD": "1",
+        "AIRFLOW__SCHEDULER__PARSING_CLEANUP_INTERVAL": "1",
+        "HUB_DATABASE_URL": hub_url,
+        "HUB_HOME": str(hub_home),
+    }
+
+
+@pytest.fixture
+def dag_processor(tmp_path: Path) -> Iterator[Callable[[str], Path]]:
+    """dag_processor(hub_url) starts `airflow dag-processor`; returns Airflow's SQLite database."""
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start(hub_url: str) -> Path:
+        home = tmp_path / "airflow"
+        env = _environment(home, hub_url, tmp_path / "hub-home")
+        subprocess.run([AIRFLOW, "db", "migrate"], env=env, check=True, capture_output=True)
+        log = (tmp_path / "dag-processor.log").open("wb")
+        started.append(
+            subprocess.Popen(
+                [AIRFLOW, "dag-processor"],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        )
+        return home / "airflow.db"
+
+    yield start
+    for process in started:  # the processor and the parsing processes it forked
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def _live_dags(metadata: Path) -> tuple[frozenset[str], int, str | None]:
+    """(ids of the DAGs that are not stale, import errors, the latest parse time)."""
+    with sqlite3.connect(metadata, timeout=30) as conn:
+        live = frozenset(r[0] for r in conn.execute("SELECT dag_id FROM dag WHERE NOT is_stale"))
+        errors = conn.execute("SELECT count(*) FROM import_error").fetchone()[0]
+        parsed = conn.execute("SELECT max(last_parsed_time) FROM dag").fetchone()[0]
+    conn.close()
+    return live, errors, parsed
+
+
+def _wait_for(condition: Callable[[], bool], seconds: float, what: str) -> float:
+    started = time.monotonic()
+    while not condition():
+        assert time.monotonic() - started < seconds, f"timed out waiting for {what}"
+        time.sleep(0.5)
+    return time.monotonic() - started
+
+
+def test_a_60_second_database_outage_never_changes_the_dags_and_heals_by_itself(
+    crash_server: CrashServer,
+    dag_processor: Callable[[str], Path],
+    tmp_path: Path,
+    figures: Figures,
+) -> None:
+    url = crash_server.migrated_database("hub_outage")
+    engine = sa.create_engine(url, poolclass=sa.NullPool)
+    configfile.apply_document(engine, configfile.load_defaults(), actor="t", reason=None)
+    metadata = dag_processor(url)
+    _wait_for(lambda: _live_dags(metadata)[0] == DEFAULT_DAG_IDS, 120, "the 9 DAGs")
+    snapshot = tmp_path / "hub-home" / "snapshot.json"
+    assert snapshot.exists()
+
+    crash_server.stop()
+    outage_started = time.monotonic()
+    parse_times = set()
+    while time.monotonic() - outage_started < OUTAGE_SECONDS:
+        live, errors, parsed = _live_dags(metadata)
+        assert live == DEFAULT_DAG_IDS, (
+            f"the DAGs changed during the outage: {live ^ DEFAULT_DAG_IDS}"
+        )
+        assert errors == 0
+        parse_times.add(parsed)
+        time.sleep(0.5)
+    log = next((tmp_path / "airflow" / "logs").rglob("hub_dags.py.log")).read_text()
+    fallbacks = log.count("building 9 DAG(s) from the last-known-good snapshot")
+    assert len(parse_times) >= OUTAGE_SECONDS // 6 and fallbacks >= OUTAGE_SECONDS // 6
+
+    crash_server.start()
+    snapshot_age_before = time.time() - snapshot.stat().st_mtime
+    assert snapshot_age_before > OUTAGE_SECONDS - 5  # untouched while the database was away
+    with engine.begin() as conn:  # a change made right after: only a database read shows it
+        conn.execute(
+            sa.text(
+                "INSERT INTO hub.dag_configuration (dag_name, job_name)"
+                " VALUES ('calculate_indicators', 'after_outage')"
+            )
+        )
+    recovery = _wait_for(
+        lambda: _live_dags(metadata)[0] == DEFAULT_DAG_IDS | {NEW_DAG},
+        60,
+        "the processor to read the database again",
+    )
+    assert time.time() - snapshot.stat().st_mtime < 10  # the database is the source again
+    engine.dispose()
+    figures.fault_survived(f"database unreachable for {OUTAGE_SECONDS} s under a dag-processor")
+    figures.add("parses from the snapshot during the outage", fallbacks)
+    figures.add("seconds to read the database again after the outage", round(recovery))
