@@ -55,7 +55,7 @@ def configure(env: dict[str, str], home: Path, tickers: int, years: int) -> None
         hubctl(
             env, "config", "add", "data_collection_equities", f"bench_{name}",
             f"exchange_group=bench_{name}", f"batch_size={batch_size}", "max_active_tasks=32",
-            "params.source=sample", f"params.lookback_days={int(years * 365.25)}",
+            "params.source=sample", f"params.lookback_days={years * 365}",
         )  # fmt: skip
 
 

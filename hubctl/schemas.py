@@ -101,6 +101,23 @@ def _no_nul(value: str) -> str:
     return value
 
 
+def _contains_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_contains_nul(key) or _contains_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_contains_nul(item) for item in value)
+    return False
+
+
+def _no_nul_inside(value: dict[str, Any]) -> dict[str, Any]:
+    """jsonb cannot hold a NUL character, in a key or a string, however deep."""
+    if _contains_nul(value):
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
 def _schedule(value: str | None) -> str | None:
     if value is not None and not is_valid_schedule(value):
         raise ValueError(
@@ -179,7 +196,7 @@ class DagConfigSpec(_Strict):
     max_active_tasks: Annotated[int, Field(gt=0)] = 16
     enabled: bool = True
     priority: Priority = 5
-    params: dict[str, Any] = Field(default_factory=dict)
+    params: Annotated[dict[str, Any], AfterValidator(_no_nul_inside)] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _requests_within_limits(self) -> DagConfigSpec:

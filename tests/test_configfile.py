@@ -79,6 +79,14 @@ def test_dump_and_parse_round_trip() -> None:
     assert configfile.parse_text(configfile.dump_document(defaults)) == defaults
 
 
+def test_text_with_a_next_line_character_survives_dump_and_parse() -> None:
+    """U+0085 is a line break to YAML: written unquoted it would read back as a space."""
+    group = {"group_name": "x", "display_name": "a\x85b", "exchanges": ["X"],
+             "primary_timezone": "UTC"}  # fmt: skip
+    document = configfile.parse_document({"exchange_groups": [group]})
+    assert configfile.parse_text(configfile.dump_document(document)) == document
+
+
 def test_the_model_rejects_duplicates_when_built_in_python() -> None:
     job = {"dag_name": "calculate_indicators", "job_name": "all"}
     with pytest.raises(PydanticValidationError, match="duplicate job"):

@@ -40,12 +40,15 @@ BAD_INPUTS = [
     ("SQL in a job name", ["config", "add", DAG, "x'; DROP TABLE hub.tickers; --"], "job_name"),
     ("SQL in a group filter", ["config", "list", "--group", "lse' OR '1'='1"], "group"),
     ("NUL in a reason", [*SET, "batch_size=600", "-m", "why\x00not"], "reason"),
+    ("NUL in a job name", ["config", "set", DAG, "us\x00markets", "batch_size=1"], "job_name"),
+    ("NUL in a group name", ["groups", "disable", "l\x00se"], "group_name"),
     ("empty actor", [*SET, "batch_size=600", "--actor", " "], "actor"),
     ("bad timezone", [*ADD_GROUP[:-1], "Mars/Olympus"], "primary_timezone"),
     ("empty exchange list", ["groups", "set", "lse", "exchanges="], "exchanges"),
     ("lower-case exchange", [*ADD_GROUP[:4], "tse", *ADD_GROUP[5:]], "exchanges"),
     ("open after close", [*ADD_GROUP, "--open", "17:00", "--close", "09:00"], "market_open"),
     ("bad time", [*ADD_GROUP, "--open", "25:00"], "market_open"),
+    ("empty display name", [*ADD_GROUP, "--display-name", ""], "display_name"),
     (
         "group name not a slug",
         ["groups", "add", "Tokyo Exchange", "--exchange", "TSE", "--timezone", "Asia/Tokyo"],
@@ -99,6 +102,11 @@ BAD_FILES = [
     ),
     ("not YAML", "jobs: [\n", "YAML"),
     ("section is null", "tickers:\n", "tickers"),
+    (
+        "NUL in params",
+        'jobs:\n- {dag_name: data_collection_equities, job_name: x, params: {fail_tickers: ["a\\0"]}}\n',
+        "jobs[0].params",
+    ),
 ]
 
 

@@ -64,7 +64,8 @@ def _kill_when_writing(
 ) -> None:
     """Poll pg_stat_activity; SIGKILL the server as soon as another transaction has written."""
     watcher = sa.create_engine(url, poolclass=sa.NullPool, isolation_level="AUTOCOMMIT")
-    with watcher.connect() as conn:
+    conn = watcher.connect()
+    try:
         while not stop.is_set():
             statement = conn.execute(WRITING).scalar()
             if statement is not None:
@@ -72,7 +73,9 @@ def _kill_when_writing(
                 killed.append(statement)
                 return
             time.sleep(0.001)
-    watcher.dispose()
+    finally:
+        conn.invalidate()  # its server may be gone: drop the connection without a goodbye
+        watcher.dispose()
 
 
 def test_database_killed_mid_apply_leaves_the_configuration_and_the_audit_as_they_were(
@@ -128,9 +131,12 @@ def _task_backends(conn: sa.Connection, *, running: str = "") -> int:
     return int(conn.execute(sa.text(query), binds).scalar_one())
 
 
+TASK = [sys.executable, upsert_task.__file__]
+
+
 def _run_task(url: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, str(Path(upsert_task.__file__)), url],
+        [*TASK, url],
         stdout=subprocess.PIPE,
         text=True,
         start_new_session=True,
@@ -194,8 +200,8 @@ def test_a_load_killed_mid_upsert_and_retried_leaves_no_duplicate_and_no_partial
     assert len(counts) == securities < upsert_task.SECURITIES  # the killed chunk left nothing
     assert len(counts) % committed == 0
 
-    subprocess.run([sys.executable, str(Path(upsert_task.__file__)), url], check=True,
-                   capture_output=True)  # fmt: skip  # the retry
+    retry = subprocess.run([*TASK, url], capture_output=True, text=True)
+    assert retry.returncode == 0, retry.stderr
     stored = _stored_prices(engine)
     expected = _clean_load()
     assert count(engine, "SELECT count(DISTINCT (security_id, trade_date)) FROM market.ohlcv") == (

@@ -7,7 +7,8 @@ the outcome is one of three, and never a traceback:
 * exit 0: accepted, and stored literally: the text read back is the text given, the audit holds
   exactly the rows the change implies with the actor and reason given, and an applied file
   planned again shows no change;
-* exit 1: refused with one `Error: ` line that is not an unexpected exception; nothing written;
+* exit 1: refused with one `Error: ` line, by hubctl's own validation (neither an unexpected
+  exception nor a change only the database refused); nothing written;
 * exit 2: a usage error (the command line itself is malformed: an unknown option, a missing
   argument, a value that is not of the option's type such as `--priority abc` or
   `audit revert abc`); nothing written.
@@ -149,6 +150,9 @@ JOB_VALUES: dict[str, st.SearchStrategy[str]] = {
     "params.lookback_days": numbers(-1, 4000),
     "params.source": st.sampled_from(["sample", "yfinance", "bloomberg"]),
     "params.pool": slugs,
+    "params.fail_tickers": st.lists(ticker_symbols, max_size=3).map(
+        lambda names: "[" + ", ".join(names) + "]"
+    ),
 }
 GROUP_VALUES: dict[str, st.SearchStrategy[str]] = {
     "display_name": mostly(free_text),
@@ -264,6 +268,7 @@ class Hubctl:
             assert result.stderr.startswith("Error: "), result.stderr
             assert result.stderr.count("\n") == 1, result.stderr
             assert "(set HUBCTL_DEBUG=1" not in result.stderr, f"unexpected: {result.stderr}"
+            assert "refused the change" not in result.stderr, f"not validated: {result.stderr}"
             self.figures.add("inputs refused (exit 1)")
         else:
             assert result.exit_code == 2, (result.exit_code, result.output)
@@ -522,10 +527,13 @@ job_items = st.fixed_dictionaries(
         "schedule": rarely_bad(crons),
         "batch_size": rarely_bad(st.integers(-5, 10**7)),
         "cpu_limit": JOB_VALUES["cpu_limit"],
-        "params": st.dictionaries(
-            rarely_bad(st.sampled_from(["lookback_days", "years_back"])),
-            rarely_bad(st.integers(1, 30)),
-            max_size=1,
+        "params": st.fixed_dictionaries(
+            {},
+            optional={
+                "lookback_days": rarely_bad(st.integers(1, 30)),
+                "fail_tickers": st.lists(mostly(free_text), max_size=2),
+                "pool": rarely_bad(st.from_regex(SLUG_PATTERN, fullmatch=True)),
+            },
         ),
     },
 )
