@@ -73,9 +73,12 @@ def _show_library_warnings() -> None:
     """The library logs what the user should know but that is no failure (e.g. Airflow unreachable)."""
     import logging
 
+    library_logger = logging.getLogger("hubctl")
+    if any(getattr(handler, "hubctl_cli", False) for handler in library_logger.handlers):
+        return
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("Warning: %(message)s"))
-    library_logger = logging.getLogger("hubctl")
+    handler.hubctl_cli = True  # type: ignore[attr-defined]
     library_logger.addHandler(handler)
     library_logger.propagate = False
 
