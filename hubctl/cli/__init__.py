@@ -6,8 +6,10 @@ modules import the library inside each command, so `hubctl --help` stays fast.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
+from typing import Any
 
 import typer
 
@@ -69,16 +71,25 @@ def main(args: list[str] | None = None) -> None:
         _fail(describe_unexpected(error))
 
 
+class _CurrentStderr(logging.StreamHandler):
+    """Writes to whatever sys.stderr is at the time (test runners swap it between invocations)."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
 def _show_library_warnings() -> None:
     """The library logs what the user should know but that is no failure (e.g. Airflow unreachable)."""
-    import logging
-
     library_logger = logging.getLogger("hubctl")
-    if any(getattr(handler, "hubctl_cli", False) for handler in library_logger.handlers):
+    if any(isinstance(handler, _CurrentStderr) for handler in library_logger.handlers):
         return
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _CurrentStderr()
     handler.setFormatter(logging.Formatter("Warning: %(message)s"))
-    handler.hubctl_cli = True  # type: ignore[attr-defined]
     library_logger.addHandler(handler)
     library_logger.propagate = False
 
