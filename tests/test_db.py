@@ -55,3 +55,23 @@ def test_audited_transaction_rolls_back_everything_on_failure(engine: sa.Engine)
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM hub.dag_configuration")).scalar() == 0
         assert conn.execute(sa.text("SELECT count(*) FROM hub.audit_log")).scalar() == 0
+
+
+def test_hubctl_db_stop_stops_the_embedded_server(
+    embedded_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from hubctl.cli import app
+    from hubctl.settings import get_settings
+
+    monkeypatch.delenv("HUB_DATABASE_URL", raising=False)
+    monkeypatch.setenv("HUB_HOME", str(embedded_home))
+    get_settings.cache_clear()
+    try:
+        resolve_database_url(get_settings())
+        assert "stopped the embedded PostgreSQL" in CliRunner().invoke(app, ["db", "stop"]).output
+        assert not (embedded_home / "pgdata" / "postmaster.pid").exists()
+        assert "was not running" in CliRunner().invoke(app, ["db", "stop"]).output
+    finally:
+        get_settings.cache_clear()

@@ -46,3 +46,23 @@ def current() -> None:
     head = migrations.head()
     state = "(head)" if revision == head else f"(head is {head})"
     typer.echo(f"{revision or 'base'} {state}")
+
+
+@app.command()
+def stop() -> None:
+    """Stop the embedded PostgreSQL under HUB_HOME (it otherwise keeps running between commands).
+
+    Does nothing when HUB_DATABASE_URL points at a server of your own.
+
+    Example: hubctl db stop
+    """
+    from hubctl.db import stop_embedded_server
+    from hubctl.settings import get_settings
+
+    settings = get_settings()
+    if settings.database_url:
+        typer.echo("HUB_DATABASE_URL is set: no embedded server to stop")
+    elif stop_embedded_server(settings.resolved_home):
+        typer.echo(f"stopped the embedded PostgreSQL under {settings.resolved_home}")
+    else:
+        typer.echo("the embedded PostgreSQL was not running")
