@@ -116,12 +116,11 @@ def _embedded_urls(stack: Stack) -> tuple[str, str]:
 
 
 def _first_start(engine: sa.Engine) -> bool:
-    """Nothing was ever configured: no audit entry exists (a deliberate wipe leaves some)."""
+    """Nothing was ever configured (a deliberate wipe still leaves audit entries)."""
+    from hubctl.repository import audit
+
     with engine.connect() as conn:
-        return (
-            conn.execute(sa.text("SELECT NOT EXISTS (SELECT 1 FROM hub.audit_log)")).scalar()
-            is True
-        )
+        return audit.is_empty(conn)
 
 
 def prepare(stack: Stack, echo: Echo) -> dict[str, str]:

@@ -97,3 +97,8 @@ def audited_group_names(conn: Connection) -> list[str]:
     name = AUDIT.c.row_key["group_name"].astext
     query = sa.select(name).where(AUDIT.c.table_name == GROUPS.name).distinct().order_by(name)
     return [value for value in conn.scalars(query) if value is not None]
+
+
+def is_empty(conn: Connection) -> bool:
+    """No change was ever recorded: the database was never configured."""
+    return conn.execute(sa.text("SELECT NOT EXISTS (SELECT 1 FROM hub.audit_log)")).scalar() is True
