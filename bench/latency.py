@@ -10,8 +10,6 @@ Goal: with the request, <= 5 s; Airflow on its own re-parses every 30 s (min_fil
 from __future__ import annotations
 
 import argparse
-import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -20,16 +18,10 @@ import time
 from pathlib import Path
 
 from hubctl.airflow_api import AirflowApi
-from hubctl.stack import launched
+from hubctl.stack import client_environment, launched
 
 HUBCTL = str(Path(sys.executable).with_name("hubctl"))
 LSE_DAGS = {"data_collection_equities__lse", "historical_load_equities__lse"}
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def lse_stale(api: AirflowApi) -> set[bool]:
@@ -65,12 +57,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     rounds = parser.parse_args().rounds
     home = Path(tempfile.mkdtemp(prefix="hublat"))
-    with launched(home, free_port()) as (_, api_config):
+    with launched(home) as (_, api_config):
         api = AirflowApi(api_config)
         while lse_stale(api) != {False}:
             time.sleep(1)
-        env = {**os.environ, "HUB_HOME": str(home), "HUBCTL_ACTOR": "bench"}
-        env.pop("HUB_DATABASE_URL", None)
+        env = client_environment(home, HUBCTL_ACTOR="bench")
         with_request = measure(api, env, rounds)
         without_request = measure(api, {**env, "HUB_AIRFLOW_REPARSE": "false"}, rounds)
     print(f"{'path':<34}{'median s':>10}{'max s':>9}  rounds")

@@ -12,8 +12,6 @@ Goal: batches >= 10x faster, and the batched run <= 60 s on this 2-core machine.
 from __future__ import annotations
 
 import argparse
-import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -22,17 +20,11 @@ from pathlib import Path
 
 from hubctl.airflow_api import AirflowApi
 from hubctl.schemas import DagConfigSpec
-from hubctl.stack import launched
+from hubctl.stack import client_environment, launched
 
 HUBCTL = str(Path(sys.executable).with_name("hubctl"))
 DEFAULT_BATCH = DagConfigSpec.model_fields["batch_size"].default
 VARIANTS = {"per_ticker": 1, "batched": DEFAULT_BATCH}
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def hubctl(env: dict[str, str], *arguments: str) -> None:
@@ -78,9 +70,8 @@ def main() -> None:
     parser.add_argument("--years", type=int, default=10)
     arguments = parser.parse_args()
     home = Path(tempfile.mkdtemp(prefix="hubsched"))
-    with launched(home, free_port()) as (_, api_config):
-        env = {**os.environ, "HUB_HOME": str(home), "HUBCTL_ACTOR": "bench"}
-        env.pop("HUB_DATABASE_URL", None)
+    with launched(home) as (_, api_config):
+        env = client_environment(home, HUBCTL_ACTOR="bench")
         configure(env, home, arguments.tickers, arguments.years)
         api = AirflowApi(api_config)
         results = {

@@ -12,6 +12,7 @@ import json
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -21,7 +22,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 
 from hubctl import migrations
 from hubctl.airflow_api import AirflowApiConfig, stack_api_file
@@ -110,9 +110,7 @@ def _embedded_urls(stack: Stack) -> tuple[str, str]:
     from hubctl.db import embedded_server_url
 
     stack.started_database = not (stack.home / "pgdata" / "postmaster.pid").exists()
-    hub_url = embedded_server_url(stack.home, "hub")
-    airflow_url = make_url(embedded_server_url(stack.home, "airflow"))
-    return hub_url, airflow_url.render_as_string(hide_password=False)
+    return embedded_server_url(stack.home, "hub"), embedded_server_url(stack.home, "airflow")
 
 
 def _first_start(engine: sa.Engine) -> bool:
@@ -261,14 +259,26 @@ def up(settings: Settings, echo: Echo) -> None:
         echo("stopped")
 
 
-@contextlib.contextmanager
-def launched(
-    home: Path, port: int, timeout: float = 300
-) -> Iterator[tuple[subprocess.Popen[bytes], AirflowApiConfig]]:
-    """Run `hubctl up` as a child process (for tests and benchmarks); Ctrl-C it on exit."""
-    env = {**os.environ, "HUB_HOME": str(home), "HUB_AIRFLOW_PORT": str(port)}
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def client_environment(home: Path, **extra: str) -> dict[str, str]:
+    """The environment for a process working with the stack under ``home`` (hubctl, `hubctl up`)."""
+    env = {**os.environ, "HUB_HOME": str(home), **extra}
     for name in ("HUB_DATABASE_URL", "HUB_AIRFLOW_API_URL", "AIRFLOW_HOME"):
         env.pop(name, None)
+    return env
+
+
+@contextlib.contextmanager
+def launched(
+    home: Path, port: int | None = None, timeout: float = 300
+) -> Iterator[tuple[subprocess.Popen[bytes], AirflowApiConfig]]:
+    """Run `hubctl up` as a child process (for tests and benchmarks); Ctrl-C it on exit."""
+    env = client_environment(home, HUB_AIRFLOW_PORT=str(port or free_port()))
     home.mkdir(parents=True, exist_ok=True)
     with (home / "up.log").open("wb") as log:
         hubctl = str(Path(sys.executable).with_name("hubctl"))

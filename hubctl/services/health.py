@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from hubctl.airflow_api import GENERATOR_FILE, AirflowApi, AirflowApiConfig, AirflowApiError
+from hubctl.generator import dag_id_for
 from hubctl.repository import groups as group_queries
 from hubctl.repository import status as status_queries
 from hubctl.repository.tables import JOBS, select_records
@@ -56,7 +57,7 @@ def group_status(
     rows = []
     for group in groups:
         dag_ids = [
-            f"{job.dag_name}__{job.job_name}"
+            dag_id_for(job.dag_name, job.job_name)
             for job in jobs
             if job.exchange_group == group.group_name
         ]

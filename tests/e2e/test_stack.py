@@ -8,8 +8,6 @@ that no process it started is left.
 from __future__ import annotations
 
 import json
-import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,7 +22,7 @@ import pytest
 import sqlalchemy as sa
 
 from hubctl.airflow_api import AirflowApi
-from hubctl.stack import launched
+from hubctl.stack import client_environment, launched
 
 pytestmark = pytest.mark.e2e
 
@@ -67,12 +65,6 @@ class RunningStack:
             return conn.execute(sa.text(query)).scalar()
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def wait_for(condition: Callable[[], Any], timeout: float, what: str, interval: float = 0.5) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -94,9 +86,8 @@ def started_processes(stack_pid: int, home: Path) -> set[int]:
 @pytest.fixture(scope="module")
 def stack() -> Iterator[RunningStack]:
     home = Path(tempfile.mkdtemp(prefix="hube2e"))  # short: the database socket lives here
-    with launched(home, free_port()) as (process, api_config):
-        env = {**os.environ, "HUB_HOME": str(home)}
-        env.pop("HUB_DATABASE_URL", None)
+    with launched(home) as (process, api_config):
+        env = client_environment(home)
         yield RunningStack(home, env, AirflowApi(api_config), process)
         started = started_processes(process.pid, home)
     alive = [
