@@ -17,22 +17,26 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, model_validator
 from pydantic import ValidationError as PydanticValidationError
-from sqlalchemy.engine import Connection, Engine
 
 from hubctl import yamlio
 from hubctl.db import audited_transaction
 from hubctl.errors import ConflictError, ValidationError
 from hubctl.repository import groups as group_rows
 from hubctl.repository import tables
-from hubctl.repository.tables import GROUPS, JOBS, TICKERS, ControlTable
+from hubctl.repository.tables import GROUPS, JOBS, TICKERS, AnyConnection, ControlTable
 from hubctl.schemas import DagConfigSpec, ExchangeGroupSpec, TickerSpec
 from hubctl.services.rows import RowChange, execute_change, spec_values
 from hubctl.services.validation import normalized_params, pydantic_problems
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection, Engine
+
+    from hubctl.db import Connectable
 
 # converge: the file's sections become the database's (creates, updates, removals);
 # merge: creates and updates only; add-missing: creates only (how the defaults are applied).
@@ -220,7 +224,7 @@ def load_defaults() -> ConfigDocument:
 # ---------------------------------------------------------------- export
 
 
-def current_document(conn: Connection) -> ConfigDocument:
+def current_document(conn: AnyConnection) -> ConfigDocument:
     sections = {
         section: [
             table.spec.model_validate(spec_values(table, record))
@@ -231,7 +235,7 @@ def current_document(conn: Connection) -> ConfigDocument:
     return ConfigDocument.model_construct(**sections)  # type: ignore[arg-type]
 
 
-def export_document(engine: Engine) -> ConfigDocument:
+def export_document(engine: Connectable) -> ConfigDocument:
     """Everything the database holds, as a document that `apply` reproduces exactly."""
     with engine.connect() as conn:
         return current_document(conn)
@@ -275,7 +279,7 @@ class ApplyResult:
     change_set: str
 
 
-def _current_rows(conn: Connection, table: ControlTable[Any]) -> dict[str, Any]:
+def _current_rows(conn: AnyConnection, table: ControlTable[Any]) -> dict[str, Any]:
     return {
         table.label(table.key_of(record)): record
         for record in tables.select_records(conn, table=table)

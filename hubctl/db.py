@@ -1,4 +1,8 @@
-"""Connections: the embedded PostgreSQL when no URL is configured, engines, audited transactions."""
+"""Connections: the embedded PostgreSQL when no URL is configured, engines, audited transactions.
+
+SQLAlchemy is imported only where an engine is made: read commands connect through ``Database``
+(psycopg2 alone) and start a sixth of a second sooner.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +12,17 @@ import os
 import uuid
 import warnings
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
-import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine, make_url
-
+from hubctl.errors import ValidationError
 from hubctl.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection, Engine
 
 EMBEDDED_DATABASE = "hub"
 
@@ -40,13 +48,10 @@ def embedded_server_url(home: Path, database: str = EMBEDDED_DATABASE) -> str:
         if running is None:
             _forget_server(pgdata)  # a handle on a server that crashed would be handed back as is
         server = pgserver.get_server(pgdata, cleanup_mode=None)
-    socket_url = make_url(server.get_uri())
-    if not _database_exists(socket_url, database):
+    if not _database_exists(server.get_uri(), database):
         server.psql(f'CREATE DATABASE "{database}";')
     marker.touch()
-    return _running_server_url(pgdata, database) or str(
-        socket_url.set(drivername="postgresql+psycopg2", database=database)
-    )
+    return _running_server_url(pgdata, database) or server.get_uri(database)
 
 
 def stop_embedded_server(home: Path) -> bool:
@@ -97,27 +102,41 @@ def _running_server_url(pgdata: Path, database: str) -> str | None:
         pass  # alive, owned by another user
     if not (Path(socket_dir) / f".s.PGSQL.{port}").exists():
         return None
-    url = sa.URL.create(
-        "postgresql+psycopg2",
-        username="postgres",
-        database=database,
-        query={"host": socket_dir, "port": port},
-    )
-    return url.render_as_string(hide_password=False)
+    return f"postgresql+psycopg2://postgres@/{database}?{urlencode({'host': socket_dir, 'port': port})}"
 
 
-def _database_exists(server_url: sa.URL, database: str) -> bool:
-    engine = sa.create_engine(
-        server_url.set(drivername="postgresql+psycopg2"), poolclass=sa.NullPool
-    )
+def _database_exists(server_url: str, database: str) -> bool:
+    import psycopg2
+
+    conn = psycopg2.connect(**connection_arguments(server_url))
     try:
-        with engine.connect() as conn:
-            found = conn.execute(
-                sa.text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": database}
-            ).first()
+        with conn.cursor() as cursor:
+            cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,))
+            return cursor.fetchone() is not None
     finally:
-        engine.dispose()
-    return found is not None
+        conn.close()
+
+
+def connection_arguments(url: str) -> dict[str, str]:
+    """psycopg2.connect's keywords for a SQLAlchemy URL, parsed as SQLAlchemy parses it.
+
+    ``postgresql+psycopg2://user:pass@host:5432/db?sslmode=require`` gives user, password, host,
+    port, dbname and each query parameter (e.g. ``host`` for a socket directory).
+    """
+    scheme, _, _ = url.partition("://")
+    if scheme not in ("postgresql", "postgresql+psycopg2"):
+        raise ValidationError(
+            f"database_url: expected postgresql:// or postgresql+psycopg2://, not {scheme}://"
+        )
+    parts = urlsplit(url)
+    found = {
+        "user": unquote(parts.username or ""),
+        "password": unquote(parts.password or ""),
+        "host": parts.hostname or "",
+        "port": str(parts.port or ""),
+        "dbname": unquote(parts.path.lstrip("/")),
+    }
+    return {name: value for name, value in found.items() if value} | dict(parse_qsl(parts.query))
 
 
 def resolve_database_url(settings: Settings | None = None) -> str:
@@ -129,6 +148,8 @@ def resolve_database_url(settings: Settings | None = None) -> str:
 
 def create_engine(url: str | None = None, *, settings: Settings | None = None) -> Engine:
     """An engine for one command or one parse: no pool kept between them, a short connect timeout."""
+    import sqlalchemy as sa
+
     settings = settings or get_settings()
     return sa.create_engine(
         url or resolve_database_url(settings),
@@ -148,22 +169,57 @@ def audited_transaction(
     committed a change, Airflow is asked to re-parse the generator file (see notify_airflow).
     """
     with engine.begin() as conn:
-        conn.execute(
-            sa.text(
-                "SELECT set_config('hub.actor', :actor, true), set_config('hub.reason', :reason, true),"
-                " set_config('hub.change_set', :change_set, true), set_config('hub.via', 'hubctl', true)"
-            ),
+        conn.exec_driver_sql(
+            "SELECT set_config('hub.actor', %(actor)s, true),"
+            " set_config('hub.reason', %(reason)s, true),"
+            " set_config('hub.change_set', %(change_set)s, true), set_config('hub.via', 'hubctl', true)",
             {"actor": actor, "reason": reason or "", "change_set": change_set or str(uuid.uuid4())},
         )
-        chain_end_before = conn.execute(_CHAIN_END).scalar()
+        chain_end_before = conn.exec_driver_sql(_CHAIN_END).scalar()
         yield conn
-        changed = conn.execute(_CHAIN_END).scalar() != chain_end_before
+        changed = conn.exec_driver_sql(_CHAIN_END).scalar() != chain_end_before
     if changed:
         _tell_airflow()
 
 
 # Every audited change moves the chain head, so comparing it tells whether anything was written.
-_CHAIN_END = sa.text("SELECT last_id FROM hub.audit_chain_head WHERE id = 1")
+_CHAIN_END = "SELECT last_id FROM hub.audit_chain_head WHERE id = 1"
+
+
+class Connectable(Protocol):
+    """What the read services take: a SQLAlchemy Engine or a ``Database``."""
+
+    def connect(self) -> AbstractContextManager[Any]: ...
+
+
+@dataclass(frozen=True)
+class Database:
+    """The hub database reached with psycopg2 alone, for reads: no SQLAlchemy import.
+
+    ``connect()`` yields a read-only psycopg2 connection that hubctl.repository.tables accepts
+    wherever it accepts a SQLAlchemy Connection.
+    """
+
+    url: str
+    connect_timeout_seconds: int
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None) -> Database:
+        settings = settings or get_settings()
+        return cls(resolve_database_url(settings), settings.connect_timeout_seconds)
+
+    @contextmanager
+    def connect(self) -> Iterator[Any]:
+        import psycopg2
+
+        conn = psycopg2.connect(
+            **connection_arguments(self.url), connect_timeout=self.connect_timeout_seconds
+        )
+        try:
+            conn.set_session(readonly=True)
+            yield conn
+        finally:
+            conn.close()
 
 
 def _tell_airflow() -> None:

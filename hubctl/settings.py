@@ -1,48 +1,63 @@
-"""The one settings class. Every knob of the tool is an environment variable prefixed ``HUB_``."""
+"""The one settings class. Every knob of the tool is an environment variable prefixed ``HUB_``.
+
+A frozen dataclass read from the environment rather than a pydantic-settings model: importing
+pydantic-settings (and the asyncio it pulls in) cost every command 25 ms of start-up.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import os
+import typing
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 from pathlib import Path
+from types import NoneType, UnionType
+from typing import Any
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from hubctl.errors import ValidationError
+
+ENV_PREFIX = "HUB_"
+_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="HUB_", extra="ignore")
-
-    database_url: str | None = Field(
-        default=None,
-        description="SQLAlchemy URL of the hub database. Unset: an embedded PostgreSQL under home.",
-    )
-    reader_database_url: str | None = Field(
-        default=None,
-        description="URL the generator reads with (a role that can only SELECT the configuration). "
-        "Unset: database_url.",
-    )
-    home: Path = Field(default=Path(".hub"), description="Where the embedded database lives.")
-    snapshot_path: Path | None = Field(
-        default=None,
-        description="Last-known-good configuration snapshot. Unset: home/snapshot.json.",
-    )
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    # SQLAlchemy URL of the hub database (postgresql+psycopg2://...). Unset: an embedded
+    # PostgreSQL under home.
+    database_url: str | None = None
+    # URL the generator reads with (a role that can only SELECT the configuration).
+    # Unset: database_url.
+    reader_database_url: str | None = None
+    # Where the embedded database lives.
+    home: Path = Path(".hub")
+    # Last-known-good configuration snapshot. Unset: home/snapshot.json.
+    snapshot_path: Path | None = None
     connect_timeout_seconds: int = 3
     statement_timeout_ms: int = 5000
-    airflow_api_url: str | None = Field(
-        default=None,
-        description="Airflow's API (e.g. http://127.0.0.1:8080): hubctl asks it to re-parse after "
-        "every change. Unset: the local stack's, when `hubctl up` runs.",
-    )
-    airflow_reparse: bool = Field(
-        default=True,
-        description="Ask Airflow to re-parse after each change (when its API is known).",
-    )
+    # Airflow's API (e.g. http://127.0.0.1:8080): hubctl asks it to re-parse after every
+    # change. Unset: the local stack's, when `hubctl up` runs.
+    airflow_api_url: str | None = None
+    # Ask Airflow to re-parse after each change (when its API is known).
+    airflow_reparse: bool = True
     airflow_username: str = "admin"
     airflow_password: str | None = None
-    airflow_port: int = Field(default=8080, description="Port of the local stack's api-server.")
-    strict: bool = Field(
-        default=False, description="Generator raises after building the good DAGs."
-    )
+    # Port of the local stack's api-server.
+    airflow_port: int = 8080
+    # The generator raises after building the good DAGs.
+    strict: bool = False
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Settings from ``HUB_<FIELD>`` variables (``os.environ`` by default); unset: the default."""
+        environ = os.environ if environ is None else environ
+        types = typing.get_type_hints(cls)
+        values = {
+            field.name: _parsed(f"{ENV_PREFIX}{field.name.upper()}", raw, types[field.name])
+            for field in dataclasses.fields(cls)
+            if (raw := environ.get(f"{ENV_PREFIX}{field.name.upper()}")) is not None
+        }
+        return cls(**values)
 
     @property
     def resolved_home(self) -> Path:
@@ -53,6 +68,34 @@ class Settings(BaseSettings):
         return (self.snapshot_path or self.resolved_home / "snapshot.json").expanduser()
 
 
+def _boolean(raw: str) -> bool:
+    if raw.lower() not in _TRUE | _FALSE:
+        raise ValueError("expected true or false")
+    return raw.lower() in _TRUE
+
+
+_PARSERS: dict[Any, tuple[Callable[[str], Any], str]] = {
+    str: (str, "text"),
+    Path: (Path, "a path"),
+    int: (int, "a whole number"),
+    bool: (_boolean, "true or false"),
+}
+
+
+def _parsed(variable: str, raw: str, annotation: Any) -> Any:
+    """``raw`` as the field's type; an empty value unsets an optional field."""
+    optional = isinstance(annotation, UnionType) and NoneType in typing.get_args(annotation)
+    if optional:
+        if not raw:
+            return None
+        annotation = next(arg for arg in typing.get_args(annotation) if arg is not NoneType)
+    parse, expected = _PARSERS[annotation]
+    try:
+        return parse(raw.strip() if annotation in (int, bool) else raw)
+    except ValueError:
+        raise ValidationError(f"{variable}: expected {expected}, got {raw!r}") from None
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    return Settings.from_environment()

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import psycopg2.errors
 import pytest
 import sqlalchemy as sa
 
 from hubctl.db import (
+    Database,
     audited_transaction,
+    connection_arguments,
     create_engine,
     resolve_database_url,
     stop_embedded_server,
 )
+from hubctl.errors import ValidationError
+from hubctl.repository import tables
 from hubctl.settings import Settings
 
 
@@ -75,3 +80,53 @@ def test_hubctl_db_stop_stops_the_embedded_server(
         assert "was not running" in CliRunner().invoke(app, ["db", "stop"]).output
     finally:
         get_settings.cache_clear()
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        (
+            "postgresql+psycopg2://hub:p%40ss%3A%2Fw%20rd@db.example:6432/hub?sslmode=require",
+            {
+                "user": "hub",
+                "password": "p@ss:/w rd",
+                "host": "db.example",
+                "port": "6432",
+                "dbname": "hub",
+                "sslmode": "require",
+            },
+        ),
+        (
+            "postgresql://postgres@/hub?host=%2Ftmp%2Fa+b&port=5433",
+            {"user": "postgres", "dbname": "hub", "host": "/tmp/a b", "port": "5433"},
+        ),
+    ],
+)
+def test_connection_arguments_parse_a_url_as_sqlalchemy_does(
+    url: str, expected: dict[str, str]
+) -> None:
+    assert connection_arguments(url) == expected
+    parsed = sa.make_url(url)
+    assert (parsed.username, parsed.password, parsed.database) == (
+        expected["user"],
+        expected.get("password"),
+        expected["dbname"],
+    )
+
+
+def test_connection_arguments_refuse_another_driver() -> None:
+    with pytest.raises(ValidationError, match=r"database_url: expected postgresql://"):
+        connection_arguments("postgresql+asyncpg://u@h/db")
+
+
+def test_the_read_database_reaches_the_same_rows_and_cannot_write(
+    default_config: sa.Engine, db_url: str
+) -> None:
+    database = Database(db_url, connect_timeout_seconds=3)
+    with database.connect() as conn:
+        via_driver = tables.select_rows(conn, table=tables.JOBS, where={"enabled": True})
+        with pytest.raises(psycopg2.errors.ReadOnlySqlTransaction):
+            tables.delete_record(conn, table=tables.GROUPS, key={"group_name": "lse"})
+    with default_config.connect() as conn:
+        assert tables.select_rows(conn, table=tables.JOBS, where={"enabled": True}) == via_driver
+    assert len(via_driver) == 9

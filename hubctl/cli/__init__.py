@@ -100,24 +100,35 @@ def _constraint_field(constraint: str, table: str | None) -> str:
 
     control = CONTROL_TABLES.get(table or "")
     rest = constraint.removeprefix("ck_").removeprefix("fk_").removeprefix(f"{table}_")
-    columns = sorted(control.table.c.keys() if control else [], key=len, reverse=True)
+    columns = sorted(control.columns if control else [], key=len, reverse=True)
     return next((column for column in columns if rest.startswith(column)), rest)
 
 
-def describe_unexpected(error: Exception) -> str:
-    from sqlalchemy.exc import DBAPIError, OperationalError
+def _driver_error(error: Exception) -> Exception | None:
+    """The psycopg2 error behind ``error``: itself (read commands) or SQLAlchemy's ``orig``."""
+    import psycopg2
 
-    if isinstance(error, OperationalError):
-        return f"database unreachable: {str(error.orig).strip().splitlines()[0]}"
-    if isinstance(error, DBAPIError) and error.orig is not None:
-        first_line = str(error.orig).strip().splitlines()[0]
-        diag = getattr(error.orig, "diag", None)
-        constraint = getattr(diag, "constraint_name", None)
-        if constraint:
-            field = _constraint_field(constraint, getattr(diag, "table_name", None))
-            return f"{field}: the database refused the change ({constraint}): {first_line}"
-        return f"database refused the change: {first_line}"
-    return f"{type(error).__name__}: {error} (set HUBCTL_DEBUG=1 for the traceback)"
+    if isinstance(error, psycopg2.Error):
+        return error
+    orig = getattr(error, "orig", None)
+    return orig if isinstance(orig, psycopg2.Error) else None
+
+
+def describe_unexpected(error: Exception) -> str:
+    import psycopg2
+
+    driver_error = _driver_error(error)
+    if driver_error is None:
+        return f"{type(error).__name__}: {error} (set HUBCTL_DEBUG=1 for the traceback)"
+    first_line = str(driver_error).strip().splitlines()[0]
+    if isinstance(driver_error, psycopg2.OperationalError) and driver_error.pgcode is None:
+        return f"database unreachable: {first_line}"
+    diag = getattr(driver_error, "diag", None)
+    constraint = getattr(diag, "constraint_name", None)
+    if constraint:
+        field = _constraint_field(constraint, getattr(diag, "table_name", None))
+        return f"{field}: the database refused the change ({constraint}): {first_line}"
+    return f"database refused the change: {first_line}"
 
 
 def _fail(message: str) -> None:

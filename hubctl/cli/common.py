@@ -12,6 +12,7 @@ from hubctl.errors import ValidationError
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
+    from hubctl.db import Database
     from hubctl.services.rows import RowChange
 
 ActorOption = Annotated[
@@ -51,9 +52,17 @@ def author(actor: str | None, reason: str | None) -> dict[str, Any]:
 
 
 def engine() -> Engine:
+    """The database for commands that write (SQLAlchemy: audited transactions)."""
     from hubctl.db import create_engine
 
     return create_engine()
+
+
+def database() -> Database:
+    """The database for commands that only read: psycopg2 alone, a sixth of a second sooner."""
+    from hubctl.db import Database
+
+    return Database.from_settings()
 
 
 def _shown(value: Any) -> str:

@@ -13,6 +13,7 @@ from hubctl.cli.common import (
     ExpectVersionOption,
     ReasonOption,
     author,
+    database,
     engine,
     report,
 )
@@ -59,7 +60,7 @@ def list_jobs(
     from hubctl.repository.tables import JOBS
     from hubctl.services import config
 
-    jobs = config.list_jobs(engine(), dag_name=dag, group=group, enabled=enabled)
+    jobs = config.list_jobs(database(), dag_name=dag, group=group, enabled=enabled)
     render([JOBS.as_dict(job) for job in jobs], output, columns=LIST_COLUMNS)
 
 
@@ -72,7 +73,7 @@ def get_job(dag: DagArgument, job: JobArgument, output: OutputOption = OutputFor
     from hubctl.repository.tables import JOBS
     from hubctl.services import config
 
-    render(JOBS.as_dict(config.get_job(engine(), dag_name=dag, job_name=job)), output)
+    render(JOBS.as_dict(config.get_job(database(), dag_name=dag, job_name=job)), output)
 
 
 @app.command("set")

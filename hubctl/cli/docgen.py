@@ -5,11 +5,8 @@ python -m hubctl.cli.docgen > docs/cli.md
 
 from __future__ import annotations
 
-import enum
 import inspect
-import typing
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import typer
@@ -71,20 +68,17 @@ def _usage(command: Any, path: list[str]) -> str:
     return " ".join(pieces)
 
 
-_TYPE_NAMES = {str: "TEXT", int: "INTEGER", bool: "", Path: "PATH"}
+_TYPE_NAMES = {"str": "TEXT", "int": "INTEGER"}
 
 
 def _value_hint(param: Any) -> str:
     """What an option takes: ` `TEXT``, ` `table|json|...`` (nothing for a flag)."""
     if getattr(param, "is_flag", False):
         return ""
-    annotation = getattr(getattr(param, "type_descriptor", None), "annotation", None)
-    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
-        return f" `{'|'.join(str(member.value) for member in annotation)}`"
-    if typing.get_origin(annotation) is list:
-        annotation = typing.get_args(annotation)[0]
-    name = _TYPE_NAMES.get(annotation, "VALUE") if isinstance(annotation, type) else "VALUE"
-    return f" `{name}`" if name else ""
+    choices = getattr(param.type, "choices", None)
+    if choices:
+        return f" `{'|'.join(str(getattr(choice, 'value', choice)) for choice in choices)}`"
+    return f" `{_TYPE_NAMES.get(param.type.name, param.type.name.upper())}`"
 
 
 def _escape_pipes(text: str) -> str:

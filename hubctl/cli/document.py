@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from hubctl.cli.common import ActorOption, ReasonOption, author, change_lines, engine
+from hubctl.cli.common import ActorOption, ReasonOption, author, change_lines, database, engine
 from hubctl.cli.output import OutputFormat, OutputOption, render
 from hubctl.errors import ValidationError
 
@@ -91,7 +91,7 @@ def export(
     if defaults:
         typer.echo(configfile.defaults_text(), nl=False)
         return
-    typer.echo(configfile.dump_document(configfile.export_document(engine())), nl=False)
+    typer.echo(configfile.dump_document(configfile.export_document(database())), nl=False)
 
 
 def plan(

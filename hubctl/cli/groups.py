@@ -13,6 +13,7 @@ from hubctl.cli.common import (
     ExpectVersionOption,
     ReasonOption,
     author,
+    database,
     engine,
     report,
 )
@@ -51,7 +52,7 @@ def list_groups(
     from hubctl.repository.tables import GROUPS
     from hubctl.services import groups
 
-    found = groups.list_groups(engine(), enabled=enabled)
+    found = groups.list_groups(database(), enabled=enabled)
     render([GROUPS.as_dict(group) for group in found], output, columns=LIST_COLUMNS)
 
 
@@ -63,7 +64,7 @@ def show_group(group: GroupArgument, output: OutputOption = OutputFormat.table) 
     """
     from hubctl.services import groups
 
-    render(groups.show_group(engine(), group_name=group).to_dict(), output)
+    render(groups.show_group(database(), group_name=group).to_dict(), output)
 
 
 @app.command("add")

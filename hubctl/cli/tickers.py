@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from hubctl.cli.common import ActorOption, ReasonOption, author, engine, report
+from hubctl.cli.common import ActorOption, ReasonOption, author, database, engine, report
 from hubctl.cli.output import OutputFormat, OutputOption, render
 
 app = typer.Typer(help="The ticker universe: which securities are collected.", no_args_is_help=True)
@@ -30,7 +30,7 @@ def list_tickers(
     from hubctl.repository.tables import TICKERS
     from hubctl.services import tickers
 
-    found = tickers.list_tickers(engine(), group=group)
+    found = tickers.list_tickers(database(), group=group)
     render(
         [TICKERS.as_dict(ticker) for ticker in found],
         output,

@@ -1,28 +1,33 @@
 """The control tables and the SQL they all share: select, insert, update, delete, lock.
 
-Every function takes a Connection and keyword arguments; the caller owns the transaction.
+Every function takes a connection and keyword arguments; the caller owns the transaction. The
+connection is a SQLAlchemy Connection (the services' writes) or a bare psycopg2 connection
+(hubctl.db.Database, the read commands). The SQL is plain parameterised text run on the driver's
+cursor either way, so reading a table imports no SQLAlchemy (a sixth of a second per command).
 Rows come back as the pydantic record of their table (spec fields plus bookkeeping).
-
-The tables are lightweight Core table clauses named after the records' fields, not the ORM
-models: importing the ORM costs every command (and every DAG parse) a fifth of a second.
-tests/repository/test_tables.py checks that they match hubctl.models.
+tests/repository/test_tables.py checks the tables' columns against hubctl.models.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeAlias, TypeVar
 
-import sqlalchemy as sa
 from pydantic import BaseModel
-from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.engine import Connection
 
 from hubctl import schemas
 
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+# A SQLAlchemy Connection, or a psycopg2 connection (untyped: psycopg2 ships no stubs).
+AnyConnection: TypeAlias = "Connection | Any"
+Row = dict[str, Any]
 RecordT = TypeVar("RecordT", bound=BaseModel)
 BOOKKEEPING = tuple(schemas.Bookkeeping.model_fields)
+# Columns whose values psycopg2 cannot send as they are (a dict must be sent as jsonb).
+JSON_COLUMNS = frozenset({"params"})
 
 
 @dataclass(frozen=True)
@@ -30,11 +35,14 @@ class ControlTable(Generic[RecordT]):
     """One table of the control plane: its key, its spec (what users write) and its record."""
 
     name: str
-    table: sa.TableClause
     key: tuple[str, ...]
     spec: type[BaseModel]
     record: type[RecordT]
     noun: str
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return tuple(self.record.model_fields)
 
     @property
     def spec_fields(self) -> tuple[str, ...]:
@@ -58,25 +66,9 @@ class ControlTable(Generic[RecordT]):
         values = record.model_dump(mode="json")
         return {name: values[name] for name in (*self.spec_fields, *BOOKKEEPING) if name in values}
 
-    def matches(self, key: Mapping[str, Any]) -> sa.ColumnElement[bool]:
-        if any(isinstance(key[column], str) and "\x00" in key[column] for column in self.key):
-            return sa.false()  # PostgreSQL text cannot hold NUL: no row has such a key
-        return sa.and_(*(self.table.c[column] == key[column] for column in self.key))
-
-
-# Columns whose values psycopg2 cannot send without a type (a dict must be sent as jsonb).
-COLUMN_TYPES: dict[str, sa.types.TypeEngine[Any]] = {"params": JSONB()}
-
-
-def control_table(name: str, record: type[BaseModel]) -> sa.TableClause:
-    """hub.<name> with one column per field of its record."""
-    columns = (sa.column(field, COLUMN_TYPES.get(field)) for field in record.model_fields)
-    return sa.table(name, *columns, schema="hub")
-
 
 GROUPS: ControlTable[schemas.ExchangeGroupRecord] = ControlTable(
     "exchange_groups",
-    control_table("exchange_groups", schemas.ExchangeGroupRecord),
     ("group_name",),
     schemas.ExchangeGroupSpec,
     schemas.ExchangeGroupRecord,
@@ -84,79 +76,141 @@ GROUPS: ControlTable[schemas.ExchangeGroupRecord] = ControlTable(
 )
 JOBS: ControlTable[schemas.DagConfigRecord] = ControlTable(
     "dag_configuration",
-    control_table("dag_configuration", schemas.DagConfigRecord),
     ("dag_name", "job_name"),
     schemas.DagConfigSpec,
     schemas.DagConfigRecord,
     "job",
 )
 TICKERS: ControlTable[schemas.TickerRecord] = ControlTable(
-    "tickers",
-    control_table("tickers", schemas.TickerRecord),
-    ("ticker",),
-    schemas.TickerSpec,
-    schemas.TickerRecord,
-    "ticker",
+    "tickers", ("ticker",), schemas.TickerSpec, schemas.TickerRecord, "ticker"
 )
 CONTROL_TABLES: dict[str, ControlTable[Any]] = {t.name: t for t in (GROUPS, JOBS, TICKERS)}
 
 
-def _records(table: ControlTable[RecordT], result: sa.CursorResult[Any]) -> list[RecordT]:
-    return [table.record.model_validate(dict(row)) for row in result.mappings()]
+def fetch(conn: AnyConnection, sql: str, params: Mapping[str, Any] | None = None) -> list[Row]:
+    """Run one statement (psycopg2 placeholders) in the caller's transaction; its rows as dicts."""
+    run_on_sqlalchemy = getattr(conn, "exec_driver_sql", None)
+    if run_on_sqlalchemy is not None:  # the same driver cursor, inside SQLAlchemy's transaction
+        result = run_on_sqlalchemy(sql, dict(params or {}))
+        return [dict(row) for row in result.mappings()] if result.returns_rows else []
+    driver_connection: Any = conn
+    with driver_connection.cursor() as cursor:
+        cursor.execute(sql, dict(params or {}))
+        if cursor.description is None:
+            return []
+        names = [column.name for column in cursor.description]
+        return [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
+
+
+def _bound(values: Mapping[str, Any], prefix: str) -> dict[str, Any]:
+    from psycopg2.extras import Json
+
+    return {
+        f"{prefix}{name}": Json(value) if name in JSON_COLUMNS and value is not None else value
+        for name, value in values.items()
+    }
+
+
+def _where(table: ControlTable[Any], where: Mapping[str, Any]) -> str:
+    """' WHERE a = %(w_a)s AND b = ANY(%(w_b)s)': a list or tuple matches any of its items."""
+    unknown = set(where) - set(table.columns)
+    if unknown:
+        raise ValueError(f"{table.name} has no column {sorted(unknown)[0]!r}")
+    conditions = [
+        f"{name} = ANY(%(w_{name})s)"
+        if isinstance(value, list | tuple)
+        else f"{name} = %(w_{name})s"
+        for name, value in where.items()
+    ]
+    return f" WHERE {' AND '.join(conditions)}" if conditions else ""
+
+
+def _holds_nul(where: Mapping[str, Any]) -> bool:
+    """PostgreSQL text cannot hold NUL: no row has such a value (and the driver would refuse it)."""
+    return any(isinstance(value, str) and "\x00" in value for value in where.values())
+
+
+def select_rows(
+    conn: AnyConnection,
+    *,
+    table: ControlTable[Any],
+    where: Mapping[str, Any] | None = None,
+    lock: bool = False,
+) -> list[Row]:
+    """Rows whose columns equal ``where``'s values, in key order; ``lock`` takes row locks."""
+    where = where or {}
+    if _holds_nul(where):
+        return []
+    sql = (
+        f"SELECT {', '.join(table.columns)} FROM hub.{table.name}{_where(table, where)}"
+        f" ORDER BY {', '.join(table.key)}{' FOR UPDATE' if lock else ''}"
+    )
+    return fetch(conn, sql, _bound(where, "w_"))
+
+
+def _records(table: ControlTable[RecordT], rows: Iterable[Row]) -> list[RecordT]:
+    return [table.record.model_validate(row) for row in rows]
 
 
 def select_records(
-    conn: Connection,
+    conn: AnyConnection,
     *,
     table: ControlTable[RecordT],
-    where: Iterable[sa.ColumnElement[bool]] = (),
+    where: Mapping[str, Any] | None = None,
     lock: bool = False,
 ) -> list[RecordT]:
-    """Rows matching every condition in ``where``, in key order; ``lock`` takes row locks."""
-    query = sa.select(table.table).where(*where).order_by(*(table.table.c[k] for k in table.key))
-    if lock:
-        query = query.with_for_update()
-    return _records(table, conn.execute(query))
+    return _records(table, select_rows(conn, table=table, where=where, lock=lock))
 
 
 def select_record(
-    conn: Connection, *, table: ControlTable[RecordT], key: Mapping[str, Any], lock: bool = False
+    conn: AnyConnection, *, table: ControlTable[RecordT], key: Mapping[str, Any], lock: bool = False
 ) -> RecordT | None:
-    found = select_records(conn, table=table, where=[table.matches(key)], lock=lock)
+    found = select_records(conn, table=table, where=table.key_of(key), lock=lock)
     return found[0] if found else None
 
 
 def insert_record(
-    conn: Connection, *, table: ControlTable[RecordT], values: Mapping[str, Any]
+    conn: AnyConnection, *, table: ControlTable[RecordT], values: Mapping[str, Any]
 ) -> RecordT:
-    query = sa.insert(table.table).values(**values).returning(*table.table.c)
-    return _records(table, conn.execute(query))[0]
+    names = list(values)
+    sql = (
+        f"INSERT INTO hub.{table.name} ({', '.join(names)})"
+        f" VALUES ({', '.join(f'%(v_{name})s' for name in names)})"
+        f" RETURNING {', '.join(table.columns)}"
+    )
+    return _records(table, fetch(conn, sql, _bound(values, "v_")))[0]
 
 
 def update_record(
-    conn: Connection,
+    conn: AnyConnection,
     *,
     table: ControlTable[RecordT],
     key: Mapping[str, Any],
     values: Mapping[str, Any],
 ) -> RecordT | None:
     """Set ``values`` on the row; None when there is no such row. A no-op keeps the version."""
-    if not values:
+    key = table.key_of(key)
+    if not values or _holds_nul(key):
         return select_record(conn, table=table, key=key)
-    query = (
-        sa.update(table.table).where(table.matches(key)).values(**values).returning(*table.table.c)
+    assignments = ", ".join(f"{name} = %(v_{name})s" for name in values)
+    sql = (
+        f"UPDATE hub.{table.name} SET {assignments}{_where(table, key)}"
+        f" RETURNING {', '.join(table.columns)}"
     )
-    found = _records(table, conn.execute(query))
+    found = _records(table, fetch(conn, sql, {**_bound(values, "v_"), **_bound(key, "w_")}))
     return found[0] if found else None
 
 
-def delete_record(conn: Connection, *, table: ControlTable[Any], key: Mapping[str, Any]) -> bool:
-    result = conn.execute(sa.delete(table.table).where(table.matches(key)))
-    return bool(result.rowcount)
+def delete_record(conn: AnyConnection, *, table: ControlTable[Any], key: Mapping[str, Any]) -> bool:
+    key = table.key_of(key)
+    if _holds_nul(key):
+        return False
+    sql = f"DELETE FROM hub.{table.name}{_where(table, key)} RETURNING {', '.join(table.key)}"
+    return bool(fetch(conn, sql, _bound(key, "w_")))
 
 
-def lock_tables(conn: Connection, *, tables: Iterable[ControlTable[Any]]) -> None:
+def lock_tables(conn: AnyConnection, *, tables: Iterable[ControlTable[Any]]) -> None:
     """Block other writers of ``tables`` until this transaction ends (readers carry on)."""
     names = ", ".join(f"hub.{table.name}" for table in tables)
     if names:
-        conn.execute(sa.text(f"LOCK TABLE {names} IN SHARE ROW EXCLUSIVE MODE"))
+        fetch(conn, f"LOCK TABLE {names} IN SHARE ROW EXCLUSIVE MODE")

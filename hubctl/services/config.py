@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-
-from sqlalchemy.engine import Connection, Engine
+from typing import TYPE_CHECKING
 
 from hubctl.db import audited_transaction
 from hubctl.repository import config as job_rows
@@ -13,6 +12,11 @@ from hubctl.schemas import DagConfigRecord, DagConfigSpec
 from hubctl.services import rows
 from hubctl.services.groups import require_group
 from hubctl.services.validation import normalized_params, parse_assignments
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection, Engine
+
+    from hubctl.db import Connectable
 
 
 def prepare_job(
@@ -32,7 +36,7 @@ def _key(dag_name: str, job_name: str) -> dict[str, str]:
 
 
 def list_jobs(
-    engine: Engine,
+    engine: Connectable,
     *,
     dag_name: str | None = None,
     group: str | None = None,
@@ -44,7 +48,7 @@ def list_jobs(
         return job_rows.list_jobs(conn, dag_name=dag_name, group=group, enabled=enabled)
 
 
-def get_job(engine: Engine, *, dag_name: str, job_name: str) -> DagConfigRecord:
+def get_job(engine: Connectable, *, dag_name: str, job_name: str) -> DagConfigRecord:
     with engine.connect() as conn:
         record: DagConfigRecord = rows.require_row(conn, table=JOBS, key=_key(dag_name, job_name))
         return record

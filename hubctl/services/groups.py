@@ -5,21 +5,24 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
-
-from sqlalchemy.engine import Connection, Engine
+from typing import TYPE_CHECKING, Any
 
 from hubctl.db import audited_transaction
 from hubctl.errors import ConflictError
 from hubctl.repository import groups as group_rows
 from hubctl.repository import tickers as ticker_rows
-from hubctl.repository.tables import GROUPS
+from hubctl.repository.tables import GROUPS, AnyConnection
 from hubctl.schemas import ExchangeGroupRecord
 from hubctl.services import rows
 from hubctl.services.validation import unknown
 
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection, Engine
 
-def require_group(conn: Connection, group_name: str, *, field: str = "exchange_group") -> None:
+    from hubctl.db import Connectable
+
+
+def require_group(conn: AnyConnection, group_name: str, *, field: str = "exchange_group") -> None:
     """Refuse a group name that does not exist, listing the ones that do."""
     names = group_rows.group_names(conn)
     if group_name not in names:
@@ -46,12 +49,12 @@ class GroupDetail:
         return {**GROUPS.as_dict(self.group), "jobs": self.jobs, "tickers": self.tickers}
 
 
-def list_groups(engine: Engine, *, enabled: bool | None = None) -> list[ExchangeGroupRecord]:
+def list_groups(engine: Connectable, *, enabled: bool | None = None) -> list[ExchangeGroupRecord]:
     with engine.connect() as conn:
         return group_rows.list_groups(conn, enabled=enabled)
 
 
-def show_group(engine: Engine, *, group_name: str) -> GroupDetail:
+def show_group(engine: Connectable, *, group_name: str) -> GroupDetail:
     with engine.connect() as conn:
         group = rows.require_row(conn, table=GROUPS, key={"group_name": group_name})
         jobs = group_rows.jobs_using(conn, group_name=group_name)

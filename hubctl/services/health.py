@@ -51,7 +51,7 @@ def group_status(
     today = today or dt.date.today()
     with engine.connect() as conn:
         groups = group_queries.list_groups(conn)
-        jobs = select_records(conn, table=JOBS, where=[JOBS.table.c.enabled.is_(True)])
+        jobs = select_records(conn, table=JOBS, where={"enabled": True})
         latest = status_queries.latest_trade_dates(conn)
     api = _airflow(settings)
     rows = []

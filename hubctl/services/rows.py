@@ -9,21 +9,23 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel
-from sqlalchemy.engine import Connection, Engine
 
 from hubctl.db import audited_transaction
 from hubctl.errors import ConflictError, NotFoundError
 from hubctl.repository import tables
-from hubctl.repository.tables import ControlTable
+from hubctl.repository.tables import AnyConnection, ControlTable
 from hubctl.services.validation import parse_assignments, validate_model
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection, Engine
 
 Action = Literal["create", "update", "delete", "none"]
 # Table-specific checks and normalisation of a validated spec (before is None on create).
-Prepare = Callable[[Connection, Any, Any], Any]
-Guard = Callable[[Connection, Mapping[str, Any]], None]
+Prepare = Callable[[AnyConnection, Any, Any], Any]
+Guard = Callable[[AnyConnection, Mapping[str, Any]], None]
 Edit = Callable[[dict[str, Any]], dict[str, Any]]
 
 
@@ -71,7 +73,7 @@ _LISTED_KEYS = 20
 
 
 def not_found(
-    conn: Connection, *, table: ControlTable[Any], key: Mapping[str, Any]
+    conn: AnyConnection, *, table: ControlTable[Any], key: Mapping[str, Any]
 ) -> NotFoundError:
     """'no job 'a/b'; known: ...' (the known keys when they are few enough to read)."""
     labels = [table.label(table.key_of(row)) for row in tables.select_records(conn, table=table)]
@@ -82,7 +84,7 @@ def not_found(
 
 
 def require_row(
-    conn: Connection, *, table: ControlTable[Any], key: Mapping[str, Any], lock: bool = False
+    conn: AnyConnection, *, table: ControlTable[Any], key: Mapping[str, Any], lock: bool = False
 ) -> Any:
     record = tables.select_record(conn, table=table, key=key, lock=lock)
     if record is None:

@@ -7,9 +7,7 @@ import io
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
-
-from sqlalchemy.engine import Engine
+from typing import TYPE_CHECKING, Any
 
 from hubctl import configfile
 from hubctl.db import audited_transaction
@@ -19,12 +17,17 @@ from hubctl.repository.tables import GROUPS, TICKERS
 from hubctl.schemas import TickerRecord
 from hubctl.services import rows
 
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from hubctl.db import Connectable
+
 CSV_COLUMNS = ("ticker", "exchange", "groupings", "enabled")
 REQUIRED_CSV_COLUMNS = ("ticker", "exchange")
 _ROW_INDEX = re.compile(r"tickers\[(\d+)\]")
 
 
-def list_tickers(engine: Engine, *, group: str | None = None) -> list[TickerRecord]:
+def list_tickers(engine: Connectable, *, group: str | None = None) -> list[TickerRecord]:
     """Every ticker, or those listed on one of the group's exchanges."""
     with engine.connect() as conn:
         if group is None:

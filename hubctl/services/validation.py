@@ -10,7 +10,6 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
-from hubctl import yamlio
 from hubctl.errors import ValidationError
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -79,9 +78,16 @@ def _is_list_field(model: type[BaseModel], name: str) -> bool:
     return typing.get_origin(model.model_fields[name].annotation) is list
 
 
+def _parsed_value(text: str) -> Any:
+    """A KEY=VALUE value read as YAML; imported here, so commands that only read skip PyYAML."""
+    from hubctl import yamlio
+
+    return yamlio.parse_value(text)
+
+
 def _field_value(model: type[BaseModel], name: str, text: str) -> Any:
     if name == PARAMS:
-        value = yamlio.parse_value(text)
+        value = _parsed_value(text)
         if not isinstance(value, dict):
             raise ValidationError(
                 f"params: expected a mapping such as {{source: sample}} (got {text!r})"
@@ -103,7 +109,7 @@ def parse_assignments(
         if not equals or not key:
             raise ValidationError(f"{item!r} is not KEY=VALUE (e.g. batch_size=750)")
         if key.startswith(f"{PARAMS}.") and PARAMS in settable:
-            parsed.params[key.removeprefix(f"{PARAMS}.")] = yamlio.parse_value(text)
+            parsed.params[key.removeprefix(f"{PARAMS}.")] = _parsed_value(text)
         elif key in settable:
             parsed.fields[key] = _field_value(model, key, text)
         else:

@@ -95,7 +95,7 @@ def test_lock_tables_holds_other_writers_until_commit(default_config: Engine) ->
 def test_the_light_tables_match_the_models(
     table: tables.ControlTable[object], model: type[models.Base]
 ) -> None:
-    assert set(table.table.c.keys()) == set(model.__table__.c.keys())
+    assert set(table.columns) == set(model.__table__.c.keys())
     assert table.key == tuple(column.name for column in model.__table__.primary_key)
 
 
