@@ -1,5 +1,7 @@
 """Library exceptions. The CLI turns every one of them into `Error: <message>` and exit 1."""
 
+from collections.abc import Iterable
+
 
 class HubError(Exception):
     """A problem the user can act on; the message is shown as is."""
@@ -19,3 +21,9 @@ class ConflictError(HubError):
 
 class DatabaseUnavailableError(HubError):
     pass
+
+
+def unknown(field_name: str, kind: str, value: str, known: Iterable[str]) -> ValidationError:
+    """'group: unknown group 'x'; known: a, b' (what exists, so the user can pick)."""
+    listed = ", ".join(sorted(known)) or "(none yet)"
+    return ValidationError(f"{field_name}: unknown {kind} {value!r}; known: {listed}")

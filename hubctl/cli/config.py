@@ -57,11 +57,10 @@ def list_jobs(
 
     Example: hubctl config list --group lse --enabled -o json
     """
-    from hubctl.repository.tables import JOBS
-    from hubctl.services import config
+    from hubctl.services import reads
 
-    jobs = config.list_jobs(database(), dag_name=dag, group=group, enabled=enabled)
-    render([JOBS.as_dict(job) for job in jobs], output, columns=LIST_COLUMNS)
+    jobs = reads.list_jobs(database(), dag_name=dag, group=group, enabled=enabled)
+    render(jobs, output, columns=LIST_COLUMNS)
 
 
 @app.command("get")
@@ -70,10 +69,9 @@ def get_job(dag: DagArgument, job: JobArgument, output: OutputOption = OutputFor
 
     Example: hubctl config get data_collection_equities us_markets -o yaml
     """
-    from hubctl.repository.tables import JOBS
-    from hubctl.services import config
+    from hubctl.services import reads
 
-    render(JOBS.as_dict(config.get_job(database(), dag_name=dag, job_name=job)), output)
+    render(reads.get_job(database(), dag_name=dag, job_name=job), output)
 
 
 @app.command("set")

@@ -49,11 +49,9 @@ def list_groups(
 
     Example: hubctl groups list -o json
     """
-    from hubctl.repository.tables import GROUPS
-    from hubctl.services import groups
+    from hubctl.services import reads
 
-    found = groups.list_groups(database(), enabled=enabled)
-    render([GROUPS.as_dict(group) for group in found], output, columns=LIST_COLUMNS)
+    render(reads.list_groups(database(), enabled=enabled), output, columns=LIST_COLUMNS)
 
 
 @app.command("show")
@@ -62,9 +60,9 @@ def show_group(group: GroupArgument, output: OutputOption = OutputFormat.table) 
 
     Example: hubctl groups show lse
     """
-    from hubctl.services import groups
+    from hubctl.services import reads
 
-    render(groups.show_group(database(), group_name=group).to_dict(), output)
+    render(reads.show_group(database(), group_name=group), output)
 
 
 @app.command("add")

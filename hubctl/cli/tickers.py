@@ -27,12 +27,10 @@ def list_tickers(
 
     Example: hubctl tickers list --group lse -o csv
     """
-    from hubctl.repository.tables import TICKERS
-    from hubctl.services import tickers
+    from hubctl.services import reads
 
-    found = tickers.list_tickers(database(), group=group)
     render(
-        [TICKERS.as_dict(ticker) for ticker in found],
+        reads.list_tickers(database(), group=group),
         output,
         columns=("ticker", "exchange", "groupings", "enabled", "version", "updated_by"),
     )

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from hubctl.repository.tables import JOBS, AnyConnection, select_records
-from hubctl.schemas import DagConfigRecord
+
+if TYPE_CHECKING:
+    from hubctl.schemas import DagConfigRecord
 
 
 def list_jobs(

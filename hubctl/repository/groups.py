@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from hubctl.repository.tables import GROUPS, JOBS, AnyConnection, select_records, select_rows
-from hubctl.schemas import ExchangeGroupRecord
+
+if TYPE_CHECKING:
+    from hubctl.schemas import ExchangeGroupRecord
 
 
 def list_groups(conn: AnyConnection, *, enabled: bool | None = None) -> list[ExchangeGroupRecord]:

@@ -3,50 +3,69 @@
 Every function takes a connection and keyword arguments; the caller owns the transaction. The
 connection is a SQLAlchemy Connection (the services' writes) or a bare psycopg2 connection
 (hubctl.db.Database, the read commands). The SQL is plain parameterised text run on the driver's
-cursor either way, so reading a table imports no SQLAlchemy (a sixth of a second per command).
-Rows come back as the pydantic record of their table (spec fields plus bookkeeping).
-tests/repository/test_tables.py checks the tables' columns against hubctl.models.
+cursor either way, and the pydantic schemas are imported only when a record is asked for, so a
+command that only reads rows imports neither SQLAlchemy nor pydantic (a quarter of a second).
+tests/repository/test_tables.py checks the fields named here against hubctl.schemas and
+hubctl.models.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import importlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, TypeAlias, TypeVar
-
-from pydantic import BaseModel
-
-from hubctl import schemas
+from typing import TYPE_CHECKING, Any, Generic, TypeAlias, TypeVar, cast
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel
     from sqlalchemy.engine import Connection
+
+    from hubctl import schemas
 
 # A SQLAlchemy Connection, or a psycopg2 connection (untyped: psycopg2 ships no stubs).
 AnyConnection: TypeAlias = "Connection | Any"
 Row = dict[str, Any]
-RecordT = TypeVar("RecordT", bound=BaseModel)
-BOOKKEEPING = tuple(schemas.Bookkeeping.model_fields)
+RecordT = TypeVar("RecordT", bound="BaseModel")
+# What the database maintains on every control row (hubctl.schemas.Bookkeeping).
+BOOKKEEPING = ("version", "created_at", "updated_at", "updated_by")
 # Columns whose values psycopg2 cannot send as they are (a dict must be sent as jsonb).
 JSON_COLUMNS = frozenset({"params"})
 
 
+def json_ready(value: Any) -> Any:
+    """A column value as JSON, YAML and CSV show it: times in ISO 8601, UTC as Z (as pydantic)."""
+    if isinstance(value, dt.date | dt.time):
+        text = value.isoformat()
+        return text.removesuffix("+00:00") + "Z" if text.endswith("+00:00") else text
+    return value
+
+
 @dataclass(frozen=True)
 class ControlTable(Generic[RecordT]):
-    """One table of the control plane: its key, its spec (what users write) and its record."""
+    """One table of the control plane: its key, its spec fields (what users write), its record.
+
+    ``spec`` and ``record`` name pydantic models in hubctl.schemas, imported on first use.
+    """
 
     name: str
     key: tuple[str, ...]
-    spec: type[BaseModel]
-    record: type[RecordT]
+    spec_fields: tuple[str, ...]
+    spec_name: str
+    record_name: str
     noun: str
 
     @property
     def columns(self) -> tuple[str, ...]:
-        return tuple(self.record.model_fields)
+        return (*self.spec_fields, *BOOKKEEPING)
 
     @property
-    def spec_fields(self) -> tuple[str, ...]:
-        return tuple(self.spec.model_fields)
+    def spec(self) -> type[BaseModel]:
+        return cast("type[BaseModel]", getattr(_schemas(), self.spec_name))
+
+    @property
+    def record(self) -> type[RecordT]:
+        return cast("type[RecordT]", getattr(_schemas(), self.record_name))
 
     @property
     def settable_fields(self) -> tuple[str, ...]:
@@ -54,35 +73,71 @@ class ControlTable(Generic[RecordT]):
         return tuple(name for name in self.spec_fields if name not in self.key)
 
     def key_of(self, row: Mapping[str, Any] | BaseModel) -> dict[str, Any]:
-        values = row.model_dump() if isinstance(row, BaseModel) else row
+        values = row if isinstance(row, Mapping) else row.model_dump()
         return {column: values[column] for column in self.key}
 
     def label(self, key: Mapping[str, Any]) -> str:
         """The key as people write it: 'lse', 'data_collection_equities/us_markets'."""
         return "/".join(str(key[column]) for column in self.key)
 
-    def as_dict(self, record: BaseModel) -> dict[str, Any]:
-        """A record as scripts see it, JSON-ready: its spec fields, then the bookkeeping."""
-        values = record.model_dump(mode="json")
-        return {name: values[name] for name in (*self.spec_fields, *BOOKKEEPING) if name in values}
+    def as_dict(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        """A row as scripts see it, JSON-ready: its spec fields, then the bookkeeping."""
+        return {name: json_ready(row[name]) for name in self.columns if name in row}
+
+
+def _schemas() -> Any:
+    return importlib.import_module("hubctl.schemas")
 
 
 GROUPS: ControlTable[schemas.ExchangeGroupRecord] = ControlTable(
     "exchange_groups",
     ("group_name",),
-    schemas.ExchangeGroupSpec,
-    schemas.ExchangeGroupRecord,
+    (
+        "group_name",
+        "display_name",
+        "exchanges",
+        "primary_timezone",
+        "market_open",
+        "market_close",
+        "enabled",
+        "priority",
+    ),
+    "ExchangeGroupSpec",
+    "ExchangeGroupRecord",
     "exchange group",
 )
 JOBS: ControlTable[schemas.DagConfigRecord] = ControlTable(
     "dag_configuration",
     ("dag_name", "job_name"),
-    schemas.DagConfigSpec,
-    schemas.DagConfigRecord,
+    (
+        "dag_name",
+        "job_name",
+        "exchange_group",
+        "schedule",
+        "cpu_request",
+        "cpu_limit",
+        "memory_request",
+        "memory_limit",
+        "batch_size",
+        "timeout_seconds",
+        "max_retries",
+        "retry_delay_minutes",
+        "max_active_tasks",
+        "enabled",
+        "priority",
+        "params",
+    ),
+    "DagConfigSpec",
+    "DagConfigRecord",
     "job",
 )
 TICKERS: ControlTable[schemas.TickerRecord] = ControlTable(
-    "tickers", ("ticker",), schemas.TickerSpec, schemas.TickerRecord, "ticker"
+    "tickers",
+    ("ticker",),
+    ("ticker", "exchange", "groupings", "enabled"),
+    "TickerSpec",
+    "TickerRecord",
+    "ticker",
 )
 CONTROL_TABLES: dict[str, ControlTable[Any]] = {t.name: t for t in (GROUPS, JOBS, TICKERS)}
 

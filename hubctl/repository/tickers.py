@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from hubctl.repository.tables import TICKERS, AnyConnection, select_records
-from hubctl.schemas import TickerRecord
+
+if TYPE_CHECKING:
+    from hubctl.schemas import TickerRecord
 
 
 def list_tickers(

@@ -11,7 +11,7 @@ from sqlalchemy.engine import Connection, Engine, RowMapping
 
 from hubctl import audit as chain
 from hubctl.db import audited_transaction
-from hubctl.errors import ConflictError, NotFoundError, ValidationError
+from hubctl.errors import ConflictError, NotFoundError, ValidationError, unknown
 from hubctl.repository import audit as audit_rows
 from hubctl.repository import groups as group_rows
 from hubctl.repository import tables
@@ -19,7 +19,6 @@ from hubctl.repository.tables import CONTROL_TABLES, GROUPS, JOBS, ControlTable
 from hubctl.services import rows
 from hubctl.services.config import prepare_job
 from hubctl.services.groups import guard_unused
-from hubctl.services.validation import unknown
 
 TABLE_NAMES = {
     "exchange_groups": "exchange_groups",

@@ -6,17 +6,14 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from hubctl.db import audited_transaction
-from hubctl.repository import config as job_rows
 from hubctl.repository.tables import JOBS
-from hubctl.schemas import DagConfigRecord, DagConfigSpec
+from hubctl.schemas import DagConfigSpec
 from hubctl.services import rows
-from hubctl.services.groups import require_group
+from hubctl.services.reads import require_group
 from hubctl.services.validation import normalized_params, parse_assignments
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
-
-    from hubctl.db import Connectable
 
 
 def prepare_job(
@@ -33,25 +30,6 @@ def prepare_job(
 
 def _key(dag_name: str, job_name: str) -> dict[str, str]:
     return {"dag_name": dag_name, "job_name": job_name}
-
-
-def list_jobs(
-    engine: Connectable,
-    *,
-    dag_name: str | None = None,
-    group: str | None = None,
-    enabled: bool | None = None,
-) -> list[DagConfigRecord]:
-    with engine.connect() as conn:
-        if group is not None:
-            require_group(conn, group, field="group")
-        return job_rows.list_jobs(conn, dag_name=dag_name, group=group, enabled=enabled)
-
-
-def get_job(engine: Connectable, *, dag_name: str, job_name: str) -> DagConfigRecord:
-    with engine.connect() as conn:
-        record: DagConfigRecord = rows.require_row(conn, table=JOBS, key=_key(dag_name, job_name))
-        return record
 
 
 def add_job(

@@ -4,29 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from hubctl.db import audited_transaction
 from hubctl.errors import ConflictError
 from hubctl.repository import groups as group_rows
-from hubctl.repository import tickers as ticker_rows
-from hubctl.repository.tables import GROUPS, AnyConnection
-from hubctl.schemas import ExchangeGroupRecord
+from hubctl.repository.tables import GROUPS
 from hubctl.services import rows
-from hubctl.services.validation import unknown
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
-
-    from hubctl.db import Connectable
-
-
-def require_group(conn: AnyConnection, group_name: str, *, field: str = "exchange_group") -> None:
-    """Refuse a group name that does not exist, listing the ones that do."""
-    names = group_rows.group_names(conn)
-    if group_name not in names:
-        raise unknown(field, "group", group_name, names)
 
 
 def guard_unused(conn: Connection, key: Mapping[str, Any]) -> None:
@@ -37,29 +24,6 @@ def guard_unused(conn: Connection, key: Mapping[str, Any]) -> None:
             f"group_name: group {key['group_name']!r} is used by {', '.join(jobs)};"
             " remove those jobs (hubctl config remove) or disable the group instead"
         )
-
-
-@dataclass(frozen=True)
-class GroupDetail:
-    group: ExchangeGroupRecord
-    jobs: list[str]
-    tickers: list[str]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {**GROUPS.as_dict(self.group), "jobs": self.jobs, "tickers": self.tickers}
-
-
-def list_groups(engine: Connectable, *, enabled: bool | None = None) -> list[ExchangeGroupRecord]:
-    with engine.connect() as conn:
-        return group_rows.list_groups(conn, enabled=enabled)
-
-
-def show_group(engine: Connectable, *, group_name: str) -> GroupDetail:
-    with engine.connect() as conn:
-        group = rows.require_row(conn, table=GROUPS, key={"group_name": group_name})
-        jobs = group_rows.jobs_using(conn, group_name=group_name)
-        tickers = ticker_rows.list_tickers(conn, exchanges=group.exchanges)
-    return GroupDetail(group, jobs, [ticker.ticker for ticker in tickers])
 
 
 def add_group(

@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel
 
 from hubctl.db import audited_transaction
-from hubctl.errors import ConflictError, NotFoundError
+from hubctl.errors import ConflictError
 from hubctl.repository import tables
 from hubctl.repository.tables import AnyConnection, ControlTable
+from hubctl.services import reads
 from hubctl.services.validation import parse_assignments, validate_model
 
 if TYPE_CHECKING:
@@ -69,27 +70,11 @@ def _python_values(table: ControlTable[Any], spec: BaseModel, names: Any) -> dic
     return {name: getattr(spec, name) for name in names if name in table.spec_fields}
 
 
-_LISTED_KEYS = 20
-
-
-def not_found(
-    conn: AnyConnection, *, table: ControlTable[Any], key: Mapping[str, Any]
-) -> NotFoundError:
-    """'no job 'a/b'; known: ...' (the known keys when they are few enough to read)."""
-    labels = [table.label(table.key_of(row)) for row in tables.select_records(conn, table=table)]
-    known = ", ".join(labels) if len(labels) <= _LISTED_KEYS else f"{len(labels)} rows"
-    return NotFoundError(
-        f"{table.key[-1]}: no {table.noun} {table.label(key)!r}; known: {known or '(none)'}"
-    )
-
-
 def require_row(
     conn: AnyConnection, *, table: ControlTable[Any], key: Mapping[str, Any], lock: bool = False
 ) -> Any:
-    record = tables.select_record(conn, table=table, key=key, lock=lock)
-    if record is None:
-        raise not_found(conn, table=table, key=key)
-    return record
+    """The row with ``key`` as its table's record; NotFoundError naming the known keys."""
+    return table.record.model_validate(reads.require_row(conn, table=table, key=key, lock=lock))
 
 
 def check_version(table: ControlTable[Any], record: Any, expect_version: int | None) -> None:

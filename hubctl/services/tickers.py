@@ -12,28 +12,16 @@ from typing import TYPE_CHECKING, Any
 from hubctl import configfile
 from hubctl.db import audited_transaction
 from hubctl.errors import ValidationError
-from hubctl.repository import tickers as ticker_rows
-from hubctl.repository.tables import GROUPS, TICKERS
-from hubctl.schemas import TickerRecord
+from hubctl.repository.tables import TICKERS
 from hubctl.services import rows
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
-    from hubctl.db import Connectable
 
 CSV_COLUMNS = ("ticker", "exchange", "groupings", "enabled")
 REQUIRED_CSV_COLUMNS = ("ticker", "exchange")
 _ROW_INDEX = re.compile(r"tickers\[(\d+)\]")
-
-
-def list_tickers(engine: Connectable, *, group: str | None = None) -> list[TickerRecord]:
-    """Every ticker, or those listed on one of the group's exchanges."""
-    with engine.connect() as conn:
-        if group is None:
-            return ticker_rows.list_tickers(conn)
-        found = rows.require_row(conn, table=GROUPS, key={"group_name": group})
-        return ticker_rows.list_tickers(conn, exchanges=found.exchanges)
 
 
 def add_ticker(

@@ -53,11 +53,6 @@ def normalized_params(dag_name: str, params: Mapping[str, Any]) -> dict[str, Any
     return validated.model_dump(mode="json", exclude_unset=True)
 
 
-def unknown(field_name: str, kind: str, value: str, known: Iterable[str]) -> ValidationError:
-    listed = ", ".join(sorted(known)) or "(none yet)"
-    return ValidationError(f"{field_name}: unknown {kind} {value!r}; known: {listed}")
-
-
 @dataclass(frozen=True)
 class Assignments:
     """KEY=VALUE arguments split into row fields and `params.NAME` keys (None = remove the key)."""

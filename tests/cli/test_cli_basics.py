@@ -67,8 +67,9 @@ def test_database_refusals_name_the_field(engine: Engine) -> None:
     assert "ck_dag_configuration_batch_size_positive" in message
 
 
-# What read commands must not import: Airflow and pandas (seconds), SQLAlchemy (0.15 s).
-HEAVY = ("airflow", "pandas", "numpy", "sqlalchemy")
+# What read commands must not import: Airflow and pandas (seconds), SQLAlchemy and pydantic
+# (0.25 s together; docs/performance.md).
+HEAVY = ("airflow", "pandas", "numpy", "sqlalchemy", "pydantic")
 
 
 def _modules_loaded_by(args: list[str], env: dict[str, str]) -> list[str]:
@@ -93,7 +94,9 @@ def _modules_loaded_by(args: list[str], env: dict[str, str]) -> list[str]:
     return list(json.loads(done.stderr.strip().splitlines()[-1]))
 
 
-def test_read_commands_import_neither_airflow_nor_pandas_nor_sqlalchemy(hub: Run) -> None:
+def test_read_commands_import_neither_airflow_nor_pandas_nor_sqlalchemy_nor_pydantic(
+    hub: Run,
+) -> None:
     env = dict(os.environ)
     for read in (["config", "list", "-o", "json"], ["groups", "show", "lse"], ["tickers", "list"]):
         assert _modules_loaded_by(read, env) == [], read

@@ -23,7 +23,7 @@ from sqlalchemy.engine import Engine
 from hubctl import configfile
 from hubctl.audit import verify_chain
 from hubctl.errors import ConflictError
-from hubctl.services import config
+from hubctl.services import config, reads
 from hubctl.settings import get_settings
 from tests.cli.conftest import audit_rows
 from tests.reliability.conftest import Figures
@@ -53,7 +53,7 @@ def test_20_writers_making_50_changes_each_to_the_same_rows_lose_no_update(
     engine = default_config
     since = audit_rows(engine)[-1]["id"]
     versions_before = {
-        row: config.get_job(engine, dag_name=row[0], job_name=row[1]).version for row in ROWS
+        row: reads.get_job(engine, dag_name=row[0], job_name=row[1])["version"] for row in ROWS
     }
     landed: dict[int, tuple[tuple[str, str], int | None]] = {}  # value -> (row, version expected)
     conflicts: list[int] = []
@@ -64,7 +64,7 @@ def test_20_writers_making_50_changes_each_to_the_same_rows_lose_no_update(
             value = 1 + number * CHANGES + change  # every change writes a value of its own
             expected = None
             if expect_version:
-                expected = config.get_job(engine, dag_name=row[0], job_name=row[1]).version
+                expected = reads.get_job(engine, dag_name=row[0], job_name=row[1])["version"]
             try:
                 config.set_job(
                     engine,
@@ -97,18 +97,18 @@ def test_20_writers_making_50_changes_each_to_the_same_rows_lose_no_update(
     lost = 0
     for row in ROWS:
         history = by_row[row]
-        final = config.get_job(engine, dag_name=row[0], job_name=row[1])
+        final = reads.get_job(engine, dag_name=row[0], job_name=row[1])
         # Each change was made on top of the previous one: versions step by one, and each old
         # value is the value the previous change wrote. Nothing was overwritten unseen.
         versions = [entry["new_row"]["version"] for entry in history]
-        assert versions == list(range(versions_before[row] + 1, final.version + 1))
+        assert versions == list(range(versions_before[row] + 1, final["version"] + 1))
         for previous, entry in itertools.pairwise(history):
             assert (
                 entry["changed_fields"]["batch_size"]["old"]
                 == (previous["changed_fields"]["batch_size"]["new"])
             )
         # The final value is explained by the audit: it is what the last entry wrote.
-        assert final.batch_size == history[-1]["changed_fields"]["batch_size"]["new"]
+        assert final["batch_size"] == history[-1]["changed_fields"]["batch_size"]["new"]
         written = [entry["changed_fields"]["batch_size"]["new"] for entry in history]
         lost += len(
             {value for value, (target, _) in landed.items() if target == row} - set(written)

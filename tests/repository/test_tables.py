@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 import time
 
@@ -9,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from hubctl import models
+from hubctl import models, schemas
 from hubctl.db import audited_transaction
 from hubctl.repository import config as job_rows
 from hubctl.repository import groups as group_rows
@@ -49,8 +50,10 @@ def test_labels_keys_and_dicts(default_config: Engine) -> None:
         )
     assert job is not None
     assert JOBS.label(JOBS.key_of(job)) == "calculate_indicators/all"
-    assert list(JOBS.as_dict(job))[:2] == ["dag_name", "job_name"]
-    assert list(JOBS.as_dict(job))[-4:] == ["version", "created_at", "updated_at", "updated_by"]
+    shown = JOBS.as_dict(job.model_dump())
+    assert list(shown)[:2] == ["dag_name", "job_name"]
+    assert list(shown)[-4:] == ["version", "created_at", "updated_at", "updated_by"]
+    assert shown == job.model_dump(mode="json")  # as pydantic shows it
     assert "dag_name" not in JOBS.settable_fields and "params" in JOBS.settable_fields
 
 
@@ -86,6 +89,23 @@ def test_lock_tables_holds_other_writers_until_commit(default_config: Engine) ->
         released = time.monotonic()
     thread.join()
     assert finished and finished[0] >= released
+
+
+@pytest.mark.parametrize("table", [GROUPS, JOBS, TICKERS])
+def test_the_named_fields_match_the_schemas(table: tables.ControlTable[object]) -> None:
+    assert table.spec_fields == tuple(table.spec.model_fields)
+    assert set(table.columns) == set(table.record.model_fields)
+    assert tuple(schemas.Bookkeeping.model_fields) == tables.BOOKKEEPING
+
+
+def test_json_ready_values_are_what_pydantic_would_show() -> None:
+    moment = dt.datetime(2026, 11, 22, 9, 30, 5, 120, tzinfo=dt.UTC)
+    assert tables.json_ready(moment) == "2026-11-22T09:30:05.000120Z"
+    assert tables.json_ready(moment.astimezone(dt.timezone(dt.timedelta(hours=1)))).endswith(
+        "+01:00"
+    )
+    assert tables.json_ready(dt.time(16, 30)) == "16:30:00"
+    assert tables.json_ready(["a"]) == ["a"]
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,101 @@
+"""What read commands show: control rows as JSON-ready dicts (spec fields, then bookkeeping).
+
+Kept apart from the writes so that a read imports neither SQLAlchemy nor pydantic: each
+function takes a SQLAlchemy Engine or a hubctl.db.Database (psycopg2 alone, what hubctl uses).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from hubctl.errors import NotFoundError, unknown
+from hubctl.repository import groups as group_rows
+from hubctl.repository.tables import (
+    GROUPS,
+    JOBS,
+    TICKERS,
+    AnyConnection,
+    ControlTable,
+    Row,
+    select_rows,
+)
+
+if TYPE_CHECKING:
+    from hubctl.db import Connectable
+
+_LISTED_KEYS = 20
+
+
+def not_found(
+    conn: AnyConnection, *, table: ControlTable[Any], key: Mapping[str, Any]
+) -> NotFoundError:
+    """'no job 'a/b'; known: ...' (the known keys when they are few enough to read)."""
+    labels = [table.label(row) for row in select_rows(conn, table=table)]
+    known = ", ".join(labels) if len(labels) <= _LISTED_KEYS else f"{len(labels)} rows"
+    return NotFoundError(
+        f"{table.key[-1]}: no {table.noun} {table.label(key)!r}; known: {known or '(none)'}"
+    )
+
+
+def require_row(
+    conn: AnyConnection, *, table: ControlTable[Any], key: Mapping[str, Any], lock: bool = False
+) -> Row:
+    """The row with ``key`` (as the database returns it), or NotFoundError naming the known keys."""
+    found = select_rows(conn, table=table, where=table.key_of(key), lock=lock)
+    if not found:
+        raise not_found(conn, table=table, key=key)
+    return found[0]
+
+
+def require_group(conn: AnyConnection, group_name: str, *, field: str = "exchange_group") -> None:
+    """Refuse a group name that does not exist, listing the ones that do."""
+    names = group_rows.group_names(conn)
+    if group_name not in names:
+        raise unknown(field, "group", group_name, names)
+
+
+def list_jobs(
+    database: Connectable,
+    *,
+    dag_name: str | None = None,
+    group: str | None = None,
+    enabled: bool | None = None,
+) -> list[Row]:
+    filters = {"dag_name": dag_name, "exchange_group": group, "enabled": enabled}
+    with database.connect() as conn:
+        if group is not None:
+            require_group(conn, group, field="group")
+        where = {column: value for column, value in filters.items() if value is not None}
+        return [JOBS.as_dict(row) for row in select_rows(conn, table=JOBS, where=where)]
+
+
+def get_job(database: Connectable, *, dag_name: str, job_name: str) -> Row:
+    key = {"dag_name": dag_name, "job_name": job_name}
+    with database.connect() as conn:
+        return JOBS.as_dict(require_row(conn, table=JOBS, key=key))
+
+
+def list_groups(database: Connectable, *, enabled: bool | None = None) -> list[Row]:
+    where = {} if enabled is None else {"enabled": enabled}
+    with database.connect() as conn:
+        return [GROUPS.as_dict(row) for row in select_rows(conn, table=GROUPS, where=where)]
+
+
+def show_group(database: Connectable, *, group_name: str) -> Row:
+    """The group's row, the jobs that use it and the tickers listed on its exchanges."""
+    with database.connect() as conn:
+        group = require_row(conn, table=GROUPS, key={"group_name": group_name})
+        jobs = group_rows.jobs_using(conn, group_name=group_name)
+        tickers = select_rows(conn, table=TICKERS, where={"exchange": group["exchanges"]})
+    return {**GROUPS.as_dict(group), "jobs": jobs, "tickers": [row["ticker"] for row in tickers]}
+
+
+def list_tickers(database: Connectable, *, group: str | None = None) -> list[Row]:
+    """Every ticker, or those listed on one of the group's exchanges."""
+    with database.connect() as conn:
+        where = {}
+        if group is not None:
+            found = require_row(conn, table=GROUPS, key={"group_name": group})
+            where = {"exchange": found["exchanges"]}
+        return [TICKERS.as_dict(row) for row in select_rows(conn, table=TICKERS, where=where)]
