@@ -18,24 +18,14 @@ from hubctl.cli.common import (
     report,
 )
 from hubctl.cli.output import OutputFormat, OutputOption, render
+from hubctl.repository.tables import GROUPS
 
 app = typer.Typer(
     help="Exchange groups: enable or disable a market's DAGs, change its hours.",
     no_args_is_help=True,
 )
 GroupArgument = Annotated[str, typer.Argument(help="Group name, e.g. lse.")]
-LIST_COLUMNS = (
-    "group_name",
-    "display_name",
-    "exchanges",
-    "primary_timezone",
-    "market_open",
-    "market_close",
-    "enabled",
-    "priority",
-    "version",
-    "updated_by",
-)
+LIST_COLUMNS = (*GROUPS.spec_fields, "version", "updated_by")
 
 
 @app.command("list")

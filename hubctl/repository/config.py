@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from hubctl.repository.tables import JOBS, AnyConnection, select_records
-
-if TYPE_CHECKING:
-    from hubctl.schemas import DagConfigRecord
+from hubctl.repository.tables import JOBS, AnyConnection, Row, select_rows
 
 
 def list_jobs(
@@ -16,7 +11,7 @@ def list_jobs(
     dag_name: str | None = None,
     group: str | None = None,
     enabled: bool | None = None,
-) -> list[DagConfigRecord]:
+) -> list[Row]:
     filters = {"dag_name": dag_name, "exchange_group": group, "enabled": enabled}
     where = {column: value for column, value in filters.items() if value is not None}
-    return select_records(conn, table=JOBS, where=where)
+    return select_rows(conn, table=JOBS, where=where)

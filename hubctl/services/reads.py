@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from hubctl.errors import NotFoundError, unknown
+from hubctl.repository import config as job_rows
 from hubctl.repository import groups as group_rows
 from hubctl.repository.tables import (
     GROUPS,
@@ -62,12 +63,11 @@ def list_jobs(
     group: str | None = None,
     enabled: bool | None = None,
 ) -> list[Row]:
-    filters = {"dag_name": dag_name, "exchange_group": group, "enabled": enabled}
     with database.connect() as conn:
         if group is not None:
             require_group(conn, group, field="group")
-        where = {column: value for column, value in filters.items() if value is not None}
-        return [JOBS.as_dict(row) for row in select_rows(conn, table=JOBS, where=where)]
+        found = job_rows.list_jobs(conn, dag_name=dag_name, group=group, enabled=enabled)
+        return [JOBS.as_dict(row) for row in found]
 
 
 def get_job(database: Connectable, *, dag_name: str, job_name: str) -> Row:

@@ -148,3 +148,30 @@ def test_unexpected_errors_are_one_line_unless_debugging(
     monkeypatch.setenv("HUBCTL_DEBUG", "1")
     with pytest.raises(Exception, match=r"Connection refused|could not connect"):
         run("config", "list")
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("HUB_AIRFLOW_PORT", "80a", "Error: HUB_AIRFLOW_PORT: expected a whole number, got '80a'"),
+        (
+            "HUB_DATABASE_URL",
+            "postgresql+asyncpg://u@h/db",
+            "Error: database_url: expected postgresql:// or postgresql+psycopg2://",
+        ),
+    ],
+)
+def test_a_bad_setting_is_one_line_naming_it(
+    hub: Run, monkeypatch: pytest.MonkeyPatch, variable: str, value: str, message: str
+) -> None:
+    from hubctl.settings import get_settings
+
+    monkeypatch.setenv(variable, value)
+    get_settings.cache_clear()
+    try:
+        result = hub("config", "list")
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+    assert result.exit_code == 1
+    assert result.stderr.startswith(message) and len(result.stderr.splitlines()) == 1
