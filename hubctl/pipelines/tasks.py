@@ -51,8 +51,8 @@ def get_tickers(config: dict[str, Any]) -> list[list[str]]:
     from hubctl.repository.tickers import list_tickers
 
     with hub_transaction() as conn:
-        records = list_tickers(conn, exchanges=exchanges(config))
-    return [[record.ticker, record.exchange] for record in records if record.enabled]
+        rows = list_tickers(conn, exchanges=exchanges(config))
+    return [[row["ticker"], row["exchange"]] for row in rows if row["enabled"]]
 
 
 @task

@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from hubctl.repository.tables import GROUPS, JOBS, AnyConnection, select_records, select_rows
-
-if TYPE_CHECKING:
-    from hubctl.schemas import ExchangeGroupRecord
+from hubctl.repository.tables import GROUPS, JOBS, AnyConnection, Row, select_rows
 
 
-def list_groups(conn: AnyConnection, *, enabled: bool | None = None) -> list[ExchangeGroupRecord]:
+def list_groups(conn: AnyConnection, *, enabled: bool | None = None) -> list[Row]:
     where = {} if enabled is None else {"enabled": enabled}
-    return select_records(conn, table=GROUPS, where=where)
+    return select_rows(conn, table=GROUPS, where=where)
 
 
 def group_names(conn: AnyConnection) -> list[str]:

@@ -10,9 +10,8 @@ from sqlalchemy.engine import Engine
 
 from hubctl.airflow_api import GENERATOR_FILE, AirflowApi, AirflowApiConfig, AirflowApiError
 from hubctl.generator import dag_id_for
-from hubctl.repository import groups as group_queries
 from hubctl.repository import status as status_queries
-from hubctl.repository.tables import JOBS, select_records
+from hubctl.repository.tables import GROUPS, JOBS, select_records
 from hubctl.settings import Settings
 
 DEFAULT_MAX_SNAPSHOT_AGE = dt.timedelta(minutes=10)
@@ -50,7 +49,7 @@ def group_status(
     """Per exchange group: enabled, its DAGs, the latest run, the newest price and its age."""
     today = today or dt.date.today()
     with engine.connect() as conn:
-        groups = group_queries.list_groups(conn)
+        groups = select_records(conn, table=GROUPS)
         jobs = select_records(conn, table=JOBS, where={"enabled": True})
         latest = status_queries.latest_trade_dates(conn)
     api = _airflow(settings)

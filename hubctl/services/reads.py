@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from hubctl.errors import NotFoundError, unknown
 from hubctl.repository import config as job_rows
 from hubctl.repository import groups as group_rows
+from hubctl.repository import tickers as ticker_rows
 from hubctl.repository.tables import (
     GROUPS,
     JOBS,
@@ -77,9 +78,8 @@ def get_job(database: Connectable, *, dag_name: str, job_name: str) -> Row:
 
 
 def list_groups(database: Connectable, *, enabled: bool | None = None) -> list[Row]:
-    where = {} if enabled is None else {"enabled": enabled}
     with database.connect() as conn:
-        return [GROUPS.as_dict(row) for row in select_rows(conn, table=GROUPS, where=where)]
+        return [GROUPS.as_dict(row) for row in group_rows.list_groups(conn, enabled=enabled)]
 
 
 def show_group(database: Connectable, *, group_name: str) -> Row:
@@ -87,15 +87,14 @@ def show_group(database: Connectable, *, group_name: str) -> Row:
     with database.connect() as conn:
         group = require_row(conn, table=GROUPS, key={"group_name": group_name})
         jobs = group_rows.jobs_using(conn, group_name=group_name)
-        tickers = select_rows(conn, table=TICKERS, where={"exchange": group["exchanges"]})
+        tickers = ticker_rows.list_tickers(conn, exchanges=group["exchanges"])
     return {**GROUPS.as_dict(group), "jobs": jobs, "tickers": [row["ticker"] for row in tickers]}
 
 
 def list_tickers(database: Connectable, *, group: str | None = None) -> list[Row]:
     """Every ticker, or those listed on one of the group's exchanges."""
     with database.connect() as conn:
-        where = {}
+        exchanges = None
         if group is not None:
-            found = require_row(conn, table=GROUPS, key={"group_name": group})
-            where = {"exchange": found["exchanges"]}
-        return [TICKERS.as_dict(row) for row in select_rows(conn, table=TICKERS, where=where)]
+            exchanges = require_row(conn, table=GROUPS, key={"group_name": group})["exchanges"]
+        return [TICKERS.as_dict(row) for row in ticker_rows.list_tickers(conn, exchanges=exchanges)]

@@ -59,7 +59,7 @@ def test_labels_keys_and_dicts(default_config: Engine) -> None:
 
 def test_domain_queries(default_config: Engine) -> None:
     with default_config.connect() as conn:
-        assert [g.group_name for g in group_rows.list_groups(conn, enabled=True)][:2] == [
+        assert [g["group_name"] for g in group_rows.list_groups(conn, enabled=True)][:2] == [
             "european_markets",
             "german_markets",
         ]
