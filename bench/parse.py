@@ -174,14 +174,19 @@ def start_database(workdir: Path) -> tuple[Any, str]:
     import sqlalchemy as sa
 
     from hubctl import configfile, migrations
+    from hubctl.db import Database
+    from hubctl.services import documents
 
     server = pgserver.get_server(workdir / "pg", cleanup_mode="stop")
     url = sa.make_url(server.get_uri()).set(drivername="postgresql+psycopg2")
     engine = sa.create_engine(url, poolclass=sa.NullPool)
     migrations.upgrade(engine)
-    configfile.apply_document(engine, configfile.load_defaults(), actor="bench", reason="bench")
     engine.dispose()
-    return server, url.render_as_string(hide_password=False)
+    address = url.render_as_string(hide_password=False)
+    documents.apply_document(
+        Database(address), configfile.load_defaults(), actor="bench", reason="bench"
+    )
+    return server, address
 
 
 def load_jobs(url: str, count: int) -> None:

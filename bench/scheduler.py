@@ -19,11 +19,11 @@ import time
 from pathlib import Path
 
 from hubctl.airflow_api import AirflowApi
-from hubctl.schemas import DagConfigSpec
 from hubctl.stack import client_environment, launched
+from hubctl.tables import JOBS
 
 HUBCTL = str(Path(sys.executable).with_name("hubctl"))
-DEFAULT_BATCH = DagConfigSpec.model_fields["batch_size"].default
+DEFAULT_BATCH = JOBS.field["batch_size"].default
 VARIANTS = {"per_ticker": 1, "batched": DEFAULT_BATCH}
 
 

@@ -1,28 +1,35 @@
-"""Connections: the embedded PostgreSQL when no URL is configured, engines, audited transactions.
+"""Connections: the embedded PostgreSQL when no URL is configured, and the one way to reach it.
 
-SQLAlchemy is imported only where an engine is made: read commands connect through ``Database``
-(psycopg2 alone) and start a sixth of a second sooner.
+The control plane reaches its database through ``Database`` (psycopg2 alone: a command that
+imports SQLAlchemy starts a sixth of a second later). ``audited_transaction`` is the transaction
+every change runs in. SQLAlchemy engines exist for the two users that need one: Alembic and the
+market-data pipelines (``create_engine``). This module imports nothing of hubctl above settings.
 """
 
 from __future__ import annotations
 
 import atexit
-import logging
 import os
 import uuid
 import warnings
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
+
+import psycopg2
+from psycopg2.extensions import connection as Connection
+from psycopg2.extensions import make_dsn
 
 from hubctl.errors import ValidationError
 from hubctl.settings import Settings, get_settings
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Connection, Engine
+    from sqlalchemy.engine import Engine
+
+__all__ = ["Connection", "Database", "audited_transaction"]
 
 EMBEDDED_DATABASE = "hub"
 
@@ -106,15 +113,17 @@ def _running_server_url(pgdata: Path, database: str) -> str | None:
 
 
 def _database_exists(server_url: str, database: str) -> bool:
-    import psycopg2
-
-    conn = psycopg2.connect(**connection_arguments(server_url))
+    conn = _connect(server_url)
     try:
         with conn.cursor() as cursor:
             cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,))
             return cursor.fetchone() is not None
     finally:
         conn.close()
+
+
+def _connect(url: str, **options: str) -> Connection:
+    return psycopg2.connect(make_dsn(**connection_arguments(url), **options))
 
 
 def connection_arguments(url: str) -> dict[str, str]:
@@ -146,8 +155,14 @@ def resolve_database_url(settings: Settings | None = None) -> str:
     return embedded_server_url(settings.resolved_home)
 
 
+def libpq_url(url: str) -> str:
+    """The URL as psql and libpq take it: `postgresql://`, whatever driver SQLAlchemy names."""
+    connection_arguments(url)  # refuses what is not PostgreSQL
+    return "postgresql://" + url.partition("://")[2]
+
+
 def create_engine(url: str | None = None, *, settings: Settings | None = None) -> Engine:
-    """An engine for one command or one parse: no pool kept between them, a short connect timeout."""
+    """An engine for Alembic or the market-data pipelines: no pool kept, a short connect timeout."""
     import sqlalchemy as sa
 
     settings = settings or get_settings()
@@ -158,73 +173,73 @@ def create_engine(url: str | None = None, *, settings: Settings | None = None) -
     )
 
 
-@contextmanager
-def audited_transaction(
-    engine: Engine, *, actor: str, reason: str | None = None, change_set: str | None = None
-) -> Iterator[Connection]:
-    """One transaction whose audit rows carry ``actor``, ``reason`` and one change-set id.
-
-    The settings are transaction-local (``set_config(..., true)``), so they cannot leak to the next
-    user of a pooled connection (PgBouncer in transaction mode included). When the transaction
-    committed a change, Airflow is asked to re-parse the generator file (see notify_airflow).
-    """
-    with engine.begin() as conn:
-        conn.exec_driver_sql(
-            "SELECT set_config('hub.actor', %(actor)s, true),"
-            " set_config('hub.reason', %(reason)s, true),"
-            " set_config('hub.change_set', %(change_set)s, true), set_config('hub.via', 'hubctl', true)",
-            {"actor": actor, "reason": reason or "", "change_set": change_set or str(uuid.uuid4())},
-        )
-        chain_end_before = conn.exec_driver_sql(_CHAIN_END).scalar()
-        yield conn
-        changed = conn.exec_driver_sql(_CHAIN_END).scalar() != chain_end_before
-    if changed:
-        _tell_airflow()
-
-
-# Every audited change moves the chain head, so comparing it tells whether anything was written.
-_CHAIN_END = "SELECT last_id FROM hub.audit_chain_head WHERE id = 1"
-
-
-class Connectable(Protocol):
-    """What the read services take: a SQLAlchemy Engine or a ``Database``."""
-
-    def connect(self) -> AbstractContextManager[Any]: ...
-
-
 @dataclass(frozen=True)
 class Database:
-    """The hub database reached with psycopg2 alone, for reads: no SQLAlchemy import.
-
-    ``connect()`` yields a read-only psycopg2 connection that hubctl.repository.tables accepts
-    wherever it accepts a SQLAlchemy Connection.
-    """
+    """The hub database: every read and write of the control plane goes through here."""
 
     url: str
-    connect_timeout_seconds: int
+    connect_timeout_seconds: int = 3
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> Database:
         settings = settings or get_settings()
         return cls(resolve_database_url(settings), settings.connect_timeout_seconds)
 
-    @contextmanager
-    def connect(self) -> Iterator[Any]:
-        import psycopg2
+    @classmethod
+    def reader(cls, settings: Settings | None = None) -> Database:
+        """The least-privileged login: HUB_READER_DATABASE_URL when set, else the hub's own URL."""
+        settings = settings or get_settings()
+        url = settings.reader_database_url or resolve_database_url(settings)
+        return cls(url, settings.connect_timeout_seconds)
 
-        conn = psycopg2.connect(
-            **connection_arguments(self.url), connect_timeout=self.connect_timeout_seconds
-        )
+    def _open(self) -> Connection:
+        return _connect(self.url, connect_timeout=str(self.connect_timeout_seconds))
+
+    @contextmanager
+    def connect(self) -> Iterator[Connection]:
+        """A read-only connection (one transaction, rolled back when the block ends)."""
+        conn = self._open()
         try:
             conn.set_session(readonly=True)
             yield conn
         finally:
             conn.close()
 
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """One read-write transaction: committed when the block ends, rolled back if it raises."""
+        conn = self._open()
+        try:
+            with conn:  # psycopg2: commit on success, rollback on an exception
+                yield conn
+        finally:
+            conn.close()
 
-def _tell_airflow() -> None:
-    from hubctl.airflow_api import notify_airflow
 
-    warning = notify_airflow()
-    if warning:
-        logging.getLogger("hubctl").warning(warning)
+@contextmanager
+def audited_transaction(
+    database: Database,
+    *,
+    actor: str,
+    reason: str | None = None,
+    change_set: str | None = None,
+) -> Iterator[Connection]:
+    """One transaction whose audit rows carry ``actor``, ``reason`` and one change-set id.
+
+    The settings are transaction-local (``set_config(..., true)``), so they cannot leak to the next
+    user of a pooled connection (PgBouncer in transaction mode included).
+    """
+    with database.transaction() as conn:
+        with conn.cursor() as cursor:
+            cursor.execute(
+                "SELECT set_config('hub.actor', %(actor)s, true),"
+                " set_config('hub.reason', %(reason)s, true),"
+                " set_config('hub.change_set', %(change_set)s, true),"
+                " set_config('hub.via', 'hubctl', true)",
+                {
+                    "actor": actor,
+                    "reason": reason or "",
+                    "change_set": change_set or str(uuid.uuid4()),
+                },
+            )
+        yield conn

@@ -28,13 +28,12 @@ from typing import Any, Literal
 
 from pydantic import ConfigDict, TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
-from sqlalchemy.engine import Engine
 
-from hubctl.db import create_engine, resolve_database_url
+from hubctl.db import Database
 from hubctl.errors import DatabaseUnavailableError, HubError, NotFoundError
 from hubctl.pipelines import validate_params
 from hubctl.repository.jobs import GROUP_PREFIX, read_enabled_jobs
-from hubctl.schemas import DagConfigRecord, ExchangeGroupRecord
+from hubctl.schemas import ExchangeGroupRecord, JobRecord
 from hubctl.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -44,7 +43,7 @@ SNAPSHOT_FORMAT = 1
 Source = Literal["database", "snapshot"]
 
 
-class DagSpec(DagConfigRecord):
+class DagSpec(JobRecord):
     """Everything a builder needs for one DAG: the job's knobs, its group, and its bookkeeping.
 
     ``params`` holds the pipeline's params as its model resolved them (defaults filled in), so
@@ -83,7 +82,6 @@ class LoadResult:
 
 
 _SPECS = TypeAdapter(list[DagSpec])
-_ENGINES: dict[tuple[str, int], Engine] = {}
 
 
 def dag_id_for(dag_name: str, job_name: str) -> str:
@@ -202,22 +200,11 @@ def live_spec(dag_name: str, job_name: str, settings: Settings | None = None) ->
 
 
 def _read(settings: Settings, only: list[tuple[str, str]] | None) -> list[dict[str, Any]]:
-    return read_enabled_jobs(
-        reader_engine(settings), statement_timeout_ms=settings.statement_timeout_ms, only=only
-    )
-
-
-def reader_engine(settings: Settings) -> Engine:
-    """The least-privileged engine: HUB_READER_DATABASE_URL when set, else the hub's own URL.
-
-    Engines are kept per URL (they pool nothing: NullPool), so a process that parses again skips
-    the dialect's first-connect queries but still opens a fresh connection, and sees every change.
-    """
-    url = settings.reader_database_url or resolve_database_url(settings)
-    key = (url, settings.connect_timeout_seconds)
-    if key not in _ENGINES:
-        _ENGINES[key] = create_engine(url, settings=settings)
-    return _ENGINES[key]
+    """One read-only transaction on a fresh connection: every parse sees every committed change."""
+    with Database.reader(settings).connect() as conn:
+        return read_enabled_jobs(
+            conn, statement_timeout_ms=settings.statement_timeout_ms, only=only
+        )
 
 
 def _from_snapshot(path: Path, dag_id: str | None, error: Exception) -> LoadResult:

@@ -1,7 +1,9 @@
-"""SQLAlchemy models of the tables the migrations create.
+"""SQLAlchemy metadata of the tables the migrations create, for Alembic's comparison only.
 
-The migrations own the schema (CHECKs, triggers and functions live there); these models describe
-the tables for queries, and tests/test_migrations.py proves the two agree.
+The migrations own the schema (CHECKs, triggers and functions live there). The control tables
+here are derived from their descriptions (hubctl.tables); the market tables are written out.
+tests/test_migrations.py proves that this metadata and the migrated database agree, so a
+description that drifts from its migration fails there. No code queries through these models.
 """
 
 from __future__ import annotations
@@ -13,83 +15,58 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, INET, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from hubctl.tables import GROUPS, JOBS, TICKERS, ControlTable, Field
+
 
 class Base(DeclarativeBase):
     pass
 
 
-class Bookkept:
+def _column_type(field: Field) -> Any:
+    if field.is_list:
+        return ARRAY(sa.Text)
+    if field.is_json:
+        return JSONB
+    return {str: sa.Text, int: sa.Integer, bool: sa.Boolean, dt.time: sa.Time}[field.type]
+
+
+def _bookkeeping() -> list[sa.Column[Any]]:
     """Columns the database maintains itself (hub.touch_row)."""
-
-    version: Mapped[int] = mapped_column(sa.Integer, nullable=False, server_default="1")
-    created_at: Mapped[dt.datetime] = mapped_column(
-        sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
-    )
-    updated_at: Mapped[dt.datetime] = mapped_column(
-        sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
-    )
-    updated_by: Mapped[str] = mapped_column(
-        sa.Text, nullable=False, server_default=sa.text("session_user")
-    )
+    moment = sa.DateTime(timezone=True)
+    return [
+        sa.Column("version", sa.Integer, nullable=False, server_default="1"),
+        sa.Column("created_at", moment, nullable=False, server_default=sa.func.now()),
+        sa.Column("updated_at", moment, nullable=False, server_default=sa.func.now()),
+        sa.Column("updated_by", sa.Text, nullable=False, server_default=sa.text("session_user")),
+    ]
 
 
-class ExchangeGroup(Bookkept, Base):
-    __tablename__ = "exchange_groups"
-    __table_args__ = {"schema": "hub"}
-
-    group_name: Mapped[str] = mapped_column(sa.Text, primary_key=True)
-    display_name: Mapped[str] = mapped_column(sa.Text, nullable=False)
-    exchanges: Mapped[list[str]] = mapped_column(ARRAY(sa.Text), nullable=False)
-    primary_timezone: Mapped[str] = mapped_column(sa.Text, nullable=False)
-    market_open: Mapped[dt.time] = mapped_column(sa.Time, nullable=False, server_default="09:30")
-    market_close: Mapped[dt.time] = mapped_column(sa.Time, nullable=False, server_default="16:00")
-    enabled: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, server_default=sa.true())
-    priority: Mapped[int] = mapped_column(sa.Integer, nullable=False, server_default="5")
-
-
-class DagConfiguration(Bookkept, Base):
-    __tablename__ = "dag_configuration"
-    __table_args__ = (
-        sa.Index("ix_dag_configuration_exchange_group", "exchange_group"),
-        {"schema": "hub"},
+def control_table(table: ControlTable, *extras: Any) -> sa.Table:
+    """The SQLAlchemy table of a control table, from its description (``extras``: keys, indexes)."""
+    columns = [
+        sa.Column(
+            field.name, _column_type(field), primary_key=field.is_key, nullable=field.nullable
+        )
+        for field in table.fields
+    ]
+    return sa.Table(
+        table.name, Base.metadata, *columns, *_bookkeeping(), *extras, schema=table.SCHEMA
     )
 
-    dag_name: Mapped[str] = mapped_column(sa.Text, primary_key=True)
-    job_name: Mapped[str] = mapped_column(sa.Text, primary_key=True)
-    exchange_group: Mapped[str | None] = mapped_column(
-        sa.Text,
-        sa.ForeignKey(
-            "hub.exchange_groups.group_name",
-            name="fk_dag_configuration_exchange_group",
-            onupdate="CASCADE",
-            ondelete="RESTRICT",
-        ),
-    )
-    schedule: Mapped[str | None] = mapped_column(sa.Text)
-    cpu_request: Mapped[str] = mapped_column(sa.Text, nullable=False, server_default="500m")
-    cpu_limit: Mapped[str] = mapped_column(sa.Text, nullable=False, server_default="2000m")
-    memory_request: Mapped[str] = mapped_column(sa.Text, nullable=False, server_default="1Gi")
-    memory_limit: Mapped[str] = mapped_column(sa.Text, nullable=False, server_default="2Gi")
-    batch_size: Mapped[int] = mapped_column(sa.Integer, nullable=False, server_default="500")
-    timeout_seconds: Mapped[int] = mapped_column(sa.Integer, nullable=False, server_default="3600")
-    max_retries: Mapped[int] = mapped_column(sa.Integer, nullable=False, server_default="3")
-    retry_delay_minutes: Mapped[int] = mapped_column(sa.Integer, nullable=False, server_default="5")
-    max_active_tasks: Mapped[int] = mapped_column(sa.Integer, nullable=False, server_default="16")
-    enabled: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, server_default=sa.true())
-    priority: Mapped[int] = mapped_column(sa.Integer, nullable=False, server_default="5")
-    params: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default="{}")
 
-
-class Ticker(Bookkept, Base):
-    __tablename__ = "tickers"
-    __table_args__ = (sa.Index("ix_tickers_exchange", "exchange"), {"schema": "hub"})
-
-    ticker: Mapped[str] = mapped_column(sa.Text, primary_key=True)
-    exchange: Mapped[str] = mapped_column(sa.Text, nullable=False)
-    groupings: Mapped[list[str]] = mapped_column(
-        ARRAY(sa.Text), nullable=False, server_default="{}"
-    )
-    enabled: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, server_default=sa.true())
+EXCHANGE_GROUPS = control_table(GROUPS)
+DAG_CONFIGURATION = control_table(
+    JOBS,
+    sa.ForeignKeyConstraint(
+        ["exchange_group"],
+        ["hub.exchange_groups.group_name"],
+        name="fk_dag_configuration_exchange_group",
+        onupdate="CASCADE",
+        ondelete="RESTRICT",
+    ),
+    sa.Index("ix_dag_configuration_exchange_group", "exchange_group"),
+)
+TICKERS_TABLE = control_table(TICKERS, sa.Index("ix_tickers_exchange", "exchange"))
 
 
 class AuditLog(Base):

@@ -21,11 +21,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import sqlalchemy as sa
-
 from hubctl import migrations
 from hubctl.airflow_api import AirflowApiConfig, stack_api_file
-from hubctl.db import stop_embedded_server
+from hubctl.db import Database, stop_embedded_server
 from hubctl.errors import HubError
 from hubctl.migrations import PROJECT_ROOT
 from hubctl.settings import Settings
@@ -113,11 +111,11 @@ def _embedded_urls(stack: Stack) -> tuple[str, str]:
     return embedded_server_url(stack.home, "hub"), embedded_server_url(stack.home, "airflow")
 
 
-def _first_start(engine: sa.Engine) -> bool:
+def _first_start(database: Database) -> bool:
     """Nothing was ever configured (a deliberate wipe still leaves audit entries)."""
     from hubctl.repository import audit
 
-    with engine.connect() as conn:
+    with database.connect() as conn:
         return audit.is_empty(conn)
 
 
@@ -125,16 +123,18 @@ def prepare(stack: Stack, echo: Echo) -> dict[str, str]:
     """Database up and migrated, defaults loaded on first start, Airflow's metadata migrated."""
     from hubctl import configfile
     from hubctl.db import create_engine
+    from hubctl.services import documents
 
     hub_url, airflow_url = _embedded_urls(stack)
     engine = create_engine(hub_url)
     migrations.upgrade(engine)
-    if _first_start(engine):
-        configfile.apply_document(
-            engine, configfile.load_defaults(), actor="hubctl-up", reason="default configuration"
+    engine.dispose()
+    database = Database(hub_url)
+    if _first_start(database):
+        documents.apply_document(
+            database, configfile.load_defaults(), actor="hubctl-up", reason="default configuration"
         )
         echo("loaded the default configuration (4 exchange groups, 9 jobs, sample data source)")
-    engine.dispose()
     env = airflow_environment(stack, hub_url=hub_url, airflow_url=airflow_url)
     echo("migrating Airflow's metadata database ...")
     _run_airflow(["db", "migrate"], env, stack.logs / "airflow-db-migrate.log")

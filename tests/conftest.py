@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL, Engine, make_url
 
 from hubctl import migrations
+from hubctl.db import Database
 from hubctl.settings import get_settings
 
 TEMPLATE = f"hub_template_{os.getpid()}"
@@ -114,6 +115,12 @@ def engine(db_url: str) -> Iterator[Engine]:
 
 
 @pytest.fixture
+def database(db_url: str) -> Database:
+    """This test's database as the control plane reaches it (psycopg2)."""
+    return Database(db_url)
+
+
+@pytest.fixture
 def hub_env(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """Point hubctl's settings (HUB_DATABASE_URL, HUB_HOME) at this test's database."""
     monkeypatch.setenv("HUB_DATABASE_URL", db_url)
@@ -124,12 +131,13 @@ def hub_env(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Ite
 
 
 @pytest.fixture
-def default_config(engine: Engine) -> Engine:
+def default_config(engine: Engine, database: Database) -> Engine:
     """This test's database with the shipped default configuration applied (hubctl apply --defaults)."""
     from hubctl import configfile
+    from hubctl.services import documents
 
-    configfile.apply_document(
-        engine, configfile.load_defaults(), actor="pytest", reason="default configuration"
+    documents.apply_document(
+        database, configfile.load_defaults(), actor="pytest", reason="default configuration"
     )
     return engine
 

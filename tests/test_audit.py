@@ -9,8 +9,10 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 
-from hubctl.audit import verify_chain
+from hubctl.audit import ChainReport, verify_chain
 from hubctl.db import audited_transaction
+from hubctl.repository.rows import fetch
+from tests.databases import database_of
 
 INSERT_GROUP = sa.text(
     "INSERT INTO hub.exchange_groups (group_name, display_name, exchanges, primary_timezone)"
@@ -19,14 +21,22 @@ INSERT_GROUP = sa.text(
 INSERT_JOB = sa.text("INSERT INTO hub.dag_configuration (dag_name, job_name) VALUES ('dag', :job)")
 
 
+def verify(engine: sa.Engine) -> ChainReport:
+    with database_of(engine).connect() as conn:
+        return verify_chain(conn)
+
+
 def audit_rows(conn: sa.Connection) -> list[dict[str, Any]]:
     rows = conn.execute(sa.text("SELECT * FROM hub.audit_log ORDER BY id")).mappings()
     return [dict(row) for row in rows]
 
 
 def test_actor_reason_and_change_set_come_from_the_transaction_settings(engine: sa.Engine) -> None:
-    with audited_transaction(engine, actor="alice", reason="new market", change_set="cs-1") as conn:
-        conn.execute(INSERT_GROUP, {"name": "lse"})
+    database = database_of(engine)
+    with audited_transaction(
+        database, actor="alice", reason="new market", change_set="cs-1"
+    ) as conn:
+        fetch(conn, INSERT_GROUP.text.replace(":name", "%(name)s"), {"name": "lse"})
     with engine.connect() as conn:
         (entry,) = audit_rows(conn)
         row = conn.execute(sa.text("SELECT * FROM hub.exchange_groups")).mappings().one()
@@ -141,8 +151,8 @@ def make_history(engine: sa.Engine, changes: int = 5) -> None:
     with engine.begin() as conn:
         conn.execute(INSERT_JOB, {"job": "j"})
     for size in range(1, changes):
-        with audited_transaction(engine, actor="bob", reason=f"step {size}") as conn:
-            conn.execute(sa.text("UPDATE hub.dag_configuration SET batch_size = :s"), {"s": size})
+        with audited_transaction(database_of(engine), actor="bob", reason=f"step {size}") as conn:
+            fetch(conn, "UPDATE hub.dag_configuration SET batch_size = %(s)s", {"s": size})
 
 
 def tamper(engine: sa.Engine, statement: str) -> None:
@@ -154,8 +164,8 @@ def tamper(engine: sa.Engine, statement: str) -> None:
 
 def test_untouched_chain_verifies(engine: sa.Engine) -> None:
     make_history(engine)
+    report = verify(engine)
     with engine.connect() as conn:
-        report = verify_chain(conn)
         last_id = conn.execute(sa.text("SELECT max(id) FROM hub.audit_log")).scalar()
     assert report.ok and report.rows_checked == 5 and report.last_id == last_id
 
@@ -175,8 +185,7 @@ def test_tampering_by_a_superuser_is_detected(
 ) -> None:
     make_history(engine)
     tamper(engine, statement)
-    with engine.connect() as conn:
-        report = verify_chain(conn)
+    report = verify(engine)
     assert not report.ok and report.first_broken_id == broken
 
 
@@ -187,9 +196,10 @@ def test_concurrent_writers_keep_one_chain(engine: sa.Engine) -> None:
 
     def writer(job: str) -> None:
         for size in range(1, 11):
-            with audited_transaction(engine, actor=f"writer-{job}") as conn:
-                conn.execute(
-                    sa.text("UPDATE hub.dag_configuration SET batch_size = :s WHERE job_name = :j"),
+            with audited_transaction(database_of(engine), actor=f"writer-{job}") as conn:
+                fetch(
+                    conn,
+                    "UPDATE hub.dag_configuration SET batch_size = %(s)s WHERE job_name = %(j)s",
                     {"s": size, "j": job},
                 )
 
@@ -198,6 +208,5 @@ def test_concurrent_writers_keep_one_chain(engine: sa.Engine) -> None:
         thread.start()
     for thread in threads:
         thread.join()
-    with engine.connect() as conn:
-        report = verify_chain(conn)
+    report = verify(engine)
     assert report.ok and report.rows_checked == 4 + 40

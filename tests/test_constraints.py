@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from hubctl import schemas
+from hubctl import schemas, tables
 
 GROUP = {
     "group_name": "us_markets",
@@ -48,6 +48,8 @@ BAD_ROWS = [
     ("dag_configuration", {"schedule": "0 18 * * FUNDAY"}, "ck_dag_configuration_schedule_valid"),
     ("dag_configuration", {"schedule": "@sometimes"}, "ck_dag_configuration_schedule_valid"),
     ("dag_configuration", {"params": "[1, 2]"}, "ck_dag_configuration_params_object"),
+    ("dag_configuration", {"queue": "EU workers"}, "ck_dag_configuration_queue_slug"),
+    ("dag_configuration", {"queue": ""}, "ck_dag_configuration_queue_slug"),
     ("tickers", {"ticker": "aapl"}, "ck_tickers_ticker_symbol"),
     ("tickers", {"exchange": "Nasdaq"}, "ck_tickers_exchange_code"),
     ("tickers", {"groupings": ["S&P 500"]}, "ck_tickers_groupings_slugs"),
@@ -87,7 +89,7 @@ def test_good_row_is_accepted(engine: sa.Engine, table: str) -> None:
      "@daily", "@continuous", "0 0 * * 7"],
 )  # fmt: skip
 def test_database_and_pydantic_accept_the_same_schedules(engine: sa.Engine, schedule: str) -> None:
-    assert schemas.is_valid_schedule(schedule)
+    assert tables.is_valid_schedule(schedule)
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT hub.is_valid_schedule(:s)"), {"s": schedule}).scalar()
 
@@ -98,7 +100,7 @@ def test_database_and_pydantic_accept_the_same_schedules(engine: sa.Engine, sche
      "0 18 * * FUNDAY", "@sometimes", "", "0 0 * * 8"],
 )  # fmt: skip
 def test_database_and_pydantic_reject_the_same_schedules(engine: sa.Engine, schedule: str) -> None:
-    assert not schemas.is_valid_schedule(schedule)
+    assert not tables.is_valid_schedule(schedule)
     with engine.connect() as conn:
         assert not conn.execute(
             sa.text("SELECT hub.is_valid_schedule(:s)"), {"s": schedule}
@@ -109,7 +111,7 @@ def test_database_and_pydantic_reject_the_same_schedules(engine: sa.Engine, sche
     ("quantity", "millicores"), [("500m", 500), ("2", 2000), ("1.5", 1500), ("0.25", 250)]
 )
 def test_cpu_quantities_agree(engine: sa.Engine, quantity: str, millicores: int) -> None:
-    assert schemas.cpu_millicores(quantity) == millicores
+    assert tables.cpu_millicores(quantity) == millicores
     with engine.connect() as conn:
         assert (
             conn.execute(sa.text("SELECT hub.cpu_millicores(:q)"), {"q": quantity}).scalar()
@@ -122,7 +124,7 @@ def test_cpu_quantities_agree(engine: sa.Engine, quantity: str, millicores: int)
     [("512Mi", 512 * 2**20), ("1Gi", 2**30), ("1G", 10**9), ("1000", 1000), ("1.5Gi", 1.5 * 2**30)],
 )
 def test_memory_quantities_agree(engine: sa.Engine, quantity: str, size: float) -> None:
-    assert schemas.memory_bytes(quantity) == size
+    assert tables.memory_bytes(quantity) == size
     with engine.connect() as conn:
         assert (
             conn.execute(sa.text("SELECT hub.memory_bytes(:q)"), {"q": quantity}).scalar() == size
@@ -131,7 +133,7 @@ def test_memory_quantities_agree(engine: sa.Engine, quantity: str, size: float) 
 
 @pytest.mark.parametrize("quantity", ["1GB", "-1Gi", "Gi", "1.5.2", "1 Gi", "2m"])
 def test_bad_memory_quantities_rejected_by_both(engine: sa.Engine, quantity: str) -> None:
-    assert schemas.memory_bytes(quantity) is None
+    assert tables.memory_bytes(quantity) is None
     with engine.connect() as conn:
         assert (
             conn.execute(sa.text("SELECT hub.memory_bytes(:q)"), {"q": quantity}).scalar() is None
@@ -140,10 +142,10 @@ def test_bad_memory_quantities_rejected_by_both(engine: sa.Engine, quantity: str
 
 def test_pydantic_rejects_what_the_database_rejects() -> None:
     problems = [
-        (schemas.DagConfigSpec, {**JOB, "cpu_request": "3", "cpu_limit": "2000m"}, "cpu_request"),
-        (schemas.DagConfigSpec, {**JOB, "memory_request": "4Gi", "memory_limit": "1Gi"}, "memory_request"),
-        (schemas.DagConfigSpec, {**JOB, "batch_size": 0}, "batch_size"),
-        (schemas.DagConfigSpec, {**JOB, "schedule": "61 * * * *"}, "schedule"),
+        (schemas.JobSpec, {**JOB, "cpu_request": "3", "cpu_limit": "2000m"}, "cpu_request"),
+        (schemas.JobSpec, {**JOB, "memory_request": "4Gi", "memory_limit": "1Gi"}, "memory_request"),
+        (schemas.JobSpec, {**JOB, "batch_size": 0}, "batch_size"),
+        (schemas.JobSpec, {**JOB, "schedule": "61 * * * *"}, "schedule"),
         (schemas.ExchangeGroupSpec, {**GROUP, "primary_timezone": "Mars/Olympus"}, "primary_timezone"),
         (schemas.ExchangeGroupSpec, {**GROUP, "exchanges": []}, "exchanges"),
         (schemas.ExchangeGroupSpec, {**GROUP, "market_open": "17:00", "market_close": "09:00"}, "market_open"),

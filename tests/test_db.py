@@ -13,12 +13,14 @@ from hubctl.db import (
     audited_transaction,
     connection_arguments,
     create_engine,
+    libpq_url,
     resolve_database_url,
     stop_embedded_server,
 )
 from hubctl.errors import ValidationError
-from hubctl.repository import tables
+from hubctl.repository import rows
 from hubctl.settings import Settings
+from hubctl.tables import GROUPS, JOBS
 
 
 @pytest.fixture
@@ -49,14 +51,16 @@ def test_configured_url_wins_over_the_embedded_server(db_url: str, tmp_path: Pat
     assert not (tmp_path / "unused").exists()
 
 
-def test_audited_transaction_rolls_back_everything_on_failure(engine: sa.Engine) -> None:
-    with pytest.raises(sa.exc.IntegrityError), audited_transaction(engine, actor="a") as conn:
-        conn.execute(
-            sa.text("INSERT INTO hub.dag_configuration (dag_name, job_name) VALUES ('d', 'j')")
-        )
-        conn.execute(
-            sa.text("INSERT INTO hub.dag_configuration (dag_name, job_name) VALUES ('d', 'j')")
-        )
+def test_audited_transaction_rolls_back_everything_on_failure(
+    engine: sa.Engine, database: Database
+) -> None:
+    insert = "INSERT INTO hub.dag_configuration (dag_name, job_name) VALUES ('d', 'j')"
+    with (
+        pytest.raises(psycopg2.errors.UniqueViolation),
+        audited_transaction(database, actor="a") as conn,
+    ):
+        rows.fetch(conn, insert)
+        rows.fetch(conn, insert)
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM hub.dag_configuration")).scalar() == 0
         assert conn.execute(sa.text("SELECT count(*) FROM hub.audit_log")).scalar() == 0
@@ -119,14 +123,25 @@ def test_connection_arguments_refuse_another_driver() -> None:
         connection_arguments("postgresql+asyncpg://u@h/db")
 
 
-def test_the_read_database_reaches_the_same_rows_and_cannot_write(
+def test_connect_is_read_only_and_transaction_commits(
     default_config: sa.Engine, db_url: str
 ) -> None:
     database = Database(db_url, connect_timeout_seconds=3)
     with database.connect() as conn:
-        via_driver = tables.select_rows(conn, table=tables.JOBS, where={"enabled": True})
+        enabled = rows.select_rows(conn, table=JOBS, where={"enabled": True})
         with pytest.raises(psycopg2.errors.ReadOnlySqlTransaction):
-            tables.delete_record(conn, table=tables.GROUPS, key={"group_name": "lse"})
+            rows.delete_row(conn, table=GROUPS, key={"group_name": "lse"})
+    assert len(enabled) == 9
+    with database.transaction() as conn:
+        rows.fetch(conn, "UPDATE hub.tickers SET enabled = false WHERE ticker = 'AAPL'")
     with default_config.connect() as conn:
-        assert tables.select_rows(conn, table=tables.JOBS, where={"enabled": True}) == via_driver
-    assert len(via_driver) == 9
+        query = sa.text("SELECT enabled FROM hub.tickers WHERE ticker = 'AAPL'")
+        assert conn.execute(query).scalar() is False
+
+
+def test_db_url_is_what_psql_takes() -> None:
+    assert libpq_url("postgresql+psycopg2://postgres@/hub?host=%2Ftmp&port=5433") == (
+        "postgresql://postgres@/hub?host=%2Ftmp&port=5433"
+    )
+    with pytest.raises(ValidationError, match="expected postgresql://"):
+        libpq_url("mysql://u@h/db")

@@ -96,7 +96,7 @@ def _show_library_warnings() -> None:
 
 def _constraint_field(constraint: str, table: str | None) -> str:
     """ck_dag_configuration_batch_size_positive -> batch_size (the column the rule is about)."""
-    from hubctl.repository.tables import CONTROL_TABLES
+    from hubctl.tables import CONTROL_TABLES
 
     control = CONTROL_TABLES.get(table or "")
     rest = constraint.removeprefix("ck_").removeprefix("fk_").removeprefix(f"{table}_")

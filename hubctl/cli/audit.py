@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from hubctl.cli.common import ActorOption, ReasonOption, author, engine, report
+from hubctl.cli.common import ActorOption, ReasonOption, author, database, report
 from hubctl.cli.output import OutputFormat, OutputOption, cell, render
 from hubctl.errors import HubError
 
@@ -77,7 +77,7 @@ def log(
     from hubctl.services import audit
 
     entries = audit.audit_log(
-        engine(),
+        database(),
         since=since,
         until=until,
         actor=actor,
@@ -116,7 +116,7 @@ def show(entry_id: EntryArgument, output: OutputOption = OutputFormat.table) -> 
     """
     from hubctl.services import audit
 
-    entry = audit.audit_entry(engine(), entry_id=entry_id)
+    entry = audit.audit_entry(database(), entry_id=entry_id)
     if output is not OutputFormat.table:
         render(entry.to_dict(with_rows=True), output)
         return
@@ -135,7 +135,7 @@ def verify(output: OutputOption = OutputFormat.table) -> None:
     """
     from hubctl.services import audit
 
-    result = audit.verify(engine())
+    result = audit.verify(database())
     render(
         {
             "ok": result.ok,
@@ -161,5 +161,5 @@ def revert(entry_id: EntryArgument, actor: ActorOption = None, reason: ReasonOpt
     """
     from hubctl.services import audit
 
-    change = audit.revert(engine(), entry_id=entry_id, **author(actor, reason))
+    change = audit.revert(database(), entry_id=entry_id, **author(actor, reason))
     report(change)

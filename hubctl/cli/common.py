@@ -1,4 +1,4 @@
-"""What the command groups share: the actor and reason options, the engine, change reports."""
+"""What the command groups share: the actor and reason options, the database, change reports."""
 
 from __future__ import annotations
 
@@ -10,8 +10,6 @@ import typer
 from hubctl.errors import ValidationError
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Engine
-
     from hubctl.db import Database
     from hubctl.services.rows import RowChange
 
@@ -35,7 +33,10 @@ DryRunOption = Annotated[
     bool, typer.Option("--dry-run", help="Validate and show the change; write nothing.")
 ]
 AssignmentsArgument = Annotated[
-    list[str], typer.Argument(help="KEY=VALUE pairs, e.g. batch_size=750 params.years_back=5.")
+    list[str],
+    typer.Argument(
+        help="KEY=VALUE pairs, e.g. batch_size=750 params.years_back=5 (see the fields below)."
+    ),
 ]
 _VERBS = {"create": "created", "update": "updated", "delete": "removed"}
 
@@ -51,15 +52,8 @@ def author(actor: str | None, reason: str | None) -> dict[str, Any]:
     return {"actor": name, "reason": reason}
 
 
-def engine() -> Engine:
-    """The database for commands that write (SQLAlchemy: audited transactions)."""
-    from hubctl.db import create_engine
-
-    return create_engine()
-
-
 def database() -> Database:
-    """The database for commands that only read: psycopg2 alone, a sixth of a second sooner."""
+    """The hub database of the settings (the embedded one when no URL is set)."""
     from hubctl.db import Database
 
     return Database.from_settings()

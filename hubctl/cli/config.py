@@ -14,10 +14,10 @@ from hubctl.cli.common import (
     ReasonOption,
     author,
     database,
-    engine,
     report,
 )
 from hubctl.cli.output import OutputFormat, OutputOption, render
+from hubctl.tables import JOBS
 
 app = typer.Typer(
     help="Show and change job configuration: resources, retries, schedule, params.",
@@ -74,7 +74,7 @@ def get_job(dag: DagArgument, job: JobArgument, output: OutputOption = OutputFor
     render(reads.get_job(database(), dag_name=dag, job_name=job), output)
 
 
-@app.command("set")
+@app.command("set", epilog=f"Fields:\n\n{JOBS.field_help()}")
 def set_job(
     dag: DagArgument,
     job: JobArgument,
@@ -90,13 +90,14 @@ def set_job(
 
     Example: hubctl config set data_collection_equities us_markets batch_size=750 cpu_limit=3000m -m "bigger batches"
     """
+    from hubctl.cli.assignments import parse_assignments
     from hubctl.services import config
 
     change = config.set_job(
-        engine(),
+        database(),
         dag_name=dag,
         job_name=job,
-        assignments=assignments,
+        changes=parse_assignments(assignments, table=JOBS),
         expect_version=expect_version,
         dry_run=dry_run,
         **author(actor, reason),
@@ -104,7 +105,7 @@ def set_job(
     report(change, dry_run=dry_run)
 
 
-@app.command("add")
+@app.command("add", epilog=f"Fields:\n\n{JOBS.field_help()}")
 def add_job(
     dag: DagArgument,
     job: JobArgument,
@@ -118,10 +119,16 @@ def add_job(
 
     Example: hubctl config add historical_load_equities lse exchange_group=lse schedule="0 3 * * *"
     """
+    from hubctl.cli.assignments import parse_assignments
     from hubctl.services import config
 
+    changes = parse_assignments(assignments or [], table=JOBS)
     change = config.add_job(
-        engine(), dag_name=dag, job_name=job, assignments=assignments or [], **author(actor, reason)
+        database(),
+        dag_name=dag,
+        job_name=job,
+        values=changes.apply_to({}),
+        **author(actor, reason),
     )
     report(change)
 
@@ -136,14 +143,14 @@ def remove_job(
     """
     from hubctl.services import config
 
-    report(config.remove_job(engine(), dag_name=dag, job_name=job, **author(actor, reason)))
+    report(config.remove_job(database(), dag_name=dag, job_name=job, **author(actor, reason)))
 
 
 def _set_enabled(dag: str, job: str, enabled: bool, actor: str | None, reason: str | None) -> None:
     from hubctl.services import config
 
     change = config.set_job_enabled(
-        engine(), dag_name=dag, job_name=job, enabled=enabled, **author(actor, reason)
+        database(), dag_name=dag, job_name=job, enabled=enabled, **author(actor, reason)
     )
     report(change)
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import typer
 
-from hubctl.cli.common import engine as create_engine
-
 app = typer.Typer(help="Migrate the hub database (Alembic owns the schema).", no_args_is_help=True)
 
 
@@ -16,6 +14,7 @@ def upgrade(revision: str = typer.Argument("head", help="Target revision.")) -> 
     Example: hubctl db upgrade
     """
     from hubctl import migrations  # alembic is slow to import: only the db commands need it
+    from hubctl.db import create_engine
 
     for notice in migrations.upgrade(create_engine(), revision):
         typer.echo(f"notice: {notice}", err=True)
@@ -29,6 +28,7 @@ def downgrade(revision: str = typer.Argument(..., help="Target revision, or 'bas
     Example: hubctl db downgrade base
     """
     from hubctl import migrations
+    from hubctl.db import create_engine
 
     migrations.downgrade(create_engine(), revision)
     typer.echo(f"database at {migrations.current(create_engine()) or 'base'}")
@@ -41,6 +41,7 @@ def current() -> None:
     Example: hubctl db current
     """
     from hubctl import migrations
+    from hubctl.db import create_engine
 
     revision = migrations.current(create_engine())
     head = migrations.head()
@@ -66,3 +67,17 @@ def stop() -> None:
         typer.echo(f"stopped the embedded PostgreSQL under {settings.resolved_home}")
     else:
         typer.echo("the embedded PostgreSQL was not running")
+
+
+@app.command()
+def url() -> None:
+    """Print the connection URL of the database in use (the embedded one included), for psql.
+
+    The embedded server is started first when it is not running. The URL carries the password of
+    HUB_DATABASE_URL when that has one: treat the output as a secret.
+
+    Example: hubctl db url   (and then: psql "$(hubctl db url)")
+    """
+    from hubctl.db import libpq_url, resolve_database_url
+
+    typer.echo(libpq_url(resolve_database_url()))

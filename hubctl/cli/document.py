@@ -8,12 +8,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from hubctl.cli.common import ActorOption, ReasonOption, author, change_lines, database, engine
+from hubctl.cli.common import ActorOption, ReasonOption, author, change_lines, database
 from hubctl.cli.output import OutputFormat, OutputOption, render
 from hubctl.errors import ValidationError
 
 if TYPE_CHECKING:
-    from hubctl.configfile import ConfigDocument, Mode, Plan
+    from hubctl.configfile import ConfigDocument, Mode
+    from hubctl.services.documents import Plan
 
 FileOption = Annotated[
     Path | None, typer.Option("-f", "--file", help="YAML file to converge to; '-' reads stdin.")
@@ -37,8 +38,10 @@ def _document(file: Path | None, defaults: bool) -> tuple[ConfigDocument, Mode]:
         return configfile.load_defaults(), "add-missing"
     assert file is not None
     if file == STDIN:
-        return configfile.parse_text(sys.stdin.read(), source="stdin", database=engine), "converge"
-    return configfile.read_document(file, database=engine), "converge"
+        return configfile.parse_text(
+            sys.stdin.read(), source="stdin", database=database
+        ), "converge"
+    return configfile.read_document(file, database=database), "converge"
 
 
 def _plan_dict(plan: Plan) -> dict[str, Any]:
@@ -87,11 +90,12 @@ def export(
     Example: hubctl export > hub.yaml
     """
     from hubctl import configfile
+    from hubctl.services import documents
 
     if defaults:
         typer.echo(configfile.defaults_text(), nl=False)
         return
-    typer.echo(configfile.dump_document(configfile.export_document(database())), nl=False)
+    typer.echo(configfile.dump_document(documents.export_document(database())), nl=False)
 
 
 def plan(
@@ -109,10 +113,10 @@ def plan(
 
     Example: hubctl plan -f hub.yaml --detailed-exitcode
     """
-    from hubctl import configfile
+    from hubctl.services import documents
 
     document, mode = _document(file, defaults)
-    planned = configfile.plan_document(engine(), document, mode=mode)
+    planned = documents.plan_document(database(), document, mode=mode)
     if output is OutputFormat.table:
         _print_plan(planned)
     else:
@@ -138,12 +142,12 @@ def apply(
 
     Example: hubctl apply -f hub.yaml -m "Q3 review"
     """
-    from hubctl import configfile
+    from hubctl.services import documents
 
     document, mode = _document(file, defaults)
     who = author(actor, reason)
-    planned = configfile.plan_document(engine(), document, mode=mode)
-    configfile.check_fingerprint(planned, expect_plan)
+    planned = documents.plan_document(database(), document, mode=mode)
+    documents.check_fingerprint(planned, expect_plan)
     _print_plan(planned)
     if planned.empty:
         return
@@ -151,8 +155,8 @@ def apply(
         if file == STDIN:
             raise ValidationError("yes: the file came from stdin, so confirm with --yes")
         typer.confirm("Apply these changes?", abort=True)
-    result = configfile.apply_document(
-        engine(), document, mode=mode, expected_fingerprint=planned.fingerprint, **who
+    result = documents.apply_document(
+        database(), document, mode=mode, expected_fingerprint=planned.fingerprint, **who
     )
     typer.echo(f"Applied {len(result.plan.changes)} change(s) in change set {result.change_set}.")
 

@@ -14,11 +14,10 @@ from hubctl.cli.common import (
     ReasonOption,
     author,
     database,
-    engine,
     report,
 )
 from hubctl.cli.output import OutputFormat, OutputOption, render
-from hubctl.repository.tables import GROUPS
+from hubctl.tables import GROUPS
 
 app = typer.Typer(
     help="Exchange groups: enable or disable a market's DAGs, change its hours.",
@@ -85,7 +84,7 @@ def add_group(
     from hubctl.services import groups
 
     change = groups.add_group(
-        engine(),
+        database(),
         group_name=group,
         exchanges=exchange,
         timezone=timezone,
@@ -99,7 +98,7 @@ def add_group(
     report(change)
 
 
-@app.command("set")
+@app.command("set", epilog=f"Fields:\n\n{GROUPS.field_help()}")
 def set_group(
     group: GroupArgument,
     assignments: AssignmentsArgument,
@@ -112,12 +111,13 @@ def set_group(
 
     Example: hubctl groups set lse market_close=17:00 exchanges=LSE,AIM -m "AIM joins"
     """
+    from hubctl.cli.assignments import parse_assignments
     from hubctl.services import groups
 
     change = groups.set_group(
-        engine(),
+        database(),
         group_name=group,
-        assignments=assignments,
+        changes=parse_assignments(assignments, table=GROUPS),
         expect_version=expect_version,
         dry_run=dry_run,
         **author(actor, reason),
@@ -129,7 +129,7 @@ def _set_enabled(group: str, enabled: bool, actor: str | None, reason: str | Non
     from hubctl.services import groups
 
     change = groups.set_group_enabled(
-        engine(), group_name=group, enabled=enabled, **author(actor, reason)
+        database(), group_name=group, enabled=enabled, **author(actor, reason)
     )
     report(change)
 
@@ -166,4 +166,4 @@ def remove_group(
     """
     from hubctl.services import groups
 
-    report(groups.remove_group(engine(), group_name=group, **author(actor, reason)))
+    report(groups.remove_group(database(), group_name=group, **author(actor, reason)))

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from hubctl.cli.common import engine
+from hubctl.cli.common import database
 from hubctl.cli.output import OutputFormat, OutputOption, render
 
 STATUS_COLUMNS = (
@@ -30,7 +30,7 @@ def status(output: OutputOption = OutputFormat.table) -> None:
     from hubctl.services.health import group_status
     from hubctl.settings import get_settings
 
-    render(group_status(engine(), settings=get_settings()), output, columns=STATUS_COLUMNS)
+    render(group_status(database(), settings=get_settings()), output, columns=STATUS_COLUMNS)
 
 
 def doctor(
@@ -53,7 +53,7 @@ def doctor(
     from hubctl.settings import get_settings
 
     checks = run_checks(
-        engine(), get_settings(), max_snapshot_age=dt.timedelta(seconds=max_snapshot_age)
+        database(), get_settings(), max_snapshot_age=dt.timedelta(seconds=max_snapshot_age)
     )
     render([check.as_row() for check in checks], output, columns=("check", "ok", "detail"))
     failed = [check.name for check in checks if not check.ok]

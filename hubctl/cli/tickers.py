@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from hubctl.cli.common import ActorOption, ReasonOption, author, database, engine, report
+from hubctl.cli.common import ActorOption, ReasonOption, author, database, report
 from hubctl.cli.output import OutputFormat, OutputOption, render
 
 app = typer.Typer(help="The ticker universe: which securities are collected.", no_args_is_help=True)
@@ -55,7 +55,7 @@ def add_ticker(
     from hubctl.services import tickers
 
     change = tickers.add_ticker(
-        engine(),
+        database(),
         ticker=ticker,
         exchange=exchange,
         groupings=grouping or [],
@@ -75,7 +75,7 @@ def remove_ticker(
     """
     from hubctl.services import tickers
 
-    report(tickers.remove_ticker(engine(), ticker=ticker, **author(actor, reason)))
+    report(tickers.remove_ticker(database(), ticker=ticker, **author(actor, reason)))
 
 
 @app.command("import")
@@ -92,7 +92,7 @@ def import_tickers(
     """
     from hubctl.services import tickers
 
-    result = tickers.import_tickers(engine(), path=file, **author(actor, reason))
+    result = tickers.import_tickers(database(), path=file, **author(actor, reason))
     plan = result.plan
     typer.echo(
         f"imported {file}: {plan.count('create')} created, {plan.count('update')} updated"

@@ -30,7 +30,7 @@ from sqlalchemy.engine import Engine
 from hubctl.marketdata import storage
 from hubctl.marketdata.sources import PriceSource, get_source
 from hubctl.marketdata.validation import validate_stacked
-from hubctl.schemas import TICKER_PATTERN
+from hubctl.tables import TICKER_PATTERN
 
 T = TypeVar("T")
 SYNTHETIC_LABEL = "SYNTHETIC: the 'sample' source generates prices; they are not market data"

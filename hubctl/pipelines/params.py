@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from hubctl.schemas import SLUG_PATTERN
+from hubctl.tables import SLUG_PATTERN
 
 SourceName = Literal["sample", "yfinance"]
 PoolName = Annotated[str, Field(pattern=SLUG_PATTERN, description="Airflow pool for the tasks")]

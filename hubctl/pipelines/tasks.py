@@ -15,7 +15,7 @@ from typing import Any
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import DAG, TaskGroup, get_current_context, task
 
-from hubctl.airflow_builder import hub_transaction, load_config, new_dag
+from hubctl.airflow_builder import load_config, new_dag
 from hubctl.generator import DagSpec, dag_id_for
 
 log = logging.getLogger(__name__)
@@ -48,9 +48,10 @@ def run_date(config: Mapping[str, Any]) -> dt.date:
 @task
 def get_tickers(config: dict[str, Any]) -> list[list[str]]:
     """The enabled (ticker, exchange) pairs listed on the group's exchanges: the run's universe."""
+    from hubctl.db import Database
     from hubctl.repository.tickers import list_tickers
 
-    with hub_transaction() as conn:
+    with Database.from_settings().connect() as conn:
         rows = list_tickers(conn, exchanges=exchanges(config))
     return [[row["ticker"], row["exchange"]] for row in rows if row["enabled"]]
 

@@ -1,48 +1,47 @@
-"""Reading hub.audit_log (it is written only by the database's triggers)."""
+"""Reading hub.audit_log (it is written only by the database's triggers) and its chain head."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
-from typing import Any, cast
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.engine import Connection, RowMapping
+from psycopg2.extras import Json
 
-from hubctl.repository.tables import GROUPS, JOBS, TICKERS
+from hubctl.db import Connection
+from hubctl.repository.rows import Row, fetch, fetch_value
+from hubctl.tables import GROUPS, JOBS, TICKERS
 
-_JSON_COLUMNS = ("row_key", "old_row", "new_row", "changed_fields")
 AUDIT_COLUMNS = (
-    "id", "occurred_at", "txid", "table_name", "action", *_JSON_COLUMNS, "actor", "reason", "via",
-    "db_user", "client_addr", "application_name", "change_set", "prev_hash", "row_hash",
+    "id", "occurred_at", "txid", "table_name", "action", "row_key", "old_row", "new_row",
+    "changed_fields", "actor", "reason", "via", "db_user", "client_addr", "application_name",
+    "change_set", "prev_hash", "row_hash",
 )  # fmt: skip
-AUDIT = sa.table(
-    "audit_log",
-    *(sa.column(name, JSONB() if name in _JSON_COLUMNS else None) for name in AUDIT_COLUMNS),
-    schema="hub",
-)
-
-
-def _about_group(group: str, exchanges: Sequence[str]) -> sa.ColumnElement[bool]:
-    """Entries about the group itself, jobs that were or are in it, tickers on its exchanges."""
-    c = AUDIT.c
-    row = sa.func.coalesce(c.new_row, c.old_row)
-    return sa.or_(
-        sa.and_(c.table_name == GROUPS.name, c.row_key["group_name"].astext == group),
-        sa.and_(
-            c.table_name == JOBS.name,
-            sa.or_(
-                c.new_row["exchange_group"].astext == group,
-                c.old_row["exchange_group"].astext == group,
-            ),
-        ),
-        sa.and_(
-            c.table_name == TICKERS.name,
-            c.action != "TRUNCATE",
-            row.op("->>")("exchange").in_(list(exchanges)),
-        ),
-    )
+_SELECT = f"SELECT {', '.join(AUDIT_COLUMNS)} FROM hub.audit_log"
+# Must stay identical to hub.audit_canonical() in the first migration.
+CANONICAL_ROW_SQL = """
+jsonb_build_array(
+  id, (extract(epoch FROM occurred_at) * 1000000)::bigint, txid, table_name, action, row_key,
+  old_row, new_row, changed_fields, actor, reason, via, db_user, host(client_addr),
+  application_name, change_set
+)::text
+"""
+# Entries about the group itself, jobs that were or are in it, tickers on its exchanges.
+_ABOUT_GROUP = f"""(
+  (table_name = '{GROUPS.name}' AND row_key->>'group_name' = %(group)s)
+  OR (table_name = '{JOBS.name}'
+      AND (new_row->>'exchange_group' = %(group)s OR old_row->>'exchange_group' = %(group)s))
+  OR (table_name = '{TICKERS.name}' AND action <> 'TRUNCATE'
+      AND coalesce(new_row, old_row)->>'exchange' = ANY(%(exchanges)s::text[]))
+)"""
+_FILTERS = {
+    "since": "occurred_at >= %(since)s",
+    "until": "occurred_at < %(until)s",
+    "actor": "actor = %(actor)s",
+    "table": "table_name = %(table)s",
+    "dag_name": f"(table_name = '{JOBS.name}' AND row_key->>'dag_name' = %(dag_name)s)",
+    "group": _ABOUT_GROUP,
+}
 
 
 def list_entries(
@@ -56,49 +55,60 @@ def list_entries(
     group: str | None = None,
     group_exchanges: Sequence[str] = (),
     limit: int | None = None,
-) -> list[RowMapping]:
+) -> list[Row]:
     """Entries matching every filter given, newest first."""
-    c = AUDIT.c
-    where: list[sa.ColumnElement[bool]] = []
-    if since is not None:
-        where.append(c.occurred_at >= since)
-    if until is not None:
-        where.append(c.occurred_at < until)
-    if actor is not None:
-        where.append(c.actor == actor)
-    if table is not None:
-        where.append(c.table_name == table)
-    if dag_name is not None:
-        where.append(sa.and_(c.table_name == JOBS.name, c.row_key["dag_name"].astext == dag_name))
-    if group is not None:
-        where.append(_about_group(group, group_exchanges))
-    query = sa.select(AUDIT).where(*where).order_by(c.id.desc()).limit(limit)
-    return list(conn.execute(query).mappings())
+    given = {"since": since, "until": until, "actor": actor, "table": table,
+             "dag_name": dag_name, "group": group}  # fmt: skip
+    where = [_FILTERS[name] for name, value in given.items() if value is not None]
+    sql = _SELECT + (f" WHERE {' AND '.join(where)}" if where else "") + " ORDER BY id DESC"
+    if limit is not None:
+        sql += " LIMIT %(limit)s"
+    return fetch(conn, sql, {**given, "exchanges": list(group_exchanges), "limit": limit})
 
 
-def get_entry(conn: Connection, *, entry_id: int) -> RowMapping | None:
-    return conn.execute(sa.select(AUDIT).where(AUDIT.c.id == entry_id)).mappings().first()
+def get_entry(conn: Connection, *, entry_id: int) -> Row | None:
+    found = fetch(conn, f"{_SELECT} WHERE id = %(id)s", {"id": entry_id})
+    return found[0] if found else None
 
 
 def latest_entry_id(conn: Connection, *, table: str, key: Mapping[str, Any]) -> int | None:
     """The newest entry that touched the row (a TRUNCATE of its table counts)."""
-    c = AUDIT.c
-    query = sa.select(sa.func.max(c.id)).where(
-        c.table_name == table,
-        sa.or_(
-            c.row_key == sa.bindparam("row_key", dict(key), type_=JSONB), c.action == "TRUNCATE"
-        ),
+    sql = (
+        "SELECT max(id) FROM hub.audit_log WHERE table_name = %(table)s"
+        " AND (row_key = %(key)s::jsonb OR action = 'TRUNCATE')"
     )
-    return cast(int | None, conn.scalar(query))
+    value = fetch_value(conn, sql, {"table": table, "key": Json(dict(key))})
+    return None if value is None else int(value)
 
 
 def audited_group_names(conn: Connection) -> list[str]:
     """Every group name the log mentions (groups removed since included)."""
-    name = AUDIT.c.row_key["group_name"].astext
-    query = sa.select(name).where(AUDIT.c.table_name == GROUPS.name).distinct().order_by(name)
-    return [value for value in conn.scalars(query) if value is not None]
+    sql = (
+        "SELECT DISTINCT row_key->>'group_name' AS name FROM hub.audit_log"
+        f" WHERE table_name = '{GROUPS.name}' ORDER BY 1"
+    )
+    return [row["name"] for row in fetch(conn, sql) if row["name"] is not None]
 
 
 def is_empty(conn: Connection) -> bool:
     """No change was ever recorded: the database was never configured."""
-    return conn.execute(sa.text("SELECT NOT EXISTS (SELECT 1 FROM hub.audit_log)")).scalar() is True
+    return fetch_value(conn, "SELECT NOT EXISTS (SELECT 1 FROM hub.audit_log)") is True
+
+
+def chain_head(conn: Connection) -> Row | None:
+    """The one-row chain head: the last entry's id and hash, as the triggers recorded them."""
+    found = fetch(conn, "SELECT last_id, last_hash FROM hub.audit_chain_head WHERE id = 1")
+    return found[0] if found else None
+
+
+def chain_links(conn: Connection, *, batch: int = 10_000) -> Iterator[Row]:
+    """Every entry's id, hashes and canonical text, in id order, streamed (a server-side cursor)."""
+    with conn.cursor(name="hub_audit_chain") as cursor:
+        cursor.itersize = batch
+        cursor.execute(
+            f"SELECT id, prev_hash, row_hash, {CANONICAL_ROW_SQL} AS canonical"
+            " FROM hub.audit_log ORDER BY id"
+        )
+        for entry_id, prev_hash, row_hash, canonical in cursor:
+            yield {"id": entry_id, "prev_hash": prev_hash, "row_hash": row_hash,
+                   "canonical": canonical}  # fmt: skip

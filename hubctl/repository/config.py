@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from hubctl.repository.tables import JOBS, AnyConnection, Row, select_rows
+from hubctl.db import Connection
+from hubctl.repository.rows import Row, select_rows
+from hubctl.tables import JOBS
 
 
 def list_jobs(
-    conn: AnyConnection,
+    conn: Connection,
     *,
     dag_name: str | None = None,
     group: str | None = None,

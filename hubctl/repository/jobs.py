@@ -1,8 +1,8 @@
 """The generator's one read: enabled jobs joined with their exchange group, in a read-only transaction.
 
-This module sits on the DAG-parse path, so it is plain SQL text (no ORM models to configure) and
-one round trip for the rows. The statement timeout is transaction-local (SET LOCAL), so nothing
-leaks to a pooled connection, and READ ONLY makes the intent explicit even for a role that could
+This module sits on the DAG-parse path: one round trip for the rows, columns derived from the
+tables' descriptions. The statement timeout is transaction-local (SET LOCAL), so nothing leaks
+to a pooled connection, and READ ONLY makes the intent explicit even for a role that could
 write. Group columns come back prefixed ``group_``; a job without a group has them all NULL.
 """
 
@@ -11,32 +11,27 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import TextClause, text
-from sqlalchemy.engine import Engine
+from hubctl.db import Connection
+from hubctl.repository.rows import fetch
+from hubctl.tables import GROUPS, JOBS
 
 GROUP_PREFIX = "group_"
 
-_SELECT = """
-SELECT c.dag_name, c.job_name, c.exchange_group, c.schedule, c.cpu_request, c.cpu_limit,
-       c.memory_request, c.memory_limit, c.batch_size, c.timeout_seconds, c.max_retries,
-       c.retry_delay_minutes, c.max_active_tasks, c.enabled, c.priority, c.params, c.version,
-       c.created_at, c.updated_at, c.updated_by,
-       g.group_name AS group_group_name, g.display_name AS group_display_name,
-       g.exchanges AS group_exchanges, g.primary_timezone AS group_primary_timezone,
-       g.market_open AS group_market_open, g.market_close AS group_market_close,
-       g.enabled AS group_enabled, g.priority AS group_priority, g.version AS group_version,
-       g.created_at AS group_created_at, g.updated_at AS group_updated_at,
-       g.updated_by AS group_updated_by
-  FROM hub.dag_configuration c
-  LEFT JOIN hub.exchange_groups g ON g.group_name = c.exchange_group
- WHERE c.enabled AND (c.exchange_group IS NULL OR g.enabled)
-"""
+_SELECT = (
+    "SELECT "
+    + ", ".join(
+        [f"c.{column}" for column in JOBS.columns]
+        + [f"g.{column} AS {GROUP_PREFIX}{column}" for column in GROUPS.columns]
+    )
+    + f" FROM {JOBS.qualified_name} c"
+    + f" LEFT JOIN {GROUPS.qualified_name} g ON g.group_name = c.exchange_group"
+    + " WHERE c.enabled AND (c.exchange_group IS NULL OR g.enabled)"
+)
 _ORDER = " ORDER BY c.dag_name, c.job_name"
-_ALL_ENABLED = text(_SELECT + _ORDER)
 
 
 def read_enabled_jobs(
-    engine: Engine,
+    conn: Connection,
     *,
     statement_timeout_ms: int,
     only: Sequence[tuple[str, str]] | None = None,
@@ -48,20 +43,17 @@ def read_enabled_jobs(
     """
     if only is not None and not only:
         return []
-    with engine.connect() as conn, conn.begin():
-        conn.exec_driver_sql(
-            f"SET TRANSACTION READ ONLY; SET LOCAL statement_timeout = {int(statement_timeout_ms)}"
-        )
-        statement, binds = (_ALL_ENABLED, {}) if only is None else _select_pairs(only)
-        return [dict(row) for row in conn.execute(statement, binds).mappings()]
-
-
-def _select_pairs(pairs: Sequence[tuple[str, str]]) -> tuple[TextClause, dict[str, str]]:
-    """The enabled-jobs query narrowed to a few primary keys (placeholders only, no values inlined)."""
+    fetch(
+        conn,
+        "SET TRANSACTION READ ONLY; SET LOCAL statement_timeout = %(ms)s",
+        {"ms": int(statement_timeout_ms)},
+    )
+    if only is None:
+        return fetch(conn, _SELECT + _ORDER)
     conditions = " OR ".join(
-        f"(c.dag_name = :d{i} AND c.job_name = :j{i})" for i in range(len(pairs))
+        f"(c.dag_name = %(d{i})s AND c.job_name = %(j{i})s)" for i in range(len(only))
     )
     binds: dict[str, str] = {}
-    for i, (dag_name, job_name) in enumerate(pairs):
+    for i, (dag_name, job_name) in enumerate(only):
         binds[f"d{i}"], binds[f"j{i}"] = dag_name, job_name
-    return text(f"{_SELECT} AND ({conditions}){_ORDER}"), binds
+    return fetch(conn, f"{_SELECT} AND ({conditions}){_ORDER}", binds)

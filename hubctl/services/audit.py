@@ -7,18 +7,16 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy.engine import Connection, Engine, RowMapping
-
 from hubctl import audit as chain
-from hubctl.db import audited_transaction
+from hubctl.db import Connection, Database
 from hubctl.errors import ConflictError, NotFoundError, ValidationError, unknown
 from hubctl.repository import audit as audit_rows
 from hubctl.repository import groups as group_rows
-from hubctl.repository import tables
-from hubctl.repository.tables import CONTROL_TABLES, GROUPS, JOBS, ControlTable
+from hubctl.repository import rows as row_sql
+from hubctl.repository.rows import Row
 from hubctl.services import rows
-from hubctl.services.config import prepare_job
-from hubctl.services.groups import guard_unused
+from hubctl.services.changes import audited_change
+from hubctl.tables import CONTROL_TABLES, GROUPS, ControlTable
 
 TABLE_NAMES = {
     "exchange_groups": "exchange_groups",
@@ -30,8 +28,6 @@ TABLE_NAMES = {
 }
 _AGO = re.compile(r"^(?P<amount>[0-9]{1,6})(?P<unit>[mhdw])$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-_PREPARE: dict[str, rows.Prepare] = {JOBS.name: prepare_job}
-_GUARD: dict[str, rows.Guard] = {GROUPS.name: guard_unused}
 
 
 @dataclass(frozen=True)
@@ -58,7 +54,7 @@ class AuditEntry:
     new: Any
 
     @classmethod
-    def from_row(cls, row: RowMapping) -> AuditEntry:
+    def from_row(cls, row: Row) -> AuditEntry:
         return cls(
             id=row["id"],
             occurred_at=row["occurred_at"],
@@ -117,9 +113,9 @@ def _table_name(table: str) -> str:
 
 def _group_exchanges(conn: Connection, group: str) -> list[str]:
     """The group's exchanges; a removed group is still searchable by its audit history."""
-    record = tables.select_record(conn, table=GROUPS, key={"group_name": group})
-    if record is not None:
-        return list(record.exchanges)
+    found = row_sql.select_rows(conn, table=GROUPS, where={"group_name": group})
+    if found:
+        return list(found[0]["exchanges"])
     known = set(group_rows.group_names(conn)) | set(audit_rows.audited_group_names(conn))
     if group not in known:
         raise unknown("group", "group", group, known)
@@ -127,7 +123,7 @@ def _group_exchanges(conn: Connection, group: str) -> list[str]:
 
 
 def audit_log(
-    engine: Engine,
+    database: Database,
     *,
     since: str | None = None,
     until: str | None = None,
@@ -143,7 +139,7 @@ def audit_log(
     start = None if since is None else parse_moment(since, option="since")
     end = None if until is None else parse_moment(until, option="until")
     table_name = None if table is None else _table_name(table)
-    with engine.connect() as conn:
+    with database.connect() as conn:
         exchanges = [] if group is None else _group_exchanges(conn, group)
         found = audit_rows.list_entries(
             conn,
@@ -166,18 +162,18 @@ def _require_entry(conn: Connection, entry_id: int) -> AuditEntry:
     return AuditEntry.from_row(row)
 
 
-def audit_entry(engine: Engine, *, entry_id: int) -> AuditEntry:
-    with engine.connect() as conn:
+def audit_entry(database: Database, *, entry_id: int) -> AuditEntry:
+    with database.connect() as conn:
         return _require_entry(conn, entry_id)
 
 
-def verify(engine: Engine) -> chain.ChainReport:
+def verify(database: Database) -> chain.ChainReport:
     """Recompute the hash chain; the report names the first broken id, if any."""
-    with engine.connect() as conn:
+    with database.connect() as conn:
         return chain.verify_chain(conn)
 
 
-def _require_latest(conn: Connection, entry: AuditEntry, table: ControlTable[Any]) -> None:
+def _require_latest(conn: Connection, entry: AuditEntry, table: ControlTable) -> None:
     latest = audit_rows.latest_entry_id(conn, table=entry.table, key=entry.key or {})
     if latest != entry.id:
         raise ConflictError(
@@ -186,9 +182,9 @@ def _require_latest(conn: Connection, entry: AuditEntry, table: ControlTable[Any
         )
 
 
-def _require_unchanged(conn: Connection, entry: AuditEntry, table: ControlTable[Any]) -> None:
+def _require_unchanged(conn: Connection, entry: AuditEntry, table: ControlTable) -> None:
     """The row still holds what the entry wrote (catches changes made behind the triggers)."""
-    current = rows.spec_values(table, rows.require_row(conn, table=table, key=entry.key or {}))
+    current = rows.spec_values(table, rows.require_record(conn, table=table, key=entry.key or {}))
     differs = [
         name
         for name in (entry.changes or {})
@@ -201,13 +197,13 @@ def _require_unchanged(conn: Connection, entry: AuditEntry, table: ControlTable[
         )
 
 
-def _inverse(conn: Connection, entry: AuditEntry, table: ControlTable[Any]) -> rows.RowChange:
+def _inverse(conn: Connection, entry: AuditEntry, table: ControlTable) -> rows.RowChange:
     key = entry.key or {}
     if entry.action == "INSERT":
-        return rows.delete_row(conn, table=table, key=key, guard=_GUARD.get(table.name))
+        return rows.delete_row(conn, table=table, key=key)
     if entry.action == "DELETE":
         values = {name: value for name, value in entry.old.items() if name in table.spec_fields}
-        return rows.create_row(conn, table=table, values=values, prepare=_PREPARE.get(table.name))
+        return rows.create_row(conn, table=table, values=values)
     _require_unchanged(conn, entry, table)
     restored = {name: change["old"] for name, change in (entry.changes or {}).items()}
     return rows.update_row(
@@ -215,22 +211,21 @@ def _inverse(conn: Connection, entry: AuditEntry, table: ControlTable[Any]) -> r
         table=table,
         key=key,
         edit=lambda current: {**current, **restored},
-        prepare=_PREPARE.get(table.name),
     )
 
 
 def revert(
-    engine: Engine, *, entry_id: int, actor: str, reason: str | None = None
+    database: Database, *, entry_id: int, actor: str, reason: str | None = None
 ) -> rows.RowChange:
     """Write the inverse of one entry as a new audited change; refuse if the row moved on since."""
     note = f"revert of audit entry {entry_id}" + (f": {reason}" if reason else "")
-    with audited_transaction(engine, actor=actor, reason=note) as conn:
+    with audited_change(database, actor=actor, reason=note) as conn:
         entry = _require_entry(conn, entry_id)
         if entry.action == "TRUNCATE" or entry.table not in CONTROL_TABLES:
             raise ValidationError(
                 f"id: entry {entry_id} is a {entry.action}; only row changes revert"
             )
         table = CONTROL_TABLES[entry.table]
-        tables.lock_tables(conn, tables=[table])
+        row_sql.lock_tables(conn, tables=[table])
         _require_latest(conn, entry, table)
         return _inverse(conn, entry, table)

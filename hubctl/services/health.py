@@ -6,13 +6,13 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.engine import Engine
-
 from hubctl.airflow_api import GENERATOR_FILE, AirflowApi, AirflowApiConfig, AirflowApiError
+from hubctl.db import Database
 from hubctl.generator import dag_id_for
 from hubctl.repository import status as status_queries
-from hubctl.repository.tables import GROUPS, JOBS, select_records
+from hubctl.repository.rows import select_rows
 from hubctl.settings import Settings
+from hubctl.tables import GROUPS, JOBS
 
 DEFAULT_MAX_SNAPSHOT_AGE = dt.timedelta(minutes=10)
 
@@ -44,28 +44,29 @@ def _last_run(api: AirflowApi | None, dag_ids: list[str]) -> str:
 
 
 def group_status(
-    engine: Engine, *, settings: Settings | None = None, today: dt.date | None = None
+    database: Database, *, settings: Settings | None = None, today: dt.date | None = None
 ) -> list[dict[str, Any]]:
     """Per exchange group: enabled, its DAGs, the latest run, the newest price and its age."""
     today = today or dt.date.today()
-    with engine.connect() as conn:
-        groups = select_records(conn, table=GROUPS)
-        jobs = select_records(conn, table=JOBS, where={"enabled": True})
+    with database.connect() as conn:
+        groups = select_rows(conn, table=GROUPS)
+        jobs = select_rows(conn, table=JOBS, where={"enabled": True})
         latest = status_queries.latest_trade_dates(conn)
     api = _airflow(settings)
     rows = []
     for group in groups:
+        name, enabled = group["group_name"], group["enabled"]
         dag_ids = [
-            dag_id_for(job.dag_name, job.job_name)
+            dag_id_for(job["dag_name"], job["job_name"])
             for job in jobs
-            if job.exchange_group == group.group_name
+            if job["exchange_group"] == name
         ]
-        newest = latest.get(group.group_name)
+        newest = latest.get(name)
         rows.append({
-            "group": group.group_name,
-            "enabled": group.enabled,
-            "dags": dag_ids if group.enabled else [],
-            "last_run": _last_run(api, dag_ids) if group.enabled and dag_ids else "-",
+            "group": name,
+            "enabled": enabled,
+            "dags": dag_ids if enabled else [],
+            "last_run": _last_run(api, dag_ids) if enabled and dag_ids else "-",
             "latest_trade_date": newest,
             "stale_business_days": None if newest is None else business_days_between(newest, today),
         })  # fmt: skip
@@ -82,11 +83,12 @@ class Check:
         return {"check": self.name, "ok": self.ok, "detail": self.detail}
 
 
-def _check_database(engine: Engine) -> Check:
+def _check_database(database: Database) -> Check:
     from hubctl import migrations
+    from hubctl.db import create_engine
 
     try:
-        revision = migrations.current(engine)
+        revision = migrations.current(create_engine(database.url))
     except Exception as error:  # any failure to connect or read is the finding itself
         return Check("database", False, f"unreachable: {str(error).strip().splitlines()[0]}")
     head = migrations.head()
@@ -153,8 +155,14 @@ def _check_airflow(settings: Settings) -> list[Check]:
 
 
 def doctor(
-    engine: Engine, settings: Settings, *, max_snapshot_age: dt.timedelta = DEFAULT_MAX_SNAPSHOT_AGE
+    database: Database,
+    settings: Settings,
+    *,
+    max_snapshot_age: dt.timedelta = DEFAULT_MAX_SNAPSHOT_AGE,
 ) -> list[Check]:
     """Every check, in order; the caller decides how to show them and fails if any is not ok."""
-    database = _check_database(engine)
-    return [database, _check_snapshot(settings, max_snapshot_age), *_check_airflow(settings)]
+    return [
+        _check_database(database),
+        _check_snapshot(settings, max_snapshot_age),
+        *_check_airflow(settings),
+    ]

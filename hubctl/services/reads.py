@@ -1,37 +1,26 @@
 """What read commands show: control rows as JSON-ready dicts (spec fields, then bookkeeping).
 
-Kept apart from the writes so that a read imports neither SQLAlchemy nor pydantic: each
-function takes a SQLAlchemy Engine or a hubctl.db.Database (psycopg2 alone, what hubctl uses).
+Kept apart from the writes so that a read imports no pydantic: rows go from the database to
+the output as they are, shaped by the tables' descriptions.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from hubctl.db import Connection, Database
 from hubctl.errors import NotFoundError, unknown
 from hubctl.repository import config as job_rows
 from hubctl.repository import groups as group_rows
 from hubctl.repository import tickers as ticker_rows
-from hubctl.repository.tables import (
-    GROUPS,
-    JOBS,
-    TICKERS,
-    AnyConnection,
-    ControlTable,
-    Row,
-    select_rows,
-)
-
-if TYPE_CHECKING:
-    from hubctl.db import Connectable
+from hubctl.repository.rows import Row, select_rows
+from hubctl.tables import GROUPS, JOBS, TICKERS, ControlTable
 
 _LISTED_KEYS = 20
 
 
-def not_found(
-    conn: AnyConnection, *, table: ControlTable[Any], key: Mapping[str, Any]
-) -> NotFoundError:
+def not_found(conn: Connection, *, table: ControlTable, key: Mapping[str, Any]) -> NotFoundError:
     """'no job 'a/b'; known: ...' (the known keys when they are few enough to read)."""
     labels = [table.label(row) for row in select_rows(conn, table=table)]
     known = ", ".join(labels) if len(labels) <= _LISTED_KEYS else f"{len(labels)} rows"
@@ -41,7 +30,7 @@ def not_found(
 
 
 def require_row(
-    conn: AnyConnection, *, table: ControlTable[Any], key: Mapping[str, Any], lock: bool = False
+    conn: Connection, *, table: ControlTable, key: Mapping[str, Any], lock: bool = False
 ) -> Row:
     """The row with ``key`` (as the database returns it), or NotFoundError naming the known keys."""
     found = select_rows(conn, table=table, where=table.key_of(key), lock=lock)
@@ -50,7 +39,7 @@ def require_row(
     return found[0]
 
 
-def require_group(conn: AnyConnection, group_name: str, *, field: str = "exchange_group") -> None:
+def require_group(conn: Connection, group_name: str, *, field: str = "exchange_group") -> None:
     """Refuse a group name that does not exist, listing the ones that do."""
     names = group_rows.group_names(conn)
     if group_name not in names:
@@ -58,7 +47,7 @@ def require_group(conn: AnyConnection, group_name: str, *, field: str = "exchang
 
 
 def list_jobs(
-    database: Connectable,
+    database: Database,
     *,
     dag_name: str | None = None,
     group: str | None = None,
@@ -71,18 +60,18 @@ def list_jobs(
         return [JOBS.as_dict(row) for row in found]
 
 
-def get_job(database: Connectable, *, dag_name: str, job_name: str) -> Row:
+def get_job(database: Database, *, dag_name: str, job_name: str) -> Row:
     key = {"dag_name": dag_name, "job_name": job_name}
     with database.connect() as conn:
         return JOBS.as_dict(require_row(conn, table=JOBS, key=key))
 
 
-def list_groups(database: Connectable, *, enabled: bool | None = None) -> list[Row]:
+def list_groups(database: Database, *, enabled: bool | None = None) -> list[Row]:
     with database.connect() as conn:
         return [GROUPS.as_dict(row) for row in group_rows.list_groups(conn, enabled=enabled)]
 
 
-def show_group(database: Connectable, *, group_name: str) -> Row:
+def show_group(database: Database, *, group_name: str) -> Row:
     """The group's row, the jobs that use it and the tickers listed on its exchanges."""
     with database.connect() as conn:
         group = require_row(conn, table=GROUPS, key={"group_name": group_name})
@@ -91,7 +80,7 @@ def show_group(database: Connectable, *, group_name: str) -> Row:
     return {**GROUPS.as_dict(group), "jobs": jobs, "tickers": [row["ticker"] for row in tickers]}
 
 
-def list_tickers(database: Connectable, *, group: str | None = None) -> list[Row]:
+def list_tickers(database: Database, *, group: str | None = None) -> list[Row]:
     """Every ticker, or those listed on one of the group's exchanges."""
     with database.connect() as conn:
         exchanges = None

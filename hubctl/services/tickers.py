@@ -7,17 +7,15 @@ import io
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from hubctl import configfile
-from hubctl.db import audited_transaction
+from hubctl.db import Database
 from hubctl.errors import ValidationError
-from hubctl.repository.tables import TICKERS
-from hubctl.services import rows
-
-if TYPE_CHECKING:
-    from sqlalchemy.engine import Engine
-
+from hubctl.services import documents, rows
+from hubctl.services.changes import audited_change
+from hubctl.services.rows import RowChange
+from hubctl.tables import TICKERS
 
 CSV_COLUMNS = ("ticker", "exchange", "groupings", "enabled")
 REQUIRED_CSV_COLUMNS = ("ticker", "exchange")
@@ -25,7 +23,7 @@ _ROW_INDEX = re.compile(r"tickers\[(\d+)\]")
 
 
 def add_ticker(
-    engine: Engine,
+    database: Database,
     *,
     ticker: str,
     exchange: str,
@@ -33,21 +31,21 @@ def add_ticker(
     enabled: bool = True,
     actor: str,
     reason: str | None = None,
-) -> rows.RowChange:
+) -> RowChange:
     values = {
         "ticker": ticker,
         "exchange": exchange,
         "groupings": list(groupings),
         "enabled": enabled,
     }
-    with audited_transaction(engine, actor=actor, reason=reason) as conn:
+    with audited_change(database, actor=actor, reason=reason) as conn:
         return rows.create_row(conn, table=TICKERS, values=values)
 
 
 def remove_ticker(
-    engine: Engine, *, ticker: str, actor: str, reason: str | None = None
-) -> rows.RowChange:
-    with audited_transaction(engine, actor=actor, reason=reason) as conn:
+    database: Database, *, ticker: str, actor: str, reason: str | None = None
+) -> RowChange:
+    with audited_change(database, actor=actor, reason=reason) as conn:
         return rows.delete_row(conn, table=TICKERS, key={"ticker": ticker})
 
 
@@ -81,12 +79,12 @@ def parse_tickers_csv(text: str, *, source: str = "tickers.csv") -> configfile.C
 
 
 def import_tickers(
-    engine: Engine, *, path: Path, actor: str, reason: str | None = None
-) -> configfile.ApplyResult:
+    database: Database, *, path: Path, actor: str, reason: str | None = None
+) -> documents.ApplyResult:
     """Create the file's new tickers and update changed ones in one change set; remove none."""
     try:
         text = path.read_text(encoding="utf-8-sig")
     except OSError as error:
         raise ValidationError(f"{path}: cannot read: {error.strerror}") from None
     document = parse_tickers_csv(text, source=str(path))
-    return configfile.apply_document(engine, document, actor=actor, reason=reason, mode="merge")
+    return documents.apply_document(database, document, actor=actor, reason=reason, mode="merge")

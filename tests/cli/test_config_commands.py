@@ -11,7 +11,9 @@ from sqlalchemy.engine import Engine
 
 from hubctl.errors import ConflictError
 from hubctl.services import config
+from hubctl.services.rows import FieldChanges
 from tests.cli.conftest import Run, audit_rows, last_audit_id, snapshot
+from tests.databases import database_of
 
 DAG, JOB = "data_collection_equities", "us_markets"
 
@@ -137,10 +139,10 @@ def test_two_concurrent_writers_with_the_same_version_exactly_one_wins(
         barrier.wait()
         try:
             config.set_job(
-                default_config,
+                database_of(default_config),
                 dag_name=DAG,
                 job_name=JOB,
-                assignments=[f"batch_size={batch_size}"],
+                changes=FieldChanges({"batch_size": batch_size}),
                 expect_version=1,
                 actor=f"writer{batch_size}",
             )

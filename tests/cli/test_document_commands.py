@@ -14,8 +14,10 @@ from sqlalchemy.engine import URL, Engine
 
 from hubctl import configfile
 from hubctl.errors import ConflictError
+from hubctl.services import documents
 from hubctl.settings import get_settings
 from tests.cli.conftest import Run, audit_rows, last_audit_id, snapshot
+from tests.databases import database_of
 
 DAG, JOB = "data_collection_equities", "us_markets"
 
@@ -175,7 +177,7 @@ def test_expect_plan_refuses_a_different_plan(
 
 def test_library_apply_refuses_a_stale_fingerprint(default_config: Engine) -> None:
     document = configfile.parse_text("jobs: []\n")
-    plan = configfile.plan_document(default_config, document)
+    plan = documents.plan_document(database_of(default_config), document)
     assert plan.count("delete") == 9
     with default_config.begin() as conn:
         conn.execute(
@@ -183,8 +185,12 @@ def test_library_apply_refuses_a_stale_fingerprint(default_config: Engine) -> No
         )
     before = snapshot(default_config)
     with pytest.raises(ConflictError):
-        configfile.apply_document(
-            default_config, document, actor="t", reason=None, expected_fingerprint=plan.fingerprint
+        documents.apply_document(
+            database_of(default_config),
+            document,
+            actor="t",
+            reason=None,
+            expected_fingerprint=plan.fingerprint,
         )
     assert snapshot(default_config) == before
 

@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import psycopg2
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -27,12 +28,18 @@ from hubctl.generator import (
 from hubctl.repository import jobs
 from hubctl.repository.jobs import read_enabled_jobs
 from hubctl.settings import get_settings
+from tests.databases import database_of
 from tests.generator.conftest import DEFAULT_DAG_IDS, execute
 
 
 @pytest.fixture
 def rows(hub: Engine) -> list[dict[str, Any]]:
-    return read_enabled_jobs(hub, statement_timeout_ms=5000)
+    return read(hub, statement_timeout_ms=5000)
+
+
+def read(hub: Engine, *, statement_timeout_ms: int) -> list[dict[str, Any]]:
+    with database_of(hub).transaction() as conn:  # read-write: the read itself must refuse writes
+        return read_enabled_jobs(conn, statement_timeout_ms=statement_timeout_ms)
 
 
 def test_candidate_keys_try_every_split_of_the_dag_id() -> None:
@@ -93,15 +100,15 @@ def _row(rows: list[dict[str, Any]], dag_id: str) -> dict[str, Any]:
 
 
 def test_the_read_is_read_only(hub: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(jobs, "_ALL_ENABLED", sa.text("CREATE TABLE hub.sneaky (a int)"))
-    with pytest.raises(sa.exc.DBAPIError, match="read-only transaction"):
-        read_enabled_jobs(hub, statement_timeout_ms=5000)
+    monkeypatch.setattr(jobs, "_SELECT", "CREATE TABLE hub.sneaky (a int); --")
+    with pytest.raises(psycopg2.Error, match="read-only transaction"):
+        read(hub, statement_timeout_ms=5000)
 
 
 def test_the_read_has_a_statement_timeout(hub: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(jobs, "_ALL_ENABLED", sa.text("SELECT pg_sleep(5)"))
-    with pytest.raises(sa.exc.OperationalError, match="statement timeout"):
-        read_enabled_jobs(hub, statement_timeout_ms=100)
+    monkeypatch.setattr(jobs, "_SELECT", "SELECT pg_sleep(5); --")
+    with pytest.raises(psycopg2.Error, match="statement timeout"):
+        read(hub, statement_timeout_ms=100)
 
 
 def test_the_generator_reads_with_the_least_privileged_role(

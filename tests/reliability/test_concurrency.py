@@ -23,9 +23,12 @@ from sqlalchemy.engine import Engine
 from hubctl import configfile
 from hubctl.audit import verify_chain
 from hubctl.errors import ConflictError
-from hubctl.services import config, reads
+from hubctl.services import config, documents, reads
+from hubctl.services.rows import FieldChanges
 from hubctl.settings import get_settings
+from hubctl.tables import JOBS
 from tests.cli.conftest import audit_rows
+from tests.databases import database_of
 from tests.reliability.conftest import Figures
 
 pytestmark = pytest.mark.reliability
@@ -50,10 +53,10 @@ def _concurrently(target: Callable[[int], None], count: int) -> None:
 def test_20_writers_making_50_changes_each_to_the_same_rows_lose_no_update(
     default_config: Engine, hub_env: Path, expect_version: bool, figures: Figures
 ) -> None:
-    engine = default_config
+    engine, database = default_config, database_of(default_config)
     since = audit_rows(engine)[-1]["id"]
     versions_before = {
-        row: reads.get_job(engine, dag_name=row[0], job_name=row[1])["version"] for row in ROWS
+        row: reads.get_job(database, dag_name=row[0], job_name=row[1])["version"] for row in ROWS
     }
     landed: dict[int, tuple[tuple[str, str], int | None]] = {}  # value -> (row, version expected)
     conflicts: list[int] = []
@@ -64,13 +67,13 @@ def test_20_writers_making_50_changes_each_to_the_same_rows_lose_no_update(
             value = 1 + number * CHANGES + change  # every change writes a value of its own
             expected = None
             if expect_version:
-                expected = reads.get_job(engine, dag_name=row[0], job_name=row[1])["version"]
+                expected = reads.get_job(database, dag_name=row[0], job_name=row[1])["version"]
             try:
                 config.set_job(
-                    engine,
+                    database,
                     dag_name=row[0],
                     job_name=row[1],
-                    assignments=[f"batch_size={value}"],
+                    changes=FieldChanges({"batch_size": value}),
                     expect_version=expected,
                     actor=f"writer-{number}",
                     reason=f"change {change}",
@@ -88,7 +91,7 @@ def test_20_writers_making_50_changes_each_to_the_same_rows_lose_no_update(
     assert len(entries) == successes  # one audit row per successful change, none for refusals
     if not expect_version:
         assert successes == WRITERS * CHANGES
-    with engine.connect() as conn:
+    with database.connect() as conn:
         assert verify_chain(conn).ok
 
     by_row: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
@@ -97,7 +100,7 @@ def test_20_writers_making_50_changes_each_to_the_same_rows_lose_no_update(
     lost = 0
     for row in ROWS:
         history = by_row[row]
-        final = reads.get_job(engine, dag_name=row[0], job_name=row[1])
+        final = reads.get_job(database, dag_name=row[0], job_name=row[1])
         # Each change was made on top of the previous one: versions step by one, and each old
         # value is the value the previous change wrote. Nothing was overwritten unseen.
         versions = [entry["new_row"]["version"] for entry in history]
@@ -134,7 +137,7 @@ def test_parses_while_writers_apply_change_sets_never_see_half_a_change(
 
     engine, settings = default_config, get_settings()
     defaults = configfile.load_defaults()
-    assert defaults.jobs is not None
+    assert defaults.specs(JOBS) is not None
     parses: Counter[str] = Counter()
     seen: set[Any] = set()
 
@@ -142,15 +145,19 @@ def test_parses_while_writers_apply_change_sets_never_see_half_a_change(
         value = 100 + number
         jobs = [
             job.model_copy(update={"batch_size": value, "max_retries": value % 7})
-            for job in defaults.jobs or []
+            for job in defaults.specs(JOBS) or []
         ]
-        return configfile.ConfigDocument.model_construct(jobs=jobs)
+        return configfile.ConfigDocument({JOBS.section: jobs})
 
     def writer(number: int) -> None:
         for round_ in range(15):
             document = change_set(1 + number * 100 + round_)
-            configfile.apply_document(
-                engine, document, actor=f"writer-{number}", reason="change set", mode="merge"
+            documents.apply_document(
+                database_of(engine),
+                document,
+                actor=f"writer-{number}",
+                reason="change set",
+                mode="merge",
             )
 
     def dag_parser() -> None:  # what dags/hub_dags.py does at every parse
@@ -178,7 +185,9 @@ def test_parses_while_writers_apply_change_sets_never_see_half_a_change(
             parses["snapshot"] += 1
             time.sleep(0.001)
 
-    configfile.apply_document(engine, change_set(0), actor="t", reason=None, mode="merge")
+    documents.apply_document(
+        database_of(engine), change_set(0), actor="t", reason=None, mode="merge"
+    )
     with ThreadPoolExecutor(max_workers=6) as pool:
         writing = [pool.submit(writer, number) for number in range(4)]
         reading = [pool.submit(dag_parser), pool.submit(snapshot_reader)]

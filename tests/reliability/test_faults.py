@@ -22,8 +22,10 @@ from sqlalchemy.engine import Engine
 
 from hubctl import configfile, yamlio
 from hubctl.audit import verify_chain
+from hubctl.services import documents
 from hubctl.settings import get_settings
 from tests.cli.conftest import hubctl
+from tests.databases import database_of
 from tests.generator.conftest import CLOSED_PORT_URL, DEFAULT_DAG_IDS
 from tests.reliability import upsert_task
 from tests.reliability.conftest import CrashServer, Figures, count
@@ -39,7 +41,7 @@ WRITING = sa.text(
 
 def _state(engine: Engine) -> tuple[str, list[tuple[int, str]]]:
     """The configuration as `hubctl export` writes it, and every audit row's id and hash."""
-    exported = configfile.dump_document(configfile.export_document(engine))
+    exported = configfile.dump_document(documents.export_document(database_of(engine)))
     with engine.connect() as conn:
         query = sa.text("SELECT id, row_hash FROM hub.audit_log ORDER BY id")
         audit = [(row.id, row.row_hash) for row in conn.execute(query)]
@@ -84,7 +86,9 @@ def test_database_killed_mid_apply_leaves_the_configuration_and_the_audit_as_the
     url = crash_server.migrated_database("hub_apply")
     point_hub_at(url)
     engine = sa.create_engine(url, poolclass=sa.NullPool)
-    configfile.apply_document(engine, configfile.load_defaults(), actor="t", reason="defaults")
+    documents.apply_document(
+        database_of(engine), configfile.load_defaults(), actor="t", reason="defaults"
+    )
 
     for generation, tickers in enumerate((3000, 12000, 48000), start=1):
         before = _state(engine)
@@ -111,14 +115,14 @@ def test_database_killed_mid_apply_leaves_the_configuration_and_the_audit_as_the
     crash_server.start()  # crash recovery replays the WAL
     after = _state(engine)
     assert after == before
-    with engine.connect() as conn:
+    with database_of(engine).connect() as conn:
         assert verify_chain(conn).ok
     figures.fault_survived("database SIGKILLed mid-apply")
     figures.rows_lost(len(set(before[1]) - set(after[1])))
 
     # The same apply, once the database is back, goes through whole.
     assert hubctl("apply", "-f", str(path), "--yes", "-m", "big change").exit_code == 0
-    assert configfile.plan_document(engine, configfile.read_document(path)).empty
+    assert documents.plan_document(database_of(engine), configfile.read_document(path)).empty
     engine.dispose()
 
 

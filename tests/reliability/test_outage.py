@@ -22,6 +22,8 @@ import pytest
 import sqlalchemy as sa
 
 from hubctl import configfile
+from hubctl.services import documents
+from tests.databases import database_of
 from tests.generator.conftest import DAGS_FOLDER, DEFAULT_DAG_IDS
 from tests.reliability.conftest import CrashServer, Figures
 
@@ -104,7 +106,9 @@ def test_a_60_second_database_outage_never_changes_the_dags_and_heals_by_itself(
 ) -> None:
     url = crash_server.migrated_database("hub_outage")
     engine = sa.create_engine(url, poolclass=sa.NullPool)
-    configfile.apply_document(engine, configfile.load_defaults(), actor="t", reason=None)
+    documents.apply_document(
+        database_of(engine), configfile.load_defaults(), actor="t", reason=None
+    )
     metadata = dag_processor(url)
     _wait_for(lambda: _live_dags(metadata)[0] == DEFAULT_DAG_IDS, 120, "the 9 DAGs")
     snapshot = tmp_path / "hub-home" / "snapshot.json"

@@ -7,19 +7,23 @@ import datetime as dt
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from hubctl import models
 from hubctl.repository import audit as audit_rows
 from hubctl.services import config, groups
+from hubctl.services.rows import FieldChanges
+from tests.databases import database_of
 
 
 def test_filters(default_config: Engine) -> None:
+    database = database_of(default_config)
     config.set_job(
-        default_config,
+        database,
         dag_name="data_collection_equities",
         job_name="lse",
-        assignments=["batch_size=10"],
+        changes=FieldChanges({"batch_size": 10}),
         actor="zoe",
     )
-    with default_config.connect() as conn:
+    with database.connect() as conn:
         assert len(audit_rows.list_entries(conn)) == 42
         [newest] = audit_rows.list_entries(conn, actor="zoe")
         assert newest["table_name"] == "dag_configuration" and newest["id"] == 42
@@ -34,10 +38,11 @@ def test_filters(default_config: Engine) -> None:
 
 def test_latest_entry_of_a_row(default_config: Engine) -> None:
     key = {"dag_name": "calculate_indicators", "job_name": "all"}
-    with default_config.connect() as conn:
+    database = database_of(default_config)
+    with database.connect() as conn:
         first = audit_rows.latest_entry_id(conn, table="dag_configuration", key=key)
-    config.set_job(default_config, assignments=["priority=6"], actor="t", **key)
-    with default_config.connect() as conn:
+    config.set_job(database, changes=FieldChanges({"priority": 6}), actor="t", **key)
+    with database.connect() as conn:
         later = audit_rows.latest_entry_id(conn, table="dag_configuration", key=key)
         assert first is not None and later == 42 and first < later
         entry = audit_rows.get_entry(conn, entry_id=later)
@@ -50,14 +55,20 @@ def test_a_truncate_counts_as_the_latest_change_of_every_row(default_config: Eng
         conn.execute(sa.text("TRUNCATE hub.tickers"))
     with default_config.connect() as conn:
         newest = conn.scalar(sa.text("SELECT max(id) FROM hub.audit_log"))
+    with database_of(default_config).connect() as conn:
         found = audit_rows.latest_entry_id(conn, table="tickers", key={"ticker": "AAPL"})
     assert found == newest
 
 
 def test_removed_groups_stay_in_history(default_config: Engine) -> None:
+    database = database_of(default_config)
     groups.add_group(
-        default_config, group_name="tse", exchanges=["TSE"], timezone="Asia/Tokyo", actor="t"
+        database, group_name="tse", exchanges=["TSE"], timezone="Asia/Tokyo", actor="t"
     )
-    groups.remove_group(default_config, group_name="tse", actor="t")
-    with default_config.connect() as conn:
+    groups.remove_group(database, group_name="tse", actor="t")
+    with database.connect() as conn:
         assert "tse" in audit_rows.audited_group_names(conn)
+
+
+def test_the_audit_columns_match_the_model() -> None:
+    assert list(audit_rows.AUDIT_COLUMNS) == list(models.AuditLog.__table__.c.keys())

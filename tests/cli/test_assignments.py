@@ -1,16 +1,16 @@
-"""KEY=VALUE parsing and error messages (no database)."""
+"""KEY=VALUE parsing into typed field changes (no database)."""
 
 from __future__ import annotations
 
 import pytest
 
+from hubctl.cli.assignments import parse_assignments
 from hubctl.errors import ValidationError
-from hubctl.repository.tables import GROUPS, JOBS
-from hubctl.services.validation import parse_assignments, validate_model
+from hubctl.tables import GROUPS, JOBS
 
 
 def parse(*items: str, table=JOBS):  # type: ignore[no-untyped-def]
-    return parse_assignments(items, model=table.spec, settable=table.settable_fields)
+    return parse_assignments(items, table=table)
 
 
 def test_fields_params_and_nulls() -> None:
@@ -50,13 +50,3 @@ def test_keys(item: str, message: str | None) -> None:
         return
     with pytest.raises(ValidationError, match=message):
         parse(item)
-
-
-def test_messages_name_each_field_and_show_the_value() -> None:
-    with pytest.raises(ValidationError) as caught:
-        validate_model(
-            JOBS.spec, {"dag_name": "d", "job_name": "j", "batch_size": 0, "priority": 99}
-        )
-    message = str(caught.value)
-    assert "batch_size: Input should be greater than 0 (got '0')" in message
-    assert "priority: Input should be less than or equal to 10 (got '99')" in message

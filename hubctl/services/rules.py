@@ -1,0 +1,60 @@
+"""Each control table's own write rules, applied by every write path (hubctl.services.rows).
+
+``prepare`` normalises and checks a validated spec against the database before it is written
+(``before`` is None for a new row); ``guard`` may refuse a removal. Set, enable/disable, add,
+apply and revert all write through hubctl.services.rows, which looks the rules up here, so no
+path can skip them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from hubctl.db import Connection
+from hubctl.errors import ConflictError
+from hubctl.repository import groups as group_rows
+from hubctl.schemas import JobSpec
+from hubctl.services.reads import require_group
+from hubctl.tables import GROUPS, JOBS, ControlTable
+from hubctl.validation import normalized_params
+
+Prepare = Callable[[Connection, Any, Any], Any]
+Guard = Callable[[Connection, Mapping[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class WriteRules:
+    prepare: Prepare | None = None
+    guard: Guard | None = None
+
+
+def prepare_job(conn: Connection, spec: JobSpec, before: JobSpec | None) -> JobSpec:
+    """A known pipeline with valid params (normalised) and an existing group."""
+    if before is None or spec.params != before.params or spec.dag_name != before.dag_name:
+        spec = spec.model_copy(update={"params": normalized_params(spec.dag_name, spec.params)})
+    changed_group = before is None or spec.exchange_group != before.exchange_group
+    if changed_group and spec.exchange_group is not None:
+        require_group(conn, spec.exchange_group)
+    return spec
+
+
+def guard_unused_group(conn: Connection, key: Mapping[str, Any]) -> None:
+    """A group that jobs still use cannot be removed (the foreign key says so too)."""
+    jobs = group_rows.jobs_using(conn, group_name=key["group_name"])
+    if jobs:
+        raise ConflictError(
+            f"group_name: group {key['group_name']!r} is used by {', '.join(jobs)};"
+            " remove those jobs (hubctl config remove) or disable the group instead"
+        )
+
+
+_RULES = {
+    JOBS.name: WriteRules(prepare=prepare_job),
+    GROUPS.name: WriteRules(guard=guard_unused_group),
+}
+
+
+def rules_for(table: ControlTable) -> WriteRules:
+    return _RULES.get(table.name, WriteRules())
