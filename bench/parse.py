@@ -337,8 +337,8 @@ def bench(sizes: list[int], repeats: int) -> list[dict[str, Any]]:
 def _bench_size(
     workdir: Path, env: dict[str, str], count: int, repeats: int, *, worker: bool
 ) -> dict[str, Any]:
-    from hubctl.generator import load_specs
     from hubctl.settings import get_settings
+    from hubctl.specs import load_specs
 
     load_jobs(env["HUB_DATABASE_URL"], count)
     get_settings.cache_clear()
@@ -361,7 +361,7 @@ def _bench_size(
 
 def _own_share(repeats: int) -> float:
     """hubctl's own work in (a) before Airflow builds anything: query, validation, snapshot."""
-    from hubctl.generator import load_specs
+    from hubctl.specs import load_specs
 
     load_specs()
     timings = []

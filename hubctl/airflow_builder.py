@@ -30,9 +30,9 @@ from airflow.sdk import DAG, CronTriggerTimetable, get_parsing_context, task
 from sqlalchemy.engine import Connection, Engine
 
 from hubctl.errors import ValidationError
-from hubctl.generator import DagSpec, LoadResult, Rejected, describe_error, load_specs
 from hubctl.pipelines import PipelineFamily, get_family
 from hubctl.settings import Settings, get_settings
+from hubctl.specs import DagSpec, LoadResult, Rejected, describe_error, load_specs
 
 log = logging.getLogger(__name__)
 
@@ -326,7 +326,7 @@ def load_config(dag_name: str, job_name: str) -> dict[str, Any]:
     Read at run time, not parse time, so a change made after the last parse (a new batch_size,
     say) is what the run uses; the log line says which version that was.
     """
-    from hubctl.generator import live_spec
+    from hubctl.specs import live_spec
 
     spec = live_spec(dag_name, job_name)
     log.info(

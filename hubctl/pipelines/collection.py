@@ -17,8 +17,8 @@ from typing import Any
 from airflow.sdk import DAG, task
 
 from hubctl.airflow_builder import hub_engine
-from hubctl.generator import DagSpec
 from hubctl.pipelines.tasks import finish_report, name_batch, run_date, ticker_batch_dag
+from hubctl.specs import DagSpec
 
 
 @task

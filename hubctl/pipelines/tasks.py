@@ -16,7 +16,7 @@ from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOpe
 from airflow.sdk import DAG, TaskGroup, get_current_context, task
 
 from hubctl.airflow_builder import hub_transaction, load_config, new_dag
-from hubctl.generator import DagSpec, dag_id_for
+from hubctl.specs import DagSpec, dag_id_for
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +107,7 @@ class TriggerIndicators(TriggerDagRunOperator):
         from airflow.sdk.exceptions import AirflowSkipException
 
         from hubctl.errors import NotFoundError
-        from hubctl.generator import live_spec
+        from hubctl.specs import live_spec
 
         if not (self.conf or {}).get("security_ids"):
             raise AirflowSkipException("no prices were written: no indicators to update")

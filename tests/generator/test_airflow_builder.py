@@ -12,7 +12,7 @@ import pytest
 
 from hubctl import airflow_builder
 from hubctl.airflow_builder import build_dags, executor_config, schedule_for
-from hubctl.generator import DagSpec
+from hubctl.specs import DagSpec
 
 NOW = dt.datetime(2026, 11, 22, 12, 0, tzinfo=dt.UTC)
 GROUP = {

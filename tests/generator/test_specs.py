@@ -13,20 +13,20 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from hubctl import generator
-from hubctl.errors import DatabaseUnavailableError
-from hubctl.generator import (
+from hubctl.errors import DatabaseUnavailableError, NotFoundError
+from hubctl.repository import jobs
+from hubctl.repository.jobs import read_enabled_jobs
+from hubctl.settings import get_settings
+from hubctl.specs import (
     DagSpec,
     candidate_keys,
     format_age,
+    live_spec,
     load_specs,
     read_snapshot,
     validate_rows,
     write_snapshot,
 )
-from hubctl.repository import jobs
-from hubctl.repository.jobs import read_enabled_jobs
-from hubctl.settings import get_settings
 from tests.generator.conftest import DEFAULT_DAG_IDS, execute
 
 
@@ -193,7 +193,7 @@ def test_snapshot_entries_are_validated_one_by_one(hub_env: Path, database_down:
 
 def test_live_spec_is_the_row_as_it_is_now(hub: Engine, hub_env: Path) -> None:
     execute(hub, "UPDATE hub.dag_configuration SET batch_size = 42 WHERE job_name = 'all'")
-    assert generator.live_spec("calculate_indicators", "all").batch_size == 42
+    assert live_spec("calculate_indicators", "all").batch_size == 42
     execute(hub, "UPDATE hub.dag_configuration SET enabled = false WHERE job_name = 'all'")
-    with pytest.raises(generator.NotFoundError):
-        generator.live_spec("calculate_indicators", "all")
+    with pytest.raises(NotFoundError):
+        live_spec("calculate_indicators", "all")
