@@ -37,7 +37,7 @@ SCHEDULES = ("30 17 * * 1-5", "0 17 * * 1-5", "0 18 * * 1-5", "0 18 * * 1-5")
 
 # The tasks of data_collection_equities as plain callables, for the static file and dag-factory.
 TASKS_MODULE = """
-from hubctl.airflow_builder import load_config as _load_config
+from hubctl.dag_builder import load_config as _load_config
 from hubctl.pipelines.collection import collect as _collect
 from hubctl.pipelines.collection import report as _report
 from hubctl.pipelines.tasks import get_tickers as _get_tickers
@@ -53,7 +53,7 @@ STATIC_HEADER = """import datetime
 
 from airflow.sdk import DAG, CronTriggerTimetable, TaskGroup
 
-from hubctl.airflow_builder import load_config
+from hubctl.dag_builder import load_config
 from hubctl.pipelines.collection import collect, report
 from hubctl.pipelines.tasks import TriggerIndicators, get_tickers, validate_tickers
 """
@@ -206,7 +206,7 @@ def load_jobs(url: str, count: int) -> None:
 
 def write_equivalents(folder: Path, specs: list[Any]) -> tuple[Path, Path]:
     """The same DAGs as a static Python file and as dag-factory YAML (+ its loader file)."""
-    from hubctl.airflow_builder import doc_md, tags_for, task_defaults
+    from hubctl.dag_builder import doc_md, tags_for, task_defaults
     from hubctl.pipelines import get_family
 
     (folder / "bench_tasks.py").write_text(TASKS_MODULE)

@@ -1,6 +1,6 @@
 """Configuration rows -> validated DagSpecs, with a last-known-good snapshot. No Airflow here.
 
-The DAG file calls this at every parse (through hubctl.airflow_builder), and `hubctl dags list`
+The DAG file calls this at every parse (through hubctl.dag_builder), and `hubctl dags list`
 calls it without Airflow. The rules it keeps:
 
 * one read-only query per parse; a worker running one task reads only that task's row;

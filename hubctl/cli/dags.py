@@ -54,7 +54,7 @@ def check(
 
     Example: hubctl dags check
     """
-    from hubctl.airflow_builder import check_all
+    from hubctl.dag_builder import check_all
 
     loaded, built = check_all()
     failures = [*loaded.rejected, *built.failures]

@@ -15,7 +15,7 @@ from typing import Any
 
 from airflow.sdk import DAG, TaskGroup, get_current_context, task
 
-from hubctl.airflow_builder import hub_engine, load_config, new_dag
+from hubctl.dag_builder import hub_engine, load_config, new_dag
 from hubctl.specs import DagSpec
 
 

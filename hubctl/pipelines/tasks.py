@@ -15,7 +15,7 @@ from typing import Any
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import DAG, TaskGroup, get_current_context, task
 
-from hubctl.airflow_builder import hub_transaction, load_config, new_dag
+from hubctl.dag_builder import hub_transaction, load_config, new_dag
 from hubctl.specs import DagSpec, dag_id_for
 
 log = logging.getLogger(__name__)

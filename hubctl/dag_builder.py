@@ -138,7 +138,7 @@ def build_dag(spec: DagSpec) -> DAG:
     if not isinstance(dag, DAG) or dag.dag_id != spec.dag_id:
         raise TypeError(
             f"builder of {spec.dag_name!r} returned {dag!r}; expected a DAG with id {spec.dag_id!r}"
-            " (use hubctl.airflow_builder.new_dag(spec))"
+            " (use hubctl.dag_builder.new_dag(spec))"
         )
     return dag
 
