@@ -37,9 +37,9 @@ SCHEDULES = ("30 17 * * 1-5", "0 17 * * 1-5", "0 18 * * 1-5", "0 18 * * 1-5")
 
 # The tasks of data_collection_equities as plain callables, for the static file and dag-factory.
 TASKS_MODULE = """
-from hubctl.dag_builder import load_config as _load_config
 from hubctl.pipelines.collection import collect as _collect
 from hubctl.pipelines.collection import report as _report
+from hubctl.pipelines.runtime import load_config as _load_config
 from hubctl.pipelines.tasks import get_tickers as _get_tickers
 from hubctl.pipelines.tasks import validate_tickers as _validate_tickers
 
@@ -53,8 +53,8 @@ STATIC_HEADER = """import datetime
 
 from airflow.sdk import DAG, CronTriggerTimetable, TaskGroup
 
-from hubctl.dag_builder import load_config
 from hubctl.pipelines.collection import collect, report
+from hubctl.pipelines.runtime import load_config
 from hubctl.pipelines.tasks import TriggerIndicators, get_tickers, validate_tickers
 """
 STATIC_DAG = """

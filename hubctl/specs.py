@@ -356,3 +356,8 @@ def format_age(age: dt.timedelta) -> str:
         if value or parts or suffix == "s":
             parts.append(f"{value}{suffix}")
     return " ".join(parts[:2])
+
+
+def format_utc(moment: dt.datetime) -> str:
+    """``2026-11-22 12:00:00 UTC``: when a job or group last changed, the same for every reader."""
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")

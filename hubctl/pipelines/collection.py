@@ -16,7 +16,7 @@ from typing import Any
 
 from airflow.sdk import DAG, task
 
-from hubctl.dag_builder import hub_engine
+from hubctl.pipelines.runtime import hub_engine
 from hubctl.pipelines.tasks import finish_report, name_batch, run_date, ticker_batch_dag
 from hubctl.specs import DagSpec
 

@@ -15,7 +15,8 @@ from typing import Any
 
 from airflow.sdk import DAG, TaskGroup, get_current_context, task
 
-from hubctl.dag_builder import hub_engine, load_config, new_dag
+from hubctl.dag_builder import new_dag
+from hubctl.pipelines.runtime import hub_engine, load_config
 from hubctl.specs import DagSpec
 
 

@@ -15,7 +15,8 @@ from typing import Any
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import DAG, TaskGroup, get_current_context, task
 
-from hubctl.dag_builder import hub_transaction, load_config, new_dag
+from hubctl.dag_builder import new_dag
+from hubctl.pipelines.runtime import hub_transaction, load_config
 from hubctl.specs import DagSpec, dag_id_for
 
 log = logging.getLogger(__name__)
