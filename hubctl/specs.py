@@ -64,6 +64,11 @@ class DagSpec(DagConfigRecord):
         """The timezone the schedule is read in: the group's, UTC for a job without a group."""
         return self.group.primary_timezone if self.group else "UTC"
 
+    @property
+    def exchanges(self) -> list[str]:
+        """The exchanges the job covers: its group's, none for a job without a group."""
+        return list(self.group.exchanges) if self.group else []
+
 
 @dataclass(frozen=True)
 class Rejected:

@@ -63,6 +63,18 @@ def test_the_query_returns_enabled_jobs_with_their_group(rows: list[dict[str, An
     assert (indicators.group, indicators.timezone) == (None, "UTC")
 
 
+def test_a_spec_comes_back_whole_from_the_json_that_load_config_puts_in_xcom(
+    rows: list[dict[str, Any]],
+) -> None:
+    specs, _ = validate_rows(rows)
+    for spec in specs:
+        xcom = json.loads(json.dumps(spec.model_dump(mode="json")))
+        assert DagSpec.model_validate(xcom) == spec
+    by_id = {spec.dag_id: spec for spec in specs}
+    assert by_id["data_collection_equities__lse"].exchanges == ["LSE"]
+    assert by_id["calculate_indicators__all"].exchanges == []  # no group, no exchanges
+
+
 def test_each_bad_row_is_rejected_with_its_reason_and_hides_nothing(
     rows: list[dict[str, Any]],
 ) -> None:
