@@ -37,9 +37,9 @@ SCHEDULES = ("30 17 * * 1-5", "0 17 * * 1-5", "0 18 * * 1-5", "0 18 * * 1-5")
 
 # The tasks of data_collection_equities as plain callables, for the static file and dag-factory.
 TASKS_MODULE = """
-from hubctl.airflow_builder import load_config as _load_config
 from hubctl.pipelines.collection import collect as _collect
 from hubctl.pipelines.collection import report as _report
+from hubctl.pipelines.runtime import load_config as _load_config
 from hubctl.pipelines.tasks import get_tickers as _get_tickers
 from hubctl.pipelines.tasks import validate_tickers as _validate_tickers
 
@@ -53,8 +53,8 @@ STATIC_HEADER = """import datetime
 
 from airflow.sdk import DAG, CronTriggerTimetable, TaskGroup
 
-from hubctl.airflow_builder import load_config
 from hubctl.pipelines.collection import collect, report
+from hubctl.pipelines.runtime import load_config
 from hubctl.pipelines.tasks import TriggerIndicators, get_tickers, validate_tickers
 """
 STATIC_DAG = """
@@ -211,7 +211,7 @@ def load_jobs(url: str, count: int) -> None:
 
 def write_equivalents(folder: Path, specs: list[Any]) -> tuple[Path, Path]:
     """The same DAGs as a static Python file and as dag-factory YAML (+ its loader file)."""
-    from hubctl.airflow_builder import doc_md, tags_for, task_defaults
+    from hubctl.dag_builder import doc_md, tags_for, task_defaults
     from hubctl.pipelines import get_family
 
     (folder / "bench_tasks.py").write_text(TASKS_MODULE)
@@ -342,8 +342,8 @@ def bench(sizes: list[int], repeats: int) -> list[dict[str, Any]]:
 def _bench_size(
     workdir: Path, env: dict[str, str], count: int, repeats: int, *, worker: bool
 ) -> dict[str, Any]:
-    from hubctl.generator import load_specs
     from hubctl.settings import get_settings
+    from hubctl.specs import load_specs
 
     load_jobs(env["HUB_DATABASE_URL"], count)
     get_settings.cache_clear()
@@ -366,7 +366,7 @@ def _bench_size(
 
 def _own_share(repeats: int) -> float:
     """hubctl's own work in (a) before Airflow builds anything: query, validation, snapshot."""
-    from hubctl.generator import load_specs
+    from hubctl.specs import load_specs
 
     load_specs()
     timings = []

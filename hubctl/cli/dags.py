@@ -13,7 +13,7 @@ import typer
 from hubctl.cli.output import OutputFormat, OutputOption, render
 
 if TYPE_CHECKING:
-    from hubctl.generator import DagSpec, LoadResult, Rejected
+    from hubctl.specs import DagSpec, LoadResult, Rejected
 
 app = typer.Typer(
     help="The DAGs generated from the configuration (dags/hub_dags.py).", no_args_is_help=True
@@ -32,7 +32,7 @@ def list_dags(output: OutputOption = OutputFormat.table) -> None:
 
     Example: hubctl dags list -o json
     """
-    from hubctl.generator import load_specs  # pydantic models: imported only when needed
+    from hubctl.specs import load_specs  # pydantic models: imported only when needed
 
     loaded = load_specs(save_snapshot=False)
     rows = [_row(spec, loaded) for spec in loaded.specs]
@@ -54,7 +54,7 @@ def check(
 
     Example: hubctl dags check
     """
-    from hubctl.airflow_builder import check_all
+    from hubctl.dag_builder import check_all
 
     loaded, built = check_all()
     failures = [*loaded.rejected, *built.failures]
@@ -76,7 +76,7 @@ def _row(spec: DagSpec, loaded: LoadResult) -> dict[str, Any]:
 
 
 def _note_source(loaded: LoadResult) -> None:
-    from hubctl.generator import format_age
+    from hubctl.specs import format_age
 
     if loaded.source == "snapshot" and loaded.snapshot_age is not None:
         typer.echo(

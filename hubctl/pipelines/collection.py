@@ -16,9 +16,10 @@ from typing import Any
 
 from airflow.sdk import DAG, task
 
-from hubctl.airflow_builder import hub_engine
-from hubctl.generator import DagSpec
-from hubctl.pipelines.tasks import finish_report, name_batch, run_date, ticker_batch_dag
+from hubctl.pipelines.params import CollectionParams
+from hubctl.pipelines.runtime import hub_engine
+from hubctl.pipelines.tasks import finish_report, group_name, name_batch, run_date, ticker_batch_dag
+from hubctl.specs import DagSpec
 
 
 @task
@@ -27,16 +28,17 @@ def collect(batch: list[list[str]], config: dict[str, Any]) -> dict[str, Any]:
     from hubctl.marketdata.collect import collect_batch
 
     name_batch(batch)
-    params = config["params"]
+    spec = DagSpec.model_validate(config)
+    params = CollectionParams.model_validate(spec.params)
     with hub_engine() as engine:
         report = collect_batch(
             engine,
-            group=config["exchange_group"],
+            group=group_name(spec),
             tickers=batch,
-            source_name=params["source"],
-            fail_tickers=params["fail_tickers"],
-            end_date=run_date(config),
-            lookback_days=params["lookback_days"],
+            source_name=params.source,
+            fail_tickers=params.fail_tickers,
+            end_date=run_date(spec),
+            lookback_days=params.lookback_days,
         )
     return report.as_dict()
 
@@ -48,7 +50,7 @@ def report(
     """The run's counts per stage, failed tickers with reasons, securities written."""
     from hubctl.marketdata.collect import summarise
 
-    return finish_report(summarise(batches), rejected, config)
+    return finish_report(summarise(batches), rejected, DagSpec.model_validate(config))
 
 
 def build(spec: DagSpec) -> DAG:

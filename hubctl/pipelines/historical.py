@@ -16,9 +16,10 @@ from typing import Any
 
 from airflow.sdk import DAG, task
 
-from hubctl.airflow_builder import hub_engine
-from hubctl.generator import DagSpec
-from hubctl.pipelines.tasks import finish_report, name_batch, run_date, ticker_batch_dag
+from hubctl.pipelines.params import HistoricalParams
+from hubctl.pipelines.runtime import hub_engine
+from hubctl.pipelines.tasks import finish_report, group_name, name_batch, run_date, ticker_batch_dag
+from hubctl.specs import DagSpec
 
 
 @task
@@ -28,9 +29,10 @@ def plan_month(config: dict[str, Any]) -> dict[str, str]:
 
     from hubctl.marketdata.historical import next_window
 
-    group, years_back = config["exchange_group"], config["params"]["years_back"]
+    spec = DagSpec.model_validate(config)
+    group, years_back = group_name(spec), HistoricalParams.model_validate(spec.params).years_back
     with hub_engine() as engine:
-        window = next_window(engine, group=group, years_back=years_back, today=run_date(config))
+        window = next_window(engine, group=group, years_back=years_back, today=run_date(spec))
     if window is None:
         raise AirflowSkipException(f"{group}: the historical load has reached today")
     return window.as_dict()
@@ -42,14 +44,14 @@ def load(batch: list[list[str]], window: dict[str, str], config: dict[str, Any])
     from hubctl.marketdata.historical import MonthWindow, load_month_batch
 
     name_batch(batch)
-    params = config["params"]
+    params = HistoricalParams.model_validate(DagSpec.model_validate(config).params)
     with hub_engine() as engine:
         report = load_month_batch(
             engine,
             window=MonthWindow.from_dict(window),
             tickers=batch,
-            source_name=params["source"],
-            fail_tickers=params["fail_tickers"],
+            source_name=params.source,
+            fail_tickers=params.fail_tickers,
         )
     return report.as_dict()
 
@@ -68,7 +70,7 @@ def finish_month(
         summary = historical.finish_month(
             engine, window=historical.MonthWindow.from_dict(window), reports=batches
         )
-    return finish_report(summary, rejected, config)
+    return finish_report(summary, rejected, DagSpec.model_validate(config))
 
 
 def build(spec: DagSpec) -> DAG:

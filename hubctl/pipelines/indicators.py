@@ -15,8 +15,9 @@ from typing import Any
 
 from airflow.sdk import DAG, TaskGroup, get_current_context, task
 
-from hubctl.airflow_builder import hub_engine, load_config, new_dag
-from hubctl.generator import DagSpec
+from hubctl.dag_builder import new_dag
+from hubctl.pipelines.runtime import hub_engine, load_config
+from hubctl.specs import DagSpec
 
 
 @task
@@ -28,7 +29,7 @@ def securities_to_update(config: dict[str, Any]) -> list[list[int]]:
     conf = get_current_context()["dag_run"].conf or {}
     with hub_engine() as engine:
         stale = analytics.securities_to_update(engine, security_ids=conf.get("security_ids"))
-    return plan_batches(stale, int(config["batch_size"]))
+    return plan_batches(stale, DagSpec.model_validate(config).batch_size)
 
 
 @task
@@ -45,7 +46,7 @@ def report(batches: list[dict[str, Any]], config: dict[str, Any]) -> dict[str, A
     """Securities recomputed and rows written, with the configuration version used."""
     from hubctl.marketdata.analytics import summarise
 
-    return {**summarise(batches), "configuration_version": config["version"]}
+    return {**summarise(batches), "configuration_version": DagSpec.model_validate(config).version}
 
 
 def build(spec: DagSpec) -> DAG:

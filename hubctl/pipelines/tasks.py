@@ -2,7 +2,8 @@
 
 Task bodies import pandas and ``hubctl.marketdata`` themselves: this module is imported at every
 parse and must stay light. Every runtime value comes from the ``config`` XCom of ``load_config``
-(the job's live row), never from the spec the DAG was parsed with.
+(the job's live row), never from the spec the DAG was parsed with: XCom holds it as JSON, and each
+task turns it back into a ``DagSpec`` (``DagSpec.model_validate(config)``) before reading it.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from typing import Any
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import DAG, TaskGroup, get_current_context, task
 
-from hubctl.airflow_builder import load_config, new_dag
-from hubctl.generator import DagSpec, dag_id_for
+from hubctl.dag_builder import new_dag
+from hubctl.pipelines.runtime import load_config
+from hubctl.specs import DagSpec, dag_id_for, live_spec
 
 log = logging.getLogger(__name__)
 
@@ -31,18 +33,20 @@ SYNTHETIC_DOC = (
 )
 
 
-def exchanges(config: Mapping[str, Any]) -> list[str]:
-    return list((config.get("group") or {}).get("exchanges", []))
+def group_name(spec: DagSpec) -> str:
+    """The exchange group a per-group pipeline runs for; such a job without a group cannot run."""
+    if spec.exchange_group is None:
+        raise ValueError(f"{spec.dag_id}: {spec.dag_name} runs per exchange group; none is set")
+    return spec.exchange_group
 
 
-def run_date(config: Mapping[str, Any]) -> dt.date:
+def run_date(spec: DagSpec) -> dt.date:
     """The exchange-local date of this run: its logical date (or, without one, when it ran)."""
     from hubctl.marketdata.collect import trading_date
 
     context = get_current_context()
     moment = context.get("logical_date") or context["dag_run"].run_after
-    timezone = (config.get("group") or {}).get("primary_timezone", "UTC")
-    return trading_date(moment, timezone)
+    return trading_date(moment, spec.timezone)
 
 
 @task
@@ -51,8 +55,9 @@ def get_tickers(config: dict[str, Any]) -> list[list[str]]:
     from hubctl.db import Database
     from hubctl.repository.tickers import list_tickers
 
+    spec = DagSpec.model_validate(config)
     with Database.from_settings().connect() as conn:
-        rows = list_tickers(conn, exchanges=exchanges(config))
+        rows = list_tickers(conn, exchanges=spec.exchanges)
     return [[row["ticker"], row["exchange"]] for row in rows if row["enabled"]]
 
 
@@ -66,11 +71,12 @@ def validate_tickers(tickers: list[list[str]], config: dict[str, Any]) -> list[l
     from hubctl.marketdata.collect import plan_batches
     from hubctl.marketdata.collect import validate_tickers as check
 
-    valid, rejected = check(tickers, exchanges(config))
+    spec = DagSpec.model_validate(config)
+    valid, rejected = check(tickers, spec.exchanges)
     if rejected:
         log.warning("rejected tickers: %s", rejected)
     get_current_context()["ti"].xcom_push(key=REJECTED, value=rejected)
-    return plan_batches(valid, int(config["batch_size"]))
+    return plan_batches(valid, spec.batch_size)
 
 
 def name_batch(batch: list[Any]) -> None:
@@ -80,7 +86,7 @@ def name_batch(batch: list[Any]) -> None:
 
 
 def finish_report(
-    summary: dict[str, Any], rejected: Mapping[str, str] | None, config: Mapping[str, Any]
+    summary: dict[str, Any], rejected: Mapping[str, str] | None, spec: DagSpec
 ) -> dict[str, Any]:
     """The run's report: the batches' summary, the rejected tickers and the config version used."""
     failures = {
@@ -88,7 +94,7 @@ def finish_report(
     }
     summary["failures"] = dict(sorted({**summary["failures"], **failures}.items()))
     summary["failed"] = len(summary["failures"])
-    summary["configuration_version"] = config["version"]
+    summary["configuration_version"] = spec.version
     log.info("report: %s", {key: value for key, value in summary.items() if key != "security_ids"})
     if summary.get("label"):
         log.warning("%s", summary["label"])
@@ -108,7 +114,6 @@ class TriggerIndicators(TriggerDagRunOperator):
         from airflow.sdk.exceptions import AirflowSkipException
 
         from hubctl.errors import NotFoundError
-        from hubctl.generator import live_spec
 
         if not (self.conf or {}).get("security_ids"):
             raise AirflowSkipException("no prices were written: no indicators to update")

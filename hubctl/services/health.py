@@ -8,10 +8,10 @@ from typing import Any
 
 from hubctl.airflow_api import GENERATOR_FILE, AirflowApi, AirflowApiConfig, AirflowApiError
 from hubctl.db import Database
-from hubctl.generator import dag_id_for
 from hubctl.repository import status as status_queries
 from hubctl.repository.rows import select_rows
 from hubctl.settings import Settings
+from hubctl.specs import dag_id_for
 from hubctl.tables import GROUPS, JOBS
 
 DEFAULT_MAX_SNAPSHOT_AGE = dt.timedelta(minutes=10)
@@ -102,7 +102,7 @@ def _check_database(database: Database) -> Check:
 
 
 def _check_snapshot(settings: Settings, max_age: dt.timedelta) -> Check:
-    from hubctl.generator import format_age, read_snapshot
+    from hubctl.specs import format_age, read_snapshot
 
     path = settings.resolved_snapshot_path
     snapshot = read_snapshot(path)
@@ -123,7 +123,7 @@ def _check_snapshot(settings: Settings, max_age: dt.timedelta) -> Check:
 
 
 def _check_airflow(settings: Settings) -> list[Check]:
-    from hubctl.generator import load_specs
+    from hubctl.specs import load_specs
 
     api = _airflow(settings)
     if api is None:

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from hubctl import migrations
-from hubctl.generator import load_specs
+from hubctl.specs import load_specs
 from tests.cli.conftest import Run
 
 

@@ -45,7 +45,7 @@ def test_dags_list_shows_what_would_be_built(hub: Engine, hub_env: Path) -> None
 def test_dags_list_falls_back_to_the_snapshot_when_the_database_is_down(
     hub: Engine, hub_env: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from hubctl.generator import load_specs
+    from hubctl.specs import load_specs
 
     load_specs()  # a parse wrote the snapshot
     monkeypatch.setenv("HUB_DATABASE_URL", CLOSED_PORT_URL)

@@ -54,7 +54,7 @@ def test_database_down_builds_the_same_dags_from_the_snapshot(
 
     assert bag.import_errors == {}
     assert set(bag.dag_ids) == DEFAULT_DAG_IDS
-    warnings = [r.getMessage() for r in caplog.records if r.name == "hubctl.generator"]
+    warnings = [r.getMessage() for r in caplog.records if r.name == "hubctl.specs"]
     assert len(warnings) == 1
     assert "snapshot" in warnings[0] and "old" in warnings[0]
     assert elapsed < conf.getfloat("core", "dagbag_import_timeout")
@@ -87,7 +87,7 @@ def test_a_row_that_bypassed_validation_costs_only_its_own_dag(
     bag = parse()
     assert bag.import_errors == {}
     assert set(bag.dag_ids) == DEFAULT_DAG_IDS - {"data_collection_equities__lse"}
-    [logged] = [r.getMessage() for r in caplog.records if r.name == "hubctl.airflow_builder"]
+    [logged] = [r.getMessage() for r in caplog.records if r.name == "hubctl.dag_builder"]
     assert "data_collection_equities__lse" in logged and "schedule" in logged
 
     monkeypatch.setenv("HUB_STRICT", "1")
@@ -110,9 +110,9 @@ def test_an_unknown_pipeline_is_skipped_with_its_reason(
 def test_a_builder_that_raises_costs_only_its_own_dag(
     parse: Callable[[], Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from hubctl import airflow_builder
+    from hubctl import dag_builder
 
-    real = airflow_builder.builder_for
+    real = dag_builder.builder_for
 
     def broken_for_lse(dag_name: str) -> Callable[[Any], Any]:
         def build(spec: Any) -> Any:
@@ -122,7 +122,7 @@ def test_a_builder_that_raises_costs_only_its_own_dag(
 
         return build
 
-    monkeypatch.setattr(airflow_builder, "builder_for", broken_for_lse)
+    monkeypatch.setattr(dag_builder, "builder_for", broken_for_lse)
     bag = parse()
     assert bag.import_errors == {}
     assert set(bag.dag_ids) == DEFAULT_DAG_IDS - LSE_DAGS
@@ -131,7 +131,7 @@ def test_a_builder_that_raises_costs_only_its_own_dag(
 def test_a_worker_parse_reads_and_builds_only_its_dag(
     hub: Engine, parse: Callable[[], Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from hubctl import airflow_builder, generator
+    from hubctl import dag_builder, specs
 
     execute(
         hub,
@@ -140,7 +140,7 @@ def test_a_worker_parse_reads_and_builds_only_its_dag(
     )
     fetched: list[int] = []
     built: list[str] = []
-    real_read, real_builder_for = generator.read_enabled_jobs, airflow_builder.builder_for
+    real_read, real_builder_for = specs.read_enabled_jobs, dag_builder.builder_for
 
     def counting_read(*args: Any, **kwargs: Any) -> list[dict[str, Any]]:
         rows = real_read(*args, **kwargs)
@@ -154,8 +154,8 @@ def test_a_worker_parse_reads_and_builds_only_its_dag(
 
         return build
 
-    monkeypatch.setattr(generator, "read_enabled_jobs", counting_read)
-    monkeypatch.setattr(airflow_builder, "builder_for", counting_builder_for)
+    monkeypatch.setattr(specs, "read_enabled_jobs", counting_read)
+    monkeypatch.setattr(dag_builder, "builder_for", counting_builder_for)
     monkeypatch.setenv("_AIRFLOW_PARSING_CONTEXT_DAG_ID", "data_collection_equities__lse")
 
     bag = parse()

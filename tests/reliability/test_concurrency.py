@@ -133,7 +133,7 @@ def test_parses_while_writers_apply_change_sets_never_see_half_a_change(
     default_config: Engine, hub_env: Path, figures: Figures
 ) -> None:
     """Each change set gives all 9 jobs one new batch_size and retries; every parse sees one."""
-    from hubctl.airflow_builder import generate_dags
+    from hubctl.dag_builder import generate_dags
 
     engine, settings = default_config, get_settings()
     defaults = configfile.load_defaults()

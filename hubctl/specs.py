@@ -1,6 +1,6 @@
 """Configuration rows -> validated DagSpecs, with a last-known-good snapshot. No Airflow here.
 
-The DAG file calls this at every parse (through hubctl.airflow_builder), and `hubctl dags list`
+The DAG file calls this at every parse (through hubctl.dag_builder), and `hubctl dags list`
 calls it without Airflow. The rules it keeps:
 
 * one read-only query per parse; a worker running one task reads only that task's row;
@@ -62,6 +62,11 @@ class DagSpec(JobRecord):
     def timezone(self) -> str:
         """The timezone the schedule is read in: the group's, UTC for a job without a group."""
         return self.group.primary_timezone if self.group else "UTC"
+
+    @property
+    def exchanges(self) -> list[str]:
+        """The exchanges the job covers: its group's, none for a job without a group."""
+        return list(self.group.exchanges) if self.group else []
 
 
 @dataclass(frozen=True)
@@ -343,3 +348,8 @@ def format_age(age: dt.timedelta) -> str:
         if value or parts or suffix == "s":
             parts.append(f"{value}{suffix}")
     return " ".join(parts[:2])
+
+
+def format_utc(moment: dt.datetime) -> str:
+    """``2026-11-22 12:00:00 UTC``: when a job or group last changed, the same for every reader."""
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")

@@ -14,20 +14,20 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from hubctl import generator
-from hubctl.errors import DatabaseUnavailableError
-from hubctl.generator import (
+from hubctl.errors import DatabaseUnavailableError, NotFoundError
+from hubctl.repository import jobs
+from hubctl.repository.jobs import read_enabled_jobs
+from hubctl.settings import get_settings
+from hubctl.specs import (
     DagSpec,
     candidate_keys,
     format_age,
+    live_spec,
     load_specs,
     read_snapshot,
     validate_rows,
     write_snapshot,
 )
-from hubctl.repository import jobs
-from hubctl.repository.jobs import read_enabled_jobs
-from hubctl.settings import get_settings
 from tests.databases import database_of
 from tests.generator.conftest import DEFAULT_DAG_IDS, execute
 
@@ -68,6 +68,18 @@ def test_the_query_returns_enabled_jobs_with_their_group(rows: list[dict[str, An
     assert lse.params["lookback_days"] == 5 and lse.params["pool"] is None  # resolved params
     indicators = next(spec for spec in specs if spec.dag_name == "calculate_indicators")
     assert (indicators.group, indicators.timezone) == (None, "UTC")
+
+
+def test_a_spec_comes_back_whole_from_the_json_that_load_config_puts_in_xcom(
+    rows: list[dict[str, Any]],
+) -> None:
+    specs, _ = validate_rows(rows)
+    for spec in specs:
+        xcom = json.loads(json.dumps(spec.model_dump(mode="json")))
+        assert DagSpec.model_validate(xcom) == spec
+    by_id = {spec.dag_id: spec for spec in specs}
+    assert by_id["data_collection_equities__lse"].exchanges == ["LSE"]
+    assert by_id["calculate_indicators__all"].exchanges == []  # no group, no exchanges
 
 
 def test_each_bad_row_is_rejected_with_its_reason_and_hides_nothing(
@@ -200,7 +212,7 @@ def test_snapshot_entries_are_validated_one_by_one(hub_env: Path, database_down:
 
 def test_live_spec_is_the_row_as_it_is_now(hub: Engine, hub_env: Path) -> None:
     execute(hub, "UPDATE hub.dag_configuration SET batch_size = 42 WHERE job_name = 'all'")
-    assert generator.live_spec("calculate_indicators", "all").batch_size == 42
+    assert live_spec("calculate_indicators", "all").batch_size == 42
     execute(hub, "UPDATE hub.dag_configuration SET enabled = false WHERE job_name = 'all'")
-    with pytest.raises(generator.NotFoundError):
-        generator.live_spec("calculate_indicators", "all")
+    with pytest.raises(NotFoundError):
+        live_spec("calculate_indicators", "all")

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from hubctl import airflow_builder
-from hubctl.airflow_builder import build_dags, executor_config, schedule_for
-from hubctl.generator import DagSpec
+from hubctl import dag_builder
+from hubctl.dag_builder import build_dags, executor_config, schedule_for
+from hubctl.specs import DagSpec
 
 NOW = dt.datetime(2026, 11, 22, 12, 0, tzinfo=dt.UTC)
 GROUP = {
@@ -48,7 +48,7 @@ def test_a_spec_becomes_a_dag_with_its_tags_and_doc() -> None:
 
 
 def test_a_builder_must_return_a_dag_with_the_specs_id(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(airflow_builder, "builder_for", lambda dag_name: lambda spec: None)
+    monkeypatch.setattr(dag_builder, "builder_for", lambda dag_name: lambda spec: None)
     built = build_dags([spec()])
     assert built.dags == {}
     [failure] = built.failures
@@ -70,11 +70,11 @@ def fake_kubernetes(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     client.models = models  # type: ignore[attr-defined]
     for module in (ModuleType("kubernetes"), client, models):
         monkeypatch.setitem(sys.modules, module.__name__, module)
-    airflow_builder._kubernetes_models.cache_clear()
-    airflow_builder._pod_override.cache_clear()
+    dag_builder._kubernetes_models.cache_clear()
+    dag_builder._pod_override.cache_clear()
     yield
-    airflow_builder._kubernetes_models.cache_clear()
-    airflow_builder._pod_override.cache_clear()
+    dag_builder._kubernetes_models.cache_clear()
+    dag_builder._pod_override.cache_clear()
 
 
 def test_pod_override_uses_kubernetes_models_when_installed(fake_kubernetes: None) -> None:

@@ -9,6 +9,10 @@ Pipeline builders (hubctl.pipelines.*, named in the registry) only add tasks: th
 * tags name the pipeline, the group and the family's provider/asset/domain; ``doc_md`` shows the
   resolved configuration, its version and who changed it last.
 
+Of the pipelines it imports only the registry (``hubctl.pipelines``): each family's builder is
+loaded by name when a DAG is built, and builders import ``new_dag`` from here, so no import
+runs the other way. What tasks use while they run is in ``hubctl.pipelines.runtime``.
+
 ``generate_dags`` is what dags/hub_dags.py calls. Each DAG is built in isolation: a failure is
 reported with its reason and the other DAGs are unaffected; HUB_STRICT=1 raises afterwards.
 """
@@ -19,20 +23,18 @@ import datetime as dt
 import json
 import logging
 import traceback
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from types import ModuleType
 from typing import Any
 
-from airflow.sdk import DAG, CronTriggerTimetable, get_parsing_context, task
-from sqlalchemy.engine import Connection, Engine
+from airflow.sdk import DAG, CronTriggerTimetable, get_parsing_context
 
 from hubctl.errors import ValidationError
-from hubctl.generator import DagSpec, LoadResult, Rejected, describe_error, load_specs
 from hubctl.pipelines import PipelineFamily, get_family
 from hubctl.settings import Settings, get_settings
+from hubctl.specs import DagSpec, LoadResult, Rejected, describe_error, format_utc, load_specs
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +140,7 @@ def build_dag(spec: DagSpec) -> DAG:
     if not isinstance(dag, DAG) or dag.dag_id != spec.dag_id:
         raise TypeError(
             f"builder of {spec.dag_name!r} returned {dag!r}; expected a DAG with id {spec.dag_id!r}"
-            " (use hubctl.airflow_builder.new_dag(spec))"
+            " (use hubctl.dag_builder.new_dag(spec))"
         )
     return dag
 
@@ -269,7 +271,7 @@ def doc_md(spec: DagSpec, family: PipelineFamily) -> str:
     return (
         f"### {spec.dag_id}\n\n{family.description}\n\n"
         f"Built by airflow-hub from configuration **version {spec.version}**, last changed by"
-        f" **{spec.updated_by}** at {_utc(spec.updated_at)}.\n\n"
+        f" **{spec.updated_by}** at {format_utc(spec.updated_at)}.\n\n"
         f"| setting | value |\n|---|---|\n{table}\n\n"
         f"Change it with `hubctl config set {spec.dag_name} {spec.job_name} KEY=VALUE -m WHY`;"
         " history: `hubctl audit log`."
@@ -283,57 +285,6 @@ def _group_line(spec: DagSpec) -> str:
     return (
         f"{group.group_name} ({group.display_name}: {', '.join(group.exchanges)};"
         f" {group.market_open:%H:%M}–{group.market_close:%H:%M} {group.primary_timezone};"
-        f" version {group.version}, changed by {group.updated_by} at {_utc(group.updated_at)})"
+        f" version {group.version}, changed by {group.updated_by}"
+        f" at {format_utc(group.updated_at)})"
     )
-
-
-def _utc(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-# ------------------------------------------------------------------------------------------
-# Tasks every hub DAG can use
-# ------------------------------------------------------------------------------------------
-
-
-@contextmanager
-def hub_engine() -> Iterator[Engine]:
-    """An engine on the hub database for a task body (settings from the environment), disposed after.
-
-    Tasks run in fresh worker processes, so nothing is pooled between them; a task only ever
-    touches the hub database, never Airflow's.
-    """
-    from hubctl.db import create_engine
-
-    engine = create_engine()
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-
-
-@contextmanager
-def hub_transaction() -> Iterator[Connection]:
-    """One transaction on the hub database for a task body."""
-    with hub_engine() as engine, engine.begin() as conn:
-        yield conn
-
-
-@task
-def load_config(dag_name: str, job_name: str) -> dict[str, Any]:
-    """The job's live configuration (JSON), recorded in XCom with its version for this run.
-
-    Read at run time, not parse time, so a change made after the last parse (a new batch_size,
-    say) is what the run uses; the log line says which version that was.
-    """
-    from hubctl.generator import live_spec
-
-    spec = live_spec(dag_name, job_name)
-    log.info(
-        "running %s with configuration version %d (changed by %s at %s)",
-        spec.dag_id,
-        spec.version,
-        spec.updated_by,
-        _utc(spec.updated_at),
-    )
-    return spec.model_dump(mode="json")
