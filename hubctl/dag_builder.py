@@ -35,6 +35,7 @@ from hubctl.errors import ValidationError
 from hubctl.pipelines import PipelineFamily, get_family
 from hubctl.settings import Settings, get_settings
 from hubctl.specs import DagSpec, LoadResult, Rejected, describe_error, format_utc, load_specs
+from hubctl.tables import JOBS
 
 log = logging.getLogger(__name__)
 
@@ -189,6 +190,8 @@ def task_defaults(spec: DagSpec) -> dict[str, Any]:
     }
     if spec.params.get("pool"):
         defaults["pool"] = spec.params["pool"]
+    if spec.queue is not None:
+        defaults["queue"] = spec.queue
     return defaults
 
 
@@ -251,23 +254,10 @@ def tags_for(spec: DagSpec, family: PipelineFamily) -> list[str]:
 
 def doc_md(spec: DagSpec, family: PipelineFamily) -> str:
     """What the DAG was built from, for whoever opens it in the UI."""
-    rows = [
-        ("schedule", f"`{spec.schedule}` ({spec.timezone})" if spec.schedule else "manual only"),
-        ("exchange group", _group_line(spec)),
-        ("cpu request / limit", f"{spec.cpu_request} / {spec.cpu_limit}"),
-        ("memory request / limit", f"{spec.memory_request} / {spec.memory_limit}"),
-        ("batch_size", str(spec.batch_size)),
-        ("timeout_seconds", str(spec.timeout_seconds)),
-        (
-            "retries",
-            f"{spec.max_retries}, first after {spec.retry_delay_minutes} min, "
-            f"then ×{RETRY_BACKOFF_MULTIPLIER:g} each time",
-        ),
-        ("max_active_tasks", str(spec.max_active_tasks)),
-        ("priority", str(spec.priority)),
-        ("params", f"`{json.dumps(spec.params, sort_keys=True)}`"),
+    rows = [("exchange group", _group_line(spec))] + [
+        (field.name, _doc_value(getattr(spec, field.name))) for field in JOBS.fields if field.in_doc
     ]
-    table = "\n".join(f"| {name} | {value} |" for name, value in rows)
+    table = "\n".join(f"| {name} | {_cell(value)} |" for name, value in rows)
     return (
         f"### {spec.dag_id}\n\n{family.description}\n\n"
         f"Built by airflow-hub from configuration **version {spec.version}**, last changed by"
@@ -276,6 +266,20 @@ def doc_md(spec: DagSpec, family: PipelineFamily) -> str:
         f"Change it with `hubctl config set {spec.dag_name} {spec.job_name} KEY=VALUE -m WHY`;"
         " history: `hubctl audit log`."
     )
+
+
+def _cell(text: str) -> str:
+    """Stored text stays inside its Markdown cell."""
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _doc_value(value: Any) -> str:
+    """A knob's value in a Markdown cell: JSON in code, and none for an unset one."""
+    if value is None:
+        return "none"
+    if isinstance(value, dict):
+        return f"`{json.dumps(value, sort_keys=True)}`"
+    return str(value)
 
 
 def _group_line(spec: DagSpec) -> str:

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import Engine
 
+from tests.cli.conftest import audit_rows, hubctl, snapshot
 from tests.generator.conftest import DEFAULT_DAG_IDS, execute
 
 LSE_DAGS = {"data_collection_equities__lse", "historical_load_equities__lse"}
@@ -202,3 +203,28 @@ def test_the_knobs_land_on_every_task(hub: Engine, parse: Callable[[], Any]) -> 
     )
     assert "version 2" in dag.doc_md and "pytest" in dag.doc_md
     assert DagSerialization.to_dict(dag)["dag"]["dag_id"] == dag.dag_id
+
+
+def test_the_queue_knob_routes_every_task_of_its_job(hub: Engine, parse: Callable[[], Any]) -> None:
+    """The knob added through the table's description alone: CLI, audit, DAG, refusal."""
+    lse, us = "data_collection_equities__lse", "data_collection_equities__us_markets"
+    args = ("config", "set", "data_collection_equities", "lse")
+    result = hubctl(*args, "queue=eu_workers", "-m", "route to the EU workers")
+    assert result.exit_code == 0, result.output
+    assert "queue: null -> eu_workers" in result.stdout
+    entry = audit_rows(hub)[-1]
+    assert entry["changed_fields"] == {"queue": {"old": None, "new": "eu_workers"}}
+    assert (entry["via"], entry["reason"]) == ("hubctl", "route to the EU workers")
+
+    dags = parse().dags
+    assert {task.queue for task in dags[lse].tasks} == {"eu_workers"}
+    assert "eu_workers" not in {task.queue for task in dags[us].tasks}
+    assert "| queue | eu_workers |" in dags[lse].doc_md
+
+    before = snapshot(hub)
+    refused = hubctl(*args, "queue=EU workers")
+    assert refused.exit_code == 1 and refused.stderr.startswith("Error: queue: String should")
+    assert snapshot(hub) == before
+
+    assert hubctl(*args, "queue=null").exit_code == 0
+    assert "eu_workers" not in {task.queue for task in parse().dags[lse].tasks}
