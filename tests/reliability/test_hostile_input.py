@@ -35,7 +35,7 @@ from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
 
 from hubctl import yamlio
-from hubctl.schemas import EXCHANGE_CODE_PATTERN, SLUG_PATTERN, TICKER_PATTERN
+from hubctl.tables import EXCHANGE_CODE_PATTERN, SLUG_PATTERN, TICKER_PATTERN
 from tests.cli.conftest import Run, audit_rows, snapshot
 from tests.reliability.conftest import Figures
 
