@@ -1,0 +1,1 @@
+../hubctl/dags/hub_dags.py
