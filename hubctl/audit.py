@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-# Must stay identical to hub.audit_canonical() in alembic/versions/0001_control_plane.py.
+# Must stay identical to hub.audit_canonical() in hubctl/alembic/versions/0001_control_plane.py.
 CANONICAL_ROW_SQL = """
 jsonb_build_array(
   id, (extract(epoch FROM occurred_at) * 1000000)::bigint, txid, table_name, action, row_key,
