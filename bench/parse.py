@@ -1,10 +1,11 @@
 """Parse-time benchmark of the generator (issue #4): ratios measured in one run.
 
 For N jobs it times a DagBag parse of
-  (a) dags/hub_dags.py reading N rows from PostgreSQL (an embedded server in a temp dir),
+  (a) the generator file (hubctl/dags/hub_dags.py) reading N rows from PostgreSQL (an embedded
+      server in a temp dir),
   (b) a static Python file declaring the same N DAGs with the same tasks and arguments (the floor),
   (c) dag-factory building the same N DAGs from YAML,
-  (d) dags/hub_dags.py as a worker parses it (parsing context set to one dag_id), at the largest N.
+  (d) the generator file as a worker parses it (parsing context set to one dag_id), at the largest N.
 
 Each variant runs in its own fresh process: one untimed parse first (imports, first connection),
 then --repeats parses, each with a fresh DagBag (what a dag-processor child forked after the
@@ -30,8 +31,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-GENERATOR_FILE = ROOT / "dags" / "hub_dags.py"
+from hubctl.paths import DAGS_FOLDER
+
+GENERATOR_FILE = DAGS_FOLDER / "hub_dags.py"
 GROUPS = ("us_markets", "lse", "german_markets", "european_markets")
 SCHEDULES = ("30 17 * * 1-5", "0 17 * * 1-5", "0 18 * * 1-5", "0 18 * * 1-5")
 

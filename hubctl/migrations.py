@@ -6,19 +6,18 @@ import io
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
+from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import Engine
 
-from alembic import command
-
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from hubctl.paths import MIGRATIONS_DIR
 
 
 def alembic_config(engine: Engine | None = None, *, stdout: io.StringIO | None = None) -> Config:
-    config = Config(str(PROJECT_ROOT / "alembic.ini"), stdout=stdout or io.StringIO())
-    config.attributes["configure_logger"] = False
+    """Alembic's settings built here, not read from alembic.ini: an installed wheel has none."""
+    config = Config(stdout=stdout or io.StringIO())
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
     if engine is not None:
         config.attributes["url"] = engine.url.render_as_string(hide_password=False)
     return config

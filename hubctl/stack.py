@@ -25,7 +25,7 @@ from hubctl import migrations
 from hubctl.airflow_api import AirflowApiConfig, stack_api_file
 from hubctl.db import Database, stop_embedded_server
 from hubctl.errors import HubError
-from hubctl.migrations import PROJECT_ROOT
+from hubctl.paths import DAGS_FOLDER
 from hubctl.settings import Settings
 
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
@@ -40,7 +40,7 @@ Echo = Callable[[str], None]
 class Stack:
     home: Path
     port: int
-    dags_folder: Path = PROJECT_ROOT / "dags"
+    dags_folder: Path = DAGS_FOLDER
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     started_database: bool = False
 

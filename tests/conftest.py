@@ -24,6 +24,7 @@ from sqlalchemy.engine import URL, Engine, make_url
 
 from hubctl import migrations
 from hubctl.db import Database
+from hubctl.paths import DAGS_FOLDER
 from hubctl.settings import get_settings
 
 TEMPLATE = f"hub_template_{os.getpid()}"
@@ -32,7 +33,7 @@ TEMPLATE = f"hub_template_{os.getpid()}"
 _AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="hub-airflow-"))
 os.environ["AIRFLOW_HOME"] = str(_AIRFLOW_HOME)
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
-os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(Path(__file__).resolve().parent.parent / "dags")
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(DAGS_FOLDER)
 os.environ.setdefault("HUBCTL_ACTOR", "pytest")
 
 

@@ -101,3 +101,20 @@ def test_init_script_and_database_bootstrap_exist(compose: dict[str, Any]) -> No
     mounted = compose["services"]["postgres"]["volumes"][1].split(":")[0]
     bootstrap = (ROOT / mounted).read_text()
     assert "CREATE DATABASE airflow" in bootstrap and "CREATE DATABASE hub" in bootstrap
+
+
+def _dockerfile_instructions() -> list[str]:
+    """The Dockerfile's instructions, continuation lines joined and comments dropped."""
+    text = (ROOT / "Dockerfile").read_text()
+    lines = [line for line in text.splitlines() if not line.lstrip().startswith("#")]
+    return [i.strip() for i in "\n".join(lines).replace("\\\n", " ").splitlines() if i.strip()]
+
+
+def test_the_image_installs_the_package_not_an_editable_checkout() -> None:
+    run = " ".join(i for i in _dockerfile_instructions() if i.startswith("RUN "))
+    installs = [arguments.split() for arguments in re.findall(r"pip install ([^&;]+)", run)]
+    assert installs == [["--no-cache-dir", "/opt/airflow-hub"]]
+    env = next(i for i in _dockerfile_instructions() if i.startswith("ENV "))
+    (dags_folder,) = re.findall(r"AIRFLOW__CORE__DAGS_FOLDER=(\S+)", env)
+    # Airflow parses the installed package's DAG folder, not the source copy's.
+    assert re.search(rf"ln -s \"\$\(python -c '[^']*DAGS_FOLDER[^']*'\)\" {dags_folder}$", run)

@@ -10,9 +10,9 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from hubctl.paths import DAGS_FOLDER
 from hubctl.settings import get_settings
 
-DAGS_FOLDER = Path(__file__).resolve().parents[2] / "dags"
 CLOSED_PORT_URL = "postgresql+psycopg2://nobody@127.0.0.1:1/hub"
 GROUPS = ("us_markets", "lse", "german_markets", "european_markets")
 DEFAULT_DAG_IDS = frozenset(
@@ -29,7 +29,7 @@ def hub(hub_env: Path, default_config: Engine) -> Engine:
 
 @pytest.fixture
 def parse(hub: Engine) -> Callable[[], Any]:
-    """Parse dags/ with a real DagBag, as the dag-processor does (settings re-read each time)."""
+    """Parse the packaged DAG folder with a real DagBag, as the dag-processor does (settings re-read each time)."""
     from airflow.dag_processing.dagbag import DagBag
 
     def run() -> DagBag:

@@ -1,6 +1,6 @@
 """The market-data DAGs run for real (dag.test()) against the hub database, with the sample source.
 
-Each DAG comes from a real DagBag parse of dags/ (the generator), with the default configuration.
+Each DAG comes from a real DagBag parse of the packaged DAG folder (the generator), with the default configuration.
 Services are tested in depth in tests/marketdata; these tests check the wiring: the live
 configuration drives each run, reports reach XCom, reruns are idempotent, runs trigger indicators.
 """

@@ -1,6 +1,6 @@
 """The hub database is unreachable for 60 s while a real `airflow dag-processor` keeps parsing.
 
-The dag-processor parses dags/hub_dags.py every ~2 s (min_file_process_interval=2) with Airflow's
+The dag-processor parses hubctl/dags/hub_dags.py every ~2 s (min_file_process_interval=2) with Airflow's
 own metadata in SQLite, and marks a DAG stale within seconds of its file no longer producing it
 (stale_dag_threshold=1, parsing_cleanup_interval=1, as `hubctl up` and compose set them): a DAG
 lost during the outage would show. The set of live DAGs must not change while the database is

@@ -3,23 +3,25 @@
 from logging.config import fileConfig
 
 from alembic import context
+
 from hubctl.db import create_engine
 from hubctl.models import Base
 
 config = context.config
-if config.config_file_name is not None and config.attributes.get("configure_logger", True):
+# Only the alembic CLI reads alembic.ini (and its logging); hubctl.migrations configures none.
+if config.config_file_name is not None:
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 
 MANAGED_SCHEMAS = {"hub", "market"}
 
 
-def include_name(name, type_, parent_names):  # type: ignore[no-untyped-def]
+def include_name(name, type_, parent_names):
     if type_ == "schema":
         return name in MANAGED_SCHEMAS
     return True
 
 
-def run_migrations(connection) -> None:  # type: ignore[no-untyped-def]
+def run_migrations(connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=Base.metadata,
