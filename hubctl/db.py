@@ -210,8 +210,12 @@ class Database:
         """One read-write transaction: committed when the block ends, rolled back if it raises."""
         conn = self._open()
         try:
-            with conn:  # psycopg2: commit on success, rollback on an exception
-                yield conn
+            yield conn
+            conn.commit()
+        except BaseException:
+            if not conn.closed:  # a lost connection has nothing to roll back: keep its error
+                conn.rollback()
+            raise
         finally:
             conn.close()
 

@@ -145,3 +145,33 @@ def test_db_url_is_what_psql_takes() -> None:
     )
     with pytest.raises(ValidationError, match="expected postgresql://"):
         libpq_url("mysql://u@h/db")
+
+
+def test_the_database_layer_imports_nothing_above_it() -> None:
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, hubctl.db; "
+        "print(' '.join(sorted(m for m in sys.modules if m.startswith('hubctl'))))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert loaded == ["hubctl", "hubctl.db", "hubctl.errors", "hubctl.settings"]
+
+
+def test_hubctl_db_url_prints_a_url_libpq_connects_with(hub_env: Path, db_url: str) -> None:
+    from typer.testing import CliRunner
+
+    from hubctl.cli import app
+
+    printed = CliRunner().invoke(app, ["db", "url"]).output.strip()
+    assert printed.startswith("postgresql://") and "+psycopg2" not in printed
+    conn = psycopg2.connect(printed)  # the same libpq parser as psql
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute("SELECT current_database()")
+            assert cursor.fetchone() == (sa.make_url(db_url).database,)
+    finally:
+        conn.close()

@@ -121,7 +121,8 @@ def describe_unexpected(error: Exception) -> str:
     if driver_error is None:
         return f"{type(error).__name__}: {error} (set HUBCTL_DEBUG=1 for the traceback)"
     first_line = str(driver_error).strip().splitlines()[0]
-    if isinstance(driver_error, psycopg2.OperationalError) and driver_error.pgcode is None:
+    lost = (psycopg2.OperationalError, psycopg2.InterfaceError)
+    if isinstance(driver_error, lost) and driver_error.pgcode is None:
         return f"database unreachable: {first_line}"
     diag = getattr(driver_error, "diag", None)
     constraint = getattr(diag, "constraint_name", None)
