@@ -225,7 +225,7 @@ def write_equivalents(folder: Path, specs: list[Any]) -> tuple[Path, Path]:
             "description": family.description,
             "cron": spec.schedule,
             "timezone": spec.timezone,
-            "default_args": task_defaults(spec),
+            "default_args": _plain_pod_override(task_defaults(spec)),
             "max_active_tasks": spec.max_active_tasks,
             "tags": tags_for(spec, family),
             "doc_md": doc_md(spec, family),
@@ -243,6 +243,17 @@ def write_equivalents(folder: Path, specs: list[Any]) -> tuple[Path, Path]:
     config.write_text(json.dumps(factory))  # JSON is YAML
     factory_file.write_text(FACTORY_FILE.format(folder=str(folder), config=str(config)))
     return static_file, factory_file
+
+
+def _plain_pod_override(defaults: dict[str, Any]) -> dict[str, Any]:
+    """The pod override as plain data (a V1Pod when the kubernetes client is installed), so the
+    static file and the YAML can spell it: the same resources, written as a literal."""
+    pod = defaults["executor_config"]["pod_override"]
+    if not isinstance(pod, dict):
+        from kubernetes.client import ApiClient
+
+        pod = ApiClient().sanitize_for_serialization(pod)
+    return {**defaults, "executor_config": {"pod_override": pod}}
 
 
 def _factory_dag(spec: Any, values: dict[str, Any]) -> dict[str, Any]:

@@ -19,7 +19,6 @@ import datetime as dt
 import importlib
 import re
 import typing
-import zoneinfo
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -154,6 +153,8 @@ def is_valid_schedule(schedule: str) -> bool:
 
 @lru_cache(maxsize=1)
 def _timezones() -> frozenset[str]:
+    import zoneinfo  # only writes need it: read commands start without it
+
     return frozenset(zoneinfo.available_timezones() | {"UTC"})
 
 
