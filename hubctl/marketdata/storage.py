@@ -348,22 +348,32 @@ def _copy_upsert(
         )
     )
     copy_into(conn, stage, staged, frame)
-    written = [*values, *constants]
+    upsert = _upsert_from_stage(table, stage, keys, staged, [*values, *constants], stamp)
+    result = conn.execute(text(upsert), constants)
+    conn.execute(text(f"DROP TABLE {stage}"))
+    return int(result.rowcount)
+
+
+def _upsert_from_stage(
+    table: str,
+    stage: str,
+    keys: Sequence[str],
+    staged: Sequence[str],
+    written: Sequence[str],
+    stamp: str,
+) -> str:
+    """INSERT the staged rows (plus the bound constants); update a row only when it differs."""
+    constants = [column for column in written if column not in staged]
     target = ", ".join(f"t.{column}" for column in written)
     incoming = ", ".join(f"EXCLUDED.{column}" for column in written)
     assignments = ", ".join(f"{column} = EXCLUDED.{column}" for column in written)
     selected = ", ".join([*staged, *(f":{column}" for column in constants)])
-    result = conn.execute(
-        text(
-            f"INSERT INTO market.{table} AS t ({', '.join([*staged, *constants])}) "
-            f"SELECT {selected} FROM {stage} "
-            f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {assignments}, {stamp} = now() "
-            f"WHERE ({target}) IS DISTINCT FROM ({incoming})"
-        ),
-        constants,
+    return (
+        f"INSERT INTO market.{table} AS t ({', '.join([*staged, *constants])}) "
+        f"SELECT {selected} FROM {stage} "
+        f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {assignments}, {stamp} = now() "
+        f"WHERE ({target}) IS DISTINCT FROM ({incoming})"
     )
-    conn.execute(text(f"DROP TABLE {stage}"))
-    return int(result.rowcount)
 
 
 def copy_into(conn: Connection, table: str, columns: Sequence[str], frame: pd.DataFrame) -> None:

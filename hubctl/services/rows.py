@@ -178,12 +178,18 @@ def create_row(conn: Connection, *, table: ControlTable, values: Mapping[str, An
             f"{table.key[-1]}: {table.noun} {table.label(key)!r} already exists"
             f" (version {existing[0]['version']})"
         )
+    return _insert(conn, table, spec)
+
+
+def _insert(conn: Connection, table: ControlTable, spec: Any) -> RowChange:
+    """Insert a validated spec after the table's prepare rule (the caller knows the key is free)."""
     prepare = rules_for(table).prepare
     if prepare is not None:
         spec = prepare(conn, spec, None)
     written = row_sql.insert_row(
         conn, table=table, values=_python_values(table, spec, table.spec_fields)
     )
+    key = table.key_of(spec)
     return RowChange(
         table.name, key, "create", None, spec_values(table, spec), None, written["version"]
     )
@@ -206,7 +212,7 @@ def apply_change(conn: Connection, change: RowChange) -> RowChange:
     table = CONTROL_TABLES[change.table]
     if change.action == "delete":
         return delete_row(conn, table=table, key=change.key)
-    if change.action == "create":
-        return create_row(conn, table=table, values=change.after or {})
+    if change.action == "create":  # the plan found the key free, under the apply's table lock
+        return _insert(conn, table, validate_model(table.spec, change.after or {}))
     after = change.after or {}
     return update_row(conn, table=table, key=change.key, edit=lambda _current: dict(after))

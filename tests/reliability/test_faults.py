@@ -36,6 +36,7 @@ pytestmark = pytest.mark.reliability
 WRITING = sa.text(
     "SELECT query FROM pg_stat_activity WHERE datname = current_database()"
     " AND pid <> pg_backend_pid() AND backend_xid IS NOT NULL"
+    " AND query ~* '^\\s*(INSERT|UPDATE|DELETE)'"  # writing, not just locking its rows
 )
 
 
