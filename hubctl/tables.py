@@ -183,7 +183,10 @@ def valid_schedule(value: str) -> None:
 
 def valid_timezone(value: str) -> None:
     if value not in _timezones():
-        raise ValueError(f"{value!r} is not an IANA timezone name (e.g. Europe/London)")
+        raise ValueError(
+            f"{value!r} is not an IANA timezone name that Python's zoneinfo knows"
+            " (e.g. Europe/London)"
+        )
 
 
 def valid_cpu(value: str) -> None:

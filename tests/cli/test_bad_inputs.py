@@ -271,3 +271,29 @@ def test_a_bad_setting_is_one_line_naming_it(
         get_settings.cache_clear()
     assert result.exit_code == 1
     assert result.stderr.startswith(message) and len(result.stderr.splitlines()) == 1
+
+
+def test_a_timezone_only_zoneinfo_knows_is_refused_naming_the_database(
+    hub: Run, default_config: Engine, tmp_path: Path
+) -> None:
+    """A newer tzdata on the client than on the server: a real zone file under a new name."""
+    import zoneinfo
+
+    from hubctl import tables
+
+    zone = tmp_path / "Hub" / "Newly_Named"
+    zone.parent.mkdir()
+    zone.write_bytes((Path(zoneinfo.TZPATH[0]) / "Europe" / "London").read_bytes())
+    system_path = zoneinfo.TZPATH
+    zoneinfo.reset_tzpath(to=[*system_path, str(tmp_path)])
+    tables._timezones.cache_clear()
+    before = snapshot(default_config)
+    try:
+        result = hub("groups", "set", "lse", "primary_timezone=Hub/Newly_Named")
+    finally:
+        zoneinfo.reset_tzpath(to=system_path)
+        tables._timezones.cache_clear()
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: primary_timezone: 'Hub/Newly_Named' is known to")
+    assert "not to the database server's timezone list" in result.stderr
+    assert snapshot(default_config) == before
