@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from hubctl.cli.common import database
 from hubctl.cli.output import OutputFormat, OutputOption, render
+
+if TYPE_CHECKING:
+    from hubctl.specs import DagSpec, Rejected
 
 STATUS_COLUMNS = (
     "group",
@@ -33,6 +37,13 @@ def status(output: OutputOption = OutputFormat.table) -> None:
     render(group_status(database(), settings=get_settings()), output, columns=STATUS_COLUMNS)
 
 
+def _build_failures(specs: Sequence[DagSpec]) -> list[Rejected]:
+    """Why these valid jobs produced no DAG: build them as the generator does (imports Airflow)."""
+    from hubctl.dag_builder import build_dags
+
+    return build_dags(specs).failures
+
+
 def doctor(
     max_snapshot_age: Annotated[
         int,
@@ -53,7 +64,10 @@ def doctor(
     from hubctl.settings import get_settings
 
     checks = run_checks(
-        database(), get_settings(), max_snapshot_age=dt.timedelta(seconds=max_snapshot_age)
+        database(),
+        get_settings(),
+        max_snapshot_age=dt.timedelta(seconds=max_snapshot_age),
+        explain=_build_failures,
     )
     render([check.as_row() for check in checks], output, columns=("check", "ok", "detail"))
     failed = [check.name for check in checks if not check.ok]
