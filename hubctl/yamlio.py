@@ -86,7 +86,8 @@ _Loader.add_constructor("tag:yaml.org,2002:int", _construct_decimal_int)
 
 
 class _Dumper(yaml.SafeDumper):
-    pass
+    def ignore_aliases(self, data: Any) -> bool:
+        return True  # a shared list is written out each time: what hubctl writes, it reads back
 
 
 def _represent_time(dumper: yaml.SafeDumper, value: dt.time) -> yaml.ScalarNode:

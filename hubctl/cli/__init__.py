@@ -98,9 +98,7 @@ def _show_library_warnings() -> None:
 def _argument_field(args: list[str], index: int) -> str:
     """What an argument is: the key of KEY=VALUE, the option it is the value of, or its position."""
     argument = args[index]
-    if argument.startswith("--") and "=" in argument:
-        return argument.split("=", 1)[0]
-    if not argument.startswith("-") and "=" in argument:
+    if "=" in argument and (argument.startswith("--") or not argument.startswith("-")):
         return argument.split("=", 1)[0]
     if index and args[index - 1].startswith("-"):
         return args[index - 1]

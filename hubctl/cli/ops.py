@@ -9,10 +9,12 @@ import typer
 
 from hubctl.cli.common import database
 from hubctl.cli.output import OutputFormat, OutputOption, render
+from hubctl.errors import ValidationError
 
 if TYPE_CHECKING:
     from hubctl.specs import DagSpec, Rejected
 
+MAX_SNAPSHOT_AGE = 10 * 365 * 24 * 3600  # ten years; far beyond, a timedelta overflows
 STATUS_COLUMNS = (
     "group",
     "enabled",
@@ -53,7 +55,8 @@ def doctor(
     ] = 600,
     output: OutputOption = OutputFormat.table,
 ) -> None:
-    """Check the database (reachable, migrated), the generator's snapshot, Airflow's API, and that
+    """Check the database (reachable, migrated), the generator's snapshot, every enabled job (one
+    `job <dag_id>` line, with the reason, per job that produces no DAG), Airflow's API, and that
     Airflow serves exactly the DAGs the configuration defines. Exit 1 when any check fails.
 
     Example: hubctl doctor
@@ -63,6 +66,8 @@ def doctor(
     from hubctl.services.health import doctor as run_checks
     from hubctl.settings import get_settings
 
+    if not 0 <= max_snapshot_age <= MAX_SNAPSHOT_AGE:
+        raise ValidationError(f"max-snapshot-age: must be 0 to {MAX_SNAPSHOT_AGE} seconds")
     checks = run_checks(
         database(),
         get_settings(),

@@ -121,7 +121,9 @@ def _print_csv(data: Data) -> None:
 
     rows = _rows(data)
     names = list(dict.fromkeys(name for row in rows for name in row))
-    writer = csv.writer(sys.stdout, lineterminator="\n")
+    # RFC 4180's CRLF: the csv module quotes a field holding any character of the terminator,
+    # and with "\n" alone a stored carriage return went out unquoted and split the row.
+    writer = csv.writer(sys.stdout, lineterminator="\r\n")
     writer.writerow(names)
     for row in rows:
         writer.writerow([_csv_cell(row.get(name)) for name in names])

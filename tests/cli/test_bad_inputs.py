@@ -94,6 +94,16 @@ BAD_INPUTS = [
         f"limit: must be 0 (no limit) to {INT4}",
     ),
     (
+        "--expect-version past bigint",
+        [*SET, "batch_size=600", "--expect-version", "99999999999999999999"],
+        "version",
+    ),
+    (
+        "--max-snapshot-age past a timedelta",
+        ["doctor", "--max-snapshot-age", "99999999999999999999"],
+        "max-snapshot-age: must be 0 to",
+    ),
+    (
         "--since before year 1",
         ["audit", "log", "--since", "999999w"],
         "since: '999999w' reaches back before year 1",

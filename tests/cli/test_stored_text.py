@@ -7,14 +7,18 @@ and the CSV views must neutralise formulas the OWASP way while keeping the text 
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
+import re
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from hubctl.cli.output import OutputFormat, render
+from hubctl.cli.output import OutputFormat, render, visible
 from tests.cli.conftest import Run
 
 DAG, JOB = "data_collection_equities", "lse"
@@ -112,3 +116,28 @@ def test_csv_numbers_stay_numbers(capsys: pytest.CaptureFixture[str]) -> None:
     rows: list[dict[str, Any]] = [{"count": -5, "ratio": -0.5, "text": "-5", "flag": True}]
     render(rows, OutputFormat.csv)
     assert capsys.readouterr().out.splitlines()[1] == "-5,-0.5,'-5,true"
+
+
+@settings(max_examples=300, deadline=None, derandomize=True, database=None)
+@given(st.text(max_size=40))
+def test_any_text_renders_as_itself_in_every_format(text: str) -> None:
+    """Generated text, control characters and markup included: no error, nothing raw."""
+    rows = [{"value": text, "number": -1}]
+    for data in (rows, rows[0]):
+        table = rendered(data, OutputFormat.table)
+        assert not CONTROL.search(table.replace("\n", ""))
+        assert text == "" or visible(text).split("\n")[0][:20] in table.replace("\n", "")
+    [row] = list(csv.DictReader(io.StringIO(rendered(rows, OutputFormat.csv))))
+    assert neutralised(row["value"]) == text
+    assert row["number"] == "-1"
+    assert json.loads(rendered(rows, OutputFormat.json)) == rows
+
+
+CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def rendered(data: Any, output: OutputFormat) -> str:
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        render(data, output)
+    return buffer.getvalue()
