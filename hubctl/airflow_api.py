@@ -19,6 +19,8 @@ from hubctl.settings import Settings, get_settings
 
 GENERATOR_FILE = "hub_dags.py"
 TIMEOUT_SECONDS = 5.0
+# Airflow silently caps a page at [api] maximum_page_limit (100 by default): ask for no more.
+PAGE_SIZE = 100
 
 
 class AirflowApiError(HubError):
@@ -80,14 +82,26 @@ class AirflowApi:
             self._token = self._call("POST", "/auth/token", credentials)["access_token"]
         return self._call(method, path, body)
 
+    def list_all(self, path: str, key: str, query: dict[str, str]) -> list[dict[str, Any]]:
+        """Every item of a list endpoint, page by page (offset) until ``total_entries``.
+
+        The server may cap a page below PAGE_SIZE; the next offset is what actually arrived.
+        """
+        items: list[dict[str, Any]] = []
+        while True:
+            page_query = {**query, "limit": str(PAGE_SIZE), "offset": str(len(items))}
+            page = self.call("GET", f"{path}?{urllib.parse.urlencode(page_query)}")
+            items.extend(page[key])
+            if not page[key] or len(items) >= int(page["total_entries"]):
+                return items
+
     def dags(
         self, *, include_stale: bool = False, pattern: str | None = None
     ) -> list[dict[str, Any]]:
-        query = {"limit": "1000", "exclude_stale": str(not include_stale).lower()}
+        query = {"exclude_stale": str(not include_stale).lower(), "order_by": "dag_id"}
         if pattern:
             query["dag_id_pattern"] = pattern
-        found = self.call("GET", "/api/v2/dags?" + urllib.parse.urlencode(query))
-        return list(found["dags"])
+        return self.list_all("/api/v2/dags", "dags", query)
 
     def generator_file_token(self) -> str | None:
         """The token naming dags/hub_dags.py, from any DAG it produced (stale ones included)."""

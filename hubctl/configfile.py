@@ -187,12 +187,27 @@ def parse_text(
     return parse_document(data, source=source, database=database)
 
 
-def read_document(path: Path, *, database: Callable[[], Database] | None = None) -> ConfigDocument:
+def decode_text(data: bytes, *, source: str, encoding: str = "utf-8") -> str:
+    """A file's bytes as text; bytes that are not UTF-8 are one error naming where they are."""
     try:
-        text = path.read_text(encoding="utf-8")
+        return data.decode(encoding)
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise ValidationError(
+            f"{source}: line {line}: byte 0x{data[error.start]:02x} is not valid UTF-8"
+        ) from None
+
+
+def read_text(path: Path, *, encoding: str = "utf-8") -> str:
+    try:
+        data = path.read_bytes()
     except OSError as error:
         raise ValidationError(f"{path}: cannot read: {error.strerror}") from None
-    return parse_text(text, source=str(path), database=database)
+    return decode_text(data, source=str(path), encoding=encoding)
+
+
+def read_document(path: Path, *, database: Callable[[], Database] | None = None) -> ConfigDocument:
+    return parse_text(read_text(path), source=str(path), database=database)
 
 
 def defaults_text() -> str:

@@ -29,6 +29,7 @@ SLUG_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
 EXCHANGE_CODE_PATTERN = r"^[A-Z][A-Z0-9_]{0,15}$"
 TICKER_PATTERN = r"^[A-Z0-9^][A-Z0-9.=^-]{0,31}$"
 GROUPING_PATTERN = r"^[a-z0-9][a-z0-9_]{0,62}$"
+INT4_MAX = 2**31 - 1  # PostgreSQL's integer: the columns these whole numbers are stored in
 # What the database maintains on every control row (hub.touch_row).
 BOOKKEEPING = ("version", "created_at", "updated_at", "updated_by")
 
@@ -183,7 +184,10 @@ def valid_schedule(value: str) -> None:
 
 def valid_timezone(value: str) -> None:
     if value not in _timezones():
-        raise ValueError(f"{value!r} is not an IANA timezone name (e.g. Europe/London)")
+        raise ValueError(
+            f"{value!r} is not an IANA timezone name that Python's zoneinfo knows"
+            " (e.g. Europe/London)"
+        )
 
 
 def valid_cpu(value: str) -> None:
@@ -199,8 +203,8 @@ def valid_memory(value: str) -> None:
 Slug = Annotated[str, Constraint(pattern=SLUG_PATTERN)]
 ExchangeCode = Annotated[str, Constraint(pattern=EXCHANGE_CODE_PATTERN)]
 Priority = Annotated[int, Constraint(ge=1, le=10)]
-PositiveInt = Annotated[int, Constraint(gt=0)]
-NonNegativeInt = Annotated[int, Constraint(ge=0)]
+PositiveInt = Annotated[int, Constraint(gt=0, le=INT4_MAX)]
+NonNegativeInt = Annotated[int, Constraint(ge=0, le=INT4_MAX)]
 CpuQuantity = Annotated[str, Check(valid_cpu)]
 MemoryQuantity = Annotated[str, Check(valid_memory)]
 Schedule = Annotated[str, Check(valid_schedule)]

@@ -15,7 +15,7 @@ import typer
 
 from hubctl import __version__
 from hubctl.cli import audit, config, dags, db, document, groups, ops, tickers, up
-from hubctl.errors import HubError
+from hubctl.errors import HubError, ValidationError
 
 app = typer.Typer(
     name="hubctl",
@@ -62,6 +62,7 @@ def main(args: list[str] | None = None) -> None:
     """
     _show_library_warnings()
     try:
+        _refuse_undecodable(sys.argv[1:] if args is None else args)
         app(args=args)
     except HubError as error:
         _fail(str(error))
@@ -92,6 +93,28 @@ def _show_library_warnings() -> None:
     handler.setFormatter(logging.Formatter("Warning: %(message)s"))
     library_logger.addHandler(handler)
     library_logger.propagate = False
+
+
+def _argument_field(args: list[str], index: int) -> str:
+    """What an argument is: the key of KEY=VALUE, the option it is the value of, or its position."""
+    argument = args[index]
+    if "=" in argument and (argument.startswith("--") or not argument.startswith("-")):
+        return argument.split("=", 1)[0]
+    if index and args[index - 1].startswith("-"):
+        return args[index - 1]
+    return f"argument {index + 1}"
+
+
+def _refuse_undecodable(args: list[str]) -> None:
+    """Python keeps bytes that are not UTF-8 as lone surrogates; the database cannot store them."""
+    for index, argument in enumerate(args):
+        try:
+            argument.encode("utf-8")
+        except UnicodeEncodeError as error:
+            field = _argument_field(args, index).encode("utf-8", "backslashreplace").decode()
+            raise ValidationError(
+                f"{field}: not valid UTF-8 (character {error.start + 1} of the argument)"
+            ) from None
 
 
 def _constraint_field(constraint: str, table: str | None) -> str:
@@ -133,5 +156,7 @@ def describe_unexpected(error: Exception) -> str:
 
 
 def _fail(message: str) -> None:
-    typer.echo(f"Error: {message}", err=True)
+    from hubctl.cli.output import echo
+
+    echo(f"Error: {message}", err=True)
     sys.exit(1)

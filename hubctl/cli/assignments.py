@@ -15,16 +15,19 @@ from hubctl.services.rows import PARAMS, FieldChanges
 from hubctl.tables import ControlTable
 
 
-def _parsed_value(text: str) -> Any:
+def _parsed_value(key: str, text: str) -> Any:
     """A value read as YAML; imported here, so commands that only read skip PyYAML."""
     from hubctl import yamlio
 
-    return yamlio.parse_value(text)
+    try:
+        return yamlio.parse_value(text)
+    except yamlio.ExpansionError as error:
+        raise ValidationError(f"{key}: {error.problem}") from None
 
 
 def _field_value(table: ControlTable, name: str, text: str) -> Any:
     if name == PARAMS:
-        value = _parsed_value(text)
+        value = _parsed_value(name, text)
         if not isinstance(value, dict):
             raise ValidationError(
                 f"params: expected a mapping such as {{source: sample}} (got {text!r})"
@@ -46,7 +49,7 @@ def parse_assignments(items: Sequence[str], *, table: ControlTable) -> FieldChan
         if not equals or not key:
             raise ValidationError(f"{item!r} is not KEY=VALUE (e.g. batch_size=750)")
         if key.startswith(f"{PARAMS}.") and PARAMS in settable:
-            params[key.removeprefix(f"{PARAMS}.")] = _parsed_value(text)
+            params[key.removeprefix(f"{PARAMS}.")] = _parsed_value(key, text)
         elif key in settable:
             fields[key] = _field_value(table, key, text)
         else:

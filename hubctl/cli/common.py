@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import getpass
+import os
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from hubctl.cli.output import cell, echo
 from hubctl.errors import ValidationError
 
 if TYPE_CHECKING:
@@ -41,12 +43,30 @@ AssignmentsArgument = Annotated[
 _VERBS = {"create": "created", "update": "updated", "delete": "removed"}
 
 
+def _os_user() -> str:
+    """The login name; in a container the uid often has no passwd entry, so then `uid:1234`."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # KeyError before Python 3.13, OSError since
+        return f"uid:{os.getuid()}"
+
+
+def _undecodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 def author(actor: str | None, reason: str | None) -> dict[str, Any]:
     """actor and reason for a library write: --actor, else $HUBCTL_ACTOR, else the OS user."""
-    name = getpass.getuser() if actor is None else actor
+    name = _os_user() if actor is None else actor
     for field, value in (("actor", name), ("reason", reason or "")):
         if "\x00" in value:
             raise ValidationError(f"{field}: must not contain NUL characters")
+        if not value.isascii() and _undecodable(value):
+            raise ValidationError(f"{field}: not valid UTF-8 (e.g. from $HUBCTL_ACTOR)")
     if not name.strip():
         raise ValidationError("actor: must not be empty")
     return {"actor": name, "reason": reason}
@@ -60,8 +80,6 @@ def database() -> Database:
 
 
 def _shown(value: Any) -> str:
-    from hubctl.cli.output import cell
-
     return repr(value) if isinstance(value, str) and value == "" else cell(value) or "null"
 
 
@@ -81,20 +99,20 @@ def report(change: RowChange, *, dry_run: bool = False) -> None:
     """One line saying what happened to which row, then its changed fields."""
     what = f"{change.noun} {change.label}"
     if change.action == "none":
-        typer.echo(f"no change: {what} already has these values (version {change.version_before})")
+        echo(f"no change: {what} already has these values (version {change.version_before})")
         return
     if dry_run:
-        typer.echo(
+        echo(
             f"dry run: would {change.action} {what} (version {change.version_before});"
             " nothing written"
         )
     elif change.action == "delete":
-        typer.echo(f"removed {what} (was version {change.version_before})")
+        echo(f"removed {what} (was version {change.version_before})")
     else:
         versions = f"version {change.version_before} -> {change.version_after}"
-        typer.echo(
+        echo(
             f"{_VERBS[change.action]} {what} "
             f"({versions if change.version_before else f'version {change.version_after}'})"
         )
     for line in change_lines(change):
-        typer.echo(line)
+        echo(line)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from hubctl.cli.output import OutputFormat, OutputOption, render
+from hubctl.cli.output import OutputFormat, OutputOption, echo, render
 
 if TYPE_CHECKING:
     from hubctl.specs import DagSpec, LoadResult, Rejected
@@ -88,6 +88,6 @@ def _note_source(loaded: LoadResult) -> None:
 
 def _print_rejected(rejected: list[Rejected], *, verbose: bool = False) -> None:
     for failure in rejected:
-        typer.echo(f"skipped {failure.dag_id}: {failure.reason}", err=True)
+        echo(f"skipped {failure.dag_id}: {failure.reason}", err=True)
         if verbose and failure.detail:
-            typer.echo(failure.detail, err=True)
+            echo(failure.detail, err=True)

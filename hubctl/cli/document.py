@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from hubctl.cli.common import ActorOption, ReasonOption, author, change_lines, database
-from hubctl.cli.output import OutputFormat, OutputOption, render
+from hubctl.cli.output import OutputFormat, OutputOption, echo, render
 from hubctl.errors import ValidationError
 
 if TYPE_CHECKING:
@@ -38,9 +38,8 @@ def _document(file: Path | None, defaults: bool) -> tuple[ConfigDocument, Mode]:
         return configfile.load_defaults(), "add-missing"
     assert file is not None
     if file == STDIN:
-        return configfile.parse_text(
-            sys.stdin.read(), source="stdin", database=database
-        ), "converge"
+        text = configfile.decode_text(sys.stdin.buffer.read(), source="stdin")
+        return configfile.parse_text(text, source="stdin", database=database), "converge"
     return configfile.read_document(file, database=database), "converge"
 
 
@@ -66,15 +65,15 @@ def _plan_dict(plan: Plan) -> dict[str, Any]:
 
 def _print_plan(plan: Plan) -> None:
     if plan.empty:
-        typer.echo("No changes: the database already matches.")
+        echo("No changes: the database already matches.")
         return
     for change in plan.changes:
         version = f" (version {change.version_before})" if change.version_before else ""
-        typer.echo(f"{_SIGNS[change.action]} {change.table} {change.label}{version}")
+        echo(f"{_SIGNS[change.action]} {change.table} {change.label}{version}")
         if change.action == "update":
             for line in change_lines(change):
-                typer.echo(f"  {line}")
-    typer.echo(
+                echo(f"  {line}")
+    echo(
         f"Plan: {plan.count('create')} to create, {plan.count('update')} to change, "
         f"{plan.count('delete')} to remove. Fingerprint {plan.fingerprint}."
     )

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from hubctl.cli.common import database
 from hubctl.cli.output import OutputFormat, OutputOption, render
+from hubctl.errors import ValidationError
 
+if TYPE_CHECKING:
+    from hubctl.specs import DagSpec, Rejected
+
+MAX_SNAPSHOT_AGE = 10 * 365 * 24 * 3600  # ten years; far beyond, a timedelta overflows
 STATUS_COLUMNS = (
     "group",
     "enabled",
@@ -33,6 +39,13 @@ def status(output: OutputOption = OutputFormat.table) -> None:
     render(group_status(database(), settings=get_settings()), output, columns=STATUS_COLUMNS)
 
 
+def _build_failures(specs: Sequence[DagSpec]) -> list[Rejected]:
+    """Why these valid jobs produced no DAG: build them as the generator does (imports Airflow)."""
+    from hubctl.dag_builder import build_dags
+
+    return build_dags(specs).failures
+
+
 def doctor(
     max_snapshot_age: Annotated[
         int,
@@ -42,7 +55,8 @@ def doctor(
     ] = 600,
     output: OutputOption = OutputFormat.table,
 ) -> None:
-    """Check the database (reachable, migrated), the generator's snapshot, Airflow's API, and that
+    """Check the database (reachable, migrated), the generator's snapshot, every enabled job (one
+    `job <dag_id>` line, with the reason, per job that produces no DAG), Airflow's API, and that
     Airflow serves exactly the DAGs the configuration defines. Exit 1 when any check fails.
 
     Example: hubctl doctor
@@ -52,8 +66,13 @@ def doctor(
     from hubctl.services.health import doctor as run_checks
     from hubctl.settings import get_settings
 
+    if not 0 <= max_snapshot_age <= MAX_SNAPSHOT_AGE:
+        raise ValidationError(f"max-snapshot-age: must be 0 to {MAX_SNAPSHOT_AGE} seconds")
     checks = run_checks(
-        database(), get_settings(), max_snapshot_age=dt.timedelta(seconds=max_snapshot_age)
+        database(),
+        get_settings(),
+        max_snapshot_age=dt.timedelta(seconds=max_snapshot_age),
+        explain=_build_failures,
     )
     render([check.as_row() for check in checks], output, columns=("check", "ok", "detail"))
     failed = [check.name for check in checks if not check.ok]

@@ -2,12 +2,22 @@
 
 `table` is for people (rich); `json`, `csv` and `yaml` are for scripts and keep the library's
 field names. Rows are dicts; a single object renders as a field/value table (or one CSV row).
+
+Stored text is hostile until shown otherwise, and each format defends the reader it is for:
+
+* table: every cell is a rich `Text` (never markup, so `[/]` or `[link=...]` is shown as typed),
+  and control characters are shown escaped (`\x1b`, `\n`), so no stored byte drives the terminal;
+* csv: a text cell that starts with `=`, `+`, `-`, `@`, a tab or a carriage return gets a leading
+  `'` (OWASP's rule against spreadsheet formulas); numbers are not text and stay as they are;
+* json and yaml: the text exactly as stored.
 """
 
 from __future__ import annotations
 
 import enum
 import json
+import numbers
+import re
 import sys
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any
@@ -43,10 +53,38 @@ def cell(value: Any) -> str:
     return str(value)
 
 
-def _csv_cell(value: Any) -> str:
-    if isinstance(value, list | tuple | Mapping):
-        return json.dumps(value, separators=(",", ":"), default=str)
-    return cell(value)
+# C0 and C1 controls, DEL, and the bidirectional overrides that reorder what a line shows.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _escaped(match: re.Match[str]) -> str:
+    char = match.group()
+    return _NAMED.get(char) or (
+        f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"
+    )
+
+
+def visible(text: str) -> str:
+    """``text`` with every control character shown as an escape, safe to write to a terminal."""
+    return _CONTROL.sub(_escaped, text)
+
+
+def echo(line: str, *, err: bool = False) -> None:
+    """Print one line that may carry stored text (change reports, plans, errors)."""
+    typer.echo(visible(line), err=err)
+
+
+def _csv_cell(value: Any) -> Any:
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return value  # a number is not a formula, whatever its sign
+    text = (
+        json.dumps(value, separators=(",", ":"), default=str)
+        if isinstance(value, list | tuple | Mapping)
+        else cell(value)
+    )
+    return f"'{text}" if text.startswith(_FORMULA_START) else text
 
 
 def _rows(data: Data) -> list[Mapping[str, Any]]:
@@ -55,18 +93,23 @@ def _rows(data: Data) -> list[Mapping[str, Any]]:
 
 def _print_table(data: Data, columns: Sequence[str] | None, title: str | None) -> None:
     from rich.console import Console
-    from rich.table import Table
+    from rich.table import Column, Table
+    from rich.text import Text
+
+    def shown(value: Any) -> Text:  # a Text is never parsed as markup, emoji or highlighted
+        return Text(visible(cell(value)))
 
     console = Console(width=None if sys.stdout.isatty() else _WIDE, soft_wrap=False)
+    caption = shown(title) if title else None
     if isinstance(data, Mapping):
-        table = Table("field", "value", title=title, show_header=False)
+        table = Table("field", "value", title=caption, show_header=False)
         for name, value in data.items():
-            table.add_row(name, cell(value))
+            table.add_row(shown(name), shown(value))
     else:
         names = list(columns or (data[0].keys() if data else []))
-        table = Table(*names, title=title)
+        table = Table(*(Column(shown(name)) for name in names), title=caption)
         for row in data:
-            table.add_row(*(cell(row.get(name)) for name in names))
+            table.add_row(*(shown(row.get(name)) for name in names))
         if not data:
             console.print("(none)")
             return
@@ -78,7 +121,9 @@ def _print_csv(data: Data) -> None:
 
     rows = _rows(data)
     names = list(dict.fromkeys(name for row in rows for name in row))
-    writer = csv.writer(sys.stdout, lineterminator="\n")
+    # RFC 4180's CRLF: the csv module quotes a field holding any character of the terminator,
+    # and with "\n" alone a stored carriage return went out unquoted and split the row.
+    writer = csv.writer(sys.stdout, lineterminator="\r\n")
     writer.writerow(names)
     for row in rows:
         writer.writerow([_csv_cell(row.get(name)) for name in names])

@@ -16,7 +16,7 @@ from hubctl.repository import rows as row_sql
 from hubctl.repository.rows import Row
 from hubctl.services import rows
 from hubctl.services.changes import audited_change
-from hubctl.tables import CONTROL_TABLES, GROUPS, ControlTable
+from hubctl.tables import CONTROL_TABLES, GROUPS, INT4_MAX, ControlTable
 
 TABLE_NAMES = {
     "exchange_groups": "exchange_groups",
@@ -95,7 +95,12 @@ def parse_moment(text: str, *, option: str, now: dt.datetime | None = None) -> d
     now = now or dt.datetime.now(dt.UTC)
     ago = _AGO.match(text.strip())
     if ago:
-        return now - dt.timedelta(**{_UNITS[ago["unit"]]: int(ago["amount"])})
+        try:
+            return now - dt.timedelta(**{_UNITS[ago["unit"]]: int(ago["amount"])})
+        except OverflowError:  # further back than year 1, the earliest date there is
+            raise ValidationError(
+                f"{option}: {text.strip()!r} reaches back before year 1"
+            ) from None
     try:
         moment = dt.datetime.fromisoformat(text.strip())
     except ValueError:
@@ -134,8 +139,8 @@ def audit_log(
     limit: int | None = None,
 ) -> list[AuditEntry]:
     """Entries matching every filter given, newest first (limit None or 0: all of them)."""
-    if limit is not None and limit < 0:
-        raise ValidationError(f"limit: must be 0 (no limit) or more (got {limit})")
+    if limit is not None and not 0 <= limit <= INT4_MAX:
+        raise ValidationError(f"limit: must be 0 (no limit) to {INT4_MAX} (got {limit})")
     start = None if since is None else parse_moment(since, option="since")
     end = None if until is None else parse_moment(until, option="until")
     table_name = None if table is None else _table_name(table)

@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hubctl.airflow_api import GENERATOR_FILE, AirflowApi, AirflowApiConfig, AirflowApiError
 from hubctl.db import Database
+from hubctl.errors import HubError
 from hubctl.repository import status as status_queries
 from hubctl.repository.rows import select_rows
 from hubctl.settings import Settings
 from hubctl.specs import dag_id_for
 from hubctl.tables import GROUPS, JOBS
 
+if TYPE_CHECKING:
+    from hubctl.specs import DagSpec, LoadResult, Rejected
+
 DEFAULT_MAX_SNAPSHOT_AGE = dt.timedelta(minutes=10)
+Explain = Callable[[Sequence["DagSpec"]], list["Rejected"]]
 
 
 def business_days_between(start: dt.date, end: dt.date) -> int:
@@ -122,9 +128,17 @@ def _check_snapshot(settings: Settings, max_age: dt.timedelta) -> Check:
     return Check("snapshot", True, f"{format_age(age)} old, {len(entries)} jobs, at {path}")
 
 
-def _check_airflow(settings: Settings) -> list[Check]:
-    from hubctl.specs import load_specs
+def _check_jobs(loaded: LoadResult) -> list[Check]:
+    """Every enabled job that produces no DAG, named with the generator's own reason."""
+    if not loaded.rejected:
+        return [Check("jobs", True, f"all {len(loaded.specs)} enabled jobs are valid")]
+    return [
+        Check("jobs", False, f"{len(loaded.rejected)} enabled job(s) produce no DAG"),
+        *(Check(f"job {failure.dag_id}", False, failure.reason) for failure in loaded.rejected),
+    ]
 
+
+def _check_airflow(settings: Settings, loaded: LoadResult, explain: Explain | None) -> list[Check]:
     api = _airflow(settings)
     if api is None:
         return [
@@ -138,7 +152,7 @@ def _check_airflow(settings: Settings) -> list[Check]:
         served = {dag["dag_id"] for dag in api.dags() if dag["fileloc"].endswith(GENERATOR_FILE)}
     except AirflowApiError as error:
         return [Check("airflow", False, str(error))]
-    expected = {spec.dag_id for spec in load_specs(settings, save_snapshot=False).specs}
+    expected = {spec.dag_id for spec in loaded.specs}
     checks = [Check("airflow", True, f"reachable at {api.config.url}")]
     missing, extra = sorted(expected - served), sorted(served - expected)
     if missing or extra:
@@ -151,6 +165,9 @@ def _check_airflow(settings: Settings) -> list[Check]:
         checks.append(
             Check("dags", True, f"Airflow serves exactly the {len(expected)} configured DAGs")
         )
+    unbuilt = [spec for spec in loaded.specs if spec.dag_id in missing]
+    if unbuilt and explain is not None:
+        checks += [Check(f"job {f.dag_id}", False, f.reason) for f in explain(unbuilt)]
     return checks
 
 
@@ -159,10 +176,18 @@ def doctor(
     settings: Settings,
     *,
     max_snapshot_age: dt.timedelta = DEFAULT_MAX_SNAPSHOT_AGE,
+    explain: Explain | None = None,
 ) -> list[Check]:
-    """Every check, in order; the caller decides how to show them and fails if any is not ok."""
-    return [
-        _check_database(database),
-        _check_snapshot(settings, max_snapshot_age),
-        *_check_airflow(settings),
-    ]
+    """Every check, in order; the caller decides how to show them and fails if any is not ok.
+
+    ``explain`` builds the DAGs of valid jobs Airflow does not serve and returns why each failed
+    (hubctl.dag_builder; it imports Airflow, so it is passed in and only called when needed).
+    """
+    from hubctl.specs import load_specs
+
+    checks = [_check_database(database), _check_snapshot(settings, max_snapshot_age)]
+    try:
+        loaded = load_specs(settings, save_snapshot=False)
+    except HubError as error:  # neither the database nor a snapshot: nothing to compare
+        return [*checks, Check("jobs", False, str(error))]
+    return [*checks, *_check_jobs(loaded), *_check_airflow(settings, loaded, explain)]

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from hubctl.db import Connection
-from hubctl.errors import ConflictError
+from hubctl.errors import ConflictError, ValidationError
 from hubctl.repository import groups as group_rows
-from hubctl.schemas import JobSpec
+from hubctl.schemas import ExchangeGroupSpec, JobSpec
 from hubctl.services.reads import require_group
 from hubctl.tables import GROUPS, JOBS, ControlTable
 from hubctl.validation import normalized_params
@@ -40,6 +40,21 @@ def prepare_job(conn: Connection, spec: JobSpec, before: JobSpec | None) -> JobS
     return spec
 
 
+def prepare_group(
+    conn: Connection, spec: ExchangeGroupSpec, before: ExchangeGroupSpec | None
+) -> ExchangeGroupSpec:
+    """A timezone both timezone databases know: Python's zoneinfo (the spec checked that), which
+    schedules DAGs, and the server's, which the CHECK consults; their tzdata versions may differ."""
+    changed = before is None or spec.primary_timezone != before.primary_timezone
+    if changed and not group_rows.database_knows_timezone(conn, name=spec.primary_timezone):
+        raise ValidationError(
+            f"primary_timezone: {spec.primary_timezone!r} is known to Python's zoneinfo but not"
+            " to the database server's timezone list (pg_timezone_names); use another name for"
+            " the same zone, or update the server's tzdata"
+        )
+    return spec
+
+
 def guard_unused_group(conn: Connection, key: Mapping[str, Any]) -> None:
     """A group that jobs still use cannot be removed (the foreign key says so too)."""
     jobs = group_rows.jobs_using(conn, group_name=key["group_name"])
@@ -52,7 +67,7 @@ def guard_unused_group(conn: Connection, key: Mapping[str, Any]) -> None:
 
 _RULES = {
     JOBS.name: WriteRules(prepare=prepare_job),
-    GROUPS.name: WriteRules(guard=guard_unused_group),
+    GROUPS.name: WriteRules(prepare=prepare_group, guard=guard_unused_group),
 }
 
 

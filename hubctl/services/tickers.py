@@ -82,9 +82,6 @@ def import_tickers(
     database: Database, *, path: Path, actor: str, reason: str | None = None
 ) -> documents.ApplyResult:
     """Create the file's new tickers and update changed ones in one change set; remove none."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except OSError as error:
-        raise ValidationError(f"{path}: cannot read: {error.strerror}") from None
+    text = configfile.read_text(path, encoding="utf-8-sig")
     document = parse_tickers_csv(text, source=str(path))
     return documents.apply_document(database, document, actor=actor, reason=reason, mode="merge")

@@ -7,11 +7,19 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import Engine
 
-from tests.cli.conftest import Run, snapshot
+from tests.cli.conftest import Run, audit_rows, snapshot
 
 DAG, JOB = "data_collection_equities", "us_markets"
 SET = ("config", "set", DAG, JOB)
 ADD_GROUP = ("groups", "add", "tse", "--exchange", "TSE", "--timezone", "Asia/Tokyo")
+# Aliases nested five deep: 100 000 values from a few hundred bytes ("billion laughs").
+LAUGHS = (
+    "{a: &a [x,x,x,x,x,x,x,x,x,x], b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a],"
+    " c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b], d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c,*c],"
+    " e: [*d,*d,*d,*d,*d,*d,*d,*d,*d,*d]}"
+)
+LONG_LAUGHS = f"[&a {'x' * 2000}, *a, *a, *a, *a, *a]"  # few values, but long text repeated
+INT4 = "2147483647"
 
 BAD_INPUTS = [
     # (id, argv, a word the message must contain)
@@ -69,6 +77,61 @@ BAD_INPUTS = [
     ("unknown audit group", ["audit", "log", "--group", "mars"], "group"),
     ("revert a missing entry", ["audit", "revert", "99999"], "id"),
     ("plan without a file", ["plan"], "file"),
+    (
+        "batch size past the column",
+        [*SET, "batch_size=99999999999"],
+        f"batch_size: Input should be less than or equal to {INT4}",
+    ),
+    (
+        "timeout past the column",
+        [*SET, "timeout_seconds=2147483648"],
+        f"timeout_seconds: Input should be less than or equal to {INT4}",
+    ),
+    ("retries past the column", [*SET, "max_retries=2147483648"], "max_retries"),
+    (
+        "--limit past its range",
+        ["audit", "log", "--limit", "99999999999999999999"],
+        f"limit: must be 0 (no limit) to {INT4}",
+    ),
+    (
+        "--expect-version past bigint",
+        [*SET, "batch_size=600", "--expect-version", "99999999999999999999"],
+        "version",
+    ),
+    (
+        "--max-snapshot-age past a timedelta",
+        ["doctor", "--max-snapshot-age", "99999999999999999999"],
+        "max-snapshot-age: must be 0 to",
+    ),
+    (
+        "--since before year 1",
+        ["audit", "log", "--since", "999999w"],
+        "since: '999999w' reaches back before year 1",
+    ),
+    ("non-UTF-8 in a value", [*SET, "batch_size=5\udcff"], "batch_size: not valid UTF-8"),
+    ("non-UTF-8 in a reason", [*SET, "batch_size=600", "-m", "a\udcffb"], "-m: not valid UTF-8"),
+    (
+        "non-UTF-8 in --actor=",
+        [*SET, "batch_size=600", "--actor=\udcc3"],
+        "--actor: not valid UTF-8",
+    ),
+    ("non-UTF-8 in a name", ["groups", "show", "l\udcffse"], "argument 3: not valid UTF-8"),
+    (
+        "alias bomb in one params key",
+        [*SET, f"params.fail_tickers={LAUGHS}"],
+        "params.fail_tickers: aliases expand past",
+    ),
+    ("alias bomb as params", [*SET, f"params={LAUGHS}"], "params: aliases expand past"),
+    (
+        "long text repeated by aliases",
+        [*SET, f"params.fail_tickers={LONG_LAUGHS}"],
+        "aliases expand past",
+    ),
+    (
+        "alias holding itself",
+        [*SET, "params.x=&a [1, *a]"],
+        "params.x: alias *a refers to a value that holds it",
+    ),
 ]
 
 
@@ -103,6 +166,17 @@ BAD_FILES = [
     ("not YAML", "jobs: [\n", "YAML"),
     ("section is null", "tickers:\n", "tickers"),
     (
+        "alias bomb in params",
+        f"jobs:\n- {{dag_name: calculate_indicators, job_name: all, params: {LAUGHS}}}\n",
+        "aliases expand past",
+    ),
+    (
+        "alias bomb in exchanges",
+        "groups:\n- group_name: tse\n  display_name: Tokyo\n  primary_timezone: Asia/Tokyo\n"
+        f"  exchanges: {LAUGHS}\n",
+        "aliases expand past",
+    ),
+    (
         "NUL in params",
         'jobs:\n- {dag_name: data_collection_equities, job_name: x, params: {fail_tickers: ["a\\0"]}}\n',
         "jobs[0].params",
@@ -127,6 +201,38 @@ def test_bad_file_is_refused_before_anything_is_written(
         )
         assert result.exit_code == 1 and field in result.stderr, result.stderr
     assert snapshot(default_config) == before
+
+
+@pytest.mark.parametrize("command", ["plan", "tickers import"])
+def test_a_file_that_is_not_utf8_names_file_and_line(
+    hub: Run, default_config: Engine, tmp_path: Path, command: str
+) -> None:
+    path = tmp_path / "input"
+    path.write_bytes(b"ticker,exchange\nAAPL,NASDAQ\nBAD\xff,LSE\n")
+    before = snapshot(default_config)
+    result = hub(*command.split(), *(["-f"] if command == "plan" else []), str(path))
+    assert result.exit_code == 1
+    assert result.stderr == f"Error: {path}: line 3: byte 0xff is not valid UTF-8\n"
+    stdin = hub("plan", "-f", "-", input=b"jobs: []\n\xc3(\n")  # type: ignore[arg-type]
+    assert stdin.stderr == "Error: stdin: line 2: byte 0xc3 is not valid UTF-8\n"
+    assert snapshot(default_config) == before
+
+
+def test_a_uid_without_a_passwd_entry_is_recorded_by_number(
+    hub: Run, default_config: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    import pwd
+
+    def no_entry(uid: int) -> pwd.struct_passwd:
+        raise KeyError(f"getpwuid(): uid not found: {uid}")
+
+    for variable in ("HUBCTL_ACTOR", "LOGNAME", "USER", "LNAME", "USERNAME"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setattr(pwd, "getpwuid", no_entry)  # what a container's unknown uid looks like
+    result = hub(*SET, "batch_size=650")
+    assert result.exit_code == 0, result.stderr
+    assert audit_rows(default_config)[-1]["actor"] == f"uid:{os.getuid()}"
 
 
 def test_usage_errors_exit_2(hub: Run) -> None:
@@ -175,3 +281,29 @@ def test_a_bad_setting_is_one_line_naming_it(
         get_settings.cache_clear()
     assert result.exit_code == 1
     assert result.stderr.startswith(message) and len(result.stderr.splitlines()) == 1
+
+
+def test_a_timezone_only_zoneinfo_knows_is_refused_naming_the_database(
+    hub: Run, default_config: Engine, tmp_path: Path
+) -> None:
+    """A newer tzdata on the client than on the server: a real zone file under a new name."""
+    import zoneinfo
+
+    from hubctl import tables
+
+    zone = tmp_path / "Hub" / "Newly_Named"
+    zone.parent.mkdir()
+    zone.write_bytes((Path(zoneinfo.TZPATH[0]) / "Europe" / "London").read_bytes())
+    system_path = zoneinfo.TZPATH
+    zoneinfo.reset_tzpath(to=[*system_path, str(tmp_path)])
+    tables._timezones.cache_clear()
+    before = snapshot(default_config)
+    try:
+        result = hub("groups", "set", "lse", "primary_timezone=Hub/Newly_Named")
+    finally:
+        zoneinfo.reset_tzpath(to=system_path)
+        tables._timezones.cache_clear()
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: primary_timezone: 'Hub/Newly_Named' is known to")
+    assert "not to the database server's timezone list" in result.stderr
+    assert snapshot(default_config) == before

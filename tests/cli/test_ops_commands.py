@@ -80,3 +80,59 @@ def test_doctor_notices_a_database_behind_the_migrations(hub: Run, engine: Engin
     migrations.downgrade(engine, "0002")
     checks = {row["check"]: row for row in json.loads(hub("doctor", "-o", "json").stdout)}
     assert checks["database"]["ok"] is False and "hubctl db upgrade" in checks["database"]["detail"]
+
+
+def test_doctor_names_every_enabled_row_that_produces_no_dag(
+    hub: Run, default_config: Engine
+) -> None:
+    """Rows raw SQL can store but the generator rejects: each is named with its reason."""
+    with default_config.begin() as conn:
+        conn.execute(sa.text(
+            "INSERT INTO hub.dag_configuration (dag_name, job_name) VALUES ('mining', 'gold')"
+        ))  # fmt: skip
+        for job, params in (
+            ("us_markets", '{"source": "sample", "colour": "blue"}'),
+            ("lse", '{"source": "sample", "lookback_days": "many"}'),
+        ):
+            conn.execute(
+                sa.text(
+                    "UPDATE hub.dag_configuration SET params = CAST(:p AS jsonb)"
+                    " WHERE dag_name = 'data_collection_equities' AND job_name = :j"
+                ),
+                {"p": params, "j": job},
+            )
+    result = hub("doctor", "-o", "json")
+    assert result.exit_code == 1
+    checks = {row["check"]: row for row in json.loads(result.stdout)}
+    assert checks["jobs"] == {
+        "check": "jobs", "ok": False, "detail": "3 enabled job(s) produce no DAG"
+    }  # fmt: skip
+    named = {name: row["detail"] for name, row in checks.items() if name.startswith("job ")}
+    assert set(named) == {
+        "job mining__gold",
+        "job data_collection_equities__us_markets",
+        "job data_collection_equities__lse",
+    }
+    assert "mining" in named["job mining__gold"]
+    assert "colour" in named["job data_collection_equities__us_markets"]
+    assert "lookback_days" in named["job data_collection_equities__lse"]
+    assert result.stderr.startswith("Error: not healthy: snapshot, jobs, job data_collection_")
+
+
+def test_doctor_names_jobs_whose_timezone_zoneinfo_does_not_know(
+    hub: Run, default_config: Engine
+) -> None:
+    """A timezone the server accepts but zoneinfo does not (the server's tzdata differs; here its
+    CHECK is dropped to stand for a server that knows a name this machine's zoneinfo lacks)."""
+    with default_config.begin() as conn:
+        conn.execute(sa.text(
+            "ALTER TABLE hub.exchange_groups"
+            " DROP CONSTRAINT ck_exchange_groups_primary_timezone_iana;"
+            " UPDATE hub.exchange_groups SET primary_timezone = 'Mars/Olympus'"
+            " WHERE group_name = 'lse'"
+        ))  # fmt: skip
+    checks = {row["check"]: row for row in json.loads(hub("doctor", "-o", "json").stdout)}
+    for job in ("data_collection_equities__lse", "historical_load_equities__lse"):
+        assert checks[f"job {job}"]["ok"] is False
+        assert "Mars/Olympus" in checks[f"job {job}"]["detail"]
+    assert checks["jobs"]["detail"] == "2 enabled job(s) produce no DAG"

@@ -58,11 +58,18 @@ class RunningStack:
         ).returncode
 
     def sql(self, query: str) -> Any:
+        with self._engine().connect() as conn:
+            return conn.execute(sa.text(query)).scalar()
+
+    def sql_write(self, statement: str) -> None:
+        """Raw SQL as a psql user would run it (audited as via = sql)."""
+        with self._engine().begin() as conn:
+            conn.execute(sa.text(statement))
+
+    def _engine(self) -> sa.Engine:
         from hubctl.db import embedded_server_url
 
-        engine = sa.create_engine(embedded_server_url(self.home), poolclass=sa.NullPool)
-        with engine.connect() as conn:
-            return conn.execute(sa.text(query)).scalar()
+        return sa.create_engine(embedded_server_url(self.home), poolclass=sa.NullPool)
 
 
 def wait_for(condition: Callable[[], Any], timeout: float, what: str, interval: float = 0.5) -> Any:
@@ -83,9 +90,19 @@ def started_processes(stack_pid: int, home: Path) -> set[int]:
     return pids
 
 
+# Below the 9 default DAGs, so every list hubctl reads from Airflow takes several pages.
+PAGE_LIMIT = 5
+
+
 @pytest.fixture(scope="module")
 def stack() -> Iterator[RunningStack]:
     home = Path(tempfile.mkdtemp(prefix="hube2e"))  # short: the database socket lives here
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AIRFLOW__API__MAXIMUM_PAGE_LIMIT", str(PAGE_LIMIT))
+        yield from _running(home)
+
+
+def _running(home: Path) -> Iterator[RunningStack]:
     with launched(home) as (process, api_config):
         env = client_environment(home)
         yield RunningStack(home, env, AirflowApi(api_config), process)
@@ -157,8 +174,26 @@ def test_disabling_a_market_makes_its_dags_stale_within_seconds(stack: RunningSt
     assert ("e2e-analyst", False) in changes and ("e2e-analyst", True) in changes
 
 
+def test_the_airflow_client_pages_past_the_servers_page_limit(stack: RunningStack) -> None:
+    one_page = stack.api.call("GET", "/api/v2/dags?limit=100&exclude_stale=false")
+    assert len(one_page["dags"]) == PAGE_LIMIT < one_page["total_entries"]
+    every = [dag["dag_id"] for dag in stack.api.dags(include_stale=True)]
+    assert len(every) == len(set(every)) == one_page["total_entries"] >= len(DEFAULT_DAGS)
+
+
 def test_doctor_and_status_see_a_healthy_stack(stack: RunningStack) -> None:
     wait_for(lambda: stack.hubctl_status("doctor") == 0, 60, "hubctl doctor to pass", interval=2)
+    stack.sql_write(
+        "INSERT INTO hub.dag_configuration (dag_name, job_name, params)"
+        """ VALUES ('calculate_indicators', 'odd', '{"colour": "blue"}')"""
+    )
+    doctor = subprocess.run(
+        [HUBCTL, "doctor", "-o", "json"], env=stack.env, capture_output=True, text=True, timeout=60
+    )
+    stack.sql_write("DELETE FROM hub.dag_configuration WHERE job_name = 'odd'")
+    checks = {row["check"]: row for row in json.loads(doctor.stdout)}
+    assert doctor.returncode == 1 and checks["dags"]["ok"] is True  # 9 served, over 2 pages
+    assert "colour" in checks["job calculate_indicators__odd"]["detail"]
     rows = json.loads(stack.hubctl("status", "-o", "json").stdout)
     us = next(row for row in rows if row["group"] == "us_markets")
     assert us["enabled"] and "data_collection_equities__us_markets" in us["dags"]
