@@ -126,7 +126,7 @@ def test_connection_arguments_refuse_another_driver() -> None:
 def test_connect_is_read_only_and_transaction_commits(
     default_config: sa.Engine, db_url: str
 ) -> None:
-    database = Database(db_url, connect_timeout_seconds=3)
+    database = Database(db_url)
     with database.connect() as conn:
         enabled = rows.select_rows(conn, table=JOBS, where={"enabled": True})
         with pytest.raises(psycopg2.errors.ReadOnlySqlTransaction):
