@@ -36,18 +36,28 @@ if TYPE_CHECKING:
 __all__ = ["Connection", "Database", "audited_transaction"]
 
 EMBEDDED_DATABASE = "hub"
+# The embedded server's superuser: it runs the migrations and owns the schema.
+EMBEDDED_SUPERUSER = "postgres"
+# The embedded server's runtime login: hub_operator's rights (and writing market data), owner of
+# nothing, so it cannot disable the audit triggers (docs/audit.md). Password-less: the server
+# listens on its Unix socket only.
+EMBEDDED_RUNTIME_ROLE = "hub_app"
 
 
-def embedded_server_url(home: Path, database: str = EMBEDDED_DATABASE) -> str:
+def embedded_server_url(
+    home: Path, database: str = EMBEDDED_DATABASE, user: str = EMBEDDED_SUPERUSER
+) -> str:
     """Start (or reuse) the embedded PostgreSQL under ``home`` and return a URL for ``database``.
 
     The server is left running when this process exits (cleanup_mode=None) so the next hubctl call,
     the generator and Airflow all reuse it; ``hubctl db stop`` stops it. While it runs, the URL is
     read from its postmaster.pid without importing pgserver (the fast path of every command).
+    The first call also creates the runtime login (EMBEDDED_RUNTIME_ROLE); `hubctl db upgrade`
+    grants it its roles.
     """
     pgdata = home.expanduser().resolve() / "pgdata"
-    running = _running_server_url(pgdata, database)
-    marker = pgdata / f"hubctl-created-{database}"
+    running = _running_server_url(pgdata, database, user)
+    marker = pgdata / f"hubctl-ready-{database}"
     if running is not None and marker.exists():
         return running
     with warnings.catch_warnings():
@@ -61,14 +71,52 @@ def embedded_server_url(home: Path, database: str = EMBEDDED_DATABASE) -> str:
         server = pgserver.get_server(pgdata, cleanup_mode=None)
     if not _database_exists(server.get_uri(), database):
         server.psql(f'CREATE DATABASE "{database}";')
+    server.psql(_CREATE_RUNTIME_ROLE)
     marker.touch()
-    return _running_server_url(pgdata, database) or server.get_uri(database)
+    url = _running_server_url(pgdata, database, user)
+    if url is None:
+        raise DatabaseUnavailableError(f"the embedded PostgreSQL under {home} did not start")
+    return url
+
+
+_CREATE_RUNTIME_ROLE = f"""
+DO $$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{EMBEDDED_RUNTIME_ROLE}') THEN
+    CREATE ROLE {EMBEDDED_RUNTIME_ROLE} LOGIN;
+  END IF;
+END
+$$;
+"""
+# Once the schema exists: the runtime login gets hub_operator and may write market data (the
+# pipelines run as it). Run after every migration, so tables added later are covered.
+_GRANT_RUNTIME_ROLE = f"""
+DO $$
+BEGIN
+  IF to_regnamespace('market') IS NOT NULL AND to_regrole('hub_operator') IS NOT NULL THEN
+    GRANT hub_operator TO {EMBEDDED_RUNTIME_ROLE};
+    GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA market TO {EMBEDDED_RUNTIME_ROLE};
+    GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA market TO {EMBEDDED_RUNTIME_ROLE};
+  END IF;
+END
+$$;
+"""
+
+
+def grant_embedded_runtime_role(superuser_url: str) -> None:
+    """Give the embedded runtime login its rights in the migrated database (see above)."""
+    conn = _open(superuser_url, Limits())
+    try:
+        with conn, conn.cursor() as cursor:
+            cursor.execute(_GRANT_RUNTIME_ROLE)
+    finally:
+        conn.close()
 
 
 def stop_embedded_server(home: Path) -> bool:
     """Stop the embedded server under ``home`` if it runs (fast shutdown); True if it was running."""
     pgdata = home.expanduser().resolve() / "pgdata"
-    if _running_server_url(pgdata, "postgres") is None:
+    if _running_server_url(pgdata, "postgres", EMBEDDED_SUPERUSER) is None:
         return False
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -92,7 +140,7 @@ def _forget_server(pgdata: Path) -> None:
         atexit.unregister(forgotten._cleanup)
 
 
-def _running_server_url(pgdata: Path, database: str) -> str | None:
+def _running_server_url(pgdata: Path, database: str, user: str) -> str | None:
     """The URL of the server running on ``pgdata`` per its postmaster.pid, or None if none runs.
 
     The file's lines: pid, data directory, start time, port, socket directory, listen address,
@@ -113,7 +161,8 @@ def _running_server_url(pgdata: Path, database: str) -> str | None:
         pass  # alive, owned by another user
     if not (Path(socket_dir) / f".s.PGSQL.{port}").exists():
         return None
-    return f"postgresql+psycopg2://postgres@/{database}?{urlencode({'host': socket_dir, 'port': port})}"
+    query = urlencode({"host": socket_dir, "port": port})
+    return f"postgresql+psycopg2://{user}@/{database}?{query}"
 
 
 def _database_exists(server_url: str, database: str) -> bool:
@@ -149,9 +198,20 @@ def connection_arguments(url: str) -> dict[str, str]:
 
 
 def resolve_database_url(settings: Settings | None = None) -> str:
+    """What hubctl, the generator and the pipelines connect as: HUB_DATABASE_URL, else the
+    embedded server's runtime login (which owns nothing)."""
     settings = settings or get_settings()
     if settings.database_url:
         return settings.database_url
+    return embedded_server_url(settings.resolved_home, user=EMBEDDED_RUNTIME_ROLE)
+
+
+def resolve_migration_url(settings: Settings | None = None) -> str:
+    """What migrations run as (the schema's owner): HUB_MIGRATION_DATABASE_URL, else
+    HUB_DATABASE_URL, else the embedded server's superuser."""
+    settings = settings or get_settings()
+    if settings.migration_database_url or settings.database_url:
+        return settings.migration_database_url or settings.database_url or ""
     return embedded_server_url(settings.resolved_home)
 
 
@@ -285,7 +345,7 @@ class BoundedCursor(psycopg2.extensions.cursor):
         with bounded(self.connection, "FETCH"):
             return super().fetchmany(size if size is not None else self.arraysize)
 
-    def __iter__(self) -> Iterator[tuple[Any, ...]]:
+    def __iter__(self) -> Iterator[tuple[Any, ...]]:  # type: ignore[override]  # stubs: Self
         if self.name is None:
             return super().__iter__()
         return self._fetched_in_batches()

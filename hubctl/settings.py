@@ -26,6 +26,10 @@ class Settings:
     # SQLAlchemy URL of the hub database (postgresql+psycopg2://...). Unset: an embedded
     # PostgreSQL under home.
     database_url: str | None = None
+    # URL `hubctl db upgrade/downgrade` migrate with: a login that owns the schema, so that the
+    # runtime's (HUB_DATABASE_URL) need not. Unset: database_url; for the embedded server, its
+    # superuser (the runtime then connects as hub_app, a member of hub_operator).
+    migration_database_url: str | None = None
     # URL the generator reads with (a role that can only SELECT the configuration).
     # Unset: database_url.
     reader_database_url: str | None = None

@@ -42,7 +42,8 @@ def doctor(
     ] = 600,
     output: OutputOption = OutputFormat.table,
 ) -> None:
-    """Check the database (reachable, migrated), the generator's snapshot, Airflow's API, and that
+    """Check the database (reachable, migrated), the login (warns when it is a superuser or owns
+    the schema: it could silence the audit), the generator's snapshot, Airflow's API, and that
     Airflow serves exactly the DAGs the configuration defines. Exit 1 when any check fails.
 
     Example: hubctl doctor
@@ -56,7 +57,10 @@ def doctor(
         database(), get_settings(), max_snapshot_age=dt.timedelta(seconds=max_snapshot_age)
     )
     render([check.as_row() for check in checks], output, columns=("check", "ok", "detail"))
-    failed = [check.name for check in checks if not check.ok]
+    for check in checks:
+        if check.warning:
+            typer.echo(f"Warning: {check.name}: {check.detail}", err=True)
+    failed = [check.name for check in checks if not check.ok and not check.warning]
     if failed:
         typer.echo(f"Error: not healthy: {', '.join(failed)}", err=True)
         raise typer.Exit(1)
