@@ -38,7 +38,9 @@ BEGIN
   END IF;
   IF TG_EVENT = 'sql_drop' THEN
     IF EXISTS (SELECT 1 FROM pg_event_trigger_dropped_objects() d
-                WHERE d.schema_name = 'hub' AND d.object_type IN ('trigger', 'function', 'table')) THEN
+                WHERE d.object_type IN ('trigger', 'function', 'table')
+                  -- a trigger has no schema of its own: its identity is 'name on hub.table'
+                  AND (d.schema_name = 'hub' OR d.object_identity LIKE '% on hub.%')) THEN
       RAISE EXCEPTION 'only a superuser may drop triggers, functions or tables of schema hub:'
         ' the audit depends on them' USING ERRCODE = 'insufficient_privilege';
     END IF;
