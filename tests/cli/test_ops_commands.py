@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import uuid
 
+import pytest
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 
 from hubctl import migrations
+from hubctl.settings import get_settings
 from hubctl.specs import load_specs
 from tests.cli.conftest import Run
 
@@ -80,3 +83,28 @@ def test_doctor_notices_a_database_behind_the_migrations(hub: Run, engine: Engin
     migrations.downgrade(engine, "0002")
     checks = {row["check"]: row for row in json.loads(hub("doctor", "-o", "json").stdout)}
     assert checks["database"]["ok"] is False and "hubctl db upgrade" in checks["database"]["detail"]
+
+
+def test_doctor_warns_when_hubctl_connects_as_a_superuser_or_the_owner(
+    hub: Run, engine: Engine, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The test fixtures connect as the superuser: doctor warns, and does not fail over it."""
+    result = hub("doctor", "-o", "json")
+    checks = {row["check"]: row for row in json.loads(result.stdout)}
+    assert checks["login"]["ok"] is False and "a superuser" in checks["login"]["detail"]
+    assert "Warning: login: hubctl connects as" in result.stderr
+    assert "Error: not healthy: snapshot, airflow" in result.stderr  # a warning, not a failure
+
+    operator = f"doctor_{uuid.uuid4().hex[:8]}"
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"CREATE ROLE {operator} LOGIN IN ROLE hub_operator"))
+    try:
+        url = make_url(db_url).set(username=operator).render_as_string(hide_password=False)
+        monkeypatch.setenv("HUB_DATABASE_URL", url)
+        get_settings.cache_clear()
+        checks = {row["check"]: row for row in json.loads(hub("doctor", "-o", "json").stdout)}
+        assert checks["login"]["ok"] is True and checks["database"]["ok"] is True
+    finally:
+        get_settings.cache_clear()
+        with engine.begin() as conn:
+            conn.execute(sa.text(f"DROP OWNED BY {operator}; DROP ROLE {operator}"))
