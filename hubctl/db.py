@@ -90,25 +90,27 @@ $$;
 """
 # Once the schema exists: the runtime login gets hub_operator and may write market data (the
 # pipelines run as it). Run after every migration, so tables added later are covered.
-_GRANT_RUNTIME_ROLE = f"""
+_GRANT_RUNTIME_ROLE = """
 DO $$
 BEGIN
   IF to_regnamespace('market') IS NOT NULL AND to_regrole('hub_operator') IS NOT NULL THEN
-    GRANT hub_operator TO {EMBEDDED_RUNTIME_ROLE};
-    GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA market TO {EMBEDDED_RUNTIME_ROLE};
-    GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA market TO {EMBEDDED_RUNTIME_ROLE};
+    GRANT hub_operator TO {role};
+    GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA market TO {role};
+    GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA market TO {role};
   END IF;
 END
 $$;
 """
 
 
-def grant_embedded_runtime_role(superuser_url: str) -> None:
-    """Give the embedded runtime login its rights in the migrated database (see above)."""
-    conn = _open(superuser_url, Limits())
+def grant_runtime_role(owner_url: str, role: str = EMBEDDED_RUNTIME_ROLE) -> None:
+    """Give the runtime login ``role`` its rights in the migrated database (see above)."""
+    from psycopg2 import sql
+
+    conn = _open(owner_url, Limits())
     try:
         with conn, conn.cursor() as cursor:
-            cursor.execute(_GRANT_RUNTIME_ROLE)
+            cursor.execute(sql.SQL(_GRANT_RUNTIME_ROLE).format(role=sql.Identifier(role)))
     finally:
         conn.close()
 

@@ -67,13 +67,13 @@ def upgrade_hub(settings: Settings, revision: str = "head") -> tuple[list[str], 
     On the embedded server the owner is its superuser, and the runtime login (hub_app) is then
     given its rights in the migrated schema.
     """
-    from hubctl.db import create_engine, grant_embedded_runtime_role, resolve_migration_url
+    from hubctl.db import create_engine, grant_runtime_role, resolve_migration_url
 
     url = resolve_migration_url(settings)
     engine = create_engine(url, settings=settings)
     notices = upgrade(engine, revision)
     if not (settings.database_url or settings.migration_database_url):
-        grant_embedded_runtime_role(url)
+        grant_runtime_role(url)
     return notices, current(engine)
 
 

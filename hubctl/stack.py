@@ -123,7 +123,7 @@ def _first_start(database: Database) -> bool:
 def prepare(stack: Stack, echo: Echo) -> dict[str, str]:
     """Database up and migrated, defaults loaded on first start, Airflow's metadata migrated."""
     from hubctl import configfile
-    from hubctl.db import create_engine, embedded_server_url, grant_embedded_runtime_role
+    from hubctl.db import create_engine, embedded_server_url, grant_runtime_role
     from hubctl.services import documents
 
     hub_url, airflow_url = _embedded_urls(stack)
@@ -131,7 +131,7 @@ def prepare(stack: Stack, echo: Echo) -> dict[str, str]:
     engine = create_engine(owner_url)
     migrations.upgrade(engine)
     engine.dispose()
-    grant_embedded_runtime_role(owner_url)
+    grant_runtime_role(owner_url)
     database = Database(hub_url)
     if _first_start(database):
         documents.apply_document(
