@@ -239,9 +239,9 @@ def test_a_rolled_back_change_leaves_a_gap_in_the_ids_and_the_chain_still_verifi
     with engine.begin() as conn:
         conn.execute(INSERT_JOB, {"job": "kept"})
     with engine.connect() as conn:  # writes an entry, then rolls it back: its id is used up
-        with conn.begin() as transaction:
-            conn.execute(INSERT_JOB, {"job": "rolled_back"})
-            transaction.rollback()
+        transaction = conn.begin()
+        conn.execute(INSERT_JOB, {"job": "rolled_back"})
+        transaction.rollback()
     with engine.begin() as conn:
         conn.execute(INSERT_JOB, {"job": "after"})
         ids = [row["id"] for row in audit_rows(conn)]
