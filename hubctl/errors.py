@@ -23,6 +23,10 @@ class DatabaseUnavailableError(HubError):
     pass
 
 
+class DatabaseBusyError(HubError):
+    """A lock or a statement outlasted its timeout: nothing was changed."""
+
+
 def unknown(field_name: str, kind: str, value: str, known: Iterable[str]) -> ValidationError:
     """'group: unknown group 'x'; known: a, b' (what exists, so the user can pick)."""
     listed = ", ".join(sorted(known)) or "(none yet)"

@@ -12,6 +12,7 @@ from alembic.config import Config
 from sqlalchemy.engine import Engine
 
 from hubctl.paths import MIGRATIONS_DIR
+from hubctl.settings import Settings
 
 
 def alembic_config(engine: Engine | None = None, *, stdout: io.StringIO | None = None) -> Config:
@@ -58,6 +59,22 @@ def server_notices() -> Iterator[list[str]]:
         logger.removeHandler(handler)
         logger.setLevel(level)
         logger.propagate = propagate
+
+
+def upgrade_hub(settings: Settings, revision: str = "head") -> tuple[list[str], str | None]:
+    """`hubctl db upgrade`: migrate as the schema's owner; (server notices, revision now).
+
+    On the embedded server the owner is its superuser, and the runtime login (hub_app) is then
+    given its rights in the migrated schema.
+    """
+    from hubctl.db import create_engine, grant_runtime_role, resolve_migration_url
+
+    url = resolve_migration_url(settings)
+    engine = create_engine(url, settings=settings)
+    notices = upgrade(engine, revision)
+    if not (settings.database_url or settings.migration_database_url):
+        grant_runtime_role(url)
+    return notices, current(engine)
 
 
 def downgrade(engine: Engine, revision: str) -> None:

@@ -26,6 +26,10 @@ class Settings:
     # SQLAlchemy URL of the hub database (postgresql+psycopg2://...). Unset: an embedded
     # PostgreSQL under home.
     database_url: str | None = None
+    # URL `hubctl db upgrade/downgrade` migrate with: a login that owns the schema, so that the
+    # runtime's (HUB_DATABASE_URL) need not. Unset: database_url; for the embedded server, its
+    # superuser (the runtime then connects as hub_app, a member of hub_operator).
+    migration_database_url: str | None = None
     # URL the generator reads with (a role that can only SELECT the configuration).
     # Unset: database_url.
     reader_database_url: str | None = None
@@ -33,8 +37,19 @@ class Settings:
     home: Path = Path(".hub")
     # Last-known-good configuration snapshot. Unset: home/snapshot.json.
     snapshot_path: Path | None = None
+    # How long to wait for the login (libpq connect_timeout).
     connect_timeout_seconds: int = 3
+    # How long one statement waits for a lock another session holds before it gives up and names
+    # the holder (PostgreSQL lock_timeout; 0: forever).
+    lock_timeout_ms: int = 3000
+    # How long one statement of hubctl or of the generator's parse may run (PostgreSQL
+    # statement_timeout; 0: unbounded).
     statement_timeout_ms: int = 5000
+    # The same for migrations and the market-data pipelines, whose bulk statements run longer.
+    bulk_statement_timeout_ms: int = 900_000
+    # How long past the statement timeout the client waits for any answer before it hangs up: a
+    # server (or a pooler in front of it) that accepted the login and went silent.
+    answer_grace_seconds: int = 5
     # Airflow's API (e.g. http://127.0.0.1:8080): hubctl asks it to re-parse after every
     # change. Unset: the local stack's, when `hubctl up` runs.
     airflow_api_url: str | None = None

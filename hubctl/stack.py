@@ -105,10 +105,11 @@ def airflow_environment(stack: Stack, *, hub_url: str, airflow_url: str) -> dict
 
 
 def _embedded_urls(stack: Stack) -> tuple[str, str]:
-    from hubctl.db import embedded_server_url
+    from hubctl.db import EMBEDDED_RUNTIME_ROLE, embedded_server_url
 
     stack.started_database = not (stack.home / "pgdata" / "postmaster.pid").exists()
-    return embedded_server_url(stack.home, "hub"), embedded_server_url(stack.home, "airflow")
+    hub_url = embedded_server_url(stack.home, "hub", EMBEDDED_RUNTIME_ROLE)
+    return hub_url, embedded_server_url(stack.home, "airflow")
 
 
 def _first_start(database: Database) -> bool:
@@ -122,13 +123,15 @@ def _first_start(database: Database) -> bool:
 def prepare(stack: Stack, echo: Echo) -> dict[str, str]:
     """Database up and migrated, defaults loaded on first start, Airflow's metadata migrated."""
     from hubctl import configfile
-    from hubctl.db import create_engine
+    from hubctl.db import create_engine, embedded_server_url, grant_runtime_role
     from hubctl.services import documents
 
     hub_url, airflow_url = _embedded_urls(stack)
-    engine = create_engine(hub_url)
+    owner_url = embedded_server_url(stack.home)
+    engine = create_engine(owner_url)
     migrations.upgrade(engine)
     engine.dispose()
+    grant_runtime_role(owner_url)
     database = Database(hub_url)
     if _first_start(database):
         documents.apply_document(

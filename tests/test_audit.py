@@ -210,3 +210,42 @@ def test_concurrent_writers_keep_one_chain(engine: sa.Engine) -> None:
         thread.join()
     report = verify(engine)
     assert report.ok and report.rows_checked == 4 + 40
+
+
+def test_via_is_claimed_like_the_actor_and_db_user_is_what_the_database_knows(
+    engine: sa.Engine,
+) -> None:
+    """docs/audit.md: `via` and `actor` are what the session says; `db_user` is its login.
+
+    A psql user who sets hub.via and hub.actor is recorded with those claims, and with the login
+    it really used: an auditor reads db_user to know which database role made the change.
+    """
+    with engine.begin() as conn:
+        conn.execute(sa.text("SELECT set_config('hub.via', 'hubctl', true)"))
+        conn.execute(sa.text("SELECT set_config('hub.actor', 'alice', true)"))
+        conn.execute(INSERT_JOB, {"job": "claimed"})
+    with engine.begin() as conn:
+        conn.execute(INSERT_JOB, {"job": "plain"})
+        claimed, plain = audit_rows(conn)[-2:]
+        login = conn.execute(sa.text("SELECT session_user")).scalar()
+    assert (claimed["via"], claimed["actor"], claimed["db_user"]) == ("hubctl", "alice", login)
+    assert (plain["via"], plain["actor"], plain["db_user"]) == ("sql", login, login)
+
+
+def test_a_rolled_back_change_leaves_a_gap_in_the_ids_and_the_chain_still_verifies(
+    engine: sa.Engine,
+) -> None:
+    """docs/audit.md: ids are not gap-free; completeness is the chain's, not the ids'."""
+    with engine.begin() as conn:
+        conn.execute(INSERT_JOB, {"job": "kept"})
+    with engine.connect() as conn:  # writes an entry, then rolls it back: its id is used up
+        transaction = conn.begin()
+        conn.execute(INSERT_JOB, {"job": "rolled_back"})
+        transaction.rollback()
+    with engine.begin() as conn:
+        conn.execute(INSERT_JOB, {"job": "after"})
+        ids = [row["id"] for row in audit_rows(conn)]
+    assert len(ids) == 2 and ids[1] > ids[0] + 1  # a gap
+    with database_of(engine).connect() as conn:
+        report = verify_chain(conn)
+    assert report.ok and report.rows_checked == 2

@@ -126,7 +126,7 @@ def test_connection_arguments_refuse_another_driver() -> None:
 def test_connect_is_read_only_and_transaction_commits(
     default_config: sa.Engine, db_url: str
 ) -> None:
-    database = Database(db_url, connect_timeout_seconds=3)
+    database = Database(db_url)
     with database.connect() as conn:
         enabled = rows.select_rows(conn, table=JOBS, where={"enabled": True})
         with pytest.raises(psycopg2.errors.ReadOnlySqlTransaction):
@@ -175,3 +175,44 @@ def test_hubctl_db_url_prints_a_url_libpq_connects_with(hub_env: Path, db_url: s
             assert cursor.fetchone() == (sa.make_url(db_url).database,)
     finally:
         conn.close()
+
+
+def test_the_embedded_default_runs_as_a_login_that_cannot_silence_the_audit(
+    embedded_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Migrations run as the embedded superuser; hubctl itself as hub_app (hub_operator)."""
+    import json
+
+    from hubctl.db import EMBEDDED_RUNTIME_ROLE, resolve_migration_url
+    from hubctl.settings import get_settings
+    from tests.cli.conftest import hubctl
+
+    monkeypatch.delenv("HUB_DATABASE_URL", raising=False)
+    monkeypatch.setenv("HUB_HOME", str(embedded_home))
+    get_settings.cache_clear()
+    try:
+        assert hubctl("db", "upgrade").exit_code == 0
+        assert f"//{EMBEDDED_RUNTIME_ROLE}@" in hubctl("db", "url").stdout
+        applied = hubctl("apply", "--defaults", "--yes", "-m", "first start")
+        assert applied.exit_code == 0, applied.stderr
+        changed = hubctl("config", "set", "calculate_indicators", "all", "priority=6", "-m", "t")
+        assert changed.exit_code == 0, changed.stderr
+        doctor = {row["check"]: row for row in json.loads(hubctl("doctor", "-o", "json").stdout)}
+        assert doctor["login"]["ok"] is True and "owns nothing" in doctor["login"]["detail"]
+        runtime = psycopg2.connect(libpq_url(resolve_database_url()))
+        with pytest.raises(psycopg2.errors.InsufficientPrivilege, match="must be owner"):
+            runtime.cursor().execute(
+                "ALTER TABLE hub.dag_configuration DISABLE TRIGGER dag_configuration_audit"
+            )
+        runtime.close()
+        owner = create_engine(resolve_migration_url())
+        with owner.connect() as conn:
+            who = conn.execute(
+                sa.text("SELECT db_user FROM hub.audit_log ORDER BY id DESC")
+            ).first()
+            guards = conn.execute(sa.text("SELECT count(*) FROM pg_event_trigger")).scalar()
+        owner.dispose()
+        assert who is not None and who.db_user == EMBEDDED_RUNTIME_ROLE
+        assert guards == 2  # the superuser migrated: the audit triggers are guarded
+    finally:
+        get_settings.cache_clear()

@@ -118,3 +118,16 @@ def test_the_image_installs_the_package_not_an_editable_checkout() -> None:
     (dags_folder,) = re.findall(r"AIRFLOW__CORE__DAGS_FOLDER=(\S+)", env)
     # Airflow parses the installed package's DAG folder, not the source copy's.
     assert re.search(rf"ln -s \"\$\(python -c '[^']*DAGS_FOLDER[^']*'\)\" {dags_folder}$", run)
+
+
+def test_only_init_migrates_and_everything_else_runs_as_a_login_that_owns_nothing(
+    compose: dict[str, Any],
+) -> None:
+    """Issue 17 item 14: the runtime login (hub_app) is not the schema's owner."""
+    services = compose["services"]
+    assert "hub_app:" in services["airflow-init"]["environment"]["HUB_DATABASE_URL"]
+    assert "postgres:" in services["airflow-init"]["environment"]["HUB_MIGRATION_DATABASE_URL"]
+    for name in AIRFLOW_SERVICES:
+        assert "HUB_MIGRATION_DATABASE_URL" not in services[name]["environment"], name
+    init = (ROOT / "deploy" / "init.sh").read_text()
+    assert 'grant_runtime_role(resolve_migration_url(), "hub_app")' in init

@@ -104,3 +104,44 @@ def test_auditor_reads_the_audit_only(login_as) -> None:
         "DELETE FROM hub.audit_log",
     ):
         assert refused(auditor, statement), statement
+
+
+def test_the_schema_owner_cannot_silence_the_audit_but_a_superuser_can(
+    engine: sa.Engine, login_as
+) -> None:
+    """The event trigger of migration 0005: only a superuser may turn the audit off."""
+    owner = f"test_owner_{uuid.uuid4().hex[:8]}"
+    tables = ("dag_configuration", "exchange_groups", "tickers", "audit_log", "audit_chain_head")
+    with engine.begin() as conn:  # what a non-superuser migrating owner would hold
+        conn.execute(sa.text(f"CREATE ROLE {owner} LOGIN"))
+        conn.execute(sa.text(f"ALTER SCHEMA hub OWNER TO {owner}"))
+        for table in tables:
+            conn.execute(sa.text(f"ALTER TABLE hub.{table} OWNER TO {owner}"))
+        conn.execute(sa.text(f"ALTER FUNCTION hub.touch_row() OWNER TO {owner}"))
+    as_owner = sa.create_engine(
+        make_url(str(engine.url)).set(username=owner), poolclass=sa.NullPool
+    )
+    try:
+        for statement in (
+            "ALTER TABLE hub.dag_configuration DISABLE TRIGGER dag_configuration_audit",
+            "ALTER TABLE hub.tickers DISABLE TRIGGER USER",
+            "ALTER TABLE hub.audit_log DISABLE TRIGGER audit_log_append_only",
+            "ALTER TABLE hub.dag_configuration ENABLE REPLICA TRIGGER dag_configuration_audit",
+            "DROP TRIGGER dag_configuration_audit ON hub.dag_configuration",
+            "DROP TRIGGER audit_log_append_only ON hub.audit_log",
+            "CREATE OR REPLACE FUNCTION hub.touch_row() RETURNS trigger LANGUAGE plpgsql"
+            " AS $$ BEGIN RETURN NEW; END $$",
+        ):
+            with pytest.raises(DBAPIError, match="only a superuser"), as_owner.begin() as conn:
+                conn.execute(sa.text(statement))
+                pytest.fail(f"the owner could: {statement}")
+        with as_owner.begin() as conn:  # the owner keeps its other rights: a column is fine
+            conn.execute(sa.text("ALTER TABLE hub.tickers ADD COLUMN note text"))
+        with engine.begin() as conn:  # a superuser may, as PostgreSQL lets it do anything
+            conn.execute(sa.text("ALTER TABLE hub.tickers DISABLE TRIGGER tickers_audit"))
+            conn.execute(sa.text("ALTER TABLE hub.tickers ENABLE ALWAYS TRIGGER tickers_audit"))
+    finally:
+        as_owner.dispose()
+        with engine.begin() as conn:
+            conn.execute(sa.text(f"REASSIGN OWNED BY {owner} TO CURRENT_USER"))
+            conn.execute(sa.text(f"DROP OWNED BY {owner}; DROP ROLE {owner}"))

@@ -9,16 +9,20 @@ app = typer.Typer(help="Migrate the hub database (Alembic owns the schema).", no
 
 @app.command()
 def upgrade(revision: str = typer.Argument("head", help="Target revision.")) -> None:
-    """Migrate the database up to REVISION (default: the newest).
+    """Migrate the database up to REVISION (default: the newest), as the schema's owner.
+
+    The owner is HUB_MIGRATION_DATABASE_URL's login, else HUB_DATABASE_URL's; on the embedded
+    server its superuser, after which the runtime login hub_app gets hub_operator's rights.
 
     Example: hubctl db upgrade
     """
     from hubctl import migrations  # alembic is slow to import: only the db commands need it
-    from hubctl.db import create_engine
+    from hubctl.settings import get_settings
 
-    for notice in migrations.upgrade(create_engine(), revision):
+    notices, now_at = migrations.upgrade_hub(get_settings(), revision)
+    for notice in notices:
         typer.echo(f"notice: {notice}", err=True)
-    typer.echo(f"database at {migrations.current(create_engine())}")
+    typer.echo(f"database at {now_at}")
 
 
 @app.command()
@@ -28,10 +32,11 @@ def downgrade(revision: str = typer.Argument(..., help="Target revision, or 'bas
     Example: hubctl db downgrade base
     """
     from hubctl import migrations
-    from hubctl.db import create_engine
+    from hubctl.db import create_engine, resolve_migration_url
 
-    migrations.downgrade(create_engine(), revision)
-    typer.echo(f"database at {migrations.current(create_engine()) or 'base'}")
+    engine = create_engine(resolve_migration_url())
+    migrations.downgrade(engine, revision)
+    typer.echo(f"database at {migrations.current(engine) or 'base'}")
 
 
 @app.command()

@@ -55,7 +55,8 @@ def doctor(
     ] = 600,
     output: OutputOption = OutputFormat.table,
 ) -> None:
-    """Check the database (reachable, migrated), the generator's snapshot, every enabled job (one
+    """Check the database (reachable, migrated), the login (warns when it is a superuser or owns
+    the schema: it could silence the audit), the generator's snapshot, every enabled job (one
     `job <dag_id>` line, with the reason, per job that produces no DAG), Airflow's API, and that
     Airflow serves exactly the DAGs the configuration defines. Exit 1 when any check fails.
 
@@ -75,7 +76,10 @@ def doctor(
         explain=_build_failures,
     )
     render([check.as_row() for check in checks], output, columns=("check", "ok", "detail"))
-    failed = [check.name for check in checks if not check.ok]
+    for check in checks:
+        if check.warning:
+            typer.echo(f"Warning: {check.name}: {check.detail}", err=True)
+    failed = [check.name for check in checks if not check.ok and not check.warning]
     if failed:
         typer.echo(f"Error: not healthy: {', '.join(failed)}", err=True)
         raise typer.Exit(1)

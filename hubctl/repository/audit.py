@@ -71,14 +71,14 @@ def get_entry(conn: Connection, *, entry_id: int) -> Row | None:
     return found[0] if found else None
 
 
-def latest_entry_id(conn: Connection, *, table: str, key: Mapping[str, Any]) -> int | None:
-    """The newest entry that touched the row (a TRUNCATE of its table counts)."""
+def latest_entry(conn: Connection, *, table: str, key: Mapping[str, Any]) -> Row | None:
+    """The id and action of the newest entry that touched the row (a TRUNCATE of its table counts)."""
     sql = (
-        "SELECT max(id) FROM hub.audit_log WHERE table_name = %(table)s"
-        " AND (row_key = %(key)s::jsonb OR action = 'TRUNCATE')"
+        "SELECT id, action FROM hub.audit_log WHERE table_name = %(table)s"
+        " AND (row_key = %(key)s::jsonb OR action = 'TRUNCATE') ORDER BY id DESC LIMIT 1"
     )
-    value = fetch_value(conn, sql, {"table": table, "key": Json(dict(key))})
-    return None if value is None else int(value)
+    found = fetch(conn, sql, {"table": table, "key": Json(dict(key))})
+    return found[0] if found else None
 
 
 def audited_group_names(conn: Connection) -> list[str]:

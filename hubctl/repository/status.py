@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from hubctl.db import Connection
 from hubctl.repository.rows import fetch
@@ -22,3 +23,20 @@ SELECT g.group_name, max(latest.trade_date) AS latest_trade_date
 def latest_trade_dates(conn: Connection) -> dict[str, dt.date | None]:
     """The newest trade date stored for any security on each group's exchanges (None: no data)."""
     return {row["group_name"]: row["latest_trade_date"] for row in fetch(conn, _LATEST_TRADE_DATES)}
+
+
+# Whether the login could silence the audit: a superuser, or a member of the role that owns the
+# schema or one of its tables (ownership allows ALTER TABLE ... DISABLE TRIGGER).
+_LOGIN_POWERS = """
+SELECT current_user AS login, r.rolsuper AS superuser,
+       EXISTS (SELECT 1 FROM pg_namespace n WHERE n.nspname = 'hub'
+                  AND pg_has_role(current_user, n.nspowner, 'MEMBER'))
+       OR EXISTS (SELECT 1 FROM pg_class c WHERE c.relnamespace = to_regnamespace('hub')
+                     AND pg_has_role(current_user, c.relowner, 'MEMBER')) AS owner
+  FROM pg_roles r WHERE r.rolname = current_user
+"""
+
+
+def login_powers(conn: Connection) -> dict[str, Any]:
+    """The login's name, whether it is a superuser, and whether it owns schema hub or a table."""
+    return fetch(conn, _LOGIN_POWERS)[0]

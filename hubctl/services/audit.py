@@ -16,7 +16,7 @@ from hubctl.repository import rows as row_sql
 from hubctl.repository.rows import Row
 from hubctl.services import rows
 from hubctl.services.changes import audited_change
-from hubctl.tables import CONTROL_TABLES, GROUPS, INT4_MAX, ControlTable
+from hubctl.tables import CONTROL_TABLES, GROUPS, INT4_MAX, TICKERS, ControlTable
 
 TABLE_NAMES = {
     "exchange_groups": "exchange_groups",
@@ -178,13 +178,27 @@ def verify(database: Database) -> chain.ChainReport:
         return chain.verify_chain(conn)
 
 
+# How to bring back the rows of a truncated table: a TRUNCATE entry itself cannot be reverted.
+_RESTORE_HINT = {
+    TICKERS.name: "hubctl tickers import FILE, or hubctl apply -f EXPORT",
+}
+
+
 def _require_latest(conn: Connection, entry: AuditEntry, table: ControlTable) -> None:
-    latest = audit_rows.latest_entry_id(conn, table=entry.table, key=entry.key or {})
-    if latest != entry.id:
+    latest = audit_rows.latest_entry(conn, table=entry.table, key=entry.key or {})
+    if latest is None or latest["id"] == entry.id:
+        return
+    if latest["action"] == "TRUNCATE":
+        restore = _RESTORE_HINT.get(table.name, "hubctl apply -f EXPORT")
         raise ConflictError(
-            f"id: {table.noun} {entry.label!r} changed after audit entry {entry.id} (by entry "
-            f"{latest}); revert {latest} first, or change it with hubctl directly"
+            f"id: entry {latest['id']} truncated {table.qualified_name} after audit entry"
+            f" {entry.id}, and a TRUNCATE cannot be reverted; restore the rows from an export"
+            f" made before entry {latest['id']} ({restore}), then change the row with hubctl"
         )
+    raise ConflictError(
+        f"id: {table.noun} {entry.label!r} changed after audit entry {entry.id} (by entry "
+        f"{latest['id']}); revert {latest['id']} first, or change it with hubctl directly"
+    )
 
 
 def _require_unchanged(conn: Connection, entry: AuditEntry, table: ControlTable) -> None:

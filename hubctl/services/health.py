@@ -84,6 +84,8 @@ class Check:
     name: str
     ok: bool
     detail: str
+    # A finding that does not make the whole check fail (doctor still exits 0).
+    warning: bool = False
 
     def as_row(self) -> dict[str, Any]:
         return {"check": self.name, "ok": self.ok, "detail": self.detail}
@@ -105,6 +107,34 @@ def _check_database(database: Database) -> Check:
             f"at migration {revision or 'base'}, head is {head}: run `hubctl db upgrade`",
         )
     return Check("database", True, f"reachable, at migration head {head}")
+
+
+def _check_login(database: Database) -> Check:
+    """hubctl should run as a member of hub_operator that owns nothing: the owner or a superuser
+    could disable the audit triggers (docs/audit.md)."""
+    try:
+        with database.connect() as conn:
+            powers = status_queries.login_powers(conn)
+    except Exception as error:  # the database check reports the cause
+        return Check("login", False, f"unknown: {str(error).strip().splitlines()[0]}", True)
+    login = powers["login"]
+    power = (
+        "a superuser"
+        if powers["superuser"]
+        else "the owner of schema hub"
+        if powers["owner"]
+        else ""
+    )
+    if power:
+        return Check(
+            "login",
+            False,
+            f"hubctl connects as {login}, {power}, who could disable the audit triggers: connect"
+            " as a login in hub_operator (HUB_DATABASE_URL) and migrate with"
+            " HUB_MIGRATION_DATABASE_URL (docs/deploy.md)",
+            warning=True,
+        )
+    return Check("login", True, f"hubctl connects as {login}, which owns nothing in schema hub")
 
 
 def _check_snapshot(settings: Settings, max_age: dt.timedelta) -> Check:
@@ -185,7 +215,11 @@ def doctor(
     """
     from hubctl.specs import load_specs
 
-    checks = [_check_database(database), _check_snapshot(settings, max_snapshot_age)]
+    checks = [
+        _check_database(database),
+        _check_login(database),
+        _check_snapshot(settings, max_snapshot_age),
+    ]
     try:
         loaded = load_specs(settings, save_snapshot=False)
     except HubError as error:  # neither the database nor a snapshot: nothing to compare

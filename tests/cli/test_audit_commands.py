@@ -145,6 +145,32 @@ def test_revert_of_a_superseded_entry_is_refused(hub: Run, default_config: Engin
     assert snapshot(default_config) == before
 
 
+@pytest.mark.parametrize(
+    ("table", "restore"),
+    [("tickers", "hubctl tickers import FILE"), ("dag_configuration", "hubctl apply -f EXPORT")],
+)
+def test_revert_after_a_truncate_says_how_to_restore_instead(
+    hub: Run, default_config: Engine, table: str, restore: str
+) -> None:
+    """A TRUNCATE cannot be reverted: the message must not send the user to revert it first."""
+    entry_id = set_batch(hub, 750)
+    if table == "tickers":
+        assert hub("tickers", "add", "RIO.L", "--exchange", "LSE").exit_code == 0
+        entry_id = last_audit_id(default_config)
+    with default_config.begin() as conn:
+        conn.execute(sa.text(f"TRUNCATE hub.{table}"))
+    truncate_id = last_audit_id(default_config)
+    before = snapshot(default_config)
+    result = hub("audit", "revert", str(entry_id))
+    assert result.exit_code == 1
+    [line] = result.stderr.strip().splitlines()
+    assert f"entry {truncate_id} truncated hub.{table} after audit entry {entry_id}" in line
+    assert "a TRUNCATE cannot be reverted" in line and restore in line
+    assert f"revert {truncate_id} first" not in line
+    assert hub("audit", "revert", str(truncate_id)).exit_code == 1  # indeed it cannot
+    assert snapshot(default_config) == before
+
+
 def test_revert_refuses_a_row_changed_behind_the_audit(hub: Run, default_config: Engine) -> None:
     entry_id = set_batch(hub, 750)
     with default_config.begin() as conn:  # a superuser edits the row with the triggers off

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import uuid
 
+import pytest
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 
 from hubctl import migrations
+from hubctl.settings import get_settings
 from hubctl.specs import load_specs
 from tests.cli.conftest import Run
 
@@ -136,3 +139,28 @@ def test_doctor_names_jobs_whose_timezone_zoneinfo_does_not_know(
         assert checks[f"job {job}"]["ok"] is False
         assert "Mars/Olympus" in checks[f"job {job}"]["detail"]
     assert checks["jobs"]["detail"] == "2 enabled job(s) produce no DAG"
+
+
+def test_doctor_warns_when_hubctl_connects_as_a_superuser_or_the_owner(
+    hub: Run, engine: Engine, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The test fixtures connect as the superuser: doctor warns, and does not fail over it."""
+    result = hub("doctor", "-o", "json")
+    checks = {row["check"]: row for row in json.loads(result.stdout)}
+    assert checks["login"]["ok"] is False and "a superuser" in checks["login"]["detail"]
+    assert "Warning: login: hubctl connects as" in result.stderr
+    assert "Error: not healthy: snapshot, airflow" in result.stderr  # a warning, not a failure
+
+    operator = f"doctor_{uuid.uuid4().hex[:8]}"
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"CREATE ROLE {operator} LOGIN IN ROLE hub_operator"))
+    try:
+        url = make_url(db_url).set(username=operator).render_as_string(hide_password=False)
+        monkeypatch.setenv("HUB_DATABASE_URL", url)
+        get_settings.cache_clear()
+        checks = {row["check"]: row for row in json.loads(hub("doctor", "-o", "json").stdout)}
+        assert checks["login"]["ok"] is True and checks["database"]["ok"] is True
+    finally:
+        get_settings.cache_clear()
+        with engine.begin() as conn:
+            conn.execute(sa.text(f"DROP OWNED BY {operator}; DROP ROLE {operator}"))

@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from hubctl.errors import DatabaseUnavailableError, NotFoundError
+from hubctl.errors import DatabaseBusyError, DatabaseUnavailableError, NotFoundError
 from hubctl.repository import jobs
 from hubctl.repository.jobs import read_enabled_jobs
 from hubctl.settings import get_settings
@@ -119,7 +119,7 @@ def test_the_read_is_read_only(hub: Engine, monkeypatch: pytest.MonkeyPatch) -> 
 
 def test_the_read_has_a_statement_timeout(hub: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(jobs, "_SELECT", "SELECT pg_sleep(5); --")
-    with pytest.raises(psycopg2.Error, match="statement timeout"):
+    with pytest.raises(DatabaseBusyError, match="cancelled SELECT at its statement timeout"):
         read(hub, statement_timeout_ms=100)
 
 

@@ -1,4 +1,4 @@
-"""The hub database is unreachable for 60 s while a real `airflow dag-processor` keeps parsing.
+"""The hub database is unreachable (60 s), or silent (45 s), while a real dag-processor parses.
 
 The dag-processor parses hubctl/dags/hub_dags.py every ~2 s (min_file_process_interval=2) with Airflow's
 own metadata in SQLite, and marks a DAG stale within seconds of its file no longer producing it
@@ -26,6 +26,7 @@ from hubctl.services import documents
 from tests.databases import database_of
 from tests.generator.conftest import DAGS_FOLDER, DEFAULT_DAG_IDS
 from tests.reliability.conftest import CrashServer, Figures
+from tests.silent_endpoint import silent_endpoint
 
 pytestmark = pytest.mark.reliability
 
@@ -149,3 +150,57 @@ def test_a_60_second_database_outage_never_changes_the_dags_and_heals_by_itself(
     figures.fault_survived(f"database unreachable for {OUTAGE_SECONDS} s under a dag-processor")
     figures.add("parses from the snapshot during the outage", fallbacks)
     figures.add("seconds to read the database again after the outage", round(recovery))
+
+
+SILENCE_SECONDS = 45
+
+
+def test_a_database_that_accepts_the_login_and_goes_silent_never_changes_the_dags(
+    crash_server: CrashServer,
+    dag_processor: Callable[[str], Path],
+    tmp_path: Path,
+    figures: Figures,
+) -> None:
+    """PgBouncer in front of a hung server: logins succeed, queries never return.
+
+    Each parse gives up after the default client deadline (statement timeout 5 s + grace 5 s),
+    well inside dagbag_import_timeout (30 s), and builds the DAGs from the snapshot.
+    """
+    url = crash_server.migrated_database("hub_silent")
+    engine = sa.create_engine(url, poolclass=sa.NullPool)
+    documents.apply_document(
+        database_of(engine), configfile.load_defaults(), actor="t", reason=None
+    )
+    with silent_endpoint(url) as endpoint:
+        endpoint.silent = False
+        metadata = dag_processor(endpoint.url)
+        _wait_for(lambda: _live_dags(metadata)[0] == DEFAULT_DAG_IDS, 120, "the 9 DAGs")
+        endpoint.silent = True
+        silence_started, logins = time.monotonic(), endpoint.logins
+        while time.monotonic() - silence_started < SILENCE_SECONDS:
+            live, errors, _ = _live_dags(metadata)
+            assert live == DEFAULT_DAG_IDS, f"the DAGs changed: {live ^ DEFAULT_DAG_IDS}"
+            assert errors == 0
+            time.sleep(0.5)
+        log = next((tmp_path / "airflow" / "logs").rglob("hub_dags.py.log")).read_text()
+        fallbacks = log.count("no answer from the database at 127.0.0.1")
+        assert endpoint.logins - logins >= 3 and fallbacks >= 3  # parsing went on, each bounded
+        endpoint.silent = False
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO hub.dag_configuration (dag_name, job_name)"
+                    " VALUES ('calculate_indicators', 'after_outage')"
+                )
+            )
+        recovery = _wait_for(
+            lambda: _live_dags(metadata)[0] == DEFAULT_DAG_IDS | {NEW_DAG},
+            60,
+            "the processor to read the database again",
+        )
+    engine.dispose()
+    figures.fault_survived(
+        f"database silent after the login for {SILENCE_SECONDS} s under a dag-processor"
+    )
+    figures.add("parses from the snapshot while the database was silent", fallbacks)
+    figures.add("seconds to read the database again after the silence", round(recovery))

@@ -40,12 +40,13 @@ def test_latest_entry_of_a_row(default_config: Engine) -> None:
     key = {"dag_name": "calculate_indicators", "job_name": "all"}
     database = database_of(default_config)
     with database.connect() as conn:
-        first = audit_rows.latest_entry_id(conn, table="dag_configuration", key=key)
+        first = audit_rows.latest_entry(conn, table="dag_configuration", key=key)
     config.set_job(database, changes=FieldChanges({"priority": 6}), actor="t", **key)
     with database.connect() as conn:
-        later = audit_rows.latest_entry_id(conn, table="dag_configuration", key=key)
-        assert first is not None and later == 42 and first < later
-        entry = audit_rows.get_entry(conn, entry_id=later)
+        later = audit_rows.latest_entry(conn, table="dag_configuration", key=key)
+        assert first is not None and later == {"id": 42, "action": "UPDATE"}
+        assert first["id"] < later["id"]
+        entry = audit_rows.get_entry(conn, entry_id=later["id"])
         assert entry is not None and entry["changed_fields"] == {"priority": {"old": 5, "new": 6}}
         assert audit_rows.get_entry(conn, entry_id=10_000) is None
 
@@ -56,8 +57,8 @@ def test_a_truncate_counts_as_the_latest_change_of_every_row(default_config: Eng
     with default_config.connect() as conn:
         newest = conn.scalar(sa.text("SELECT max(id) FROM hub.audit_log"))
     with database_of(default_config).connect() as conn:
-        found = audit_rows.latest_entry_id(conn, table="tickers", key={"ticker": "AAPL"})
-    assert found == newest
+        found = audit_rows.latest_entry(conn, table="tickers", key={"ticker": "AAPL"})
+    assert found == {"id": newest, "action": "TRUNCATE"}
 
 
 def test_removed_groups_stay_in_history(default_config: Engine) -> None:
