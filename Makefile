@@ -10,7 +10,7 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-EXAMPLE_FAMILY := examples/airflow-hub-k8s-job
+EXAMPLE_FAMILY := examples/airflow-hub-container-jobs
 
 $(STAMP): pyproject.toml $(EXAMPLE_FAMILY)/pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e ".[dev]"

@@ -304,7 +304,8 @@ def _raise_if_a_component_died(stack: Stack) -> None:
             raise HubError(
                 f"{component} exited with {process.returncode}; see {stack.logs / component}.log"
             )
-    if workers and all(stack.processes[name].poll() is not None for name in workers):
+    started = [stack.processes[name] for name in workers if name in stack.processes]
+    if started and len(started) == len(workers) and all(p.poll() is not None for p in started):
         raise HubError(f"every Celery worker exited; see {stack.logs}/worker-*.log")
 
 
