@@ -50,9 +50,7 @@ class MemoryLimit:
         cap = _address_space_in_use() + int(memory_bytes(self.quantity) or 0)
         return cap if hard == resource.RLIM_INFINITY else min(cap, hard)
 
-    def _guarded(
-        self, call: Callable[[], Any], previous: tuple[int, int]
-    ) -> Callable[[], Any]:
+    def _guarded(self, call: Callable[[], Any], previous: tuple[int, int]) -> Callable[[], Any]:
         @functools.wraps(call)
         def run() -> Any:
             try:

@@ -60,7 +60,9 @@ class Executor:
     def celery(cls, workers: int, queues: list[tuple[str, ...]]) -> Executor:
         """``workers`` workers; the i-th serves ``queues[i]``, those without an entry the default."""
         if workers < 1 or len(queues) > workers:
-            raise HubError(f"{len(queues)} queue list(s) for {workers} worker(s): give at most one each")
+            raise HubError(
+                f"{len(queues)} queue list(s) for {workers} worker(s): give at most one each"
+            )
         return cls("celery", tuple(queues) + ((DEFAULT_QUEUE,),) * (workers - len(queues)))
 
 
@@ -259,7 +261,9 @@ def start_redis(stack: Stack, timeout: float = 30) -> None:
     while not redis_answers(stack.redis_port):
         _raise_if_a_component_died(stack)
         if time.monotonic() > deadline:
-            raise HubError(f"redis-server did not answer within {timeout:.0f} s; see {stack.logs}/redis.log")
+            raise HubError(
+                f"redis-server did not answer within {timeout:.0f} s; see {stack.logs}/redis.log"
+            )
         time.sleep(0.2)
 
 

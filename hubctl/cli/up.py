@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -12,7 +12,7 @@ from hubctl.errors import ValidationError
 from hubctl.tables import SLUG_PATTERN
 
 
-class ExecutorKind(str, Enum):
+class ExecutorKind(StrEnum):
     local = "local"
     celery = "celery"
 
@@ -23,7 +23,8 @@ def up(
         typer.Option(envvar="HUB_EXECUTOR", help="local: LocalExecutor; celery: Redis and workers"),
     ] = ExecutorKind.local,
     workers: Annotated[
-        int, typer.Option(envvar="HUB_WORKERS", min=1, help="Celery workers (with --executor celery)")
+        int,
+        typer.Option(envvar="HUB_WORKERS", min=1, help="Celery workers (with --executor celery)"),
     ] = 2,
     worker_queues: Annotated[
         list[str] | None,

@@ -4,9 +4,8 @@ Importing this module imports no Airflow: hubctl reads the registry on every com
 builders are named as "module:function", loaded when a DAG is built.
 """
 
-from hubctl.pipelines import PipelineFamily
-
 from airflow_hub_container_jobs.params import DockerJobParams, KubernetesJobParams
+from hubctl.pipelines import PipelineFamily
 
 KUBERNETES_JOB = PipelineFamily(
     name="kubernetes_job",

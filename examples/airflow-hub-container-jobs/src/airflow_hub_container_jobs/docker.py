@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from airflow.providers.docker.operators.docker import DockerOperator
 from airflow.sdk import DAG
-from hubctl.dag_builder import new_dag
-from hubctl.specs import DagSpec
-from hubctl.tables import cpu_millicores
 
 from airflow_hub_container_jobs.params import DockerJobParams
 from airflow_hub_container_jobs.runtime import connection_env
+from hubctl.dag_builder import new_dag
+from hubctl.specs import DagSpec
+from hubctl.tables import cpu_millicores
 
 
 def build(spec: DagSpec) -> DAG:

@@ -5,12 +5,12 @@ from __future__ import annotations
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
 from airflow.providers.cncf.kubernetes.secret import Secret
 from airflow.sdk import DAG
-from hubctl.dag_builder import new_dag
-from hubctl.specs import DagSpec
 from kubernetes.client import models as k8s
 
 from airflow_hub_container_jobs.params import KubernetesJobParams
 from airflow_hub_container_jobs.runtime import connection_env
+from hubctl.dag_builder import new_dag
+from hubctl.specs import DagSpec
 
 
 def build(spec: DagSpec) -> DAG:
@@ -24,9 +24,7 @@ def build(spec: DagSpec) -> DAG:
             cmds=params.command,
             arguments=params.arguments,
             env_vars={**params.env, **connection_env(params.connection_id)},
-            secrets=[
-                Secret("env", ref.name, ref.secret, ref.key) for ref in params.secret_env
-            ],
+            secrets=[Secret("env", ref.name, ref.secret, ref.key) for ref in params.secret_env],
             container_resources=resources(spec),
             get_logs=True,
             on_finish_action="delete_pod",

@@ -10,8 +10,9 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from hubctl.pipelines.params import PipelineParams
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from hubctl.pipelines.params import PipelineParams
 
 ENV_NAME = r"^[A-Z_][A-Z0-9_]*$"
 SECRET_LOOKING = re.compile(r"PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE|CREDENTIAL")
