@@ -235,7 +235,7 @@ def _worker_environment(env: dict[str, str], name: str) -> dict[str, str]:
     return {
         **env,
         "HUB_WORKER_HOSTNAME": name,
-        "AIRFLOW__CORE__HOSTNAME_CALLABLE": "hubctl.hostname:task_hostname",
+        "AIRFLOW__CORE__HOSTNAME_CALLABLE": "hubctl.hostname.task_hostname",
     }
 
 
