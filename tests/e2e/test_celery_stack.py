@@ -9,7 +9,7 @@ completes, nothing lost). The figures are printed (`pytest -s`) and recorded in 
 
 from __future__ import annotations
 
-import os
+import contextlib
 import signal
 import tempfile
 import time
@@ -130,8 +130,7 @@ def test_a_worker_killed_mid_batch_is_retried_on_the_other_worker(stack: Running
     time.sleep(5)  # the re-parse
     run_id = trigger(stack, US)
     victim = wait_for(lambda: _running_batch(stack, run_id), 120, "a running batch task", 0.2)
-    worker_pid = _worker_pid(stack, victim["hostname"])
-    os.killpg(worker_pid, signal.SIGKILL)
+    _kill_worker(stack, victim["hostname"])
     killed_at = time.monotonic()
     assert finish(stack, US, run_id, timeout=400) == "success"
     recovered_in = time.monotonic() - killed_at
@@ -158,11 +157,17 @@ def _running_batch(stack: RunningStack, run_id: str) -> dict[str, Any] | None:
     return None
 
 
-def _worker_pid(stack: RunningStack, name: str) -> int:
-    for child in psutil.Process(stack.process.pid).children():
-        if any(part.startswith(f"{name}@") for part in child.cmdline()):
-            return int(child.pid)
-    raise AssertionError(f"no process for {name}")
+def _kill_worker(stack: RunningStack, name: str) -> None:
+    """SIGKILL the worker and everything under it, task processes (their own groups) included,
+    as if its machine died."""
+    [worker] = [
+        child
+        for child in psutil.Process(stack.process.pid).children()
+        if any(part.startswith(f"{name}@") for part in child.cmdline())
+    ]
+    for process in [worker, *worker.children(recursive=True)]:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.send_signal(signal.SIGKILL)
 
 
 def test_redis_frozen_for_30_s_during_a_run_loses_nothing(stack: RunningStack) -> None:
