@@ -127,7 +127,14 @@ def test_a_worker_killed_mid_batch_is_retried_on_the_other_worker(stack: Running
         "batch_size=2", "params.lookback_days=3650", "-m", "e2e: worker kill drill",
     )  # fmt: skip
     rows_before = stack.sql(US_ROWS)
-    time.sleep(5)  # the re-parse
+    wait_for(
+        lambda: (
+            '"lookback_days": 3650' in stack.api.call("GET", f"/api/v2/dags/{US}/details")["doc_md"]
+        ),
+        60,
+        "the re-parse with the drill's settings",
+        1,
+    )
     run_id = trigger(stack, US)
     victim = wait_for(lambda: _running_batch(stack, run_id), 120, "a running batch task", 0.2)
     _kill_worker(stack, victim["hostname"])
