@@ -170,7 +170,7 @@ def _kill_worker(stack: RunningStack, name: str) -> None:
     [worker] = [
         child
         for child in psutil.Process(stack.process.pid).children()
-        if any(part.startswith(f"{name}@") for part in child.cmdline())
+        if child.environ().get("HUB_WORKER_HOSTNAME") == name  # Celery rewrites its cmdline
     ]
     for process in [worker, *worker.children(recursive=True)]:
         with contextlib.suppress(psutil.NoSuchProcess):
