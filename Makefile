@@ -10,12 +10,17 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-$(STAMP): pyproject.toml | $(BIN)/python
+EXAMPLE_FAMILY := examples/airflow-hub-container-jobs
+
+$(STAMP): pyproject.toml $(EXAMPLE_FAMILY)/pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e ".[dev]"
+	# The example family plugs in through its entry point, as any family package would.
+	$(BIN)/pip install --quiet -e $(EXAMPLE_FAMILY)
 	touch $(STAMP)
 
 install: $(STAMP)
 
+# HUB_EXECUTOR=celery make up: the Celery stack (Redis, two workers). Default: LocalExecutor.
 up: $(STAMP)
 	$(BIN)/hubctl up
 

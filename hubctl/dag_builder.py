@@ -4,7 +4,8 @@ Pipeline builders (hubctl.pipelines.*, named in the registry) only add tasks: th
 ``new_dag(spec)`` and use it as a context manager, so every hub DAG gets the same treatment:
 
 * retries / retry delay (exponential backoff) / execution timeout / priority weight / pool /
-  executor_config are task defaults (``default_args``), so they land on every task;
+  queue / executor_config / the memory_limit hook are task defaults (``default_args``), so they
+  land on every task;
 * ``max_active_tasks`` and the schedule, read in the exchange group's timezone, are DAG arguments;
 * tags name the pipeline, the group and the family's provider/asset/domain; ``doc_md`` shows the
   resolved configuration, its version and who changed it last.
@@ -32,6 +33,7 @@ from typing import Any
 from airflow.sdk import DAG, CronTriggerTimetable, get_parsing_context
 
 from hubctl.errors import ValidationError
+from hubctl.memory_limit import MemoryLimit
 from hubctl.pipelines import PipelineFamily, get_family
 from hubctl.settings import Settings, get_settings
 from hubctl.specs import DagSpec, LoadResult, Rejected, describe_error, format_utc, load_specs
@@ -187,6 +189,8 @@ def task_defaults(spec: DagSpec) -> dict[str, Any]:
         "executor_config": executor_config(
             spec.cpu_request, spec.cpu_limit, spec.memory_request, spec.memory_limit
         ),
+        # Kubernetes enforces memory_limit on the pod; Local and Celery workers through this.
+        "pre_execute": MemoryLimit(spec.memory_limit),
     }
     if spec.params.get("pool"):
         defaults["pool"] = spec.params["pool"]

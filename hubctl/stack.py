@@ -1,8 +1,11 @@
 """`hubctl up`: the local stack on one machine — embedded PostgreSQL and Airflow 3 on the generated DAGs.
 
-Airflow runs as subprocesses (api-server, scheduler, dag-processor, triggerer; LocalExecutor) whose
-metadata lives in the embedded server's `airflow` database; hubctl itself never imports Airflow.
-Everything persists under HUB_HOME, so the next `hubctl up` finds the data where it was left.
+Airflow runs as subprocesses (api-server, scheduler, dag-processor, triggerer) whose metadata
+lives in the embedded server's `airflow` database; hubctl itself never imports Airflow.
+Tasks run with the LocalExecutor, or with the CeleryExecutor: then a redis-server (the broker,
+on a free loopback port) and one `airflow celery worker` per queue list run too, and Celery's
+results go to the same `airflow` database. Everything persists under HUB_HOME, so the next
+`hubctl up` finds the data where it was left.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import contextlib
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -29,6 +33,14 @@ from hubctl.paths import DAGS_FOLDER
 from hubctl.settings import Settings
 
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
+DEFAULT_QUEUE = "default"  # Airflow's [operators] default_queue
+REDIS_MISSING = (
+    "redis-server not found on PATH; the Celery stack needs it"
+    " (Debian/Ubuntu: apt-get install redis-server; macOS: brew install redis)"
+)
+# Pool processes per worker unless AIRFLOW__CELERY__WORKER_CONCURRENCY says otherwise: Celery's
+# default (16) costs memory a laptop-sized stack does not have.
+WORKER_CONCURRENCY = "4"
 ADMIN = "admin"
 READY_TIMEOUT_SECONDS = 180
 STOP_TIMEOUT_SECONDS = 30
@@ -36,17 +48,42 @@ STOP_TIMEOUT_SECONDS = 30
 Echo = Callable[[str], None]
 
 
+@dataclass(frozen=True)
+class Executor:
+    """How tasks run: ``local`` (LocalExecutor) or ``celery`` (one worker per entry of ``workers``,
+    each entry the queues that worker serves)."""
+
+    kind: str = "local"
+    workers: tuple[tuple[str, ...], ...] = ()
+
+    @classmethod
+    def celery(cls, workers: int, queues: list[tuple[str, ...]]) -> Executor:
+        """``workers`` workers; the i-th serves ``queues[i]``, those without an entry the default."""
+        if workers < 1 or len(queues) > workers:
+            raise HubError(
+                f"{len(queues)} queue list(s) for {workers} worker(s): give at most one each"
+            )
+        return cls("celery", tuple(queues) + ((DEFAULT_QUEUE,),) * (workers - len(queues)))
+
+
 @dataclass
 class Stack:
     home: Path
     port: int
     dags_folder: Path = DAGS_FOLDER
+    executor: Executor = Executor()
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     started_database: bool = False
+    redis_port: int = 0
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Stack:
-        return cls(home=settings.resolved_home, port=settings.airflow_port)
+    def from_settings(cls, settings: Settings, executor: Executor = Executor()) -> Stack:
+        return cls(home=settings.resolved_home, port=settings.airflow_port, executor=executor)
+
+    @property
+    def workers(self) -> dict[str, tuple[str, ...]]:
+        """Celery workers by name (also their task instances' hostname): the queues each serves."""
+        return {f"worker-{n}": queues for n, queues in enumerate(self.executor.workers, 1)}
 
     @property
     def airflow_home(self) -> Path:
@@ -73,6 +110,25 @@ def _secrets(stack: Stack) -> dict[str, str]:
 
 
 def airflow_environment(stack: Stack, *, hub_url: str, airflow_url: str) -> dict[str, str]:
+    return {
+        **_core_environment(stack, hub_url=hub_url, airflow_url=airflow_url),
+        **(_celery_environment(stack, airflow_url) if stack.executor.kind == "celery" else {}),
+    }
+
+
+def _celery_environment(stack: Stack, airflow_url: str) -> dict[str, str]:
+    return {
+        "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+        "AIRFLOW__CELERY__BROKER_URL": f"redis://127.0.0.1:{stack.redis_port}/0",
+        # Results in the hub's own PostgreSQL (Airflow's database): nothing else to run or back up.
+        "AIRFLOW__CELERY__RESULT_BACKEND": f"db+{airflow_url}",
+        "AIRFLOW__CELERY__WORKER_CONCURRENCY": os.environ.get(
+            "AIRFLOW__CELERY__WORKER_CONCURRENCY", WORKER_CONCURRENCY
+        ),
+    }
+
+
+def _core_environment(stack: Stack, *, hub_url: str, airflow_url: str) -> dict[str, str]:
     keys = _secrets(stack)
     passwords_file = stack.airflow_home / "passwords.json"
     passwords_file.write_text(json.dumps({ADMIN: keys["password"]}))
@@ -159,16 +215,76 @@ def _run_airflow(arguments: list[str], env: dict[str, str], log: Path) -> None:
 
 
 def start(stack: Stack, env: dict[str, str]) -> None:
-    stack.logs.mkdir(parents=True, exist_ok=True)
     for component in COMPONENTS:
         arguments = [_airflow_binary(), component]
         if component == "api-server":
             arguments += ["--port", str(stack.port), "--host", "127.0.0.1"]
-        with (stack.logs / f"{component}.log").open("ab") as log:
-            # Own process group: Ctrl-C reaches hubctl, which then stops each group in order.
-            stack.processes[component] = subprocess.Popen(
-                arguments, env=env, stdout=log, stderr=log, start_new_session=True
+        _launch(stack, component, arguments, env)
+    for name, queues in stack.workers.items():
+        _launch(stack, name, _worker_arguments(name, queues), _worker_environment(env, name))
+
+
+def _worker_arguments(name: str, queues: tuple[str, ...]) -> list[str]:
+    return [
+        *(_airflow_binary(), "celery", "worker", "--queues", ",".join(queues)),
+        *("--celery-hostname", f"{name}@{socket.gethostname()}"),
+        # Every worker shares this machine's log folder, and two log servers cannot share a port.
+        "--skip-serve-logs",
+    ]
+
+
+def _worker_environment(env: dict[str, str], name: str) -> dict[str, str]:
+    """Task instances record the worker's name as their hostname (all share this machine's)."""
+    return {
+        **env,
+        "HUB_WORKER_HOSTNAME": name,
+        "AIRFLOW__CORE__HOSTNAME_CALLABLE": "hubctl.hostname.task_hostname",
+    }
+
+
+def _launch(stack: Stack, name: str, arguments: list[str], env: dict[str, str]) -> None:
+    stack.logs.mkdir(parents=True, exist_ok=True)
+    with (stack.logs / f"{name}.log").open("ab") as log:
+        # Own process group: Ctrl-C reaches hubctl, which then stops each group in order.
+        stack.processes[name] = subprocess.Popen(
+            arguments, env=env, stdout=log, stderr=log, start_new_session=True
+        )
+
+
+def start_redis(stack: Stack, timeout: float = 30) -> None:
+    """The Celery broker: redis-server on a free loopback port, its append-only file under home."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise HubError(REDIS_MISSING)
+    data = stack.home / "redis"
+    data.mkdir(parents=True, exist_ok=True)
+    stack.redis_port = free_port()
+    _launch(stack, "redis", [binary, *redis_options(stack.redis_port, data)], dict(os.environ))
+    deadline = time.monotonic() + timeout
+    while not redis_answers(stack.redis_port):
+        _raise_if_a_component_died(stack)
+        if time.monotonic() > deadline:
+            raise HubError(
+                f"redis-server did not answer within {timeout:.0f} s; see {stack.logs}/redis.log"
             )
+        time.sleep(0.2)
+
+
+def redis_options(port: int, data: Path) -> list[str]:
+    # appendonly: queued task messages survive a Redis restart.
+    return [
+        *("--port", str(port), "--bind", "127.0.0.1", "--dir", str(data)),
+        *("--appendonly", "yes", "--save", ""),
+    ]
+
+
+def redis_answers(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as connection:
+            connection.sendall(b"PING\r\n")
+            return connection.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
 
 
 def wait_until_ready(stack: Stack, timeout: float = READY_TIMEOUT_SECONDS) -> None:
@@ -188,11 +304,24 @@ def wait_until_ready(stack: Stack, timeout: float = READY_TIMEOUT_SECONDS) -> No
 
 
 def _raise_if_a_component_died(stack: Stack) -> None:
+    """Any component but a worker is vital; workers are, together: one left carries the queue."""
+    workers = stack.workers
     for component, process in stack.processes.items():
-        if process.poll() is not None:
+        if process.poll() is not None and component not in workers:
             raise HubError(
-                f"airflow {component} exited with {process.returncode}; see {stack.logs / component}.log"
+                f"{component} exited with {process.returncode}; see {stack.logs / component}.log"
             )
+    started = [stack.processes[name] for name in workers if name in stack.processes]
+    if started and len(started) == len(workers) and all(p.poll() is not None for p in started):
+        raise HubError(f"every Celery worker exited; see {stack.logs}/worker-*.log")
+
+
+def _report_dead_workers(stack: Stack, reported: set[str], echo: Echo) -> None:
+    for name in stack.workers:
+        process = stack.processes[name]
+        if process.poll() is not None and name not in reported:
+            reported.add(name)
+            echo(f"{name} exited with {process.returncode}; the other workers carry on")
 
 
 def publish_api(stack: Stack) -> AirflowApiConfig:
@@ -210,20 +339,27 @@ def stop(stack: Stack) -> None:
     A second Ctrl-C must not cut this short and leave processes behind, so it is ignored here.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    for process in stack.processes.values():
+    broker = [process for name, process in stack.processes.items() if name == "redis"]
+    # Redis last: workers hand back unfinished messages to it as they stop.
+    _stop_groups([p for p in stack.processes.values() if p not in broker])
+    _stop_groups(broker)
+    stack_api_file(stack.home).unlink(missing_ok=True)
+    if stack.started_database:
+        stop_embedded_server(stack.home)
+
+
+def _stop_groups(processes: list[subprocess.Popen[bytes]]) -> None:
+    for process in processes:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGTERM)
     deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
-    for process in stack.processes.values():
+    for process in processes:
         try:
             process.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
         _kill_group_leftovers(process.pid)
-    stack_api_file(stack.home).unlink(missing_ok=True)
-    if stack.started_database:
-        stop_embedded_server(stack.home)
 
 
 def _kill_group_leftovers(group: int) -> None:
@@ -236,25 +372,32 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def supervise(stack: Stack) -> None:
-    """Block until Ctrl-C (or SIGTERM), or until a component dies (then raise)."""
+def supervise(stack: Stack, echo: Echo) -> None:
+    """Block until Ctrl-C (or SIGTERM), or until a vital component dies (then raise)."""
     signal.signal(signal.SIGTERM, _interrupt)
+    reported: set[str] = set()
     while True:
         _raise_if_a_component_died(stack)
+        _report_dead_workers(stack, reported, echo)
         time.sleep(1)
 
 
-def up(settings: Settings, echo: Echo) -> None:
-    stack = Stack.from_settings(settings)
+def up(settings: Settings, echo: Echo, executor: Executor = Executor()) -> None:
+    stack = Stack.from_settings(settings, executor)
     try:
+        if executor.kind == "celery":
+            start_redis(stack)
+            echo(f"Redis (Celery broker) on 127.0.0.1:{stack.redis_port}")
         env = prepare(stack, echo)
         start(stack, env)
-        echo(f"starting Airflow ({', '.join(COMPONENTS)}); logs in {stack.logs}")
+        echo(f"starting Airflow ({', '.join(stack.processes)}); logs in {stack.logs}")
+        for name, queues in stack.workers.items():
+            echo(f"{name} serves queue(s) {', '.join(queues)}")
         wait_until_ready(stack)
         config = publish_api(stack)
         echo(f"Airflow UI: {stack.api_url}  login: {config.username} / {config.password}")
         echo("hubctl changes now reach Airflow in seconds. Ctrl-C stops everything; data stays.")
-        supervise(stack)
+        supervise(stack, echo)
     except KeyboardInterrupt:
         echo("stopping ...")
     finally:
@@ -278,14 +421,20 @@ def client_environment(home: Path, **extra: str) -> dict[str, str]:
 
 @contextlib.contextmanager
 def launched(
-    home: Path, port: int | None = None, timeout: float = 300
+    home: Path,
+    port: int | None = None,
+    timeout: float = 300,
+    arguments: tuple[str, ...] = (),
+    environment: dict[str, str] | None = None,
 ) -> Iterator[tuple[subprocess.Popen[bytes], AirflowApiConfig]]:
-    """Run `hubctl up` as a child process (for tests and benchmarks); Ctrl-C it on exit."""
-    env = client_environment(home, HUB_AIRFLOW_PORT=str(port or free_port()))
+    """Run `hubctl up [arguments]` as a child process (for tests and benchmarks); Ctrl-C it on exit."""
+    env = client_environment(home, HUB_AIRFLOW_PORT=str(port or free_port()), **(environment or {}))
     home.mkdir(parents=True, exist_ok=True)
     with (home / "up.log").open("wb") as log:
         hubctl = str(Path(sys.executable).with_name("hubctl"))
-        process = subprocess.Popen([hubctl, "up"], env=env, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            [hubctl, "up", *arguments], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
     try:
         deadline = time.monotonic() + timeout
         while not stack_api_file(home).exists():

@@ -17,6 +17,7 @@ AIRFLOW_SERVICES = {
     "airflow-dag-processor": "dag-processor",
     "airflow-triggerer": "triggerer",
     "airflow-worker": "celery worker",
+    "airflow-worker-eu": "celery worker --queues default,eu_workers",
 }
 SHARED_ENV = {
     "AIRFLOW__CORE__EXECUTOR",
@@ -44,6 +45,7 @@ def test_services_and_commands(compose: dict[str, Any]) -> None:
     assert services["airflow-init"]["command"] == ["/opt/airflow-hub/deploy/init.sh"]
     assert services["redis"]["profiles"] == ["celery"]
     assert services["airflow-worker"]["profiles"] == ["celery"]
+    assert services["airflow-worker-eu"]["profiles"] == ["celery"]
 
 
 def test_every_airflow_service_shares_the_same_environment(compose: dict[str, Any]) -> None:
@@ -69,7 +71,8 @@ def test_long_running_services_have_healthchecks_and_wait_for_init(compose: dict
         depends_on = services[name]["depends_on"]
         assert depends_on["postgres"]["condition"] == "service_healthy"
         assert depends_on["airflow-init"]["condition"] == "service_completed_successfully"
-    assert services["airflow-worker"]["depends_on"]["redis"]["condition"] == "service_healthy"
+    for worker in ("airflow-worker", "airflow-worker-eu"):
+        assert services[worker]["depends_on"]["redis"]["condition"] == "service_healthy"
     assert services["airflow-init"]["depends_on"]["postgres"]["condition"] == "service_healthy"
 
 

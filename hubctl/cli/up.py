@@ -2,20 +2,64 @@
 
 from __future__ import annotations
 
+import re
+from enum import StrEnum
+from typing import Annotated
+
 import typer
 
+from hubctl.errors import ValidationError
+from hubctl.tables import SLUG_PATTERN
 
-def up() -> None:
+
+class ExecutorKind(StrEnum):
+    local = "local"
+    celery = "celery"
+
+
+def up(
+    executor: Annotated[
+        ExecutorKind,
+        typer.Option(envvar="HUB_EXECUTOR", help="local: LocalExecutor; celery: Redis and workers"),
+    ] = ExecutorKind.local,
+    workers: Annotated[
+        int,
+        typer.Option(envvar="HUB_WORKERS", min=1, help="Celery workers (with --executor celery)"),
+    ] = 2,
+    worker_queues: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="queues of one worker, comma-separated; repeat per worker in order."
+            " Workers without one serve 'default'"
+        ),
+    ] = None,
+) -> None:
     """Run the local stack: embedded PostgreSQL and Airflow 3 on the generated DAGs.
 
     Starts (or reuses) the database under HUB_HOME, migrates it, loads the default configuration
     on first start, migrates Airflow's metadata and runs its api-server, scheduler, dag-processor
-    and triggerer (LocalExecutor). Prints the UI address and login; Ctrl-C stops everything and
-    keeps the data for next time. The port comes from HUB_AIRFLOW_PORT (default 8080).
+    and triggerer. Tasks run with the LocalExecutor, or with --executor celery on Celery workers
+    (a redis-server from PATH is the broker; each worker serves the queues it is given, and a
+    job's `queue` knob routes its tasks). Prints the UI address and login; Ctrl-C stops
+    everything and keeps the data for next time. The port comes from HUB_AIRFLOW_PORT
+    (default 8080).
 
-    Example: HUB_AIRFLOW_PORT=8080 hubctl up
+    Example: hubctl up --executor celery --workers 2 --worker-queues default --worker-queues default,eu_workers
     """
     from hubctl import stack
     from hubctl.settings import get_settings
 
-    stack.up(get_settings(), typer.echo)
+    chosen = stack.Executor()
+    if executor is ExecutorKind.celery:
+        chosen = stack.Executor.celery(workers, [_queues(text) for text in worker_queues or []])
+    elif worker_queues:
+        raise ValidationError("--worker-queues needs --executor celery")
+    stack.up(get_settings(), typer.echo, chosen)
+
+
+def _queues(text: str) -> tuple[str, ...]:
+    queues = tuple(name.strip() for name in text.split(","))
+    bad = [name for name in queues if not re.fullmatch(SLUG_PATTERN, name)]
+    if bad:
+        raise ValidationError(f"--worker-queues: {bad[0]!r} is not a queue name (lowercase slug)")
+    return queues

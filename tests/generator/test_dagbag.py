@@ -170,6 +170,8 @@ def test_the_knobs_land_on_every_task(hub: Engine, parse: Callable[[], Any]) -> 
 
     from airflow.serialization.serialized_objects import DagSerialization
 
+    from hubctl.memory_limit import MemoryLimit
+
     execute(
         hub,
         "UPDATE hub.dag_configuration SET max_retries = 7, retry_delay_minutes = 2,"
@@ -192,8 +194,12 @@ def test_the_knobs_land_on_every_task(hub: Engine, parse: Callable[[], Any]) -> 
         assert task.execution_timeout == dt.timedelta(seconds=900)
         assert task.priority_weight == 9
         assert task.pool == "market_data"
-        [container] = task.executor_config["pod_override"]["spec"]["containers"]
-        assert container["resources"] == resources
+        [container] = task.executor_config["pod_override"].spec.containers
+        assert {"requests": container.resources.requests, "limits": container.resources.limits} == (
+            resources
+        )
+        hook = getattr(task, "_pre_execute_hook", None) or task.partial_kwargs["pre_execute"]
+        assert hook == MemoryLimit("512Mi")
     assert (dag.timetable.expression, str(dag.timetable.timezone)) == (
         "30 17 * * 1-5",
         "America/New_York",
