@@ -196,10 +196,16 @@ class Database:
         return _connect(self.url, connect_timeout=str(self.connect_timeout_seconds))
 
     @contextmanager
-    def connect(self) -> Iterator[Connection]:
-        """A read-only connection (one transaction, rolled back when the block ends)."""
+    def connect(self, *, snapshot: bool = False) -> Iterator[Connection]:
+        """A read-only connection (one transaction, rolled back when the block ends).
+
+        ``snapshot``: every statement sees the same state (REPEATABLE READ), so a long read such
+        as the audit chain's walk and its head agree even while writers go on.
+        """
         conn = self._open()
         try:
+            if snapshot:
+                conn.set_session(isolation_level="REPEATABLE READ")
             conn.set_session(readonly=True)
             yield conn
         finally:

@@ -101,14 +101,29 @@ def chain_head(conn: Connection) -> Row | None:
     return found[0] if found else None
 
 
-def chain_links(conn: Connection, *, batch: int = 10_000) -> Iterator[Row]:
-    """Every entry's id, hashes and canonical text, in id order, streamed (a server-side cursor)."""
+_LINK = f"SELECT id, prev_hash, row_hash, {CANONICAL_ROW_SQL} AS canonical FROM hub.audit_log"
+
+
+def chain_links(
+    conn: Connection, *, after_id: int | None = None, batch: int = 10_000
+) -> Iterator[Row]:
+    """Entries' id, hashes and canonical text in id order (after ``after_id``), streamed.
+
+    A server-side cursor keeps memory flat however long the log is.
+    """
     with conn.cursor(name="hub_audit_chain") as cursor:
         cursor.itersize = batch
-        cursor.execute(
-            f"SELECT id, prev_hash, row_hash, {CANONICAL_ROW_SQL} AS canonical"
-            " FROM hub.audit_log ORDER BY id"
-        )
+        cursor.execute(f"{_LINK} WHERE id > %(after)s ORDER BY id", {"after": after_id or 0})
         for entry_id, prev_hash, row_hash, canonical in cursor:
             yield {"id": entry_id, "prev_hash": prev_hash, "row_hash": row_hash,
                    "canonical": canonical}  # fmt: skip
+
+
+def chain_link(conn: Connection, *, entry_id: int) -> Row | None:
+    """One entry's link (as chain_links yields it) and how many entries have an id up to it."""
+    sql = (
+        f"SELECT *, (SELECT count(*) FROM hub.audit_log WHERE id <= %(id)s) AS count"
+        f" FROM ({_LINK} WHERE id = %(id)s) AS link"
+    )
+    found = fetch(conn, sql, {"id": entry_id})
+    return found[0] if found else None

@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
+from hubctl import anchors
 from hubctl import audit as chain
 from hubctl.db import Connection, Database
 from hubctl.errors import ConflictError, NotFoundError, ValidationError, unknown
@@ -169,8 +171,49 @@ def audit_entry(database: Database, *, entry_id: int) -> AuditEntry:
 
 def verify(database: Database) -> chain.ChainReport:
     """Recompute the hash chain; the report names the first broken id, if any."""
-    with database.connect() as conn:
+    with database.connect(snapshot=True) as conn:
         return chain.verify_chain(conn)
+
+
+def verify_anchored(
+    database: Database,
+    *,
+    store: Path | None = None,
+    incremental: bool = False,
+    key: anchors.AnchorKey | None = None,
+) -> chain.AnchoredReport:
+    """The chain against the anchor store: all of it, or (incremental) from the newest anchor on."""
+    stored = list(anchors.read_anchors(anchors.store_file(store)))
+    key = key or anchors.configured_key()
+    check = chain.verify_from_last_anchor if incremental else chain.verify_with_anchors
+    with database.connect(snapshot=True) as conn:
+        return check(conn, stored, key)
+
+
+def anchor(
+    database: Database, *, store: Path | None = None, key: anchors.AnchorKey | None = None
+) -> anchors.Anchor:
+    """Check the chain from the newest anchor on, then sign where it stands and append that.
+
+    Refuses to anchor a chain that does not verify: an anchor vouches for everything before it.
+    """
+    path = anchors.store_file(store)
+    key = key or anchors.configured_key()
+    stored = list(anchors.read_anchors(path)) if path.exists() else []
+    with database.connect(snapshot=True) as conn:
+        report = chain.verify_from_last_anchor(conn, stored, key)
+    if not report.ok:
+        raise ConflictError(f"not anchoring: {report.failure}")
+    if report.chain.last_id is None or report.chain.last_hash is None:
+        raise ValidationError("the audit log is empty: nothing to anchor yet")
+    made = anchors.new_anchor(
+        key,
+        last_id=report.chain.last_id,
+        last_hash=report.chain.last_hash,
+        count=report.chain.count,
+    )
+    anchors.append_anchor(path, made)
+    return made
 
 
 def _require_latest(conn: Connection, entry: AuditEntry, table: ControlTable) -> None:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from hubctl.settings import get_settings
 from tests.cli.conftest import Run, audit_rows, last_audit_id, snapshot
 
 DAG, JOB = "data_collection_equities", "us_markets"
@@ -177,3 +179,26 @@ def test_log_since_accepts_dates_and_durations(hub: Run) -> None:
     assert (
         json.loads(hub("audit", "log", "--since", "2w", "--until", "1w", "-o", "json").stdout) == []
     )
+
+
+def test_anchor_then_verify_with_anchors_names_the_disagreeing_anchor(
+    hub: Run, default_config: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.test_anchors import RECOMPUTE_CHAIN
+    from tests.test_audit import tamper
+
+    monkeypatch.setenv("HUB_AUDIT_KEY", "an anchor key kept far from the database")
+    get_settings.cache_clear()
+    store = tmp_path / "anchors"
+    made = json.loads(hub("audit", "anchor", "--anchors", str(store), "-o", "json").stdout)
+    assert made["last_id"] == last_audit_id(default_config) == made["count"]
+    checked = hub("audit", "verify", "--anchors", str(store), "-o", "json")
+    assert checked.exit_code == 0 and json.loads(checked.stdout)["anchors_checked"] == 1
+    assert json.loads(checked.stdout)["rows_per_second"] > 0
+    tamper(default_config, "UPDATE hub.audit_log SET reason = 'rewritten' WHERE id = 1")
+    tamper(default_config, RECOMPUTE_CHAIN)
+    assert hub("audit", "verify").exit_code == 0
+    for extra in ((), ("--incremental",)):
+        failed = hub("audit", "verify", "--anchors", str(store), *extra)
+        assert failed.exit_code == 1
+        assert failed.stderr.startswith(f"Error: anchor on line 1 (last_id {made['last_id']}")
