@@ -203,6 +203,34 @@ def anchor(anchors: AnchorsOption = None, output: OutputOption = OutputFormat.ta
     render(asdict(audit.anchor(database(), store=anchors)), output)
 
 
+@app.command("diff")
+def diff(
+    start: Annotated[str, typer.Argument(help="From: an audit id, 3d/12h (ago) or a time (UTC).")],
+    end: Annotated[str, typer.Argument(help="To: the same forms, e.g. now's `0m`.")],
+    output: OutputOption = OutputFormat.table,
+) -> None:
+    """What changed in the configuration between two times or two audit ids, printed like a plan.
+
+    An id means "just after that entry"; both sides are rebuilt from the audit log alone.
+
+    Example: hubctl audit diff 7d 0m
+    """
+    from hubctl.cli.document import plan_dict, print_changes
+    from hubctl.services import documents
+
+    changes = documents.diff(database(), start=start, end=end)
+    if output is not OutputFormat.table:
+        render({k: v for k, v in plan_dict(changes).items() if k != "fingerprint"}, output)
+    elif changes.empty:
+        typer.echo(f"No changes between {start} and {end}.")
+    else:
+        print_changes(changes)
+        typer.echo(
+            f"Diff: {changes.count('create')} created, {changes.count('update')} changed, "
+            f"{changes.count('delete')} removed."
+        )
+
+
 @app.command("revert")
 def revert(entry_id: EntryArgument, actor: ActorOption = None, reason: ReasonOption = None) -> None:
     """Undo one entry by writing its inverse as a new audited change.

@@ -66,6 +66,30 @@ def list_entries(
     return fetch(conn, sql, {**given, "exchanges": list(group_exchanges), "limit": limit})
 
 
+def row_changes(
+    conn: Connection, *, until: dt.datetime | None = None, last_id: int | None = None
+) -> Iterator[Row]:
+    """Every entry up to ``until`` (or up to id ``last_id``), oldest first: what replays the tables.
+
+    Streamed through a server-side cursor: the whole log never sits in memory at once.
+    """
+    bound = "occurred_at <= %(until)s" if until is not None else "id <= %(last_id)s"
+    with conn.cursor(name="hub_audit_replay") as cursor:
+        cursor.itersize = 10_000
+        cursor.execute(
+            "SELECT table_name, action, old_row, new_row FROM hub.audit_log"
+            f" WHERE {bound} ORDER BY id",
+            {"until": until, "last_id": last_id},
+        )
+        for table_name, action, old_row, new_row in cursor:
+            yield {
+                "table_name": table_name,
+                "action": action,
+                "old_row": old_row,
+                "new_row": new_row,
+            }
+
+
 def get_entry(conn: Connection, *, entry_id: int) -> Row | None:
     found = fetch(conn, f"{_SELECT} WHERE id = %(id)s", {"id": entry_id})
     return found[0] if found else None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from hubctl.repository import rows as row_sql
 from hubctl.repository.rows import Row
 from hubctl.services import rows
 from hubctl.services.changes import audited_change
+from hubctl.services.history import parse_moment
 from hubctl.tables import CONTROL_TABLES, GROUPS, ControlTable
 
 TABLE_NAMES = {
@@ -28,8 +28,6 @@ TABLE_NAMES = {
     "jobs": "dag_configuration",
     "tickers": "tickers",
 }
-_AGO = re.compile(r"^(?P<amount>[0-9]{1,6})(?P<unit>[mhdw])$")
-_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
 @dataclass(frozen=True)
@@ -90,21 +88,6 @@ class AuditEntry:
         if not with_rows:
             del data["old"], data["new"]
         return data
-
-
-def parse_moment(text: str, *, option: str, now: dt.datetime | None = None) -> dt.datetime:
-    """`7d`, `12h`, `30m`, `2w` (ago) or an ISO date/time (UTC unless it names an offset)."""
-    now = now or dt.datetime.now(dt.UTC)
-    ago = _AGO.match(text.strip())
-    if ago:
-        return now - dt.timedelta(**{_UNITS[ago["unit"]]: int(ago["amount"])})
-    try:
-        moment = dt.datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise ValidationError(
-            f"{option}: expected 30m, 12h, 7d, 2w or a date such as 2026-01-01 (got {text!r})"
-        ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
 def _table_name(table: str) -> str:
