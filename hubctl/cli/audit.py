@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -74,22 +75,18 @@ def log(
 ) -> None:
     """List audit entries, newest first, filtered by time, actor, table, pipeline or group.
 
-    JSON objects carry id, occurred_at, actor, via, action, table, key, changes, reason, change_set, row_hash (and prev_hash, txid, db_user, client_addr, application_name).
+    -o jsonl streams one JSON object a line in constant memory (for exports of any size). JSON objects carry id, occurred_at, actor, via, action, table, key, changes, reason, change_set, row_hash (and prev_hash, txid, db_user, client_addr, application_name).
 
     Example: hubctl audit log --since 30d --group lse -o csv
     """
     from hubctl.services import audit
 
-    entries = audit.audit_log(
-        database(),
-        since=since,
-        until=until,
-        actor=actor,
-        table=table,
-        dag_name=dag,
-        group=group,
-        limit=limit,
-    )
+    query = audit.AuditQuery(since, until, actor, table, dag, group)
+    if output is OutputFormat.jsonl:
+        for entry in audit.stream_audit_log(database(), query, limit=limit):
+            typer.echo(json.dumps(entry.to_dict(), default=str))
+        return
+    entries = audit.audit_log(database(), query, limit=limit)
     if output is OutputFormat.table:
         render([_log_row(entry) for entry in entries], output)
     else:

@@ -44,26 +44,30 @@ _FILTERS = {
 }
 
 
-def list_entries(
-    conn: Connection,
-    *,
-    since: dt.datetime | None = None,
-    until: dt.datetime | None = None,
-    actor: str | None = None,
-    table: str | None = None,
-    dag_name: str | None = None,
-    group: str | None = None,
-    group_exchanges: Sequence[str] = (),
-    limit: int | None = None,
-) -> list[Row]:
-    """Entries matching every filter given, newest first."""
-    given = {"since": since, "until": until, "actor": actor, "table": table,
-             "dag_name": dag_name, "group": group}  # fmt: skip
-    where = [_FILTERS[name] for name, value in given.items() if value is not None]
+def _entries_query(
+    filters: Mapping[str, Any], group_exchanges: Sequence[str], limit: int | None
+) -> tuple[str, dict[str, Any]]:
+    where = [_FILTERS[name] for name, value in filters.items() if value is not None]
     sql = _SELECT + (f" WHERE {' AND '.join(where)}" if where else "") + " ORDER BY id DESC"
     if limit is not None:
         sql += " LIMIT %(limit)s"
-    return fetch(conn, sql, {**given, "exchanges": list(group_exchanges), "limit": limit})
+    return sql, {**filters, "exchanges": list(group_exchanges), "limit": limit}
+
+
+def stream_entries(
+    conn: Connection,
+    *,
+    filters: Mapping[str, Any],
+    group_exchanges: Sequence[str] = (),
+    limit: int | None = None,
+    batch: int = 2_000,
+) -> Iterator[Row]:
+    """list_entries' rows (same ``filters`` names), through a server-side cursor: flat memory."""
+    with conn.cursor(name="hub_audit_export") as cursor:
+        cursor.itersize = batch
+        cursor.execute(*_entries_query(filters, group_exchanges, limit))
+        for values in cursor:
+            yield dict(zip(AUDIT_COLUMNS, values, strict=True))
 
 
 def row_changes(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -107,37 +108,53 @@ def _group_exchanges(conn: Connection, group: str) -> list[str]:
     return []
 
 
-def audit_log(
-    database: Database,
-    *,
-    since: str | None = None,
-    until: str | None = None,
-    actor: str | None = None,
-    table: str | None = None,
-    dag_name: str | None = None,
-    group: str | None = None,
-    limit: int | None = None,
-) -> list[AuditEntry]:
-    """Entries matching every filter given, newest first (limit None or 0: all of them)."""
+@dataclass(frozen=True)
+class AuditQuery:
+    """audit log's filters, as typed in (times as `7d` or ISO; table by any of its names)."""
+
+    since: str | None = None
+    until: str | None = None
+    actor: str | None = None
+    table: str | None = None
+    dag_name: str | None = None
+    group: str | None = None
+
+    def filters(self) -> dict[str, Any]:
+        return {
+            "since": None if self.since is None else parse_moment(self.since, option="since"),
+            "until": None if self.until is None else parse_moment(self.until, option="until"),
+            "actor": self.actor,
+            "table": None if self.table is None else _table_name(self.table),
+            "dag_name": self.dag_name,
+            "group": self.group,
+        }
+
+
+def _checked_limit(limit: int | None) -> int | None:
     if limit is not None and limit < 0:
         raise ValidationError(f"limit: must be 0 (no limit) or more (got {limit})")
-    start = None if since is None else parse_moment(since, option="since")
-    end = None if until is None else parse_moment(until, option="until")
-    table_name = None if table is None else _table_name(table)
+    return limit or None
+
+
+def audit_log(
+    database: Database, query: AuditQuery = AuditQuery(), *, limit: int | None = None
+) -> list[AuditEntry]:
+    """Entries matching every filter given, newest first (limit None or 0: all of them)."""
+    return list(stream_audit_log(database, query, limit=limit))
+
+
+def stream_audit_log(
+    database: Database, query: AuditQuery = AuditQuery(), *, limit: int | None = None
+) -> Iterator[AuditEntry]:
+    """audit_log, one entry at a time: a million entries export in constant memory."""
+    limit, filters = _checked_limit(limit), query.filters()
     with database.connect() as conn:
-        exchanges = [] if group is None else _group_exchanges(conn, group)
-        found = audit_rows.list_entries(
-            conn,
-            since=start,
-            until=end,
-            actor=actor,
-            table=table_name,
-            dag_name=dag_name,
-            group=group,
-            group_exchanges=exchanges,
-            limit=limit or None,
+        exchanges = [] if query.group is None else _group_exchanges(conn, query.group)
+        rows = audit_rows.stream_entries(
+            conn, filters=filters, group_exchanges=exchanges, limit=limit
         )
-    return [AuditEntry.from_row(row) for row in found]
+        for row in rows:
+            yield AuditEntry.from_row(row)
 
 
 def _require_entry(conn: Connection, entry_id: int) -> AuditEntry:
