@@ -36,7 +36,7 @@ def _summary(entry: AuditEntry) -> str:
     )
 
 
-def _log_row(entry: AuditEntry) -> dict[str, Any]:
+def log_row(entry: AuditEntry) -> dict[str, Any]:
     return {
         "id": entry.id,
         "occurred_at": entry.occurred_at.strftime("%Y-%m-%d %H:%M:%S %Z"),
@@ -88,7 +88,7 @@ def log(
         return
     entries = audit.audit_log(database(), query, limit=limit)
     if output is OutputFormat.table:
-        render([_log_row(entry) for entry in entries], output)
+        render([log_row(entry) for entry in entries], output)
     else:
         render([entry.to_dict() for entry in entries], output)
     if limit and len(entries) == limit:

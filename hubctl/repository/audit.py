@@ -40,6 +40,8 @@ _FILTERS = {
     "actor": "actor = %(actor)s",
     "table": "table_name = %(table)s",
     "dag_name": f"(table_name = '{JOBS.name}' AND row_key->>'dag_name' = %(dag_name)s)",
+    "job_name": f"(table_name = '{JOBS.name}' AND row_key->>'job_name' = %(job_name)s)",
+    "after_id": "id > %(after_id)s",
     "group": _ABOUT_GROUP,
 }
 

@@ -118,6 +118,8 @@ class AuditQuery:
     table: str | None = None
     dag_name: str | None = None
     group: str | None = None
+    job_name: str | None = None
+    after_id: int | None = None
 
     def filters(self) -> dict[str, Any]:
         return {
@@ -127,6 +129,8 @@ class AuditQuery:
             "table": None if self.table is None else _table_name(self.table),
             "dag_name": self.dag_name,
             "group": self.group,
+            "job_name": self.job_name,
+            "after_id": self.after_id,
         }
 
 

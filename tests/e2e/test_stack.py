@@ -163,3 +163,52 @@ def test_doctor_and_status_see_a_healthy_stack(stack: RunningStack) -> None:
     us = next(row for row in rows if row["group"] == "us_markets")
     assert us["enabled"] and "data_collection_equities__us_markets" in us["dags"]
     assert us["last_run"] != "(Airflow API not configured)"
+
+
+def finished_run(stack: RunningStack, dag_id: str) -> str:
+    run_id = str(
+        stack.api.call("POST", f"/api/v2/dags/{dag_id}/dagRuns", {"logical_date": None})[
+            "dag_run_id"
+        ]
+    )
+    state = wait_for(lambda: (s := run_state(stack.api, dag_id, run_id)) in {"success", "failed"} and s,
+                     300, f"run {run_id}", interval=2)  # fmt: skip
+    assert state == "success"
+    return run_id
+
+
+def newest_dag_version(stack: RunningStack, dag_id: str) -> int:
+    found = stack.api.call("GET", f"/api/v2/dags/{dag_id}/dagVersions?order_by=-version_number")
+    return max(version["version_number"] for version in found["dag_versions"])
+
+
+def test_runs_show_reports_what_each_run_ran_with(stack: RunningStack) -> None:
+    """A run before and a run after a config change: each reports the version it used."""
+    dag_id = "calculate_indicators__all"
+
+    def shown(run_id: str) -> dict[str, Any]:
+        return dict(json.loads(stack.hubctl("runs", "show", dag_id, run_id, "-o", "json").stdout))
+
+    config = ("config", "get", "calculate_indicators", "all", "-o", "json")
+    version_before = json.loads(stack.hubctl(*config).stdout)["version"]
+    before = finished_run(stack, dag_id)
+    dag_version_before = newest_dag_version(stack, dag_id)
+    stack.hubctl("config", "set", "calculate_indicators", "all", "batch_size=900",
+                 "--actor", "e2e-auditor", "-m", "bigger batches")  # fmt: skip
+    # doc_md carries the configuration version, so the re-parse makes a new DAG version.
+    wait_for(
+        lambda: newest_dag_version(stack, dag_id) > dag_version_before, 60, "a new DAG version"
+    )
+    after = finished_run(stack, dag_id)
+
+    first, second = shown(before), shown(after)
+    assert first["configuration_version"] == version_before
+    assert second["configuration_version"] == version_before + 1
+    assert second["audit_id"] > first["audit_id"]
+    assert first["dag_versions"][-1]["version_number"] == dag_version_before
+    assert second["dag_versions"][-1]["version_number"] > dag_version_before
+    changes = [(e["actor"], e["changes"]) for e in first["changes_since"]]
+    assert ("e2e-auditor", {"batch_size": {"old": 1000, "new": 900}}) in changes
+    assert second["changes_since"] == []
+    table = stack.hubctl("runs", "show", dag_id, before).stdout
+    assert "hub configuration version" in table and "bigger batches" in table
