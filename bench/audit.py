@@ -71,7 +71,7 @@ def write_entries(url: str, target: int) -> None:
     while have < target:
         # Short transactions: one that updates the same row thousands of times walks an ever
         # longer chain of its own row versions (quadratic); committed ones are pruned.
-        loops = max(1, min(100, (target - have) // 10))
+        loops = max(1, min(20, (target - have) // 10))
         with conn.cursor() as cursor:
             cursor.execute(WRITE_CHUNK % {"loops": loops})
         have, chunks = have + loops * 9 + loops // 10 * 4, chunks + 1

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import secrets
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -77,6 +78,21 @@ def configured_key(settings: Settings | None = None) -> AnchorKey:
         "HUB_AUDIT_KEY or HUB_AUDIT_KEY_FILE: set one to sign and check anchors"
         " (keep the key out of the hub database)"
     )
+
+
+def local_key_file(home: Path) -> Path:
+    return home / "audit.key"
+
+
+def ensure_local_key(home: Path) -> Path:
+    """The local stack's key file, made once (owner-only). Production keeps its key elsewhere."""
+    path = local_key_file(home)
+    if not path.exists():
+        home.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as key_file:
+            key_file.write(secrets.token_urlsafe(32))
+    return path
 
 
 def store_file(path: Path | None = None, settings: Settings | None = None) -> Path:

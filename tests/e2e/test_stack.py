@@ -31,7 +31,7 @@ DEFAULT_DAGS = {
     f"{dag}__{job}"
     for dag in ("data_collection_equities", "historical_load_equities")
     for job in ("us_markets", "lse", "german_markets", "european_markets")
-} | {"calculate_indicators__all"}
+} | {"calculate_indicators__all", "audit_anchor__hub"}
 
 
 @dataclass
@@ -108,7 +108,7 @@ def run_state(api: AirflowApi, dag_id: str, run_id: str) -> str:
 
 def test_default_dags_appear(stack: RunningStack) -> None:
     wait_for(lambda: {d for d, stale in dag_states(stack.api).items() if not stale} >= DEFAULT_DAGS,
-             120, "the 9 default DAGs")  # fmt: skip
+             120, "the 10 default DAGs")  # fmt: skip
 
 
 def test_collection_run_loads_prices_and_triggers_indicators(stack: RunningStack) -> None:
