@@ -103,6 +103,21 @@ class AirflowApi:
             query["dag_id_pattern"] = pattern
         return self.list_all("/api/v2/dags", "dags", query)
 
+    def dag_run(self, dag_id: str, run_id: str) -> dict[str, Any]:
+        """The run (state, dates, ``dag_versions`` it ran on, note)."""
+        path = f"/api/v2/dags/{_quoted(dag_id)}/dagRuns/{_quoted(run_id)}"
+        found: dict[str, Any] = self.call("GET", path)
+        return found
+
+    def xcom(self, dag_id: str, run_id: str, task_id: str, key: str) -> Any:
+        """One XCom value of the run's task, as the task stored it (JSON)."""
+        path = (
+            f"/api/v2/dags/{_quoted(dag_id)}/dagRuns/{_quoted(run_id)}/taskInstances/"
+            f"{_quoted(task_id)}/xcomEntries/{_quoted(key)}"
+        )
+        value = self.call("GET", path)["value"]
+        return json.loads(value) if isinstance(value, str) else value
+
     def generator_file_token(self) -> str | None:
         """The token naming dags/hub_dags.py, from any DAG it produced (stale ones included)."""
         for dag in self.dags(include_stale=True, pattern="__"):
@@ -117,6 +132,10 @@ class AirflowApi:
             return False
         self.call("PUT", f"/api/v2/parseDagFile/{token}")
         return True
+
+
+def _quoted(part: str) -> str:
+    return urllib.parse.quote(part, safe="")
 
 
 def notify_airflow(settings: Settings | None = None) -> str | None:

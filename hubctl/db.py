@@ -500,10 +500,16 @@ class Database:
         return cls(url, Limits.from_settings(settings))
 
     @contextmanager
-    def connect(self) -> Iterator[Connection]:
-        """A read-only connection (one transaction, rolled back when the block ends)."""
+    def connect(self, *, snapshot: bool = False) -> Iterator[Connection]:
+        """A read-only connection (one transaction, rolled back when the block ends).
+
+        ``snapshot``: every statement sees the same state (REPEATABLE READ), so a long read such
+        as the audit chain's walk and its head agree even while writers go on.
+        """
         conn = _open(self.url, self.limits)
         try:
+            if snapshot:
+                conn.set_session(isolation_level="REPEATABLE READ")
             conn.set_session(readonly=True)
             yield conn
         finally:

@@ -69,12 +69,26 @@ DAG_CONFIGURATION = control_table(
 TICKERS_TABLE = control_table(TICKERS, sa.Index("ix_tickers_exchange", "exchange"))
 
 
+# Migration 0007: one index per arm of `audit log --group`'s OR (and a job's entries).
+AUDIT_EXPRESSION_INDEXES = {
+    "ix_audit_log_group_name": ("table_name", "(row_key ->> 'group_name')"),
+    "ix_audit_log_job_new_group": ("table_name", "(new_row ->> 'exchange_group')"),
+    "ix_audit_log_job_old_group": ("table_name", "(old_row ->> 'exchange_group')"),
+    "ix_audit_log_job_name": ("table_name", "(row_key ->> 'dag_name')", "(row_key ->> 'job_name')"),
+    "ix_audit_log_ticker_exchange": ("table_name", "(coalesce(new_row, old_row) ->> 'exchange')"),
+}
+
+
 class AuditLog(Base):
     __tablename__ = "audit_log"
     __table_args__ = (
         sa.Index("ix_audit_log_occurred_at", "occurred_at"),
         sa.Index("ix_audit_log_table_name_row_key", "table_name", "row_key"),
         sa.Index("ix_audit_log_change_set", "change_set"),
+        *(
+            sa.Index(name, *(sa.text(part) for part in parts))
+            for name, parts in AUDIT_EXPRESSION_INDEXES.items()
+        ),
         {"schema": "hub"},
     )
 

@@ -61,6 +61,13 @@ class Settings:
     airflow_port: int = 8080
     # The generator raises after building the good DAGs.
     strict: bool = False
+    # The key that signs audit anchors (text), or a file holding it. Never sent to the database:
+    # an anchor signed with it is what a database superuser cannot forge.
+    audit_key: str | None = None
+    audit_key_file: Path | None = None
+    # The append-only anchor store (JSON Lines): a file, or a directory to hold
+    # audit-anchors.jsonl. Unset: home/audit-anchors.jsonl.
+    anchor_path: Path | None = None
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -81,6 +88,10 @@ class Settings:
     @property
     def resolved_snapshot_path(self) -> Path:
         return (self.snapshot_path or self.resolved_home / "snapshot.json").expanduser()
+
+    @property
+    def resolved_anchor_path(self) -> Path:
+        return (self.anchor_path or self.resolved_home).expanduser()
 
 
 def _boolean(raw: str) -> bool:

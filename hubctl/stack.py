@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hubctl import migrations
+from hubctl import anchors, migrations
 from hubctl.airflow_api import AirflowApiConfig, stack_api_file
 from hubctl.db import Database, stop_embedded_server
 from hubctl.errors import HubError
@@ -193,7 +193,9 @@ def prepare(stack: Stack, echo: Echo) -> dict[str, str]:
         documents.apply_document(
             database, configfile.load_defaults(), actor="hubctl-up", reason="default configuration"
         )
-        echo("loaded the default configuration (4 exchange groups, 9 jobs, sample data source)")
+        echo("loaded the default configuration (4 exchange groups, 10 jobs, sample data source)")
+    # The audit_anchor job signs with it (hubctl.anchors); local only: it lives beside the data.
+    anchors.ensure_local_key(stack.home)
     env = airflow_environment(stack, hub_url=hub_url, airflow_url=airflow_url)
     echo("migrating Airflow's metadata database ...")
     _run_airflow(["db", "migrate"], env, stack.logs / "airflow-db-migrate.log")

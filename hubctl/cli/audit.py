@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import time
+from dataclasses import asdict
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -11,6 +15,7 @@ from hubctl.cli.output import OutputFormat, OutputOption, cell, render
 from hubctl.errors import HubError
 
 if TYPE_CHECKING:
+    from hubctl.audit import ChainReport
     from hubctl.services.audit import AuditEntry
 
 app = typer.Typer(
@@ -31,7 +36,7 @@ def _summary(entry: AuditEntry) -> str:
     )
 
 
-def _log_row(entry: AuditEntry) -> dict[str, Any]:
+def log_row(entry: AuditEntry) -> dict[str, Any]:
     return {
         "id": entry.id,
         "occurred_at": entry.occurred_at.strftime("%Y-%m-%d %H:%M:%S %Z"),
@@ -70,24 +75,20 @@ def log(
 ) -> None:
     """List audit entries, newest first, filtered by time, actor, table, pipeline or group.
 
-    JSON objects carry id, occurred_at, actor, via, action, table, key, changes, reason, change_set, row_hash (and prev_hash, txid, db_user, client_addr, application_name).
+    -o jsonl streams one JSON object a line in constant memory (for exports of any size). JSON objects carry id, occurred_at, actor, via, action, table, key, changes, reason, change_set, row_hash (and prev_hash, txid, db_user, client_addr, application_name).
 
     Example: hubctl audit log --since 30d --group lse -o csv
     """
     from hubctl.services import audit
 
-    entries = audit.audit_log(
-        database(),
-        since=since,
-        until=until,
-        actor=actor,
-        table=table,
-        dag_name=dag,
-        group=group,
-        limit=limit,
-    )
+    query = audit.AuditQuery(since, until, actor, table, dag, group)
+    if output is OutputFormat.jsonl:
+        for entry in audit.stream_audit_log(database(), query, limit=limit):
+            typer.echo(json.dumps(entry.to_dict(), default=str))
+        return
+    entries = audit.audit_log(database(), query, limit=limit)
     if output is OutputFormat.table:
-        render([_log_row(entry) for entry in entries], output)
+        render([log_row(entry) for entry in entries], output)
     else:
         render([entry.to_dict() for entry in entries], output)
     if limit and len(entries) == limit:
@@ -125,30 +126,106 @@ def show(entry_id: EntryArgument, output: OutputOption = OutputFormat.table) -> 
     render(_side_by_side(entry), output)
 
 
+AnchorsOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--anchors",
+        help="Anchor store (file, or directory holding audit-anchors.jsonl); default HUB_ANCHOR_PATH.",
+    ),
+]
+
+
+def _chain_fields(result: ChainReport) -> dict[str, Any]:
+    return {
+        "ok": result.ok,
+        "rows_checked": result.rows_checked,
+        "last_id": result.last_id,
+        "last_hash": result.last_hash,
+        "first_broken_id": result.first_broken_id,
+        "problem": result.problem,
+    }
+
+
 @app.command("verify")
-def verify(output: OutputOption = OutputFormat.table) -> None:
+def verify(
+    anchors: AnchorsOption = None,
+    incremental: Annotated[
+        bool,
+        typer.Option(
+            "--incremental",
+            help="With anchors: check the newest anchor's entry, then only the entries after it.",
+        ),
+    ] = False,
+    output: OutputOption = OutputFormat.table,
+) -> None:
     """Recompute the hash chain; exit 1 naming the first broken entry if anything was tampered.
 
-    Record the printed last hash somewhere the database's superuser cannot write: a superuser can rewrite the whole chain, and only an outside copy of a hash shows that.
+    A superuser can rewrite and re-hash the whole chain; --anchors (or --incremental) also checks it against the signed anchors of `hubctl audit anchor` (key: HUB_AUDIT_KEY or HUB_AUDIT_KEY_FILE) and names the first anchor it disagrees with.
 
-    Example: hubctl audit verify
+    Example: hubctl audit verify --anchors ~/.hub/audit-anchors.jsonl
     """
     from hubctl.services import audit
 
-    result = audit.verify(database())
-    render(
-        {
-            "ok": result.ok,
-            "rows_checked": result.rows_checked,
-            "last_id": result.last_id,
-            "last_hash": result.last_hash,
-            "first_broken_id": result.first_broken_id,
-            "problem": result.problem,
-        },
-        output,
-    )
-    if not result.ok:
-        raise HubError(f"audit chain broken at id {result.first_broken_id}: {result.problem}")
+    started = time.perf_counter()
+    if anchors is None and not incremental:
+        result = audit.verify(database())
+        render({**_chain_fields(result), **_rate(result, started)}, output)
+        if not result.ok:
+            raise HubError(f"audit chain broken at id {result.first_broken_id}: {result.problem}")
+        return
+    anchored = audit.verify_anchored(database(), store=anchors, incremental=incremental)
+    fields = {**_chain_fields(anchored.chain), "ok": anchored.ok}
+    render({**fields, "anchors_checked": anchored.anchors_checked,
+            "disagreeing_anchor": anchored.disagreeing_anchor,
+            "anchor_problem": anchored.problem, **_rate(anchored.chain, started)}, output)  # fmt: skip
+    if anchored.failure:
+        raise HubError(anchored.failure)
+
+
+def _rate(result: ChainReport, started: float) -> dict[str, Any]:
+    seconds = time.perf_counter() - started
+    return {"seconds": round(seconds, 3), "rows_per_second": int(result.rows_checked / seconds)}
+
+
+@app.command("anchor")
+def anchor(anchors: AnchorsOption = None, output: OutputOption = OutputFormat.table) -> None:
+    """Verify the chain since the last anchor, then append a signed anchor of where it stands.
+
+    The anchor (last_id, last_hash, count, time, key id, HMAC-SHA256 signature) goes to an append-only JSON Lines store outside the database; the key (HUB_AUDIT_KEY or HUB_AUDIT_KEY_FILE) never goes to the database. The generated audit_anchor job runs this hourly.
+
+    Example: HUB_AUDIT_KEY_FILE=/etc/hub/audit.key hubctl audit anchor
+    """
+    from hubctl.services import audit
+
+    render(asdict(audit.anchor(database(), store=anchors)), output)
+
+
+@app.command("diff")
+def diff(
+    start: Annotated[str, typer.Argument(help="From: an audit id, 3d/12h (ago) or a time (UTC).")],
+    end: Annotated[str, typer.Argument(help="To: the same forms, e.g. now's `0m`.")],
+    output: OutputOption = OutputFormat.table,
+) -> None:
+    """What changed in the configuration between two times or two audit ids, printed like a plan.
+
+    An id means "just after that entry"; both sides are rebuilt from the audit log alone.
+
+    Example: hubctl audit diff 7d 0m
+    """
+    from hubctl.cli.document import plan_dict, print_changes
+    from hubctl.services import documents
+
+    changes = documents.diff(database(), start=start, end=end)
+    if output is not OutputFormat.table:
+        render({k: v for k, v in plan_dict(changes).items() if k != "fingerprint"}, output)
+    elif changes.empty:
+        typer.echo(f"No changes between {start} and {end}.")
+    else:
+        print_changes(changes)
+        typer.echo(
+            f"Diff: {changes.count('create')} created, {changes.count('update')} changed, "
+            f"{changes.count('delete')} removed."
+        )
 
 
 @app.command("revert")

@@ -116,3 +116,12 @@ def report(change: RowChange, *, dry_run: bool = False) -> None:
         )
     for line in change_lines(change):
         echo(line)
+
+
+AtOption = Annotated[
+    str | None,
+    typer.Option(
+        "--at",
+        help="As it was then, rebuilt from the audit log: 3d, 12h (ago) or a time (UTC): 2026-03-03T14:00.",
+    ),
+]

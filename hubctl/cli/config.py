@@ -9,6 +9,7 @@ import typer
 from hubctl.cli.common import (
     ActorOption,
     AssignmentsArgument,
+    AtOption,
     DryRunOption,
     ExpectVersionOption,
     ReasonOption,
@@ -51,27 +52,33 @@ def list_jobs(
     enabled: Annotated[
         bool | None, typer.Option("--enabled/--disabled", help="Only enabled or disabled jobs.")
     ] = None,
+    at: AtOption = None,
     output: OutputOption = OutputFormat.table,
 ) -> None:
-    """List jobs and their configuration.
+    """List jobs and their configuration, now or as they were at a past time (--at).
 
     Example: hubctl config list --group lse --enabled -o json
     """
     from hubctl.services import reads
 
-    jobs = reads.list_jobs(database(), dag_name=dag, group=group, enabled=enabled)
+    jobs = reads.list_jobs(database(), dag_name=dag, group=group, enabled=enabled, at=at)
     render(jobs, output, columns=LIST_COLUMNS)
 
 
 @app.command("get")
-def get_job(dag: DagArgument, job: JobArgument, output: OutputOption = OutputFormat.table) -> None:
-    """Show every field of one job, with its version and who changed it last.
+def get_job(
+    dag: DagArgument,
+    job: JobArgument,
+    at: AtOption = None,
+    output: OutputOption = OutputFormat.table,
+) -> None:
+    """Show every field of one job, with its version and who changed it last (--at: as it was then).
 
-    Example: hubctl config get data_collection_equities us_markets -o yaml
+    Example: hubctl config get data_collection_equities us_markets --at 2026-03-03T14:00 -o yaml
     """
     from hubctl.services import reads
 
-    render(reads.get_job(database(), dag_name=dag, job_name=job), output)
+    render(reads.get_job(database(), dag_name=dag, job_name=job, at=at), output)
 
 
 @app.command("set", epilog=f"Fields:\n\n{JOBS.field_help()}")

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from hubctl.cli.common import ActorOption, ReasonOption, author, change_lines, database
+from hubctl.cli.common import ActorOption, AtOption, ReasonOption, author, change_lines, database
 from hubctl.cli.output import OutputFormat, OutputOption, echo, render
 from hubctl.errors import ValidationError
 
@@ -43,7 +43,7 @@ def _document(file: Path | None, defaults: bool) -> tuple[ConfigDocument, Mode]:
     return configfile.read_document(file, database=database), "converge"
 
 
-def _plan_dict(plan: Plan) -> dict[str, Any]:
+def plan_dict(plan: Plan) -> dict[str, Any]:
     changes = [
         {
             "action": c.action,
@@ -67,34 +67,45 @@ def _print_plan(plan: Plan) -> None:
     if plan.empty:
         echo("No changes: the database already matches.")
         return
-    for change in plan.changes:
-        version = f" (version {change.version_before})" if change.version_before else ""
-        echo(f"{_SIGNS[change.action]} {change.table} {change.label}{version}")
-        if change.action == "update":
-            for line in change_lines(change):
-                echo(f"  {line}")
+    print_changes(plan)
     echo(
         f"Plan: {plan.count('create')} to create, {plan.count('update')} to change, "
         f"{plan.count('delete')} to remove. Fingerprint {plan.fingerprint}."
     )
 
 
+def print_changes(plan: Plan) -> None:
+    """`+ table key`, `~ table key (version N)` with its changed fields, `- table key`."""
+    for change in plan.changes:
+        version = f" (version {change.version_before})" if change.version_before else ""
+        echo(f"{_SIGNS[change.action]} {change.table} {change.label}{version}")
+        if change.action == "update":
+            for line in change_lines(change):
+                echo(f"  {line}")
+
+
 def export(
     defaults: Annotated[
         bool, typer.Option("--defaults", help="Print the shipped default configuration instead.")
     ] = False,
+    at: AtOption = None,
 ) -> None:
     """Print the whole configuration as YAML; `apply -f` of it reproduces the database.
 
-    Example: hubctl export > hub.yaml
+    --at prints it as it was at a past time, rebuilt from the audit log; `apply -f` of that goes back to it.
+
+    Example: hubctl export --at 3d > three-days-ago.yaml
     """
     from hubctl import configfile
     from hubctl.services import documents
 
     if defaults:
+        if at is not None:
+            raise ValidationError("at: --defaults are the shipped defaults; they have no history")
         typer.echo(configfile.defaults_text(), nl=False)
         return
-    typer.echo(configfile.dump_document(documents.export_document(database())), nl=False)
+    document = documents.export_document(database(), at=at)
+    typer.echo(configfile.dump_document(document), nl=False)
 
 
 def plan(
@@ -119,7 +130,7 @@ def plan(
     if output is OutputFormat.table:
         _print_plan(planned)
     else:
-        render(_plan_dict(planned), output)
+        render(plan_dict(planned), output)
     if detailed_exitcode and not planned.empty:
         raise typer.Exit(2)
 

@@ -28,13 +28,18 @@ import typer
 class OutputFormat(enum.StrEnum):
     table = "table"
     json = "json"
+    jsonl = "jsonl"
     csv = "csv"
     yaml = "yaml"
 
 
 OutputOption = Annotated[
     OutputFormat,
-    typer.Option("-o", "--output", help="table for people; json, csv, yaml for scripts."),
+    typer.Option(
+        "-o",
+        "--output",
+        help="table for people; json, jsonl (one object a line), csv, yaml for scripts.",
+    ),
 ]
 Data = Mapping[str, Any] | Sequence[Mapping[str, Any]]
 _WIDE = 200  # when stdout is not a terminal, do not wrap tables at 80 columns
@@ -141,6 +146,9 @@ def render(
         _print_table(data, columns, title)
     elif output is OutputFormat.json:
         typer.echo(json.dumps(data, indent=2, default=str))
+    elif output is OutputFormat.jsonl:
+        for row in _rows(data):
+            typer.echo(json.dumps(row, default=str))
     elif output is OutputFormat.csv:
         _print_csv(data)
     else:

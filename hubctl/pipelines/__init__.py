@@ -18,7 +18,12 @@ from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
 from hubctl.errors import ValidationError
-from hubctl.pipelines.params import CollectionParams, HistoricalParams, IndicatorParams
+from hubctl.pipelines.params import (
+    AnchorParams,
+    CollectionParams,
+    HistoricalParams,
+    IndicatorParams,
+)
 
 ENTRY_POINT_GROUP = "airflow_hub.pipelines"
 
@@ -69,6 +74,16 @@ BUILT_IN = (
         asset="equities",
         domain="analytics",
         description="SMA, EMA, MACD, RSI and Bollinger bands for securities with new prices.",
+    ),
+    PipelineFamily(
+        name="audit_anchor",
+        params_model=AnchorParams,
+        builder="hubctl.pipelines.anchor:build",
+        provider="internal",
+        asset="audit",
+        domain="governance",
+        description="Signs where the audit chain stands and appends it to the anchor store"
+        " outside the database.",
     ),
 )
 

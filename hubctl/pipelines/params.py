@@ -47,3 +47,7 @@ class HistoricalParams(MarketDataParams):
 
 class IndicatorParams(PipelineParams):
     pass
+
+
+class AnchorParams(PipelineParams):
+    pass

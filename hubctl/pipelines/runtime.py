@@ -11,9 +11,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from airflow.sdk import task
+from airflow.sdk import get_current_context, task
 from sqlalchemy.engine import Engine
 
+from hubctl.services.runs import AUDIT_ID_XCOM
 from hubctl.specs import format_utc, live_spec
 
 log = logging.getLogger(__name__)
@@ -43,13 +44,30 @@ def load_config(dag_name: str, job_name: str) -> dict[str, Any]:
     Read at run time, not parse time, so a change made after the last parse (a new batch_size,
     say) is what the run uses; the log line says which version that was. Tasks downstream turn
     the JSON back into a DagSpec (XCom holds JSON, not models).
+
+    The audit chain's head is read first and kept as XCom ``hub_audit_id``: `hubctl runs show`
+    lists every entry after it, so a change the run did not see can never be hidden (one made
+    between the two reads is listed although the run saw it).
     """
+    audit_id = audit_head_id()
     spec = live_spec(dag_name, job_name)
     log.info(
-        "running %s with configuration version %d (changed by %s at %s)",
+        "running %s with hub configuration version %d (audit id %s; changed by %s at %s)",
         spec.dag_id,
         spec.version,
+        audit_id,
         spec.updated_by,
         format_utc(spec.updated_at),
     )
+    get_current_context()["ti"].xcom_push(key=AUDIT_ID_XCOM, value=audit_id)
     return spec.model_dump(mode="json")
+
+
+def audit_head_id() -> int | None:
+    """The newest audit entry's id (None before any change)."""
+    from hubctl.db import Database
+    from hubctl.repository.audit import chain_head
+
+    with Database.from_settings().connect() as conn:
+        head = chain_head(conn)
+    return None if head is None else head["last_id"]

@@ -40,30 +40,60 @@ _FILTERS = {
     "actor": "actor = %(actor)s",
     "table": "table_name = %(table)s",
     "dag_name": f"(table_name = '{JOBS.name}' AND row_key->>'dag_name' = %(dag_name)s)",
+    "job_name": f"(table_name = '{JOBS.name}' AND row_key->>'job_name' = %(job_name)s)",
+    "after_id": "id > %(after_id)s",
     "group": _ABOUT_GROUP,
 }
 
 
-def list_entries(
-    conn: Connection,
-    *,
-    since: dt.datetime | None = None,
-    until: dt.datetime | None = None,
-    actor: str | None = None,
-    table: str | None = None,
-    dag_name: str | None = None,
-    group: str | None = None,
-    group_exchanges: Sequence[str] = (),
-    limit: int | None = None,
-) -> list[Row]:
-    """Entries matching every filter given, newest first."""
-    given = {"since": since, "until": until, "actor": actor, "table": table,
-             "dag_name": dag_name, "group": group}  # fmt: skip
-    where = [_FILTERS[name] for name, value in given.items() if value is not None]
+def _entries_query(
+    filters: Mapping[str, Any], group_exchanges: Sequence[str], limit: int | None
+) -> tuple[str, dict[str, Any]]:
+    where = [_FILTERS[name] for name, value in filters.items() if value is not None]
     sql = _SELECT + (f" WHERE {' AND '.join(where)}" if where else "") + " ORDER BY id DESC"
     if limit is not None:
         sql += " LIMIT %(limit)s"
-    return fetch(conn, sql, {**given, "exchanges": list(group_exchanges), "limit": limit})
+    return sql, {**filters, "exchanges": list(group_exchanges), "limit": limit}
+
+
+def stream_entries(
+    conn: Connection,
+    *,
+    filters: Mapping[str, Any],
+    group_exchanges: Sequence[str] = (),
+    limit: int | None = None,
+    batch: int = 2_000,
+) -> Iterator[Row]:
+    """list_entries' rows (same ``filters`` names), through a server-side cursor: flat memory."""
+    with conn.cursor(name="hub_audit_export") as cursor:
+        cursor.itersize = batch
+        cursor.execute(*_entries_query(filters, group_exchanges, limit))
+        for values in cursor:
+            yield dict(zip(AUDIT_COLUMNS, values, strict=True))
+
+
+def row_changes(
+    conn: Connection, *, until: dt.datetime | None = None, last_id: int | None = None
+) -> Iterator[Row]:
+    """Every entry up to ``until`` (or up to id ``last_id``), oldest first: what replays the tables.
+
+    Streamed through a server-side cursor: the whole log never sits in memory at once.
+    """
+    bound = "occurred_at <= %(until)s" if until is not None else "id <= %(last_id)s"
+    with conn.cursor(name="hub_audit_replay") as cursor:
+        cursor.itersize = 10_000
+        cursor.execute(
+            "SELECT table_name, action, old_row, new_row FROM hub.audit_log"
+            f" WHERE {bound} ORDER BY id",
+            {"until": until, "last_id": last_id},
+        )
+        for table_name, action, old_row, new_row in cursor:
+            yield {
+                "table_name": table_name,
+                "action": action,
+                "old_row": old_row,
+                "new_row": new_row,
+            }
 
 
 def get_entry(conn: Connection, *, entry_id: int) -> Row | None:
@@ -101,14 +131,29 @@ def chain_head(conn: Connection) -> Row | None:
     return found[0] if found else None
 
 
-def chain_links(conn: Connection, *, batch: int = 10_000) -> Iterator[Row]:
-    """Every entry's id, hashes and canonical text, in id order, streamed (a server-side cursor)."""
+_LINK = f"SELECT id, prev_hash, row_hash, {CANONICAL_ROW_SQL} AS canonical FROM hub.audit_log"
+
+
+def chain_links(
+    conn: Connection, *, after_id: int | None = None, batch: int = 10_000
+) -> Iterator[Row]:
+    """Entries' id, hashes and canonical text in id order (after ``after_id``), streamed.
+
+    A server-side cursor keeps memory flat however long the log is.
+    """
     with conn.cursor(name="hub_audit_chain") as cursor:
         cursor.itersize = batch
-        cursor.execute(
-            f"SELECT id, prev_hash, row_hash, {CANONICAL_ROW_SQL} AS canonical"
-            " FROM hub.audit_log ORDER BY id"
-        )
+        cursor.execute(f"{_LINK} WHERE id > %(after)s ORDER BY id", {"after": after_id or 0})
         for entry_id, prev_hash, row_hash, canonical in cursor:
             yield {"id": entry_id, "prev_hash": prev_hash, "row_hash": row_hash,
                    "canonical": canonical}  # fmt: skip
+
+
+def chain_link(conn: Connection, *, entry_id: int) -> Row | None:
+    """One entry's link (as chain_links yields it) and how many entries have an id up to it."""
+    sql = (
+        f"SELECT *, (SELECT count(*) FROM hub.audit_log WHERE id <= %(id)s) AS count"
+        f" FROM ({_LINK} WHERE id = %(id)s) AS link"
+    )
+    found = fetch(conn, sql, {"id": entry_id})
+    return found[0] if found else None

@@ -7,7 +7,9 @@ description (hubctl.tables); rows come back as dicts, as the database returns th
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from psycopg2.extras import Json
@@ -16,6 +18,29 @@ from hubctl.db import Connection
 from hubctl.tables import ControlTable
 
 Row = dict[str, Any]
+# The control tables as they were at some moment (hubctl.services.history): while set, every
+# select reads these rows instead of the live table, so each read answers `--at` with its own
+# query (filters, order, types) instead of a second, historical copy of it.
+_as_of: ContextVar[Mapping[str, list[Row]] | None] = ContextVar("hub_as_of", default=None)
+
+
+@contextmanager
+def reading_as_of(tables: Mapping[str, list[Row]]) -> Iterator[None]:
+    """Within the block, select_rows reads ``tables`` (table name -> rows as JSON objects)."""
+    token = _as_of.set(tables)
+    try:
+        yield
+    finally:
+        _as_of.reset(token)
+
+
+def _source(table: ControlTable) -> tuple[str, dict[str, Any]]:
+    """FROM clause and its parameters: the live table, or the rows of the moment being read."""
+    tables = _as_of.get()
+    if tables is None:
+        return table.qualified_name, {}
+    sql = f"jsonb_populate_recordset(NULL::{table.qualified_name}, %(as_of)s) AS {table.name}"
+    return sql, {"as_of": Json(tables.get(table.name, []))}
 
 
 def fetch(conn: Connection, sql: str, params: Mapping[str, Any] | None = None) -> list[Row]:
@@ -73,11 +98,12 @@ def select_rows(
     where = where or {}
     if _holds_nul(where):
         return []
+    source, params = _source(table)
     sql = (
-        f"SELECT {', '.join(table.columns)} FROM {table.qualified_name}{_where(table, where)}"
+        f"SELECT {', '.join(table.columns)} FROM {source}{_where(table, where)}"
         f" ORDER BY {', '.join(table.key)}{' FOR UPDATE' if lock else ''}"
     )
-    return fetch(conn, sql, _bound(table, where, "w_"))
+    return fetch(conn, sql, {**_bound(table, where, "w_"), **params})
 
 
 def insert_row(conn: Connection, *, table: ControlTable, values: Mapping[str, Any]) -> Row:

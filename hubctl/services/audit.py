@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
+from hubctl import anchors
 from hubctl import audit as chain
 from hubctl.db import Connection, Database
 from hubctl.errors import ConflictError, NotFoundError, ValidationError, unknown
@@ -16,6 +18,7 @@ from hubctl.repository import rows as row_sql
 from hubctl.repository.rows import Row
 from hubctl.services import rows
 from hubctl.services.changes import audited_change
+from hubctl.services.history import parse_moment
 from hubctl.tables import CONTROL_TABLES, GROUPS, INT4_MAX, TICKERS, ControlTable
 
 TABLE_NAMES = {
@@ -26,8 +29,6 @@ TABLE_NAMES = {
     "jobs": "dag_configuration",
     "tickers": "tickers",
 }
-_AGO = re.compile(r"^(?P<amount>[0-9]{1,6})(?P<unit>[mhdw])$")
-_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
 @dataclass(frozen=True)
@@ -90,26 +91,6 @@ class AuditEntry:
         return data
 
 
-def parse_moment(text: str, *, option: str, now: dt.datetime | None = None) -> dt.datetime:
-    """`7d`, `12h`, `30m`, `2w` (ago) or an ISO date/time (UTC unless it names an offset)."""
-    now = now or dt.datetime.now(dt.UTC)
-    ago = _AGO.match(text.strip())
-    if ago:
-        try:
-            return now - dt.timedelta(**{_UNITS[ago["unit"]]: int(ago["amount"])})
-        except OverflowError:  # further back than year 1, the earliest date there is
-            raise ValidationError(
-                f"{option}: {text.strip()!r} reaches back before year 1"
-            ) from None
-    try:
-        moment = dt.datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise ValidationError(
-            f"{option}: expected 30m, 12h, 7d, 2w or a date such as 2026-01-01 (got {text!r})"
-        ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
-
-
 def _table_name(table: str) -> str:
     if table not in TABLE_NAMES:
         raise unknown("table", "table", table, sorted(set(TABLE_NAMES.values())))
@@ -127,37 +108,57 @@ def _group_exchanges(conn: Connection, group: str) -> list[str]:
     return []
 
 
-def audit_log(
-    database: Database,
-    *,
-    since: str | None = None,
-    until: str | None = None,
-    actor: str | None = None,
-    table: str | None = None,
-    dag_name: str | None = None,
-    group: str | None = None,
-    limit: int | None = None,
-) -> list[AuditEntry]:
-    """Entries matching every filter given, newest first (limit None or 0: all of them)."""
+@dataclass(frozen=True)
+class AuditQuery:
+    """audit log's filters, as typed in (times as `7d` or ISO; table by any of its names)."""
+
+    since: str | None = None
+    until: str | None = None
+    actor: str | None = None
+    table: str | None = None
+    dag_name: str | None = None
+    group: str | None = None
+    job_name: str | None = None
+    after_id: int | None = None
+
+    def filters(self) -> dict[str, Any]:
+        return {
+            "since": None if self.since is None else parse_moment(self.since, option="since"),
+            "until": None if self.until is None else parse_moment(self.until, option="until"),
+            "actor": self.actor,
+            "table": None if self.table is None else _table_name(self.table),
+            "dag_name": self.dag_name,
+            "group": self.group,
+            "job_name": self.job_name,
+            "after_id": self.after_id,
+        }
+
+
+def _checked_limit(limit: int | None) -> int | None:
     if limit is not None and not 0 <= limit <= INT4_MAX:
         raise ValidationError(f"limit: must be 0 (no limit) to {INT4_MAX} (got {limit})")
-    start = None if since is None else parse_moment(since, option="since")
-    end = None if until is None else parse_moment(until, option="until")
-    table_name = None if table is None else _table_name(table)
+    return limit or None
+
+
+def audit_log(
+    database: Database, query: AuditQuery = AuditQuery(), *, limit: int | None = None
+) -> list[AuditEntry]:
+    """Entries matching every filter given, newest first (limit None or 0: all of them)."""
+    return list(stream_audit_log(database, query, limit=limit))
+
+
+def stream_audit_log(
+    database: Database, query: AuditQuery = AuditQuery(), *, limit: int | None = None
+) -> Iterator[AuditEntry]:
+    """audit_log, one entry at a time: a million entries export in constant memory."""
+    limit, filters = _checked_limit(limit), query.filters()
     with database.connect() as conn:
-        exchanges = [] if group is None else _group_exchanges(conn, group)
-        found = audit_rows.list_entries(
-            conn,
-            since=start,
-            until=end,
-            actor=actor,
-            table=table_name,
-            dag_name=dag_name,
-            group=group,
-            group_exchanges=exchanges,
-            limit=limit or None,
+        exchanges = [] if query.group is None else _group_exchanges(conn, query.group)
+        rows = audit_rows.stream_entries(
+            conn, filters=filters, group_exchanges=exchanges, limit=limit
         )
-    return [AuditEntry.from_row(row) for row in found]
+        for row in rows:
+            yield AuditEntry.from_row(row)
 
 
 def _require_entry(conn: Connection, entry_id: int) -> AuditEntry:
@@ -174,7 +175,7 @@ def audit_entry(database: Database, *, entry_id: int) -> AuditEntry:
 
 def verify(database: Database) -> chain.ChainReport:
     """Recompute the hash chain; the report names the first broken id, if any."""
-    with database.connect() as conn:
+    with database.connect(snapshot=True) as conn:
         return chain.verify_chain(conn)
 
 
@@ -182,6 +183,47 @@ def verify(database: Database) -> chain.ChainReport:
 _RESTORE_HINT = {
     TICKERS.name: "hubctl tickers import FILE, or hubctl apply -f EXPORT",
 }
+
+
+def verify_anchored(
+    database: Database,
+    *,
+    store: Path | None = None,
+    incremental: bool = False,
+    key: anchors.AnchorKey | None = None,
+) -> chain.AnchoredReport:
+    """The chain against the anchor store: all of it, or (incremental) from the newest anchor on."""
+    stored = list(anchors.read_anchors(anchors.store_file(store)))
+    key = key or anchors.configured_key()
+    check = chain.verify_from_last_anchor if incremental else chain.verify_with_anchors
+    with database.connect(snapshot=True) as conn:
+        return check(conn, stored, key)
+
+
+def anchor(
+    database: Database, *, store: Path | None = None, key: anchors.AnchorKey | None = None
+) -> anchors.Anchor:
+    """Check the chain from the newest anchor on, then sign where it stands and append that.
+
+    Refuses to anchor a chain that does not verify: an anchor vouches for everything before it.
+    """
+    path = anchors.store_file(store)
+    key = key or anchors.configured_key()
+    stored = list(anchors.read_anchors(path)) if path.exists() else []
+    with database.connect(snapshot=True) as conn:
+        report = chain.verify_from_last_anchor(conn, stored, key)
+    if not report.ok:
+        raise ConflictError(f"not anchoring: {report.failure}")
+    if report.chain.last_id is None or report.chain.last_hash is None:
+        raise ValidationError("the audit log is empty: nothing to anchor yet")
+    made = anchors.new_anchor(
+        key,
+        last_id=report.chain.last_id,
+        last_hash=report.chain.last_hash,
+        count=report.chain.count,
+    )
+    anchors.append_anchor(path, made)
+    return made
 
 
 def _require_latest(conn: Connection, entry: AuditEntry, table: ControlTable) -> None:

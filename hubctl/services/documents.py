@@ -21,6 +21,7 @@ from hubctl.configfile import SECTIONS, ConfigDocument, Mode, reference_problems
 from hubctl.db import Connection, Database
 from hubctl.errors import ConflictError, ValidationError
 from hubctl.repository import rows as row_sql
+from hubctl.services import history
 from hubctl.services.changes import audited_change
 from hubctl.services.rows import RowChange, apply_change, select_records, spec_values
 from hubctl.tables import GROUPS, ControlTable
@@ -38,10 +39,21 @@ def current_document(conn: Connection) -> ConfigDocument:
     )
 
 
-def export_document(database: Database) -> ConfigDocument:
-    """Everything the database holds, as a document that `apply` reproduces exactly."""
-    with database.connect() as conn:
+def export_document(database: Database, *, at: str | None = None) -> ConfigDocument:
+    """Everything the database holds (``at``: held then), as a document `apply` reproduces."""
+    with history.connect_at(database, at) as conn:
         return current_document(conn)
+
+
+def diff(database: Database, *, start: str, end: str) -> Plan:
+    """What changed from ``start`` to ``end`` (times, or audit ids), as a plan would show it."""
+    start_moment = history.Moment.parse(start, option="from", ids=True)
+    end_moment = history.Moment.parse(end, option="to", ids=True)
+    with database.connect(snapshot=True) as conn:
+        with history.reading(conn, end_moment):
+            document = current_document(conn)
+        with history.reading(conn, start_moment):
+            return _plan(conn, document, "converge")
 
 
 @dataclass(frozen=True)

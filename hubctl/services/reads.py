@@ -15,6 +15,7 @@ from hubctl.repository import config as job_rows
 from hubctl.repository import groups as group_rows
 from hubctl.repository import tickers as ticker_rows
 from hubctl.repository.rows import Row, select_rows
+from hubctl.services import history
 from hubctl.tables import GROUPS, JOBS, TICKERS, ControlTable
 
 _LISTED_KEYS = 20
@@ -52,17 +53,19 @@ def list_jobs(
     dag_name: str | None = None,
     group: str | None = None,
     enabled: bool | None = None,
+    at: str | None = None,
 ) -> list[Row]:
-    with database.connect() as conn:
+    """Jobs matching the filters, now or (``at``: a time) as they were then."""
+    with history.connect_at(database, at) as conn:
         if group is not None:
             require_group(conn, group, field="group")
         found = job_rows.list_jobs(conn, dag_name=dag_name, group=group, enabled=enabled)
         return [JOBS.as_dict(row) for row in found]
 
 
-def get_job(database: Database, *, dag_name: str, job_name: str) -> Row:
+def get_job(database: Database, *, dag_name: str, job_name: str, at: str | None = None) -> Row:
     key = {"dag_name": dag_name, "job_name": job_name}
-    with database.connect() as conn:
+    with history.connect_at(database, at) as conn:
         return JOBS.as_dict(require_row(conn, table=JOBS, key=key))
 
 

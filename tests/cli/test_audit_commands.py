@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from hubctl.settings import get_settings
 from tests.cli.conftest import Run, audit_rows, last_audit_id, snapshot
 
 DAG, JOB = "data_collection_equities", "us_markets"
@@ -64,10 +66,10 @@ def test_log_json_has_the_stable_fields(hub: Run) -> None:
         (["--table", "groups"], 4),
         (["--dag", "historical_load_equities"], 4),
         (["--group", "lse"], 1 + 2 + 6),  # the group, its two jobs, its six tickers
-        (["--since", "1h"], 42),
+        (["--since", "1h"], 43),
         (["--until", "2000-01-01"], 0),
         (["--since", "2000-01-01", "--limit", "5"], 5),
-        (["--limit", "0"], 42),
+        (["--limit", "0"], 43),
     ],
 )
 def test_log_filters(hub: Run, flags: list[str], expected: int) -> None:
@@ -107,7 +109,7 @@ def test_show_puts_old_and_new_side_by_side(hub: Run) -> None:
 
 def test_verify_reports_the_chain(hub: Run, default_config: Engine) -> None:
     result = json.loads(hub("audit", "verify", "-o", "json").stdout)
-    assert result["ok"] is True and result["rows_checked"] == 41 and result["last_id"] == 41
+    assert result["ok"] is True and result["rows_checked"] == 42 and result["last_id"] == 42
     assert len(result["last_hash"]) == 64
 
 
@@ -199,7 +201,64 @@ def test_revert_insert_removes_and_revert_delete_restores(hub: Run, default_conf
 
 def test_log_since_accepts_dates_and_durations(hub: Run) -> None:
     today = dt.datetime.now(dt.UTC).date().isoformat()
-    assert len(json.loads(hub("audit", "log", "--since", today, "-o", "json").stdout)) == 41
+    assert len(json.loads(hub("audit", "log", "--since", today, "-o", "json").stdout)) == 42
     assert (
         json.loads(hub("audit", "log", "--since", "2w", "--until", "1w", "-o", "json").stdout) == []
     )
+
+
+def test_anchor_then_verify_with_anchors_names_the_disagreeing_anchor(
+    hub: Run, default_config: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.test_anchors import RECOMPUTE_CHAIN
+    from tests.test_audit import tamper
+
+    monkeypatch.setenv("HUB_AUDIT_KEY", "an anchor key kept far from the database")
+    get_settings.cache_clear()
+    store = tmp_path / "anchors"
+    made = json.loads(hub("audit", "anchor", "--anchors", str(store), "-o", "json").stdout)
+    assert made["last_id"] == last_audit_id(default_config) == made["count"]
+    checked = hub("audit", "verify", "--anchors", str(store), "-o", "json")
+    assert checked.exit_code == 0 and json.loads(checked.stdout)["anchors_checked"] == 1
+    assert json.loads(checked.stdout)["rows_per_second"] > 0
+    tamper(default_config, "UPDATE hub.audit_log SET reason = 'rewritten' WHERE id = 1")
+    tamper(default_config, RECOMPUTE_CHAIN)
+    assert hub("audit", "verify").exit_code == 0
+    for extra in ((), ("--incremental",)):
+        failed = hub("audit", "verify", "--anchors", str(store), *extra)
+        assert failed.exit_code == 1
+        assert failed.stderr.startswith(f"Error: anchor on line 1 (last_id {made['last_id']}")
+
+
+def test_log_jsonl_streams_the_same_entries_as_json(hub: Run, default_config: Engine) -> None:
+    set_batch(hub, 750)
+    streamed = hub("audit", "log", "--limit", "0", "-o", "jsonl").stdout.splitlines()
+    listed = json.loads(hub("audit", "log", "--limit", "0", "-o", "json").stdout)
+    assert [json.loads(line) for line in streamed] == listed
+    assert len(streamed) == last_audit_id(default_config)
+
+
+def test_since_and_until_bound_the_log_together(hub: Run, default_config: Engine) -> None:
+    first = set_batch(hub, 600)
+    with default_config.connect() as conn:
+        between = conn.scalar(sa.text("SELECT clock_timestamp()")).isoformat()
+    second = set_batch(hub, 700)
+    window = ["audit", "log", "--dag", DAG, "-o", "json"]
+    before = json.loads(hub(*window, "--since", "1h", "--until", between).stdout)
+    after = json.loads(hub(*window, "--since", between, "--until", "0m").stdout)
+    assert first in [e["id"] for e in before] and second not in [e["id"] for e in before]
+    assert [e["id"] for e in after] == [second]
+
+
+def test_csv_reasons_with_newlines_quotes_and_commas_read_back_identical(hub: Run) -> None:
+    import csv
+    import io
+
+    reasons = ["line one\nline two", 'she said "stop", then left', "tab\tand\r\nCRLF", "üñí ✓"]
+    for size, reason in enumerate(reasons, start=601):
+        set_batch(hub, size, "-m", reason)
+    # The bytes: click's Result.stdout turns \r\n into \n for convenience.
+    text = hub("audit", "log", "--limit", str(len(reasons)), "-o", "csv").stdout_bytes.decode()
+    rows = list(csv.DictReader(io.StringIO(text, newline="")))
+    assert [row["reason"] for row in rows] == reasons[::-1]
+    assert [row["actor"] for row in rows] == ["pytest"] * len(reasons)

@@ -31,7 +31,7 @@ DEFAULT_DAGS = {
     f"{dag}__{job}"
     for dag in ("data_collection_equities", "historical_load_equities")
     for job in ("us_markets", "lse", "german_markets", "european_markets")
-} | {"calculate_indicators__all"}
+} | {"calculate_indicators__all", "audit_anchor__hub"}
 
 
 @dataclass
@@ -125,7 +125,7 @@ def run_state(api: AirflowApi, dag_id: str, run_id: str) -> str:
 
 def test_default_dags_appear(stack: RunningStack) -> None:
     wait_for(lambda: {d for d, stale in dag_states(stack.api).items() if not stale} >= DEFAULT_DAGS,
-             120, "the 9 default DAGs")  # fmt: skip
+             120, "the 10 default DAGs")  # fmt: skip
 
 
 def test_collection_run_loads_prices_and_triggers_indicators(stack: RunningStack) -> None:
@@ -198,3 +198,52 @@ def test_doctor_and_status_see_a_healthy_stack(stack: RunningStack) -> None:
     us = next(row for row in rows if row["group"] == "us_markets")
     assert us["enabled"] and "data_collection_equities__us_markets" in us["dags"]
     assert us["last_run"] != "(Airflow API not configured)"
+
+
+def finished_run(stack: RunningStack, dag_id: str) -> str:
+    run_id = str(
+        stack.api.call("POST", f"/api/v2/dags/{dag_id}/dagRuns", {"logical_date": None})[
+            "dag_run_id"
+        ]
+    )
+    state = wait_for(lambda: (s := run_state(stack.api, dag_id, run_id)) in {"success", "failed"} and s,
+                     300, f"run {run_id}", interval=2)  # fmt: skip
+    assert state == "success"
+    return run_id
+
+
+def newest_dag_version(stack: RunningStack, dag_id: str) -> int:
+    found = stack.api.call("GET", f"/api/v2/dags/{dag_id}/dagVersions?order_by=-version_number")
+    return max(version["version_number"] for version in found["dag_versions"])
+
+
+def test_runs_show_reports_what_each_run_ran_with(stack: RunningStack) -> None:
+    """A run before and a run after a config change: each reports the version it used."""
+    dag_id = "calculate_indicators__all"
+
+    def shown(run_id: str) -> dict[str, Any]:
+        return dict(json.loads(stack.hubctl("runs", "show", dag_id, run_id, "-o", "json").stdout))
+
+    config = ("config", "get", "calculate_indicators", "all", "-o", "json")
+    version_before = json.loads(stack.hubctl(*config).stdout)["version"]
+    before = finished_run(stack, dag_id)
+    dag_version_before = newest_dag_version(stack, dag_id)
+    stack.hubctl("config", "set", "calculate_indicators", "all", "batch_size=900",
+                 "--actor", "e2e-auditor", "-m", "bigger batches")  # fmt: skip
+    # doc_md carries the configuration version, so the re-parse makes a new DAG version.
+    wait_for(
+        lambda: newest_dag_version(stack, dag_id) > dag_version_before, 60, "a new DAG version"
+    )
+    after = finished_run(stack, dag_id)
+
+    first, second = shown(before), shown(after)
+    assert first["configuration_version"] == version_before
+    assert second["configuration_version"] == version_before + 1
+    assert second["audit_id"] > first["audit_id"]
+    assert first["dag_versions"][-1]["version_number"] == dag_version_before
+    assert second["dag_versions"][-1]["version_number"] > dag_version_before
+    changes = [(e["actor"], e["changes"]) for e in first["changes_since"]]
+    assert ("e2e-auditor", {"batch_size": {"old": 1000, "new": 900}}) in changes
+    assert second["changes_since"] == []
+    table = stack.hubctl("runs", "show", dag_id, before).stdout
+    assert "hub configuration version" in table and "bigger batches" in table

@@ -7,8 +7,10 @@ configuration drives each run, reports reach XCom, reruns are idempotent, runs t
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -242,3 +244,34 @@ def test_fail_tickers_are_refused_with_a_real_source() -> None:
     assert validate_params("data_collection_equities", {"fail_tickers": ["MSFT"]})
     with pytest.raises(ValidationError, match="fail_tickers only applies to source 'sample'"):
         validate_params("historical_load_equities", {"source": "yfinance", "fail_tickers": ["A"]})
+
+
+def test_audit_anchor_signs_the_chain_head_into_the_store(
+    hub: Engine, parse: Callable[[], Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The generated job runs the anchor service with the key from the worker's environment."""
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    from hubctl.anchors import AnchorKey
+    from hubctl.db import Database
+    from hubctl.services import audit
+    from hubctl.settings import get_settings
+
+    monkeypatch.setenv("HUB_AUDIT_KEY", "the workers' anchor key, never in the database")
+    monkeypatch.setenv("HUB_ANCHOR_PATH", str(tmp_path / "anchors.jsonl"))
+    get_settings.cache_clear()
+    run, values = _test(parse().dags["audit_anchor__hub"])
+    with hub.connect() as conn:
+        head = conn.execute(text("SELECT last_id FROM hub.audit_chain_head")).scalar()
+    with create_session() as session:
+        recorded = session.query(XComModel).filter_by(run_id=run.run_id, key="hub_audit_id").one()
+    assert values["anchor"]["last_id"] == values["anchor"]["count"] == head
+    assert XComModel.deserialize_value(recorded) == head  # what load_config read for `runs show`
+    [line] = (tmp_path / "anchors.jsonl").read_text().splitlines()
+    assert json.loads(line) == values["anchor"]
+    key = AnchorKey(b"the workers' anchor key, never in the database")
+    assert audit.verify_anchored(
+        Database(hub.url.render_as_string(hide_password=False)), key=key
+    ).ok
+    get_settings.cache_clear()

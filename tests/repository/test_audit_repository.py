@@ -3,15 +3,33 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from hubctl import models
+from hubctl.db import Connection
 from hubctl.repository import audit as audit_rows
 from hubctl.services import config, groups
 from hubctl.services.rows import FieldChanges
 from tests.databases import database_of
+
+
+def entries(
+    conn: Connection,
+    *,
+    group_exchanges: Sequence[str] = (),
+    limit: int | None = None,
+    **filters: Any,
+) -> list[dict[str, Any]]:
+    """The stream of matching entries (newest first), as a list."""
+    return list(
+        audit_rows.stream_entries(
+            conn, filters=filters, group_exchanges=group_exchanges, limit=limit
+        )
+    )
 
 
 def test_filters(default_config: Engine) -> None:
@@ -24,16 +42,16 @@ def test_filters(default_config: Engine) -> None:
         actor="zoe",
     )
     with database.connect() as conn:
-        assert len(audit_rows.list_entries(conn)) == 42
-        [newest] = audit_rows.list_entries(conn, actor="zoe")
-        assert newest["table_name"] == "dag_configuration" and newest["id"] == 42
-        assert len(audit_rows.list_entries(conn, table="exchange_groups")) == 4
-        assert len(audit_rows.list_entries(conn, dag_name="data_collection_equities")) == 5
-        lse = audit_rows.list_entries(conn, group="lse", group_exchanges=["LSE"])
+        assert len(entries(conn)) == 43
+        [newest] = entries(conn, actor="zoe")
+        assert newest["table_name"] == "dag_configuration" and newest["id"] == 43
+        assert len(entries(conn, table="exchange_groups")) == 4
+        assert len(entries(conn, dag_name="data_collection_equities")) == 5
+        lse = entries(conn, group="lse", group_exchanges=["LSE"])
         assert len(lse) == 1 + 3 + 6  # group, two job inserts and one update, six tickers
         future = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
-        assert audit_rows.list_entries(conn, since=future) == []
-        assert [e["id"] for e in audit_rows.list_entries(conn, limit=2)] == [42, 41]
+        assert entries(conn, since=future) == []
+        assert [e["id"] for e in entries(conn, limit=2)] == [43, 42]
 
 
 def test_latest_entry_of_a_row(default_config: Engine) -> None:
@@ -44,7 +62,7 @@ def test_latest_entry_of_a_row(default_config: Engine) -> None:
     config.set_job(database, changes=FieldChanges({"priority": 6}), actor="t", **key)
     with database.connect() as conn:
         later = audit_rows.latest_entry(conn, table="dag_configuration", key=key)
-        assert first is not None and later == {"id": 42, "action": "UPDATE"}
+        assert first is not None and later == {"id": 43, "action": "UPDATE"}
         assert first["id"] < later["id"]
         entry = audit_rows.get_entry(conn, entry_id=later["id"])
         assert entry is not None and entry["changed_fields"] == {"priority": {"old": 5, "new": 6}}
