@@ -23,6 +23,7 @@ from typer.testing import CliRunner
 from hubctl.cli import app
 from hubctl.paths import DAGS_FOLDER
 from hubctl.settings import get_settings
+from tests.generator.conftest import DEFAULT_DAG_IDS
 
 POD_TEMPLATE = Path(__file__).parents[2] / "deploy" / "kubernetes" / "pod-template.yaml"
 LSE = "data_collection_equities__lse"
@@ -129,5 +130,5 @@ def test_a_plain_install_without_the_kubernetes_client_still_parses(hub: Engine)
     )
     assert done.returncode == 0, done.stderr[-3000:]
     [parsed] = [line for line in done.stdout.splitlines() if line.startswith("PARSED")]
-    assert parsed.split(" ", 3)[1:3] == ["9", "dict"]
+    assert parsed.split(" ", 3)[1:3] == [str(len(DEFAULT_DAG_IDS)), "dict"]
     assert "'limits': {'cpu': '2000m', 'memory': '2Gi'}" in parsed
