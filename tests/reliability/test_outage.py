@@ -184,7 +184,8 @@ def test_a_database_that_accepts_the_login_and_goes_silent_never_changes_the_dag
             time.sleep(0.5)
         log = next((tmp_path / "airflow" / "logs").rglob("hub_dags.py.log")).read_text()
         fallbacks = log.count("no answer from the database at 127.0.0.1")
-        assert endpoint.logins - logins >= 3 and fallbacks >= 3  # parsing went on, each bounded
+        # Parsing went on, each parse bounded (a cycle is ~10 s of waiting plus the interval).
+        assert endpoint.logins - logins >= 2 and fallbacks >= 2
         endpoint.silent = False
         with engine.begin() as conn:
             conn.execute(
