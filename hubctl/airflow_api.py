@@ -19,6 +19,7 @@ from hubctl.settings import Settings, get_settings
 
 GENERATOR_FILE = "hub_dags.py"
 TIMEOUT_SECONDS = 5.0
+PAGE = "100"  # Airflow's default [api] maximum_page_limit: asking for more returns no more
 
 
 class AirflowApiError(HubError):
@@ -45,6 +46,14 @@ class AirflowApiConfig:
         if stack_file.exists():
             return cls(**json.loads(stack_file.read_text()))
         return None
+
+
+@dataclass(frozen=True)
+class PauseEvent:
+    """Who paused a DAG in Airflow (the event log's owner) and when (ISO time)."""
+
+    who: str
+    when: str
 
 
 def stack_api_file(home: Path) -> Path:
@@ -80,14 +89,40 @@ class AirflowApi:
             self._token = self._call("POST", "/auth/token", credentials)["access_token"]
         return self._call(method, path, body)
 
+    def listing(self, path: str, key: str, query: dict[str, str]) -> list[dict[str, Any]]:
+        """Every item of a list endpoint: Airflow caps a page at [api] maximum_page_limit (100)."""
+        items: list[dict[str, Any]] = []
+        while True:
+            page_query = urllib.parse.urlencode({**query, "limit": PAGE, "offset": len(items)})
+            page = self.call("GET", f"{path}?{page_query}")
+            items.extend(page[key])
+            if not page[key] or len(items) >= page["total_entries"]:
+                return items
+
     def dags(
-        self, *, include_stale: bool = False, pattern: str | None = None
+        self, *, include_stale: bool = False, pattern: str | None = None, paused: bool | None = None
     ) -> list[dict[str, Any]]:
-        query = {"limit": "1000", "exclude_stale": str(not include_stale).lower()}
+        query = {"exclude_stale": str(not include_stale).lower()}
         if pattern:
             query["dag_id_pattern"] = pattern
-        found = self.call("GET", "/api/v2/dags?" + urllib.parse.urlencode(query))
-        return list(found["dags"])
+        if paused is not None:
+            query["paused"] = str(paused).lower()
+        return self.listing("/api/v2/dags", "dags", query)
+
+    def last_pause(self, dag_id: str) -> PauseEvent | None:
+        """Who paused the DAG and when: the newest pause in Airflow's event log, if any."""
+        query = {
+            "dag_id": dag_id,
+            "included_events": "patch_dag",
+            "order_by": "-when",
+            "limit": "20",
+        }
+        found = self.call("GET", "/api/v2/eventLogs?" + urllib.parse.urlencode(query))
+        for event in found["event_logs"]:
+            extra = json.loads(event.get("extra") or "{}")
+            if str(extra.get("is_paused")).lower() == "true":
+                return PauseEvent(who=event.get("owner") or "?", when=event["when"])
+        return None
 
     def generator_file_token(self) -> str | None:
         """The token naming dags/hub_dags.py, from any DAG it produced (stale ones included)."""
