@@ -346,10 +346,12 @@ def test_a_dag_paused_in_airflow_shows_on_the_page_in_status_and_in_doctor(
         status = json.loads(stack.hubctl("status", "-o", "json").stdout)
         [row] = [row for row in status if row["group"] == "european_markets"]
         assert any(dag_id in item and "by admin" in item for item in row["paused_in_airflow"])
-        doctor = stack.hubctl("doctor")
-        assert doctor.returncode == 1
-        assert "enabled in the hub but paused in Airflow" in doctor.stdout
-        assert dag_id in doctor.stdout
+        doctor = stack.hubctl("doctor", "-o", "json")
+        assert doctor.returncode == 1 and "pauses" in doctor.stderr
+        [finding] = [check for check in json.loads(doctor.stdout) if check["check"] == "pauses"]
+        assert not finding["ok"]
+        assert finding["detail"].startswith("enabled in the hub but paused in Airflow")
+        assert dag_id in finding["detail"]
         analyst.driver.get(f"{stack.url}/plugin/markets")
         analyst.driver.switch_to.frame(analyst.wait(lambda: analyst.find_all("iframe"), "frame")[0])
         analyst.wait(lambda: analyst.find_all('tr[data-group="european_markets"] .paused'), "row")
