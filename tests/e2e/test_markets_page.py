@@ -34,7 +34,7 @@ HUBCTL = str(Path(sys.executable).with_name("hubctl"))
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 LSE_DAGS = {"data_collection_equities__lse", "historical_load_equities__lse"}
 HOSTILE = '<script>alert(1)</script> =HYPERLINK("http://x") <b>bold</b>'
-SCREENSHOT = Path(os.environ.get("HUB_SCREENSHOT", tempfile.gettempdir())) / "markets-page.png"
+SCREENSHOT = Path(os.environ.get("HUB_SCREENSHOT", tempfile.gettempdir())) / "web-markets.png"
 
 
 def _require_browser() -> None:
