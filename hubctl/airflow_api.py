@@ -49,6 +49,14 @@ class AirflowApiConfig:
         return None
 
 
+@dataclass(frozen=True)
+class PauseEvent:
+    """Who paused a DAG in Airflow (the event log's owner) and when (ISO time)."""
+
+    who: str
+    when: str
+
+
 def stack_api_file(home: Path) -> Path:
     return home / "airflow-api.json"
 
@@ -96,11 +104,13 @@ class AirflowApi:
                 return items
 
     def dags(
-        self, *, include_stale: bool = False, pattern: str | None = None
+        self, *, include_stale: bool = False, pattern: str | None = None, paused: bool | None = None
     ) -> list[dict[str, Any]]:
         query = {"exclude_stale": str(not include_stale).lower(), "order_by": "dag_id"}
         if pattern:
             query["dag_id_pattern"] = pattern
+        if paused is not None:
+            query["paused"] = str(paused).lower()
         return self.list_all("/api/v2/dags", "dags", query)
 
     def dag_run(self, dag_id: str, run_id: str) -> dict[str, Any]:
@@ -117,6 +127,21 @@ class AirflowApi:
         )
         value = self.call("GET", path)["value"]
         return json.loads(value) if isinstance(value, str) else value
+
+    def last_pause(self, dag_id: str) -> PauseEvent | None:
+        """Who paused the DAG and when: the newest pause in Airflow's event log, if any."""
+        query = {
+            "dag_id": dag_id,
+            "included_events": "patch_dag",
+            "order_by": "-when",
+            "limit": "20",
+        }
+        found = self.call("GET", "/api/v2/eventLogs?" + urllib.parse.urlencode(query))
+        for event in found["event_logs"]:
+            extra = json.loads(event.get("extra") or "{}")
+            if str(extra.get("is_paused")).lower() == "true":
+                return PauseEvent(who=event.get("owner") or "?", when=event["when"])
+        return None
 
     def generator_file_token(self) -> str | None:
         """The token naming dags/hub_dags.py, from any DAG it produced (stale ones included)."""

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 import psycopg2
@@ -33,7 +33,10 @@ from hubctl.settings import Settings, get_settings
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
-__all__ = ["Connection", "Database", "audited_transaction"]
+__all__ = ["Connection", "Database", "Via", "audited_transaction"]
+
+# Which interface made a change (audit_log.via); raw SQL is recorded as 'sql' by the trigger itself.
+Via = Literal["hubctl", "web"]
 
 EMBEDDED_DATABASE = "hub"
 # The embedded server's superuser: it runs the migrations and owns the schema.
@@ -538,8 +541,9 @@ def audited_transaction(
     actor: str,
     reason: str | None = None,
     change_set: str | None = None,
+    via: Via = "hubctl",
 ) -> Iterator[Connection]:
-    """One transaction whose audit rows carry ``actor``, ``reason`` and one change-set id.
+    """One transaction whose audit rows carry ``actor``, ``reason``, ``via`` and one change-set id.
 
     The settings are transaction-local (``set_config(..., true)``), so they cannot leak to the next
     user of a pooled connection (PgBouncer in transaction mode included).
@@ -550,11 +554,12 @@ def audited_transaction(
                 "SELECT set_config('hub.actor', %(actor)s, true),"
                 " set_config('hub.reason', %(reason)s, true),"
                 " set_config('hub.change_set', %(change_set)s, true),"
-                " set_config('hub.via', 'hubctl', true)",
+                " set_config('hub.via', %(via)s, true)",
                 {
                     "actor": actor,
                     "reason": reason or "",
                     "change_set": change_set or str(uuid.uuid4()),
+                    "via": via,
                 },
             )
         yield conn

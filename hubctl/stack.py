@@ -42,6 +42,9 @@ REDIS_MISSING = (
 # default (16) costs memory a laptop-sized stack does not have.
 WORKER_CONCURRENCY = "4"
 ADMIN = "admin"
+# The simple auth manager's users and roles (docs/web.md): an analyst may edit DAGs, so the
+# Markets page lets them switch markets and edit jobs; a viewer may only read.
+USERS = {ADMIN: "admin", "analyst": "user", "viewer": "viewer"}
 READY_TIMEOUT_SECONDS = 180
 STOP_TIMEOUT_SECONDS = 30
 
@@ -99,14 +102,22 @@ class Stack:
 
 
 def _secrets(stack: Stack) -> dict[str, str]:
-    """The admin password and the signing keys every Airflow process must share; kept across runs."""
+    """The users' passwords and the signing keys every Airflow process must share; kept across runs."""
     path = stack.airflow_home / "hub-secrets.json"
-    if not path.exists():
+    values = json.loads(path.read_text()) if path.exists() else {}
+    wanted = ("password", "jwt", "api", *(f"password_{user}" for user in USERS if user != ADMIN))
+    missing = [name for name in wanted if name not in values]
+    if missing:
         path.parent.mkdir(parents=True, exist_ok=True)
-        values = {name: secrets.token_urlsafe(24) for name in ("password", "jwt", "api")}
+        values |= {name: secrets.token_urlsafe(24) for name in missing}
         path.write_text(json.dumps(values))
         path.chmod(0o600)
-    return dict(json.loads(path.read_text()))
+    return dict(values)
+
+
+def passwords(keys: dict[str, str]) -> dict[str, str]:
+    """Each user's password (the admin's key predates the other users)."""
+    return {user: keys["password" if user == ADMIN else f"password_{user}"] for user in USERS}
 
 
 def airflow_environment(stack: Stack, *, hub_url: str, airflow_url: str) -> dict[str, str]:
@@ -131,7 +142,8 @@ def _celery_environment(stack: Stack, airflow_url: str) -> dict[str, str]:
 def _core_environment(stack: Stack, *, hub_url: str, airflow_url: str) -> dict[str, str]:
     keys = _secrets(stack)
     passwords_file = stack.airflow_home / "passwords.json"
-    passwords_file.write_text(json.dumps({ADMIN: keys["password"]}))
+    passwords_file.write_text(json.dumps(passwords(keys)))
+    passwords_file.chmod(0o600)
     return {
         **os.environ,
         "AIRFLOW_HOME": str(stack.airflow_home),
@@ -139,7 +151,9 @@ def _core_environment(stack: Stack, *, hub_url: str, airflow_url: str) -> dict[s
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__DAGS_FOLDER": str(stack.dags_folder),
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN}:admin",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(
+            f"{user}:{role}" for user, role in USERS.items()
+        ),
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords_file),
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{stack.api_url}/execution/",
         "AIRFLOW__API__HOST": "127.0.0.1",
@@ -398,6 +412,9 @@ def up(settings: Settings, echo: Echo, executor: Executor = Executor()) -> None:
         wait_until_ready(stack)
         config = publish_api(stack)
         echo(f"Airflow UI: {stack.api_url}  login: {config.username} / {config.password}")
+        echo(
+            f"Markets page: {stack.api_url}/plugin/markets  (users and passwords: {stack.airflow_home / 'passwords.json'})"
+        )
         echo("hubctl changes now reach Airflow in seconds. Ctrl-C stops everything; data stays.")
         supervise(stack, echo)
     except KeyboardInterrupt:

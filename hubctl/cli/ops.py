@@ -22,14 +22,15 @@ STATUS_COLUMNS = (
     "last_run",
     "latest_trade_date",
     "stale_business_days",
+    "paused_in_airflow",
 )
 
 
 def status(output: OutputOption = OutputFormat.table) -> None:
     """Per exchange group: enabled, its DAGs, the last run's state, the newest price stored and
-    how many business days old it is.
+    how many business days old it is, and which of its DAGs Airflow has paused (by whom, when).
 
-    The last run comes from Airflow's API (HUB_AIRFLOW_API_URL, or the stack of `hubctl up`).
+    The last run and the pauses come from Airflow's API (HUB_AIRFLOW_API_URL, or the stack of `hubctl up`).
 
     Example: hubctl status -o json
     """
@@ -58,7 +59,8 @@ def doctor(
     """Check the database (reachable, migrated), the login (warns when it is a superuser or owns
     the schema: it could silence the audit), the generator's snapshot, every enabled job (one
     `job <dag_id>` line, with the reason, per job that produces no DAG), Airflow's API, and that
-    Airflow serves exactly the DAGs the configuration defines. Exit 1 when any check fails.
+    Airflow serves exactly the DAGs the configuration defines, and that none of them is paused in
+    Airflow while its market is enabled. Exit 1 when any check fails.
 
     Example: hubctl doctor
     """

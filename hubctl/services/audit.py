@@ -10,7 +10,7 @@ from typing import Any
 
 from hubctl import anchors
 from hubctl import audit as chain
-from hubctl.db import Connection, Database
+from hubctl.db import Connection, Database, Via
 from hubctl.errors import ConflictError, NotFoundError, ValidationError, unknown
 from hubctl.repository import audit as audit_rows
 from hubctl.repository import groups as group_rows
@@ -276,11 +276,16 @@ def _inverse(conn: Connection, entry: AuditEntry, table: ControlTable) -> rows.R
 
 
 def revert(
-    database: Database, *, entry_id: int, actor: str, reason: str | None = None
+    database: Database,
+    *,
+    entry_id: int,
+    actor: str,
+    reason: str | None = None,
+    via: Via = "hubctl",
 ) -> rows.RowChange:
     """Write the inverse of one entry as a new audited change; refuse if the row moved on since."""
     note = f"revert of audit entry {entry_id}" + (f": {reason}" if reason else "")
-    with audited_change(database, actor=actor, reason=note) as conn:
+    with audited_change(database, actor=actor, reason=note, via=via) as conn:
         entry = _require_entry(conn, entry_id)
         if entry.action == "TRUNCATE" or entry.table not in CONTROL_TABLES:
             raise ValidationError(

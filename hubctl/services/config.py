@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from hubctl.db import Database
+from hubctl.db import Database, Via
 from hubctl.services import rows
 from hubctl.services.changes import audited_change
 from hubctl.services.rows import FieldChanges, RowChange
@@ -42,6 +42,7 @@ def set_job(
     dry_run: bool = False,
     actor: str,
     reason: str | None = None,
+    via: Via = "hubctl",
 ) -> RowChange:
     """Change fields and params keys of one job."""
     return rows.edit_row(
@@ -53,6 +54,7 @@ def set_job(
         dry_run=dry_run,
         actor=actor,
         reason=reason,
+        via=via,
     )
 
 
@@ -64,6 +66,7 @@ def set_job_enabled(
     enabled: bool,
     actor: str,
     reason: str | None = None,
+    via: Via = "hubctl",
 ) -> RowChange:
     return set_job(
         database,
@@ -72,6 +75,7 @@ def set_job_enabled(
         changes=FieldChanges({"enabled": enabled}),
         actor=actor,
         reason=reason,
+        via=via,
     )
 
 

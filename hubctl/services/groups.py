@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from hubctl.db import Database
+from hubctl.db import Database, Via
 from hubctl.services import rows
 from hubctl.services.changes import audited_change
 from hubctl.services.rows import FieldChanges, RowChange
@@ -50,6 +50,7 @@ def set_group(
     dry_run: bool = False,
     actor: str,
     reason: str | None = None,
+    via: Via = "hubctl",
 ) -> RowChange:
     """Change fields of a group."""
     return rows.edit_row(
@@ -61,11 +62,18 @@ def set_group(
         dry_run=dry_run,
         actor=actor,
         reason=reason,
+        via=via,
     )
 
 
 def set_group_enabled(
-    database: Database, *, group_name: str, enabled: bool, actor: str, reason: str | None = None
+    database: Database,
+    *,
+    group_name: str,
+    enabled: bool,
+    actor: str,
+    reason: str | None = None,
+    via: Via = "hubctl",
 ) -> RowChange:
     """Enable or disable a group: its jobs' DAGs come back or stop; nothing else changes."""
     return set_group(
@@ -74,6 +82,7 @@ def set_group_enabled(
         changes=FieldChanges({"enabled": enabled}),
         actor=actor,
         reason=reason,
+        via=via,
     )
 
 

@@ -11,7 +11,7 @@ from hubctl.airflow_api import GENERATOR_FILE, AirflowApi, AirflowApiConfig, Air
 from hubctl.db import Database
 from hubctl.errors import HubError
 from hubctl.repository import status as status_queries
-from hubctl.repository.rows import select_rows
+from hubctl.repository.rows import Row, select_rows
 from hubctl.settings import Settings
 from hubctl.specs import dag_id_for
 from hubctl.tables import GROUPS, JOBS
@@ -49,34 +49,44 @@ def _last_run(api: AirflowApi | None, dag_ids: list[str]) -> str:
     return "never" if latest is None else f"{latest['dag_id']}: {latest['state']}"
 
 
+def generated_dags(groups: list[Row], jobs: list[Row]) -> dict[str, list[str]]:
+    """Per exchange group, the DAGs the hub generates for it (none while the group is disabled)."""
+    return {
+        group["group_name"]: [
+            dag_id_for(job["dag_name"], job["job_name"])
+            for job in jobs
+            if job["exchange_group"] == group["group_name"] and job["enabled"]
+        ]
+        if group["enabled"]
+        else []
+        for group in groups
+    }
+
+
 def group_status(
     database: Database, *, settings: Settings | None = None, today: dt.date | None = None
 ) -> list[dict[str, Any]]:
-    """Per exchange group: enabled, its DAGs, the latest run, the newest price and its age."""
+    """Per exchange group: enabled, its DAGs, the latest run, the newest price and its age, and
+    its DAGs paused in Airflow."""
     today = today or dt.date.today()
     with database.connect() as conn:
         groups = select_rows(conn, table=GROUPS)
-        jobs = select_rows(conn, table=JOBS, where={"enabled": True})
+        dags = generated_dags(groups, select_rows(conn, table=JOBS))
         latest = status_queries.latest_trade_dates(conn)
     api = _airflow(settings)
     rows = []
     for group in groups:
-        name, enabled = group["group_name"], group["enabled"]
-        dag_ids = [
-            dag_id_for(job["dag_name"], job["job_name"])
-            for job in jobs
-            if job["exchange_group"] == name
-        ]
+        name, dag_ids = group["group_name"], dags[group["group_name"]]
         newest = latest.get(name)
         rows.append({
             "group": name,
-            "enabled": enabled,
-            "dags": dag_ids if enabled else [],
-            "last_run": _last_run(api, dag_ids) if enabled and dag_ids else "-",
+            "enabled": group["enabled"],
+            "dags": dag_ids,
+            "last_run": _last_run(api, dag_ids) if dag_ids else "-",
             "latest_trade_date": newest,
             "stale_business_days": None if newest is None else business_days_between(newest, today),
         })  # fmt: skip
-    return rows
+    return with_airflow_pauses(rows, api)
 
 
 @dataclass(frozen=True)
@@ -224,4 +234,66 @@ def doctor(
         loaded = load_specs(settings, save_snapshot=False)
     except HubError as error:  # neither the database nor a snapshot: nothing to compare
         return [*checks, Check("jobs", False, str(error))]
-    return [*checks, *_check_jobs(loaded), *_check_airflow(settings, loaded, explain)]
+    return [
+        *checks,
+        *_check_jobs(loaded),
+        *_check_airflow(settings, loaded, explain),
+        *checks_paused_in_airflow(database, settings),
+    ]
+
+
+# Airflow's own pause switch. The hub never flips it (docs/web.md says why): it shows every pause
+# beside the hub's state and doctor fails on an enabled market with a paused DAG, so the two
+# never disagree silently.
+
+
+def paused_in_airflow(api: AirflowApi, dag_ids: list[str]) -> dict[str, str]:
+    """{dag_id: "paused by WHO at WHEN"} for those of ``dag_ids`` that Airflow has paused."""
+    wanted = set(dag_ids)
+    paused = sorted(dag["dag_id"] for dag in api.dags(paused=True) if dag["dag_id"] in wanted)
+    found = {}
+    for dag_id in paused:
+        event = api.last_pause(dag_id)
+        found[dag_id] = (
+            "paused (not recorded in Airflow's event log)"
+            if event is None
+            else f"paused by {event.who} at {event.when}"
+        )
+    return found
+
+
+def with_airflow_pauses(rows: list[dict[str, Any]], api: AirflowApi | None) -> list[dict[str, Any]]:
+    """Each status row with ``paused_in_airflow``: its DAGs paused in Airflow, by whom and when."""
+    if api is None:
+        return [{**row, "paused_in_airflow": []} for row in rows]
+    try:
+        pauses = paused_in_airflow(api, [dag for row in rows for dag in row["dags"]])
+    except AirflowApiError as error:
+        return [{**row, "paused_in_airflow": [f"(unknown: {error})"]} for row in rows]
+    return [
+        {
+            **row,
+            "paused_in_airflow": [f"{dag} {pauses[dag]}" for dag in row["dags"] if dag in pauses],
+        }
+        for row in rows
+    ]
+
+
+def checks_paused_in_airflow(database: Database, settings: Settings) -> list[Check]:
+    """An enabled market whose DAG is paused in Airflow: the hub says it runs, and it does not.
+
+    No check when Airflow cannot be asked: the `airflow` check already reports that.
+    """
+    api = _airflow(settings)
+    if api is None:
+        return []
+    with database.connect() as conn:
+        dags = generated_dags(select_rows(conn, table=GROUPS), select_rows(conn, table=JOBS))
+    try:
+        pauses = paused_in_airflow(api, [dag for group_dags in dags.values() for dag in group_dags])
+    except AirflowApiError:
+        return []
+    if pauses:
+        listed = "; ".join(f"{dag} {how}" for dag, how in pauses.items())
+        return [Check("pauses", False, f"enabled in the hub but paused in Airflow: {listed}")]
+    return [Check("pauses", True, "no DAG of an enabled market is paused in Airflow")]

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from hubctl.db import Connection, Database
+from hubctl.db import Connection, Database, Via
 from hubctl.errors import ConflictError
 from hubctl.repository import rows as row_sql
 from hubctl.services import reads
@@ -155,9 +155,10 @@ def edit_row(
     dry_run: bool = False,
     actor: str,
     reason: str | None = None,
+    via: Via = "hubctl",
 ) -> RowChange:
     """Make ``changes`` to one row, in one audited transaction."""
-    with audited_change(database, actor=actor, reason=reason) as conn:
+    with audited_change(database, actor=actor, reason=reason, via=via) as conn:
         return update_row(
             conn,
             table=table,

@@ -1,0 +1,43 @@
+"""The Markets page in Airflow's UI: an Airflow plugin, registered by the `airflow.plugins` entry point.
+
+Every Airflow process loads plugins (the dag-processor too), so this module stays light: it
+imports Airflow's plugin base class alone and builds the page's FastAPI app on its first
+request (`hubctl.plugin.app`), inside the api-server that serves it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow.plugins_manager import AirflowPlugin
+
+URL_PREFIX = "/hub"
+PAGE_ROUTE = "markets"  # the UI shows the page at /plugin/markets, in an iframe under its nav
+
+
+class LazyApp:
+    """An ASGI app that imports and builds the real one on the first request it receives."""
+
+    def __init__(self) -> None:
+        self._app: Any = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if self._app is None:
+            from hubctl.plugin.app import create_app
+
+            self._app = create_app()
+        await self._app(scope, receive, send)
+
+
+class MarketsPlugin(AirflowPlugin):
+    name = "airflow_hub"
+    fastapi_apps = [{"app": LazyApp(), "url_prefix": URL_PREFIX, "name": "Markets"}]
+    external_views = [
+        {
+            "name": "Markets",
+            "href": f"{URL_PREFIX}/",
+            "destination": "nav",
+            "url_route": PAGE_ROUTE,
+            "nav_top_level": True,
+        }
+    ]

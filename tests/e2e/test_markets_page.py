@@ -1,0 +1,383 @@
+"""The Markets page in Airflow's UI, driven in a real headless Chromium against a real `hubctl up`.
+
+One stack for the whole module. The browser is Debian's `chromium` with `chromium-driver`; without
+them the module is skipped with a message saying the browser tests did not run, unless
+HUB_REQUIRE_BROWSER=1 (CI sets it), which makes a missing browser a failure.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hubctl.airflow_api import AirflowApi, AirflowApiConfig
+from hubctl.db import Database, embedded_server_url
+from hubctl.repository.rows import fetch
+from hubctl.stack import client_environment, launched
+
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
+
+HUBCTL = str(Path(sys.executable).with_name("hubctl"))
+CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+LSE_DAGS = {"data_collection_equities__lse", "historical_load_equities__lse"}
+HOSTILE = '<script>alert(1)</script> =HYPERLINK("http://x") <b>bold</b>'
+SCREENSHOT = Path(os.environ.get("HUB_SCREENSHOT", tempfile.gettempdir())) / "web-markets.png"
+
+
+def _require_browser() -> None:
+    missing = [path for path in (CHROMIUM, CHROMEDRIVER) if not shutil.which(path)]
+    if not missing:
+        return
+    message = (
+        f"browser tests did not run: {', '.join(missing)} missing"
+        " (apt-get install chromium chromium-driver)"
+    )
+    if os.environ.get("HUB_REQUIRE_BROWSER") == "1":
+        pytest.fail(message + "; HUB_REQUIRE_BROWSER=1 makes this a failure")
+    pytest.skip(message)
+
+
+@dataclass
+class Stack:
+    home: Path
+    url: str
+    passwords: dict[str, str]
+
+    @property
+    def database(self) -> Database:
+        return Database(embedded_server_url(self.home))
+
+    def api(self, user: str = "admin") -> AirflowApi:
+        return AirflowApi(AirflowApiConfig(self.url, user, self.passwords[user]))
+
+    def hubctl(self, *arguments: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [HUBCTL, *arguments], env=client_environment(self.home), capture_output=True,
+            text=True, timeout=60,
+        )  # fmt: skip
+
+    def audit(self, since_id: int = 0) -> list[dict[str, Any]]:
+        with self.database.connect() as conn:
+            sql = "SELECT * FROM hub.audit_log WHERE id > %(id)s ORDER BY id"
+            return fetch(conn, sql, {"id": since_id})
+
+    def last_audit_id(self) -> int:
+        with self.database.connect() as conn:
+            return int(fetch(conn, "SELECT coalesce(max(id), 0) AS id FROM hub.audit_log")[0]["id"])
+
+    def job(self, job_name: str) -> dict[str, Any]:
+        with self.database.connect() as conn:
+            sql = "SELECT * FROM hub.dag_configuration WHERE dag_name = %(d)s AND job_name = %(j)s"
+            return fetch(conn, sql, {"d": "data_collection_equities", "j": job_name})[0]
+
+    def live_dags(self) -> set[str]:
+        return {dag["dag_id"] for dag in self.api().dags()}
+
+
+def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.25)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[Stack]:
+    _require_browser()
+    home = Path(tempfile.mkdtemp(prefix="hubweb"))  # short: the database socket lives here
+    with launched(home) as (_process, config):
+        passwords = json.loads((home / "airflow" / "passwords.json").read_text())
+        running = Stack(home, config.url, passwords)
+        wait_for(lambda: running.live_dags() >= LSE_DAGS, 120, "the lse DAGs")
+        yield running
+
+
+class Browser:
+    """One signed-in Airflow user in a headless Chromium."""
+
+    def __init__(self, stack: Stack, user: str) -> None:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.options import Options
+        from selenium.webdriver.chrome.service import Service
+
+        options = Options()
+        options.binary_location = CHROMIUM
+        for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
+                         "--window-size=1400,900"):  # fmt: skip
+            options.add_argument(argument)
+        self.driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+        self.stack = stack
+        self.sign_in(user)
+
+    def sign_in(self, user: str) -> None:
+        """Through Airflow's own login form: the page trusts only Airflow's session."""
+        self.driver.get(f"{self.stack.url}/auth/login")
+        self.wait(lambda: self.find_all("input[name=password]"), "the login form")
+        self.find("input[name=username]").send_keys(user)
+        self.find("input[name=password]").send_keys(self.stack.passwords[user])
+        self.find("button[type=submit]").click()
+        self.wait(lambda: "/auth/login" not in self.driver.current_url, "the login to finish")
+
+    def open_page(self) -> None:
+        self.driver.get(f"{self.stack.url}/hub/")
+        self.wait(lambda: self.driver.execute_script("return document.body.dataset.ready"), "page")
+
+    def find(self, css: str) -> Any:
+        from selenium.webdriver.common.by import By
+
+        return self.driver.find_element(By.CSS_SELECTOR, css)
+
+    def find_all(self, css: str) -> list[Any]:
+        from selenium.webdriver.common.by import By
+
+        return list(self.driver.find_elements(By.CSS_SELECTOR, css))
+
+    def wait(self, condition: Callable[[], Any], what: str, timeout: float = 20) -> Any:
+        return wait_for(condition, timeout, what)
+
+    def text(self, css: str) -> str:
+        return str(self.find(css).text)
+
+    def tab(self, name: str) -> None:
+        self.find(f"#tab-{name}").click()
+        self.wait(lambda: self.find_all(f"#{name} tbody tr"), f"the {name} tab")
+
+    def confirm(self, reason: str) -> None:
+        self.find("#confirm-reason").send_keys(reason)
+        self.find("#confirm-ok").click()
+        self.wait(lambda: not self.find("#confirm").is_displayed(), "the confirmation to close")
+
+    def open_job(self, job: str) -> None:
+        self.tab("jobs")
+        self.find(f'tr[data-job="data_collection_equities/{job}"] button.edit').click()
+        self.wait(lambda: self.find("#job-form").is_displayed(), "the job form")
+
+    def set_field(self, name: str, value: str) -> None:
+        field = self.find(f"#field-{name}")
+        field.clear()
+        field.send_keys(value)
+
+    def fetch(self, method: str, path: str, body: dict[str, Any]) -> int:
+        """A request from the page itself (its session cookie and CSRF token): the status."""
+        script = """
+            const done = arguments[arguments.length - 1];
+            fetch(arguments[1], {method: arguments[0], credentials: "same-origin",
+                  headers: {"Content-Type": "application/json", "X-Hub-CSRF": state.csrf},
+                  body: JSON.stringify(arguments[2])}).then((r) => done(r.status));
+        """
+        return int(self.driver.execute_async_script(script, method, path, body))
+
+    def close(self) -> None:
+        self.driver.quit()
+
+
+@pytest.fixture(scope="module")
+def analyst(stack: Stack) -> Iterator[Browser]:
+    browser = Browser(stack, "analyst")
+    yield browser
+    browser.close()
+
+
+@pytest.fixture(scope="module")
+def viewer(stack: Stack) -> Iterator[Browser]:
+    browser = Browser(stack, "viewer")
+    yield browser
+    browser.close()
+
+
+def test_markets_appears_in_airflow_navigation(stack: Stack, analyst: Browser) -> None:
+    plugins = stack.api().call("GET", "/api/v2/plugins")["plugins"]
+    assert "airflow_hub" in {plugin["name"] for plugin in plugins}
+    analyst.driver.get(f"{stack.url}/")
+    link = analyst.wait(
+        lambda: [e for e in analyst.find_all("a") if e.text.strip() == "Markets"], "nav link"
+    )
+    link[0].click()
+    frame = analyst.wait(lambda: analyst.find_all("iframe"), "the page's frame")[0]
+    analyst.driver.switch_to.frame(frame)
+    try:
+        analyst.wait(lambda: analyst.find_all('#markets tr[data-group="lse"]'), "markets")
+        assert analyst.text("#user") == "analyst"
+    finally:
+        analyst.driver.switch_to.default_content()
+
+
+def test_anonymous_requests_are_refused_and_write_nothing(stack: Stack) -> None:
+    before = stack.last_audit_id()
+    for method, path, body in [
+        ("GET", "/hub/api/markets", None),
+        ("POST", "/hub/api/markets/lse/enabled", {"enabled": False, "reason": "anonymous"}),
+    ]:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(stack.url + path, data=data, method=method)
+        request.add_header("Content-Type", "application/json")
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=10)
+        assert refused.value.code in (401, 403)
+    assert stack.last_audit_id() == before
+
+
+def test_a_cookie_request_without_the_csrf_token_is_refused(stack: Stack, analyst: Browser) -> None:
+    analyst.open_page()
+    before = stack.last_audit_id()
+    script = """
+        const done = arguments[arguments.length - 1];
+        fetch("api/markets/lse/enabled", {method: "POST", credentials: "same-origin",
+              headers: {"Content-Type": "application/json"},
+              body: JSON.stringify({enabled: false, reason: "forged"})}).then((r) => done(r.status));
+    """
+    assert analyst.driver.execute_async_script(script) == 403
+    assert stack.last_audit_id() == before
+
+
+def test_analyst_disables_lse_with_a_reason_and_enables_it_again(
+    stack: Stack, analyst: Browser
+) -> None:
+    analyst.open_page()
+    before = stack.last_audit_id()
+    analyst.find('tr[data-group="lse"] button.toggle').click()
+    question = analyst.text("#confirm-text")
+    assert all(dag in question for dag in LSE_DAGS)
+    analyst.confirm("exchange holiday")
+    wait_for(lambda: not LSE_DAGS & stack.live_dags(), 5, "the lse DAGs to leave Airflow")
+    [entry] = stack.audit(before)
+    assert (entry["actor"], entry["via"], entry["reason"]) == ("analyst", "web", "exchange holiday")
+    assert entry["changed_fields"] == {"enabled": {"old": True, "new": False}}
+
+    analyst.wait(lambda: "disabled" in analyst.text('tr[data-group="lse"]'), "lse shown off")
+    analyst.find('tr[data-group="lse"] button.toggle').click()
+    analyst.confirm("holiday over")
+    wait_for(lambda: stack.live_dags() >= LSE_DAGS, 30, "the lse DAGs to come back")
+
+
+def test_viewer_reads_the_page_but_a_toggle_is_refused(stack: Stack, viewer: Browser) -> None:
+    viewer.open_page()
+    assert viewer.find_all('#markets tr[data-group="lse"]')
+    assert "read-only" in viewer.text("#role-note")
+    assert not viewer.find('tr[data-group="lse"] button.toggle').is_enabled()
+    before = stack.last_audit_id()
+    status = viewer.fetch("POST", "api/markets/lse/enabled", {"enabled": False, "reason": "x"})
+    assert status == 403
+    assert stack.last_audit_id() == before
+
+
+def test_a_negative_batch_size_shows_the_field_error_and_writes_nothing(
+    stack: Stack, analyst: Browser
+) -> None:
+    analyst.open_page()
+    version, before = stack.job("lse")["version"], stack.last_audit_id()
+    analyst.open_job("lse")
+    analyst.set_field("batch_size", "-1")
+    analyst.find("#job-save").click()
+    error = analyst.wait(lambda: analyst.text("#error-batch_size"), "the field error")
+    assert "greater than 0" in error
+    assert stack.job("lse")["version"] == version and stack.last_audit_id() == before
+
+
+def test_two_tabs_editing_one_job_the_second_save_gets_a_conflict(
+    stack: Stack, analyst: Browser
+) -> None:
+    driver = analyst.driver
+    analyst.open_page()
+    analyst.open_job("german_markets")
+    first = driver.current_window_handle
+    driver.switch_to.new_window("tab")
+    analyst.open_page()
+    analyst.open_job("german_markets")
+    driver.switch_to.window(first)
+    analyst.set_field("batch_size", "600")
+    analyst.find("#job-save").click()
+    analyst.wait(lambda: "Saved" in analyst.text("#message"), "the first save")
+    driver.switch_to.window(driver.window_handles[-1])
+    analyst.set_field("batch_size", "700")
+    analyst.find("#job-save").click()
+    conflict = analyst.wait(lambda: analyst.text("#job-error"), "the conflict")
+    assert "Conflict" in conflict and "read it again" in conflict
+    assert stack.job("german_markets")["batch_size"] == 600
+    driver.close()
+    driver.switch_to.window(first)
+
+
+def test_hostile_reason_is_stored_literally_and_shown_as_text(
+    stack: Stack, analyst: Browser
+) -> None:
+    analyst.open_page()
+    analyst.open_job("us_markets")
+    analyst.set_field("max_retries", "4")
+    analyst.find("#job-reason").send_keys(HOSTILE)
+    analyst.find("#job-save").click()
+    analyst.wait(lambda: "Saved" in analyst.text("#message"), "the save")
+    assert stack.audit(stack.last_audit_id() - 1)[-1]["reason"] == HOSTILE
+    analyst.tab("history")
+    shown = [cell.text for cell in analyst.find_all("#history tbody td")]
+    assert HOSTILE in shown
+    assert not analyst.find_all("#history script, #history b")
+    from selenium.common.exceptions import NoAlertPresentException
+
+    with pytest.raises(NoAlertPresentException):
+        analyst.driver.switch_to.alert.accept()
+
+
+def test_a_dag_paused_in_airflow_shows_on_the_page_in_status_and_in_doctor(
+    stack: Stack, analyst: Browser
+) -> None:
+    dag_id = "data_collection_equities__european_markets"
+    stack.api().call("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": True})
+    try:
+        analyst.open_page()
+        paused = analyst.text('tr[data-group="european_markets"] .paused')
+        assert dag_id in paused and "paused by admin" in paused
+        status = json.loads(stack.hubctl("status", "-o", "json").stdout)
+        [row] = [row for row in status if row["group"] == "european_markets"]
+        assert any(dag_id in item and "by admin" in item for item in row["paused_in_airflow"])
+        doctor = stack.hubctl("doctor", "-o", "json")
+        assert doctor.returncode == 1 and "pauses" in doctor.stderr
+        [finding] = [check for check in json.loads(doctor.stdout) if check["check"] == "pauses"]
+        assert not finding["ok"]
+        assert finding["detail"].startswith("enabled in the hub but paused in Airflow")
+        assert dag_id in finding["detail"]
+        analyst.driver.get(f"{stack.url}/plugin/markets")
+        analyst.driver.switch_to.frame(analyst.wait(lambda: analyst.find_all("iframe"), "frame")[0])
+        analyst.wait(lambda: analyst.find_all('tr[data-group="european_markets"] .paused'), "row")
+        analyst.driver.switch_to.default_content()
+        assert analyst.driver.save_screenshot(str(SCREENSHOT))
+    finally:
+        analyst.driver.switch_to.default_content()
+        stack.api().call("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
+
+
+def test_revert_from_history_writes_the_inverse_as_a_new_audited_entry(
+    stack: Stack, analyst: Browser
+) -> None:
+    analyst.open_page()
+    analyst.open_job("lse")
+    analyst.set_field("timeout_seconds", "1800")
+    analyst.find("#job-save").click()
+    analyst.wait(lambda: "Saved" in analyst.text("#message"), "the save")
+    edit_id = stack.last_audit_id()
+    analyst.tab("history")
+    assert "verified" in analyst.text("#verify")
+    analyst.find(f'#history tr[data-id="{edit_id}"] button.revert').click()
+    assert str(edit_id) in analyst.text("#confirm-text")
+    analyst.confirm("undo the timeout change")
+    [entry] = wait_for(lambda: stack.audit(edit_id), 10, "the revert's entry")
+    assert entry["changed_fields"] == {"timeout_seconds": {"old": 1800, "new": 3600}}
+    assert (entry["actor"], entry["via"]) == ("analyst", "web")
+    assert entry["reason"] == f"revert of audit entry {edit_id}: undo the timeout change"
+    assert stack.job("lse")["timeout_seconds"] == 3600

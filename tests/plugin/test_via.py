@@ -1,0 +1,56 @@
+"""Changes made on the Markets page are audited with via = 'web'; the CLI's stay 'hubctl'."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+
+from hubctl.db import Database
+from hubctl.services import audit, config, groups
+from hubctl.services.rows import FieldChanges
+
+
+def _last_entry(engine: Engine) -> dict[str, object]:
+    with engine.connect() as conn:
+        row = conn.execute(
+            sa.text("SELECT actor, via, reason FROM hub.audit_log ORDER BY id DESC LIMIT 1")
+        ).mappings()
+        return dict(row.one())
+
+
+def test_each_service_the_page_calls_records_via_web(
+    default_config: Engine, database: Database
+) -> None:
+    groups.set_group_enabled(
+        database, group_name="lse", enabled=False, actor="ann", reason="holiday", via="web"
+    )
+    assert _last_entry(default_config) == {"actor": "ann", "via": "web", "reason": "holiday"}
+    change = config.set_job(
+        database,
+        dag_name="data_collection_equities",
+        job_name="lse",
+        changes=FieldChanges({"batch_size": 42}),
+        actor="ann",
+        via="web",
+    )
+    assert change.changed == {"batch_size": (500, 42)}
+    assert _last_entry(default_config)["via"] == "web"
+    entry_id = audit.audit_log(database, limit=1)[0].id
+    audit.revert(database, entry_id=entry_id, actor="bob", via="web")
+    assert _last_entry(default_config)["via"] == "web"
+    config.set_job_enabled(
+        database, dag_name="data_collection_equities", job_name="lse", enabled=False, actor="cli"
+    )
+    assert _last_entry(default_config)["via"] == "hubctl"  # the default stays the CLI's
+
+
+def test_the_database_refuses_an_unknown_via(default_config: Engine) -> None:
+    with pytest.raises(IntegrityError), default_config.begin() as conn:
+        conn.execute(
+            sa.text("SELECT set_config('hub.actor', 'x', true), set_config('hub.via', 'ftp', true)")
+        )
+        conn.execute(
+            sa.text("UPDATE hub.exchange_groups SET priority = 9 WHERE group_name = 'lse'")
+        )
