@@ -13,7 +13,7 @@ import os
 import uuid
 import warnings
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -216,8 +216,14 @@ class Database:
         """One read-write transaction: committed when the block ends, rolled back if it raises."""
         conn = self._open()
         try:
-            with conn:  # psycopg2: commit on success, rollback on an exception
-                yield conn
+            yield conn
+            conn.commit()
+        except BaseException:
+            # Keep the original error: when the server died mid-statement, the rollback fails
+            # too ("connection already closed") and would hide why.
+            with suppress(psycopg2.Error):
+                conn.rollback()
+            raise
         finally:
             conn.close()
 
