@@ -183,7 +183,7 @@ def verify(
 
 
 def _rate(result: ChainReport, started: float) -> dict[str, Any]:
-    seconds = time.perf_counter() - started
+    seconds = max(time.perf_counter() - started, 1e-6)
     return {"seconds": round(seconds, 3), "rows_per_second": int(result.rows_checked / seconds)}
 
 
