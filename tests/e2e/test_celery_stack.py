@@ -10,6 +10,7 @@ completes, nothing lost). The figures are printed (`pytest -s`) and recorded in 
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import tempfile
 import time
@@ -170,7 +171,8 @@ def _kill_worker(stack: RunningStack, name: str) -> None:
     [worker] = [
         child
         for child in psutil.Process(stack.process.pid).children()
-        if child.environ().get("HUB_WORKER_HOSTNAME") == name  # Celery rewrites its cmdline
+        # Celery's process title overwrites its cmdline and environ; its stdout is its own log.
+        if os.readlink(f"/proc/{child.pid}/fd/1") == str(stack.home / "logs" / f"{name}.log")
     ]
     for process in [worker, *worker.children(recursive=True)]:
         with contextlib.suppress(psutil.NoSuchProcess):
