@@ -151,7 +151,7 @@ def test_a_worker_killed_mid_batch_is_retried_on_the_other_worker(stack: Running
     assert retried["try_number"] >= 2 and retried["state"] == "success"
     assert retried["hostname"] in set(WORKERS) - {victim["hostname"]}
     rows_after, gaps = stack.sql(US_ROWS), stack.sql(US_GAPS)
-    assert gaps == 0 and rows_after == rows_before
+    assert gaps == 0 and rows_after > rows_before  # every (ticker, date) once, a longer window
     print(
         f"\nkilled {victim['hostname']} during {victim['task_id']}[{victim['map_index']}];"
         f" try {retried['try_number']} ran on {retried['hostname']}; run succeeded"
