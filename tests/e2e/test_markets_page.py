@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from hubctl.airflow_api import AirflowApi, AirflowApiConfig
+from hubctl.airflow_api import AirflowApi, AirflowApiConfig, AirflowApiError
 from hubctl.db import Database, embedded_server_url
 from hubctl.repository.rows import fetch
 from hubctl.stack import client_environment, launched
@@ -104,8 +104,17 @@ def stack() -> Iterator[Stack]:
     with launched(home) as (_process, config):
         passwords = json.loads((home / "airflow" / "passwords.json").read_text())
         running = Stack(home, config.url, passwords)
-        wait_for(lambda: running.live_dags() >= LSE_DAGS, 120, "the lse DAGs")
+        wait_for(lambda: _serves(running, LSE_DAGS), 180, "the lse DAGs")
         yield running
+
+
+def _serves(stack: Stack, dag_ids: set[str]) -> bool:
+    """Whether Airflow serves ``dag_ids``; an api-server still starting (or slow under load, its
+    first token request can take longer than the client's 5 s) is "not yet", not a failure."""
+    try:
+        return stack.live_dags() >= dag_ids
+    except AirflowApiError:
+        return False
 
 
 class Browser:
