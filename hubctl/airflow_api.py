@@ -83,25 +83,38 @@ class AirflowApi:
     def dags(
         self, *, include_stale: bool = False, pattern: str | None = None
     ) -> list[dict[str, Any]]:
-        query = {"limit": "1000", "exclude_stale": str(not include_stale).lower()}
+        """Every DAG, page by page (the API caps a page at [api] maximum_page_limit)."""
+        query = {"limit": "100", "exclude_stale": str(not include_stale).lower()}
         if pattern:
             query["dag_id_pattern"] = pattern
-        found = self.call("GET", "/api/v2/dags?" + urllib.parse.urlencode(query))
-        return list(found["dags"])
+        dags: list[dict[str, Any]] = []
+        while True:
+            query["offset"] = str(len(dags))
+            found = self.call("GET", "/api/v2/dags?" + urllib.parse.urlencode(query))
+            dags.extend(found["dags"])
+            if not found["dags"] or len(dags) >= found["total_entries"]:
+                return dags
 
-    def generator_file_token(self) -> str | None:
-        """The token naming dags/hub_dags.py, from any DAG it produced (stale ones included)."""
-        for dag in self.dags(include_stale=True, pattern="__"):
-            if dag["fileloc"].endswith(GENERATOR_FILE):
-                return str(dag["file_token"])
-        return None
+    def file_tokens(self) -> dict[str, str]:
+        """Each DAG file's name -> its parse token, for every file that produced a DAG.
+
+        Stale DAGs count: Airflow accepts a file's token while any DAG row names the file.
+        """
+        return {
+            Path(dag["fileloc"]).name: str(dag["file_token"])
+            for dag in self.dags(include_stale=True)
+        }
+
+    def reparse(self, file_token: str) -> None:
+        """Ask the dag-processor to parse that file now (it picks it up within about a second)."""
+        self.call("PUT", f"/api/v2/parseDagFile/{file_token}")
 
     def request_reparse(self) -> bool:
         """Ask the dag-processor to parse the generator file now; False if Airflow has no DAG of it yet."""
-        token = self.generator_file_token()
+        token = self.file_tokens().get(GENERATOR_FILE)
         if token is None:
             return False
-        self.call("PUT", f"/api/v2/parseDagFile/{token}")
+        self.reparse(token)
         return True
 
 

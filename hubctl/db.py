@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 import psycopg2
+from psycopg2 import sql
 from psycopg2.extensions import connection as Connection
 from psycopg2.extensions import make_dsn
 
@@ -201,6 +202,18 @@ class Database:
         conn = self._open()
         try:
             conn.set_session(readonly=True)
+            yield conn
+        finally:
+            conn.close()
+
+    @contextmanager
+    def listening(self, channel: str) -> Iterator[Connection]:
+        """An autocommit connection LISTENing on ``channel``: each statement sees every commit."""
+        conn = self._open()
+        try:
+            conn.autocommit = True
+            with conn.cursor() as cursor:
+                cursor.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
             yield conn
         finally:
             conn.close()

@@ -46,6 +46,10 @@ class Settings:
     airflow_port: int = 8080
     # The generator raises after building the good DAGs.
     strict: bool = False
+    # Parse units: 1 is the single file dags/hub_dags.py; N > 1 makes `hubctl up` point Airflow
+    # at N thin entry files under home/dags, each building the groups hashed onto it
+    # (docs/generator.md).
+    dag_shards: int = 1
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -27,8 +27,11 @@ from hubctl.db import Database, stop_embedded_server
 from hubctl.errors import HubError
 from hubctl.paths import DAGS_FOLDER
 from hubctl.settings import Settings
+from hubctl.shards import shard_folder, write_shard_files
 
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
+# hubctl's own long-running process: any committed change -> re-parse of its unit (listener.py).
+LISTENER = "hub-listener"
 ADMIN = "admin"
 READY_TIMEOUT_SECONDS = 180
 STOP_TIMEOUT_SECONDS = 30
@@ -43,10 +46,18 @@ class Stack:
     dags_folder: Path = DAGS_FOLDER
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     started_database: bool = False
+    shards: int = 1
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Stack:
-        return cls(home=settings.resolved_home, port=settings.airflow_port)
+        if settings.dag_shards == 1:
+            return cls(home=settings.resolved_home, port=settings.airflow_port)
+        return cls(
+            home=settings.resolved_home,
+            port=settings.airflow_port,
+            dags_folder=shard_folder(settings),
+            shards=settings.dag_shards,
+        )
 
     @property
     def airflow_home(self) -> Path:
@@ -125,6 +136,8 @@ def prepare(stack: Stack, echo: Echo) -> dict[str, str]:
     from hubctl.db import create_engine
     from hubctl.services import documents
 
+    if stack.shards > 1:
+        write_shard_files(stack.dags_folder, stack.shards)
     hub_url, airflow_url = _embedded_urls(stack)
     engine = create_engine(hub_url)
     migrations.upgrade(engine)
@@ -166,6 +179,15 @@ def start(stack: Stack, env: dict[str, str]) -> None:
             stack.processes[component] = subprocess.Popen(
                 arguments, env=env, stdout=log, stderr=log, start_new_session=True
             )
+
+
+def start_listener(stack: Stack, env: dict[str, str]) -> None:
+    """After the API is published: the listener reads its address from HUB_HOME."""
+    hubctl = str(Path(sys.executable).with_name("hubctl"))
+    with (stack.logs / f"{LISTENER}.log").open("ab") as log:
+        stack.processes[LISTENER] = subprocess.Popen(
+            [hubctl, "listen"], env=env, stdout=log, stderr=log, start_new_session=True
+        )
 
 
 def wait_until_ready(stack: Stack, timeout: float = READY_TIMEOUT_SECONDS) -> None:
@@ -249,8 +271,11 @@ def up(settings: Settings, echo: Echo) -> None:
         echo(f"starting Airflow ({', '.join(COMPONENTS)}); logs in {stack.logs}")
         wait_until_ready(stack)
         config = publish_api(stack)
+        start_listener(stack, env)
         echo(f"Airflow UI: {stack.api_url}  login: {config.username} / {config.password}")
-        echo("hubctl changes now reach Airflow in seconds. Ctrl-C stops everything; data stays.")
+        echo(
+            "every committed change now reaches Airflow in seconds. Ctrl-C stops everything; data stays."
+        )
         supervise(stack)
     except KeyboardInterrupt:
         echo("stopping ...")

@@ -32,6 +32,7 @@ app.add_typer(audit.app, name="audit")
 app.add_typer(dags.app, name="dags")
 document.register(app)
 app.command(name="up")(up.up)
+app.command(name="listen")(up.listen)
 app.command(name="status")(ops.status)
 app.command(name="doctor")(ops.doctor)
 

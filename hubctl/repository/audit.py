@@ -112,3 +112,19 @@ def chain_links(conn: Connection, *, batch: int = 10_000) -> Iterator[Row]:
         for entry_id, prev_hash, row_hash, canonical in cursor:
             yield {"id": entry_id, "prev_hash": prev_hash, "row_hash": row_hash,
                    "canonical": canonical}  # fmt: skip
+
+
+def affected_groups_after(conn: Connection, *, after_id: int) -> list[Row]:
+    """Entries after ``after_id``, oldest first: their id and the groups whose DAGs they affect.
+
+    ``groups`` is a list (None: jobs without a group), empty for a table no DAG is built from,
+    or None for every group (a TRUNCATE); hub.audit_affected_groups (migration 0010) decides,
+    as it does for the notifications. Ids follow commit order: the chain head is locked until
+    commit, so no entry can appear later below an id already read.
+    """
+    return fetch(
+        conn,
+        "SELECT id, hub.audit_affected_groups(table_name, action, old_row, new_row) AS groups"
+        " FROM hub.audit_log WHERE id > %(after)s ORDER BY id",
+        {"after": after_id},
+    )
