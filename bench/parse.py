@@ -198,15 +198,17 @@ def start_database(workdir: Path) -> tuple[Any, str]:
     return server, address
 
 
-def load_jobs(url: str, count: int, groups: int = 0) -> None:
-    """Replace every job with ``count`` collection jobs spread over the four default groups, or
-    over ``groups`` synthetic exchange groups (g0001, ...; LSE's hours) when ``groups`` is set."""
+def load_jobs(url: str, count: int, groups: int = 0, *, replace: bool = True) -> None:
+    """Replace every job (or, with replace=False, add to them) ``count`` collection jobs spread
+    over the four default groups, or over ``groups`` synthetic exchange groups (g0001, ...;
+    LSE's hours) when ``groups`` is set."""
     import sqlalchemy as sa
 
     engine = sa.create_engine(url, poolclass=sa.NullPool)
     names = [f"g{number:04d}" for number in range(1, groups + 1)] or list(GROUPS)
     with engine.begin() as conn:
-        conn.execute(sa.text("DELETE FROM hub.dag_configuration"))
+        if replace:
+            conn.execute(sa.text("DELETE FROM hub.dag_configuration"))
         conn.execute(
             sa.text(
                 "INSERT INTO hub.exchange_groups (group_name, display_name, exchanges,"

@@ -122,7 +122,8 @@ def notify_airflow(settings: Settings | None = None) -> str | None:
     """After a committed change: ask Airflow to re-parse now. Returns a warning, never raises."""
     settings = settings or get_settings()
     config = AirflowApiConfig.from_settings(settings)
-    if config is None or not settings.airflow_reparse:
+    # With parse units only the listener knows which unit a change affects (docs/generator.md).
+    if config is None or not settings.airflow_reparse or settings.dag_shards > 1:
         return None
     try:
         if not AirflowApi(config).request_reparse():

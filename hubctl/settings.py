@@ -18,6 +18,8 @@ from typing import Any
 from hubctl.errors import ValidationError
 
 ENV_PREFIX = "HUB_"
+# Entry files are named hub_dags_<i>_of_<N>.py with three digits.
+MAX_DAG_SHARDS = 999
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 
 
@@ -50,6 +52,12 @@ class Settings:
     # at N thin entry files under home/dags, each building the groups hashed onto it
     # (docs/generator.md).
     dag_shards: int = 1
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.dag_shards <= MAX_DAG_SHARDS:
+            raise ValidationError(
+                f"{ENV_PREFIX}DAG_SHARDS: expected 1 to {MAX_DAG_SHARDS}, got {self.dag_shards}"
+            )
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -300,10 +300,13 @@ def client_environment(home: Path, **extra: str) -> dict[str, str]:
 
 @contextlib.contextmanager
 def launched(
-    home: Path, port: int | None = None, timeout: float = 300
+    home: Path, port: int | None = None, timeout: float = 300, **extra: str
 ) -> Iterator[tuple[subprocess.Popen[bytes], AirflowApiConfig]]:
-    """Run `hubctl up` as a child process (for tests and benchmarks); Ctrl-C it on exit."""
-    env = client_environment(home, HUB_AIRFLOW_PORT=str(port or free_port()))
+    """Run `hubctl up` as a child process (for tests and benchmarks); Ctrl-C it on exit.
+
+    ``extra`` adds environment variables (e.g. HUB_DAG_SHARDS, AIRFLOW__...).
+    """
+    env = client_environment(home, HUB_AIRFLOW_PORT=str(port or free_port()), **extra)
     home.mkdir(parents=True, exist_ok=True)
     with (home / "up.log").open("wb") as log:
         hubctl = str(Path(sys.executable).with_name("hubctl"))
