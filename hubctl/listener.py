@@ -7,8 +7,11 @@ them (hubctl.shards) and asks Airflow to re-parse exactly those files.
 
 The notification is only a wake-up: the audit log is the truth. After a lost connection (a
 database restart) the listener reconnects and catches up from the last id it handled, so a
-change committed while it was away is not missed. A failed re-parse request keeps the entries
-pending; they are retried on the next wake-up (at most POLL_SECONDS later).
+change committed while it was away is not missed. That id is also kept in a file beside the
+snapshot, so a restarted listener catches up on what was committed while it was stopped (its very
+first start begins at the newest entry). A failed re-parse request (Airflow not up yet, or
+unreachable) keeps the entries pending; they are retried on the next wake-up (at most
+POLL_SECONDS later).
 """
 
 from __future__ import annotations
@@ -19,11 +22,12 @@ import select
 import threading
 import time
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import psycopg2
 
-from hubctl.airflow_api import AirflowApi, AirflowApiError
+from hubctl.airflow_api import AirflowApi, AirflowApiConfig, AirflowApiError
 from hubctl.db import Connection, Database
 from hubctl.repository import audit as audit_rows
 from hubctl.settings import Settings
@@ -40,13 +44,26 @@ TOKEN_REFRESH_SECONDS = 5.0
 
 
 class Listener:
-    def __init__(self, settings: Settings, api: AirflowApi) -> None:
+    def __init__(self, settings: Settings, api: AirflowApi | None = None) -> None:
+        """Without ``api`` the listener finds Airflow's API from the settings when it needs it
+        (under `hubctl up` the API's address is published once Airflow answers)."""
         self.settings = settings
-        self.api = api
+        self._given_api = api
+        self._api = api
         self.database = Database.from_settings(settings)
-        self.last_id: int | None = None
+        self.position_file = settings.resolved_snapshot_path.parent / "listener-position"
+        self.last_id: int | None = _read_position(self.position_file)
         self._tokens: dict[str, str] = {}
         self._tokens_read_at = float("-inf")
+
+    @property
+    def api(self) -> AirflowApi:
+        if self._api is None:
+            config = AirflowApiConfig.from_settings(self.settings)
+            if config is None:
+                raise AirflowApiError("Airflow's API is not known yet (HUB_AIRFLOW_API_URL)")
+            self._api = AirflowApi(config)
+        return self._api
 
     def run(self, stop: threading.Event | None = None) -> None:
         """Listen until ``stop`` is set; reconnect after every lost connection."""
@@ -63,9 +80,9 @@ class Listener:
         if self.last_id is None:
             head = audit_rows.chain_head(conn)
             self.last_id = int(head["last_id"] or 0) if head else 0
-            log.info("listening on %s from audit entry %d", CHANNEL, self.last_id)
+            log.info("listening on %s from the newest audit entry, %d", CHANNEL, self.last_id)
         else:
-            log.info("reconnected; catching up after audit entry %d", self.last_id)
+            log.info("listening on %s; catching up after audit entry %d", CHANNEL, self.last_id)
         while not stop.is_set():
             self.catch_up(conn)
             select.select([conn], [], [], POLL_SECONDS)
@@ -82,8 +99,11 @@ class Listener:
             self.reparse(shards)
         except AirflowApiError as error:
             log.warning("Airflow not asked to re-parse (will retry): %s", error)
+            # Next time: a fresh login, address and tokens (Airflow may have restarted).
+            self._api, self._tokens = self._given_api, {}
             return
         self.last_id = int(entries[-1]["id"])
+        _write_position(self.position_file, self.last_id)
 
     def affected_shards(self, groups_per_entry: Iterable[list[Any] | None]) -> set[Shard]:
         count = self.settings.dag_shards
@@ -128,6 +148,24 @@ class Listener:
             log.warning("cannot touch %s: %s", path, error)
 
 
+def _read_position(path: Path) -> int | None:
+    try:
+        return int(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _write_position(path: Path, last_id: int) -> None:
+    """Best effort: without the file a restarted listener starts at the newest entry."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f".{path.name}.tmp")
+        temporary.write_text(str(last_id))
+        os.replace(temporary, path)
+    except OSError as error:
+        log.warning("cannot keep the listener's position in %s: %s", path, error)
+
+
 def _first_line(error: Exception) -> str:
     return (str(error).strip().splitlines() or [type(error).__name__])[0]
 
@@ -136,13 +174,7 @@ def listen(settings: Settings) -> None:
     """Run the listener until SIGTERM or Ctrl-C (`hubctl listen`, started by `hubctl up`)."""
     import signal
 
-    from hubctl.airflow_api import AirflowApiConfig
-    from hubctl.errors import HubError
-
-    config = AirflowApiConfig.from_settings(settings)
-    if config is None:
-        raise HubError("no Airflow API to notify: set HUB_AIRFLOW_API_URL (or run `hubctl up`)")
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    Listener(settings, AirflowApi(config)).run(stop)
+    Listener(settings).run(stop)

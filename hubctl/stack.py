@@ -182,7 +182,7 @@ def start(stack: Stack, env: dict[str, str]) -> None:
 
 
 def start_listener(stack: Stack, env: dict[str, str]) -> None:
-    """After the API is published: the listener reads its address from HUB_HOME."""
+    """With Airflow, so no change is missed; it finds the API's address once it is published."""
     hubctl = str(Path(sys.executable).with_name("hubctl"))
     with (stack.logs / f"{LISTENER}.log").open("ab") as log:
         stack.processes[LISTENER] = subprocess.Popen(
@@ -268,10 +268,10 @@ def up(settings: Settings, echo: Echo) -> None:
     try:
         env = prepare(stack, echo)
         start(stack, env)
+        start_listener(stack, env)
         echo(f"starting Airflow ({', '.join(COMPONENTS)}); logs in {stack.logs}")
         wait_until_ready(stack)
         config = publish_api(stack)
-        start_listener(stack, env)
         echo(f"Airflow UI: {stack.api_url}  login: {config.username} / {config.password}")
         echo(
             "every committed change now reaches Airflow in seconds. Ctrl-C stops everything; data stays."
