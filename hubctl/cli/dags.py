@@ -88,13 +88,17 @@ def shards(
 
     Example: hubctl dags shards --count 16 --folder /opt/airflow/dags
     """
+    from hubctl.errors import ValidationError
     from hubctl.settings import get_settings
     from hubctl.shards import MAX_SHARDS, shard_folder, write_shard_files
 
     settings = get_settings()
     count = settings.dag_shards if count is None else count
     if not 2 <= count <= MAX_SHARDS:
-        raise typer.BadParameter(f"between 2 and {MAX_SHARDS}", param_hint="--count")
+        raise ValidationError(
+            f"--count: expected 2 to {MAX_SHARDS} entry files, got {count}"
+            " (one unit is the package's own hub_dags.py: nothing to write)"
+        )
     written = write_shard_files(folder or shard_folder(settings), count)
     typer.echo(f"{len(written)} entry files in {written[0].parent}")
 

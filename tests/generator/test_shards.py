@@ -203,3 +203,16 @@ def test_every_audited_change_is_announced_with_the_groups_it_affects(
         logged = affected_groups_after(conn, after_id=start)
     assert [entry["groups"] for entry in logged] == [groups for _, groups in expected]
     assert [entry["id"] for entry in logged] == [p["id"] for p in payloads]
+
+
+def test_dags_shards_writes_the_entry_files_and_refuses_a_bad_count(tmp_path: Path) -> None:
+    written = hubctl("dags", "shards", "--count", "3", "--folder", str(tmp_path / "dags"))
+    assert written.exit_code == 0, written.output
+    assert sorted(path.name for path in (tmp_path / "dags").iterdir()) == [
+        Shard(i, 3).file_name for i in range(3)
+    ]
+    for bad in ("1", "1000"):
+        refused = hubctl("dags", "shards", "--count", bad, "--folder", str(tmp_path / "other"))
+        assert refused.exit_code == 1
+        assert refused.output.startswith("Error: --count: expected 2 to 999 entry files")
+        assert not (tmp_path / "other").exists()
