@@ -110,6 +110,9 @@ def airflow_environment(stack: Stack, *, hub_url: str, airflow_url: str) -> dict
         # group's DAGs go stale within seconds of hubctl's re-parse request.
         "AIRFLOW__DAG_PROCESSOR__STALE_DAG_THRESHOLD": "1",
         "AIRFLOW__SCHEDULER__PARSING_CLEANUP_INTERVAL": "1",
+        # A changed DAG (doc_md, knobs) is written, and served by the api-server, only if its last
+        # write is older than this (default 30 s): a second change within 30 s would wait.
+        "AIRFLOW__CORE__MIN_SERIALIZED_DAG_UPDATE_INTERVAL": "1",
         "HUB_DATABASE_URL": hub_url,
         "HUB_HOME": str(stack.home),
     }
