@@ -1,10 +1,18 @@
-"""How fast a change reaches Airflow: `hubctl groups disable lse` returning -> lse DAGs stale.
+"""How fast a committed change reaches Airflow, by every writer, at 10 and at 5,000 jobs (issue #15).
 
-Starts the local stack (`hubctl up`) on a free port, then alternates the same change with and
-without hubctl's re-parse request (HUB_AIRFLOW_REPARSE=false), several rounds each, in one run.
-Goal: with the request, <= 5 s; Airflow on its own re-parses every 30 s (min_file_process_interval).
+Starts one local stack (`hubctl up`, its listener included) with --shards parse units, measures
+at the default configuration (10 jobs), then adds jobs by SQL (over 200+ exchange groups) up to
+the next size and measures again. Per size, --rounds rounds of:
 
-    .venv/bin/python bench/latency.py [--rounds 3]
+  groups disable   `hubctl groups disable lse` returning -> both lse DAGs stale in the API;
+  raw SQL          `UPDATE hub.exchange_groups SET enabled = false ...` committed -> stale;
+  SQL API          `SELECT hub.update_dag_config(..., p_batch_size => N)` committed -> N in the
+                   DAG's doc_md in the API.
+
+With --compare-direct, `groups disable` is also timed with hubctl's own re-parse request turned
+on (HUB_AIRFLOW_REPARSE=true, needs --shards 1: the request names hub_dags.py). Goal: <= 5 s each.
+
+    .venv/bin/python bench/latency.py [--sizes 10 5000] [--shards 8] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -15,62 +23,138 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
+import psycopg2
+
 from hubctl.airflow_api import AirflowApi
+from hubctl.db import connection_arguments, embedded_server_url
 from hubctl.stack import client_environment, launched
+
+sys.path.insert(0, str(Path(__file__).parent))
+from parse import load_jobs  # bench/parse.py: the same synthetic jobs
 
 HUBCTL = str(Path(sys.executable).with_name("hubctl"))
 LSE_DAGS = {"data_collection_equities__lse", "historical_load_equities__lse"}
+TIMEOUT = 120.0
 
 
-def lse_stale(api: AirflowApi) -> set[bool]:
-    return {dag["is_stale"] for dag in api.dags(include_stale=True) if dag["dag_id"] in LSE_DAGS}
+class Bench:
+    def __init__(self, home: Path, api: AirflowApi) -> None:
+        self.home, self.api = home, api
+        self.url = embedded_server_url(home)
+        self.env = client_environment(home, HUBCTL_ACTOR="bench", HUB_AIRFLOW_REPARSE="false")
+        self.batch_size = 500
+
+    def lse_served(self) -> bool:
+        dags = self.api.dags(pattern="lse")
+        return {dag["dag_id"] for dag in dags} >= LSE_DAGS
+
+    def lse_doc(self) -> str:
+        reply = self.api.call("GET", "/api/v2/dags/data_collection_equities__lse/details")
+        return str(reply.get("doc_md") or "")
+
+    def sql(self, statement: str) -> None:
+        conn = psycopg2.connect(**connection_arguments(self.url))
+        with conn, conn.cursor() as cursor:
+            cursor.execute(statement)
+        conn.close()
+
+    def hubctl(self, *arguments: str, **env: str) -> None:
+        subprocess.run(
+            [HUBCTL, *arguments], env={**self.env, **env}, check=True, capture_output=True
+        )
+
+    def timed(self, change: Callable[[], None], done: Callable[[], bool]) -> float:
+        change()
+        returned = time.monotonic()
+        while not done():
+            if time.monotonic() - returned > TIMEOUT:
+                return float("inf")
+            time.sleep(0.1)
+        return time.monotonic() - returned
+
+    def groups_disable(self, **env: str) -> float:
+        seconds = self.timed(
+            lambda: self.hubctl("groups", "disable", "lse", "-m", "latency bench", **env),
+            lambda: not self.lse_served(),
+        )
+        self.timed(
+            lambda: self.hubctl("groups", "enable", "lse", "-m", "latency bench"), self.lse_served
+        )
+        return seconds
+
+    def raw_sql(self) -> float:
+        seconds = self.timed(
+            lambda: self.sql(
+                "UPDATE hub.exchange_groups SET enabled = false WHERE group_name = 'lse'"
+            ),
+            lambda: not self.lse_served(),
+        )
+        self.timed(
+            lambda: self.sql(
+                "UPDATE hub.exchange_groups SET enabled = true WHERE group_name = 'lse'"
+            ),
+            self.lse_served,
+        )
+        return seconds
+
+    def sql_api(self) -> float:
+        self.batch_size += 1
+        wanted = f"| batch_size | {self.batch_size} |"
+        return self.timed(
+            lambda: self.sql(
+                "SELECT hub.update_dag_config('data_collection_equities', 'lse',"
+                f" p_batch_size => {self.batch_size})"
+            ),
+            lambda: wanted in self.lse_doc(),
+        )
 
 
-def change_and_wait(
-    api: AirflowApi, env: dict[str, str], enable: bool, timeout: float = 120
-) -> float:
-    subprocess.run(
-        [HUBCTL, "groups", "enable" if enable else "disable", "lse", "-m", "latency benchmark"],
-        env=env, check=True, capture_output=True,
-    )  # fmt: skip
-    returned = time.monotonic()
-    while lse_stale(api) != {not enable}:
-        if time.monotonic() - returned > timeout:
-            return float("inf")
-        time.sleep(0.1)
-    return time.monotonic() - returned
-
-
-def measure(api: AirflowApi, env: dict[str, str], rounds: int) -> list[float]:
-    """Seconds from the disable command returning to both lse DAGs stale, per round."""
-    seconds = []
-    for _ in range(rounds):
-        seconds.append(change_and_wait(api, env, enable=False))
-        change_and_wait(api, env, enable=True)
-    return seconds
+def wait_until_served(api: AirflowApi, count: int) -> None:
+    deadline = time.monotonic() + 1800
+    while len(api.dags()) < count:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"Airflow did not serve {count} DAGs within 30 min")
+        time.sleep(5)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10, 5000])
+    parser.add_argument("--shards", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=3)
-    rounds = parser.parse_args().rounds
+    parser.add_argument("--compare-direct", action="store_true")
+    arguments = parser.parse_args()
     home = Path(tempfile.mkdtemp(prefix="hublat"))
-    with launched(home) as (_, api_config):
-        api = AirflowApi(api_config)
-        while lse_stale(api) != {False}:
-            time.sleep(1)
-        env = client_environment(home, HUBCTL_ACTOR="bench")
-        with_request = measure(api, env, rounds)
-        without_request = measure(api, {**env, "HUB_AIRFLOW_REPARSE": "false"}, rounds)
-    print(f"{'path':<34}{'median s':>10}{'max s':>9}  rounds")
-    for name, seconds in (("hubctl + re-parse request", with_request),
-                          ("same change, no request", without_request)):  # fmt: skip
-        print(f"{name:<34}{statistics.median(seconds):>10.2f}{max(seconds):>9.2f}  "
-              + ", ".join(f"{s:.2f}" for s in seconds))  # fmt: skip
-    ratio = statistics.median(without_request) / statistics.median(with_request)
-    print(f"speed-up (median): {ratio:.1f}x; goal: with request <= 5 s")
+    rows = []
+    with launched(home, environment={"HUB_DAG_SHARDS": str(arguments.shards)}) as (_, api_config):
+        bench = Bench(home, AirflowApi(api_config))
+        wait_until_served(bench.api, 9)
+        for size in arguments.sizes:
+            if size > 10:
+                load_jobs(bench.url, size - 9, groups=max(200, size // 25), replace=False)
+                wait_until_served(bench.api, size)
+                time.sleep(5)
+            paths: dict[str, Callable[[], float]] = {
+                "groups disable": bench.groups_disable,
+                "raw SQL UPDATE": bench.raw_sql,
+                "SQL API update_dag_config": bench.sql_api,
+            }
+            if arguments.compare_direct:
+                paths["groups disable + direct request"] = lambda: bench.groups_disable(
+                    HUB_AIRFLOW_REPARSE="true"
+                )
+            for name, measure in paths.items():
+                rows.append((size, name, [measure() for _ in range(arguments.rounds)]))
+    print(f"{arguments.shards} parse unit(s)\n")
+    print("| jobs | writer -> seen in Airflow's API | median s | max s | rounds |")
+    print("|---:|---|---:|---:|---|")
+    for size, name, seconds in rows:
+        print(f"| {size} | {name} | {statistics.median(seconds):.2f} | {max(seconds):.2f} |"
+              f" {', '.join(f'{s:.2f}' for s in seconds)} |")  # fmt: skip
+    print("\ngoal: <= 5 s for each writer at each size")
 
 
 if __name__ == "__main__":

@@ -14,6 +14,13 @@ load swing on a shared machine hits them alike; each column is the median. Every
 and task ids are compared, so the ratios compare equal work.
 
 Usage: .venv/bin/python bench/parse.py [--sizes 10 100 1000] [--repeats 5]
+
+With --shards N (issue #15) it measures parse units instead: for each size, the jobs spread over
+max(200, N/50) exchange groups, one DagBag parse of the single file hub_dags.py (the baseline, as
+Airflow parses it, under dagbag_import_timeout) and one of each of the N shard entry files, in one
+warmed process; it reports the largest unit's time against dagbag_import_timeout (goal: <= 1/3).
+
+    .venv/bin/python bench/parse.py --sizes 1000 5000 10000 --shards 16
 """
 
 from __future__ import annotations
@@ -191,23 +198,37 @@ def start_database(workdir: Path) -> tuple[Any, str]:
     return server, address
 
 
-def load_jobs(url: str, count: int) -> None:
-    """Replace every job with ``count`` collection jobs spread over the four default groups."""
+def load_jobs(url: str, count: int, groups: int = 0, *, replace: bool = True) -> None:
+    """Replace every job (or, with replace=False, add to them) ``count`` collection jobs spread
+    over the four default groups, or over ``groups`` synthetic exchange groups (g0001, ...;
+    LSE's hours) when ``groups`` is set."""
     import sqlalchemy as sa
 
     engine = sa.create_engine(url, poolclass=sa.NullPool)
+    names = [f"g{number:04d}" for number in range(1, groups + 1)] or list(GROUPS)
     with engine.begin() as conn:
-        conn.execute(sa.text("DELETE FROM hub.dag_configuration"))
+        if replace:
+            conn.execute(sa.text("DELETE FROM hub.dag_configuration"))
+        conn.execute(
+            sa.text(
+                "INSERT INTO hub.exchange_groups (group_name, display_name, exchanges,"
+                " primary_timezone, market_open, market_close)"
+                " SELECT name, 'Synthetic ' || name, ARRAY['LSE'], 'Europe/London', '08:00',"
+                " '16:30' FROM unnest(CAST(:names AS text[])) AS name ON CONFLICT DO NOTHING"
+            ),
+            {"names": names},
+        )
         conn.execute(
             sa.text(
                 "INSERT INTO hub.dag_configuration"
                 " (dag_name, job_name, exchange_group, schedule, priority, params)"
                 " SELECT 'data_collection_equities', 'job_' || lpad(n::text, 5, '0'),"
-                " (:groups)[1 + n % 4], (:schedules)[1 + n % 4], 1 + n % 10,"
+                " (:groups)[1 + n % :group_count], (:schedules)[1 + n % 4], 1 + n % 10,"
                 ' \'{"source": "sample"}\'::jsonb FROM generate_series(1, :count) AS n'
             ),
-            {"groups": list(GROUPS), "schedules": list(SCHEDULES), "count": count},
-        )
+            {"groups": names, "group_count": len(names), "schedules": list(SCHEDULES),
+             "count": count},
+        )  # fmt: skip
     engine.dispose()
 
 
@@ -413,14 +434,90 @@ def _ms(result: dict[str, Any]) -> str:
     return f"{result['median'] * 1000:.0f} ms"
 
 
+def serve_units(paths: list[str]) -> None:
+    """One warmed process: parse each file once with a DagBag; one JSON line per file."""
+    replies = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)
+    from airflow.dag_processing.dagbag import DagBag
+
+    DagBag(dag_folder=paths[0])  # warm-up: imports, first connection
+    for path in paths:
+        started = time.perf_counter()
+        bag = DagBag(dag_folder=path)
+        seconds = time.perf_counter() - started
+        reply = {"file": Path(path).name, "seconds": seconds, "dags": len(bag.dags),
+                 "import_error": bool(bag.import_errors)}  # fmt: skip
+        replies.write(json.dumps(reply) + "\n")
+
+
+def bench_units(sizes: list[int], shards: int) -> list[dict[str, Any]]:
+    from hubctl.dag_builder import import_timeout
+    from hubctl.shards import write_shard_files
+
+    workdir = Path(tempfile.mkdtemp(prefix="hubunits"))
+    env = {**os.environ, "AIRFLOW_HOME": str(workdir / "airflow"),
+           "AIRFLOW__CORE__LOAD_EXAMPLES": "False", "HUB_HOME": str(workdir / "hub")}  # fmt: skip
+    server, url = start_database(workdir)
+    env["HUB_DATABASE_URL"] = url
+    rows = []
+    try:
+        for count in sizes:
+            groups = max(200, count // 50)
+            load_jobs(url, count, groups)
+            units = write_shard_files(workdir / f"units{count}", shards)
+            paths = [*map(str, units), str(GENERATOR_FILE)]
+            done = subprocess.run(
+                [sys.executable, __file__, "--serve-units", *paths],
+                env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, check=True,
+            )  # fmt: skip
+            *parts, whole = (json.loads(line) for line in done.stdout.splitlines())
+            rows.append({"n": count, "groups": groups, "whole": whole, "units": parts,
+                         "timeout": import_timeout()})  # fmt: skip
+    finally:
+        server.cleanup()
+        shutil.rmtree(workdir, ignore_errors=True)
+    return rows
+
+
+def report_units(rows: list[dict[str, Any]], shards: int) -> str:
+    lines = [
+        f"| jobs | groups | one file: parse | one file: DAGs | {shards} units: largest |"
+        " smallest | DAGs served | largest / dagbag_import_timeout |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        whole, units = row["whole"], row["units"]
+        largest = max(units, key=lambda unit: unit["seconds"])
+        smallest = min(unit["seconds"] for unit in units)
+        served = sum(unit["dags"] for unit in units)
+        whole_text = (
+            "import error (timeout)" if whole["import_error"] else f"{whole['seconds']:.1f} s"
+        )
+        lines.append(
+            f"| {row['n']} | {row['groups']} | {whole_text} | {whole['dags']} |"
+            f" {largest['seconds']:.2f} s ({largest['dags']} DAGs) | {smallest:.2f} s | {served} |"
+            f" {largest['seconds'] / row['timeout']:.0%} of {row['timeout']:g} s |"
+        )
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10, 100, 1000])
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--shards", type=int, help="measure parse units (issue #15) instead")
     parser.add_argument("--serve", help=argparse.SUPPRESS)
+    parser.add_argument("--serve-units", nargs="+", help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     if arguments.serve:
         serve(arguments.serve)
+        return
+    if arguments.serve_units:
+        serve_units(arguments.serve_units)
+        return
+    if arguments.shards:
+        print(report_units(bench_units(arguments.sizes, arguments.shards), arguments.shards))
+        print("\ngoal: every DAG served; the largest unit <= 1/3 of dagbag_import_timeout")
         return
     rows = bench(arguments.sizes, arguments.repeats)
     print(report(rows))

@@ -143,19 +143,26 @@ class AirflowApi:
                 return PauseEvent(who=event.get("owner") or "?", when=event["when"])
         return None
 
-    def generator_file_token(self) -> str | None:
-        """The token naming dags/hub_dags.py, from any DAG it produced (stale ones included)."""
-        for dag in self.dags(include_stale=True, pattern="__"):
-            if dag["fileloc"].endswith(GENERATOR_FILE):
-                return str(dag["file_token"])
-        return None
+    def file_tokens(self) -> dict[str, str]:
+        """Each DAG file's name -> its parse token, for every file that produced a DAG.
+
+        Stale DAGs count: Airflow accepts a file's token while any DAG row names the file.
+        """
+        return {
+            Path(dag["fileloc"]).name: str(dag["file_token"])
+            for dag in self.dags(include_stale=True)
+        }
+
+    def reparse(self, file_token: str) -> None:
+        """Ask the dag-processor to parse that file now (it picks it up within about a second)."""
+        self.call("PUT", f"/api/v2/parseDagFile/{file_token}")
 
     def request_reparse(self) -> bool:
         """Ask the dag-processor to parse the generator file now; False if Airflow has no DAG of it yet."""
-        token = self.generator_file_token()
+        token = self.file_tokens().get(GENERATOR_FILE)
         if token is None:
             return False
-        self.call("PUT", f"/api/v2/parseDagFile/{token}")
+        self.reparse(token)
         return True
 
 
@@ -167,7 +174,8 @@ def notify_airflow(settings: Settings | None = None) -> str | None:
     """After a committed change: ask Airflow to re-parse now. Returns a warning, never raises."""
     settings = settings or get_settings()
     config = AirflowApiConfig.from_settings(settings)
-    if config is None or not settings.airflow_reparse:
+    # With parse units only the listener knows which unit a change affects (docs/generator.md).
+    if config is None or not settings.airflow_reparse or settings.dag_shards > 1:
         return None
     try:
         if not AirflowApi(config).request_reparse():

@@ -23,6 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import time
 import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ from hubctl.errors import ValidationError
 from hubctl.memory_limit import MemoryLimit
 from hubctl.pipelines import PipelineFamily, get_family
 from hubctl.settings import Settings, get_settings
+from hubctl.shards import Shard, record_build_time, shard_for_file, shard_of_group
 from hubctl.specs import DagSpec, LoadResult, Rejected, describe_error, format_utc, load_specs
 from hubctl.tables import JOBS
 
@@ -60,6 +62,8 @@ POD_CONTAINER = "base"
 class BuildResult:
     dags: dict[str, DAG] = field(default_factory=dict)
     failures: list[Rejected] = field(default_factory=list)
+    # Per parse unit: unit, seconds, dags, dagbag_import_timeout (see hubctl.shards).
+    unit_times: list[dict[str, Any]] = field(default_factory=list)
 
 
 # ------------------------------------------------------------------------------------------
@@ -67,19 +71,41 @@ class BuildResult:
 # ------------------------------------------------------------------------------------------
 
 
-def generate_dags(settings: Settings | None = None) -> dict[str, DAG]:
-    """The DAGs for this parse, by dag_id: what dags/hub_dags.py puts in its globals.
+def generate_dags(
+    settings: Settings | None = None, *, shard_file: str | None = None
+) -> dict[str, DAG]:
+    """The DAGs for this parse, by dag_id: what an entry file puts in its globals.
 
-    A worker running a task (parsing context dag_id set) reads and builds only that DAG.
+    ``shard_file`` (the entry file's ``__file__``) names the parse unit; without it, or for
+    hub_dags.py, every job is built. A worker running a task (parsing context dag_id set) reads
+    and builds only that DAG. A full build records its time for `hubctl doctor`.
     """
     settings = settings or get_settings()
-    loaded = load_specs(settings, dag_id=get_parsing_context().dag_id)
+    shard = shard_for_file(shard_file)
+    dag_id = get_parsing_context().dag_id
+    started = time.perf_counter()
+    loaded = load_specs(settings, dag_id=dag_id, shard=shard)
     built = build_dags(loaded.specs)
+    if dag_id is None:
+        record_build_time(
+            settings,
+            shard,
+            seconds=time.perf_counter() - started,
+            dags=len(built.dags),
+            import_timeout=import_timeout(),
+        )
     failures = [*loaded.rejected, *built.failures]
     report_failures(failures)
     if failures and settings.strict:
         raise ValidationError(strict_message(failures, built))
     return built.dags
+
+
+def import_timeout() -> float:
+    """Airflow's [core] dagbag_import_timeout in force for this process."""
+    from airflow.configuration import conf
+
+    return conf.getfloat("core", "dagbag_import_timeout")
 
 
 def report_failures(failures: Iterable[Rejected]) -> None:
@@ -98,11 +124,26 @@ def strict_message(failures: list[Rejected], built: BuildResult) -> str:
 
 
 def check_all(settings: Settings | None = None) -> tuple[LoadResult, BuildResult]:
-    """Build every DAG now and serialise it as the dag-processor would (`hubctl dags check`)."""
+    """Build every DAG now and serialise it as the dag-processor would (`hubctl dags check`).
+
+    Each parse unit (HUB_DAG_SHARDS) is built and timed on its own: ``built.unit_times`` holds
+    what `shards.slow_unit_warnings` compares with dagbag_import_timeout.
+    """
     from airflow.serialization.serialized_objects import DagSerialization
 
+    settings = settings or get_settings()
     loaded = load_specs(settings, save_snapshot=False)
-    built = build_dags(loaded.specs)
+    built = BuildResult()
+    for shard, specs in specs_by_shard(loaded.specs, settings.dag_shards).items():
+        started = time.perf_counter()
+        unit = build_dags(specs)
+        seconds = time.perf_counter() - started
+        built.dags.update(unit.dags)
+        built.failures.extend(unit.failures)
+        built.unit_times.append(
+            {"unit": shard.unit, "seconds": seconds, "dags": len(unit.dags),
+             "dagbag_import_timeout": import_timeout()}
+        )  # fmt: skip
     for dag_id, dag in list(built.dags.items()):
         try:
             DagSerialization.to_dict(dag)
@@ -110,6 +151,15 @@ def check_all(settings: Settings | None = None) -> tuple[LoadResult, BuildResult
             built.failures.append(_failure(dag_id, "cannot be serialised: ", error))
             del built.dags[dag_id]
     return loaded, built
+
+
+def specs_by_shard(specs: Iterable[DagSpec], count: int) -> dict[Shard, list[DagSpec]]:
+    """The specs each parse unit builds (the same split as the SQL filter of each entry file)."""
+    units: dict[Shard, list[DagSpec]] = {}
+    for spec in specs:
+        shard = Shard(shard_of_group(spec.exchange_group, count), count)
+        units.setdefault(shard, []).append(spec)
+    return units
 
 
 # ------------------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 import psycopg2
 import psycopg2.extensions
+from psycopg2 import sql
 from psycopg2.extensions import connection as Connection
 from psycopg2.extensions import make_dsn
 
@@ -514,6 +515,18 @@ class Database:
             if snapshot:
                 conn.set_session(isolation_level="REPEATABLE READ")
             conn.set_session(readonly=True)
+            yield conn
+        finally:
+            conn.close()
+
+    @contextmanager
+    def listening(self, channel: str) -> Iterator[Connection]:
+        """An autocommit connection LISTENing on ``channel``: each statement sees every commit."""
+        conn = _open(self.url, self.limits)
+        try:
+            conn.autocommit = True
+            with conn.cursor() as cursor:
+                cursor.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
             yield conn
         finally:
             conn.close()

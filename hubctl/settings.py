@@ -18,6 +18,8 @@ from typing import Any
 from hubctl.errors import ValidationError
 
 ENV_PREFIX = "HUB_"
+# Entry files are named hub_dags_<i>_of_<N>.py with three digits.
+MAX_DAG_SHARDS = 999
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 
 
@@ -68,6 +70,16 @@ class Settings:
     # The append-only anchor store (JSON Lines): a file, or a directory to hold
     # audit-anchors.jsonl. Unset: home/audit-anchors.jsonl.
     anchor_path: Path | None = None
+    # Parse units: 1 is the single file dags/hub_dags.py; N > 1 makes `hubctl up` point Airflow
+    # at N thin entry files under home/dags, each building the groups hashed onto it
+    # (docs/generator.md).
+    dag_shards: int = 1
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.dag_shards <= MAX_DAG_SHARDS:
+            raise ValidationError(
+                f"{ENV_PREFIX}DAG_SHARDS: expected 1 to {MAX_DAG_SHARDS}, got {self.dag_shards}"
+            )
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:

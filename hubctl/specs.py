@@ -35,6 +35,7 @@ from hubctl.pipelines import validate_params
 from hubctl.repository.jobs import GROUP_PREFIX, read_enabled_jobs
 from hubctl.schemas import ExchangeGroupRecord, JobRecord
 from hubctl.settings import Settings, get_settings
+from hubctl.shards import WHOLE, Shard
 
 log = logging.getLogger(__name__)
 
@@ -171,23 +172,29 @@ def _item_dag_id(item: Mapping[str, Any]) -> str:
 
 
 def load_specs(
-    settings: Settings | None = None, *, dag_id: str | None = None, save_snapshot: bool = True
+    settings: Settings | None = None,
+    *,
+    dag_id: str | None = None,
+    save_snapshot: bool = True,
+    shard: Shard = WHOLE,
 ) -> LoadResult:
     """The specs to build now: from the database, else from the last-known-good snapshot.
 
     With ``dag_id`` (a worker running one task) only that job is read, and the snapshot is neither
     written (it would hold one job) nor read beyond that entry. ``save_snapshot=False`` is for
-    read-only callers such as `hubctl dags list`.
+    read-only callers such as `hubctl dags list`. ``shard`` keeps one parse unit's jobs, with its
+    own snapshot.
     """
     settings = settings or get_settings()
     only = None if dag_id is None else candidate_keys(dag_id)
+    snapshot_path = shard.snapshot_path(settings.resolved_snapshot_path)
     try:
-        rows = _read(settings, only)
+        rows = _read(settings, only, shard)
     except Exception as error:  # any failure to read is an outage: never lose the DAGs over it
-        return _from_snapshot(settings.resolved_snapshot_path, dag_id, error)
+        return _from_snapshot(snapshot_path, dag_id, error)
     specs, rejected = validate_rows(rows)
     if only is None and save_snapshot:
-        write_snapshot(settings.resolved_snapshot_path, specs)
+        write_snapshot(snapshot_path, specs)
     return LoadResult(specs, rejected, "database")
 
 
@@ -204,11 +211,16 @@ def live_spec(dag_name: str, job_name: str, settings: Settings | None = None) ->
     return spec_from_row(rows[0])
 
 
-def _read(settings: Settings, only: list[tuple[str, str]] | None) -> list[dict[str, Any]]:
+def _read(
+    settings: Settings, only: list[tuple[str, str]] | None, shard: Shard = WHOLE
+) -> list[dict[str, Any]]:
     """One read-only transaction on a fresh connection: every parse sees every committed change."""
     with Database.reader(settings).connect() as conn:
         return read_enabled_jobs(
-            conn, statement_timeout_ms=settings.statement_timeout_ms, only=only
+            conn,
+            statement_timeout_ms=settings.statement_timeout_ms,
+            only=only,
+            shard=None if shard.count == 1 else (shard.index, shard.count),
         )
 
 

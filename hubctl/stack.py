@@ -31,6 +31,7 @@ from hubctl.db import Database, stop_embedded_server
 from hubctl.errors import HubError
 from hubctl.paths import DAGS_FOLDER
 from hubctl.settings import Settings
+from hubctl.shards import shard_folder, write_shard_files
 
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 DEFAULT_QUEUE = "default"  # Airflow's [operators] default_queue
@@ -41,6 +42,8 @@ REDIS_MISSING = (
 # Pool processes per worker unless AIRFLOW__CELERY__WORKER_CONCURRENCY says otherwise: Celery's
 # default (16) costs memory a laptop-sized stack does not have.
 WORKER_CONCURRENCY = "4"
+# hubctl's own long-running process: any committed change -> re-parse of its unit (listener.py).
+LISTENER = "hub-listener"
 ADMIN = "admin"
 # The simple auth manager's users and roles (docs/web.md): an analyst may edit DAGs, so the
 # Markets page lets them switch markets and edit jobs; a viewer may only read.
@@ -78,10 +81,19 @@ class Stack:
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     started_database: bool = False
     redis_port: int = 0
+    shards: int = 1
 
     @classmethod
     def from_settings(cls, settings: Settings, executor: Executor = Executor()) -> Stack:
-        return cls(home=settings.resolved_home, port=settings.airflow_port, executor=executor)
+        if settings.dag_shards == 1:
+            return cls(home=settings.resolved_home, port=settings.airflow_port, executor=executor)
+        return cls(
+            home=settings.resolved_home,
+            port=settings.airflow_port,
+            executor=executor,
+            dags_folder=shard_folder(settings),
+            shards=settings.dag_shards,
+        )
 
     @property
     def workers(self) -> dict[str, tuple[str, ...]]:
@@ -169,6 +181,9 @@ def _core_environment(stack: Stack, *, hub_url: str, airflow_url: str) -> dict[s
         # group's DAGs go stale within seconds of hubctl's re-parse request.
         "AIRFLOW__DAG_PROCESSOR__STALE_DAG_THRESHOLD": "1",
         "AIRFLOW__SCHEDULER__PARSING_CLEANUP_INTERVAL": "1",
+        # A changed DAG (doc_md, knobs) is written, and served by the api-server, only if its last
+        # write is older than this (default 30 s): a second change within 30 s would wait.
+        "AIRFLOW__CORE__MIN_SERIALIZED_DAG_UPDATE_INTERVAL": "1",
         "HUB_DATABASE_URL": hub_url,
         "HUB_HOME": str(stack.home),
     }
@@ -196,6 +211,8 @@ def prepare(stack: Stack, echo: Echo) -> dict[str, str]:
     from hubctl.db import create_engine, embedded_server_url, grant_runtime_role
     from hubctl.services import documents
 
+    if stack.shards > 1:
+        write_shard_files(stack.dags_folder, stack.shards)
     hub_url, airflow_url = _embedded_urls(stack)
     owner_url = embedded_server_url(stack.home)
     engine = create_engine(owner_url)
@@ -303,6 +320,11 @@ def redis_answers(port: int) -> bool:
         return False
 
 
+def start_listener(stack: Stack, env: dict[str, str]) -> None:
+    """With Airflow, so no change is missed; it finds the API's address once it is published."""
+    _launch(stack, LISTENER, [str(Path(sys.executable).with_name("hubctl")), "listen"], env)
+
+
 def wait_until_ready(stack: Stack, timeout: float = READY_TIMEOUT_SECONDS) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -406,6 +428,7 @@ def up(settings: Settings, echo: Echo, executor: Executor = Executor()) -> None:
             echo(f"Redis (Celery broker) on 127.0.0.1:{stack.redis_port}")
         env = prepare(stack, echo)
         start(stack, env)
+        start_listener(stack, env)
         echo(f"starting Airflow ({', '.join(stack.processes)}); logs in {stack.logs}")
         for name, queues in stack.workers.items():
             echo(f"{name} serves queue(s) {', '.join(queues)}")
@@ -415,7 +438,9 @@ def up(settings: Settings, echo: Echo, executor: Executor = Executor()) -> None:
         echo(
             f"Markets page: {stack.api_url}/plugin/markets  (users and passwords: {stack.airflow_home / 'passwords.json'})"
         )
-        echo("hubctl changes now reach Airflow in seconds. Ctrl-C stops everything; data stays.")
+        echo(
+            "every committed change now reaches Airflow in seconds. Ctrl-C stops everything; data stays."
+        )
         supervise(stack, echo)
     except KeyboardInterrupt:
         echo("stopping ...")

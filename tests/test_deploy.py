@@ -39,7 +39,7 @@ def compose() -> dict[str, Any]:
 
 def test_services_and_commands(compose: dict[str, Any]) -> None:
     services = compose["services"]
-    assert set(services) == {"postgres", "redis", "airflow-init", *AIRFLOW_SERVICES}
+    assert set(services) == {"postgres", "redis", "airflow-init", "hub-listener", *AIRFLOW_SERVICES}
     for name, command in AIRFLOW_SERVICES.items():
         assert services[name]["command"] == command
     assert services["airflow-init"]["command"] == ["/opt/airflow-hub/deploy/init.sh"]
@@ -61,6 +61,14 @@ def test_every_airflow_service_shares_the_same_environment(compose: dict[str, An
         )
     assert environments[0]["AIRFLOW__CORE__EXECUTOR"] == "${AIRFLOW_EXECUTOR:-LocalExecutor}"
     assert "hub_generator" in environments[0]["HUB_READER_DATABASE_URL"]
+
+
+def test_the_listener_runs_hubctl_listen_once_the_api_answers(compose: dict[str, Any]) -> None:
+    listener = compose["services"]["hub-listener"]
+    assert (listener["entrypoint"], listener["command"]) == ("hubctl", "listen")
+    assert set(listener["environment"]) >= SHARED_ENV
+    assert listener["depends_on"]["airflow-apiserver"]["condition"] == "service_healthy"
+    assert listener["depends_on"]["airflow-init"]["condition"] == "service_completed_successfully"
 
 
 def test_long_running_services_have_healthchecks_and_wait_for_init(compose: dict[str, Any]) -> None:

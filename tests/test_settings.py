@@ -46,3 +46,10 @@ def test_each_variable_is_parsed_as_its_field_type() -> None:
 def test_a_bad_value_names_its_variable(variable: str, value: str, message: str) -> None:
     with pytest.raises(ValidationError, match=message.replace("(", r"\(")):
         Settings.from_environment({variable: value})
+
+
+def test_the_shard_count_is_checked() -> None:
+    assert Settings.from_environment({"HUB_DAG_SHARDS": "16"}).dag_shards == 16
+    for wrong in ("0", "1000"):
+        with pytest.raises(ValidationError, match="HUB_DAG_SHARDS: expected 1 to 999"):
+            Settings.from_environment({"HUB_DAG_SHARDS": wrong})

@@ -33,6 +33,7 @@ app.add_typer(dags.app, name="dags")
 app.add_typer(runs.app, name="runs")
 document.register(app)
 app.command(name="up")(up.up)
+app.command(name="listen")(up.listen)
 app.command(name="status")(ops.status)
 app.command(name="doctor")(ops.doctor)
 

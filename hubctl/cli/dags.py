@@ -6,6 +6,7 @@ inside the command, builds every DAG in-process and serialises it as the dag-pro
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -50,19 +51,56 @@ def check(
     """Build every DAG with Airflow in-process; report each row that fails; exit 1 if any does.
 
     Meant for CI of a configuration repository: run it against a database holding the new
-    configuration before it is applied to production.
+    configuration before it is applied to production. Each parse unit (HUB_DAG_SHARDS) is timed:
+    a unit whose build passes half of Airflow's dagbag_import_timeout gets a warning.
 
     Example: hubctl dags check
     """
     from hubctl.dag_builder import check_all
+    from hubctl.shards import slow_unit_warnings
 
     loaded, built = check_all()
     failures = [*loaded.rejected, *built.failures]
     _note_source(loaded)
     typer.echo(f"{len(built.dags)} DAG(s) built and serialised, {len(failures)} failed")
+    for warning in slow_unit_warnings(built.unit_times):
+        typer.echo(f"warning: {warning}", err=True)
     _print_rejected(failures, verbose=verbose)
     if failures:
         raise typer.Exit(1)
+
+
+@app.command()
+def shards(
+    count: Annotated[
+        int | None, typer.Option("--count", help="Number of entry files (default: HUB_DAG_SHARDS).")
+    ] = None,
+    folder: Annotated[
+        Path | None,
+        typer.Option("--folder", help="Airflow's dags folder (default: HUB_HOME/dags)."),
+    ] = None,
+) -> None:
+    """Write the thin entry files of N parse units into a DAG folder (hub_dags_<i>_of_<N>.py).
+
+    Point Airflow's dags_folder at it (`hubctl up` does this itself when HUB_DAG_SHARDS > 1) and
+    run the listener with the same HUB_DAG_SHARDS. Unchanged files keep their mtime; other
+    hub_dags files in the folder are removed.
+
+    Example: hubctl dags shards --count 16 --folder /opt/airflow/dags
+    """
+    from hubctl.errors import ValidationError
+    from hubctl.settings import get_settings
+    from hubctl.shards import MAX_SHARDS, shard_folder, write_shard_files
+
+    settings = get_settings()
+    count = settings.dag_shards if count is None else count
+    if not 2 <= count <= MAX_SHARDS:
+        raise ValidationError(
+            f"--count: expected 2 to {MAX_SHARDS} entry files, got {count}"
+            " (one unit is the package's own hub_dags.py: nothing to write)"
+        )
+    written = write_shard_files(folder or shard_folder(settings), count)
+    typer.echo(f"{len(written)} entry files in {written[0].parent}")
 
 
 def _row(spec: DagSpec, loaded: LoadResult) -> dict[str, Any]:

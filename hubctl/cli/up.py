@@ -63,3 +63,27 @@ def _queues(text: str) -> tuple[str, ...]:
     if bad:
         raise ValidationError(f"--worker-queues: {bad[0]!r} is not a queue name (lowercase slug)")
     return queues
+
+
+def listen() -> None:
+    """Re-parse in Airflow what every committed configuration change affects, whoever made it.
+
+    LISTENs on the hub database's `hub_changes` channel (the audit log announces each change),
+    maps the change's exchange groups to the parse units that build them and asks Airflow's API
+    to re-parse exactly those files. Reconnects after a database restart and catches up from the
+    audit log. `hubctl up` runs it; run it yourself next to a production Airflow (docs/deploy.md).
+
+    Example: HUB_AIRFLOW_API_URL=http://airflow:8080 hubctl listen
+    """
+    import logging
+
+    from hubctl import listener
+    from hubctl.settings import get_settings
+
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    logger = logging.getLogger(listener.log.name)
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    listener.listen(get_settings())

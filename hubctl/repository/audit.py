@@ -157,3 +157,19 @@ def chain_link(conn: Connection, *, entry_id: int) -> Row | None:
     )
     found = fetch(conn, sql, {"id": entry_id})
     return found[0] if found else None
+
+
+def affected_groups_after(conn: Connection, *, after_id: int) -> list[Row]:
+    """Entries after ``after_id``, oldest first: their id and the groups whose DAGs they affect.
+
+    ``groups`` is a list (None: jobs without a group), empty for a table no DAG is built from,
+    or None for every group (a TRUNCATE); hub.audit_affected_groups (migration 0010) decides,
+    as it does for the notifications. Ids follow commit order: the chain head is locked until
+    commit, so no entry can appear later below an id already read.
+    """
+    return fetch(
+        conn,
+        "SELECT id, hub.audit_affected_groups(table_name, action, old_row, new_row) AS groups"
+        " FROM hub.audit_log WHERE id > %(after)s ORDER BY id",
+        {"after": after_id},
+    )

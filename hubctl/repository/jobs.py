@@ -28,6 +28,13 @@ _SELECT = (
     + " WHERE c.enabled AND (c.exchange_group IS NULL OR g.enabled)"
 )
 _ORDER = " ORDER BY c.dag_name, c.job_name"
+# Must equal hubctl.shards.shard_of_group: the first 8 hex digits of md5 as an unsigned number,
+# modulo the shard count; jobs without a group are in shard 0.
+_SHARD_FILTER = (
+    " AND CASE WHEN c.exchange_group IS NULL THEN 0"
+    " ELSE ('x' || substr(md5(c.exchange_group), 1, 8))::bit(32)::bigint %% %(shards)s"
+    " END = %(shard)s"
+)
 
 
 def read_enabled_jobs(
@@ -35,8 +42,11 @@ def read_enabled_jobs(
     *,
     statement_timeout_ms: int,
     only: Sequence[tuple[str, str]] | None = None,
+    shard: tuple[int, int] | None = None,
 ) -> list[dict[str, Any]]:
     """Every enabled job whose group is enabled (or that has none), or just the ``only`` pairs.
+
+    ``shard`` (index, count) keeps the jobs of that parse unit only (see hubctl.shards).
 
     ``only`` keeps a worker's parse independent of the number of jobs: the primary key finds the
     one (dag_name, job_name) pair, so nothing else is read, validated or built.
@@ -48,8 +58,11 @@ def read_enabled_jobs(
         "SET TRANSACTION READ ONLY; SET LOCAL statement_timeout = %(ms)s",
         {"ms": int(statement_timeout_ms)},
     )
-    if only is None:
+    if only is None and shard is None:
         return fetch(conn, _SELECT + _ORDER)
+    if only is None:
+        index, count = shard or (0, 1)
+        return fetch(conn, _SELECT + _SHARD_FILTER + _ORDER, {"shard": index, "shards": count})
     conditions = " OR ".join(
         f"(c.dag_name = %(d{i})s AND c.job_name = %(j{i})s)" for i in range(len(only))
     )

@@ -5,14 +5,16 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hubctl.airflow_api import GENERATOR_FILE, AirflowApi, AirflowApiConfig, AirflowApiError
+from hubctl.airflow_api import AirflowApi, AirflowApiConfig, AirflowApiError
 from hubctl.db import Database
 from hubctl.errors import HubError
 from hubctl.repository import status as status_queries
 from hubctl.repository.rows import Row, select_rows
 from hubctl.settings import Settings
+from hubctl.shards import all_shards, is_entry_file, read_build_times, slow_unit_warnings
 from hubctl.specs import dag_id_for
 from hubctl.tables import GROUPS, JOBS
 
@@ -147,10 +149,35 @@ def _check_login(database: Database) -> Check:
     return Check("login", True, f"hubctl connects as {login}, which owns nothing in schema hub")
 
 
-def _check_snapshot(settings: Settings, max_age: dt.timedelta) -> Check:
+def _check_snapshots(settings: Settings, max_age: dt.timedelta) -> list[Check]:
+    """One check per parse unit's snapshot (one file unless HUB_DAG_SHARDS > 1)."""
+    base = settings.resolved_snapshot_path
+    return [
+        _check_snapshot(shard.snapshot_path(base), max_age)
+        for shard in all_shards(settings.dag_shards)
+    ]
+
+
+def _check_build_times(settings: Settings) -> Check:
+    """The cliff: a unit whose build nears dagbag_import_timeout would make all its DAGs stale."""
+    records = read_build_times(settings)
+    warnings = slow_unit_warnings(records)
+    if warnings:
+        return Check("parse units", False, "; ".join(warnings))
+    if not records:
+        return Check("parse units", True, "no build time recorded yet (no full parse so far)")
+    slowest = records[0]
+    return Check(
+        "parse units",
+        True,
+        f"{len(records)} unit(s); slowest {slowest['unit']}: {slowest['seconds']:.1f} s of"
+        f" {slowest['dagbag_import_timeout']:g} s dagbag_import_timeout",
+    )
+
+
+def _check_snapshot(path: Path, max_age: dt.timedelta) -> Check:
     from hubctl.specs import format_age, read_snapshot
 
-    path = settings.resolved_snapshot_path
     snapshot = read_snapshot(path)
     if snapshot is None:
         return Check(
@@ -189,7 +216,7 @@ def _check_airflow(settings: Settings, loaded: LoadResult, explain: Explain | No
             )
         ]
     try:
-        served = {dag["dag_id"] for dag in api.dags() if dag["fileloc"].endswith(GENERATOR_FILE)}
+        served = {dag["dag_id"] for dag in api.dags() if is_entry_file(dag["fileloc"])}
     except AirflowApiError as error:
         return [Check("airflow", False, str(error))]
     expected = {spec.dag_id for spec in loaded.specs}
@@ -228,7 +255,8 @@ def doctor(
     checks = [
         _check_database(database),
         _check_login(database),
-        _check_snapshot(settings, max_snapshot_age),
+        *_check_snapshots(settings, max_snapshot_age),
+        _check_build_times(settings),
     ]
     try:
         loaded = load_specs(settings, save_snapshot=False)
