@@ -21,7 +21,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,6 +49,10 @@ ADMIN = "admin"
 # Markets page lets them switch markets and edit jobs; a viewer may only read.
 USERS = {ADMIN: "admin", "analyst": "user", "viewer": "viewer"}
 READY_TIMEOUT_SECONDS = 180
+# A component that exits is started again after this delay, at most this often per window.
+RESTART_DELAY_SECONDS = 3.0
+RESTART_BUDGET = 5
+RESTART_WINDOW_SECONDS = 300.0
 STOP_TIMEOUT_SECONDS = 30
 
 Echo = Callable[[str], None]
@@ -82,6 +86,8 @@ class Stack:
     started_database: bool = False
     redis_port: int = 0
     shards: int = 1
+    # How each process was started, so supervise() can start it again the same way.
+    launches: dict[str, tuple[list[str], dict[str, str]]] = field(default_factory=dict)
 
     @classmethod
     def from_settings(cls, settings: Settings, executor: Executor = Executor()) -> Stack:
@@ -277,6 +283,7 @@ def _worker_environment(env: dict[str, str], name: str) -> dict[str, str]:
 
 def _launch(stack: Stack, name: str, arguments: list[str], env: dict[str, str]) -> None:
     stack.logs.mkdir(parents=True, exist_ok=True)
+    stack.launches[name] = (arguments, env)
     with (stack.logs / f"{name}.log").open("ab") as log:
         # Own process group: Ctrl-C reaches hubctl, which then stops each group in order.
         stack.processes[name] = subprocess.Popen(
@@ -341,11 +348,14 @@ def wait_until_ready(stack: Stack, timeout: float = READY_TIMEOUT_SECONDS) -> No
     raise HubError(f"Airflow's api-server did not answer at {stack.api_url} within {timeout:.0f} s")
 
 
-def _raise_if_a_component_died(stack: Stack) -> None:
-    """Any component but a worker is vital; workers are, together: one left carries the queue."""
+def _raise_if_a_component_died(stack: Stack, waiting: Collection[str] = ()) -> None:
+    """Any component but a worker is vital; workers are, together: one left carries the queue.
+
+    ``waiting``: components that exited and are about to be started again.
+    """
     workers = stack.workers
     for component, process in stack.processes.items():
-        if process.poll() is not None and component not in workers:
+        if process.poll() is not None and component not in workers and component not in waiting:
             raise HubError(
                 f"{component} exited with {process.returncode}; see {stack.logs / component}.log"
             )
@@ -411,13 +421,58 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 def supervise(stack: Stack, echo: Echo) -> None:
-    """Block until Ctrl-C (or SIGTERM), or until a vital component dies (then raise)."""
+    """Block until Ctrl-C (or SIGTERM), or until a vital component dies for good (then raise)."""
     signal.signal(signal.SIGTERM, _interrupt)
-    reported: set[str] = set()
+    restarts = Restarts()
     while True:
-        _raise_if_a_component_died(stack)
-        _report_dead_workers(stack, reported, echo)
+        supervise_once(stack, restarts, echo)
         time.sleep(1)
+
+
+def supervise_once(stack: Stack, restarts: Restarts, echo: Echo) -> None:
+    restart_exited_components(stack, restarts, echo)
+    _raise_if_a_component_died(stack, waiting=set(restarts.exited_at))
+    _report_dead_workers(stack, restarts.reported, echo)
+
+
+@dataclass
+class Restarts:
+    """Compose's `restart: unless-stopped`, with a budget: Airflow's components exit when their
+    database goes away (a PostgreSQL restart), and come back once it answers again; one that keeps
+    dying stops the stack instead of looping."""
+
+    delay: float = RESTART_DELAY_SECONDS
+    budget: int = RESTART_BUDGET
+    window: float = RESTART_WINDOW_SECONDS
+    exited_at: dict[str, float] = field(default_factory=dict)
+    history: dict[str, list[float]] = field(default_factory=dict)
+    reported: set[str] = field(default_factory=set)  # dead workers already reported
+
+    def due(self, name: str, now: float) -> bool | None:
+        """True: start it again now; False: not yet; None: out of budget (it stays dead)."""
+        recent = [at for at in self.history.get(name, []) if now - at < self.window]
+        self.history[name] = recent
+        if len(recent) >= self.budget:
+            self.exited_at.pop(name, None)
+            return None
+        return now - self.exited_at.setdefault(name, now) >= self.delay
+
+
+def restart_exited_components(stack: Stack, restarts: Restarts, echo: Echo) -> None:
+    """Start again each of Airflow's components and the listener that exited (not workers, Redis)."""
+    now = time.monotonic()
+    for name in (*COMPONENTS, LISTENER):
+        process = stack.processes.get(name)
+        if process is None or process.poll() is None or not restarts.due(name, now):
+            continue
+        restarts.exited_at.pop(name)
+        restarts.history[name].append(now)
+        echo(
+            f"{name} exited with {process.returncode}; starting it again"
+            f" ({len(restarts.history[name])} of {restarts.budget} in {restarts.window:.0f} s)"
+        )
+        _kill_group_leftovers(process.pid)
+        _launch(stack, name, *stack.launches[name])
 
 
 def up(settings: Settings, echo: Echo, executor: Executor = Executor()) -> None:

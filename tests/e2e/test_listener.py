@@ -122,7 +122,8 @@ def test_a_change_to_one_group_reparses_only_its_unit(stack: RunningStack) -> No
     assert set(after) == every  # every DAG stays served
     unit = shard_of_group(group, SHARDS)
     moved = {dag_id for dag_id in every if after[dag_id] != before[dag_id]}
-    in_unit = {dag_id for dag_id in every if shard_of_group(_group_of(dag_id), SHARDS) == unit}
+    group_of = groups_of_dags(stack)
+    in_unit = {dag_id for dag_id in every if shard_of_group(group_of[dag_id], SHARDS) == unit}
     assert moved == in_unit and changed in moved and len(in_unit) < len(every) / 3
 
 
@@ -136,11 +137,16 @@ def quiet(api: AirflowApi) -> dict[str, Any] | None:
         return None
 
 
-def _group_of(dag_id: str) -> str | None:
-    job = dag_id.split("__", 1)[1]
-    if job.startswith("syn"):
-        return job.rsplit("_", 1)[0]
-    return None if job == "all" else job
+def groups_of_dags(stack: RunningStack) -> dict[str, str | None]:
+    """Each job's DAG id -> its exchange group (None: a job of no group), read from the hub."""
+    conn = psycopg2.connect(**connection_arguments(embedded_server_url(stack.home)))
+    with conn, conn.cursor() as cursor:
+        cursor.execute(
+            "SELECT dag_name || '__' || job_name, exchange_group FROM hub.dag_configuration"
+        )
+        found = dict(cursor.fetchall())
+    conn.close()
+    return found
 
 
 def test_every_change_reaches_airflow_across_a_postgres_restart(stack: RunningStack) -> None:

@@ -1,0 +1,70 @@
+"""hubctl up's supervision: a component that exits is started again, within a budget."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from hubctl.errors import HubError
+from hubctl.stack import (
+    Executor,
+    Restarts,
+    Stack,
+    _launch,
+    _raise_if_a_component_died,
+    supervise_once,
+)
+
+EXITS = [sys.executable, "-c", "import sys; sys.exit(3)"]
+SLEEPS = [sys.executable, "-c", "import time; time.sleep(60)"]
+
+
+def wait_exited(stack: Stack, name: str) -> None:
+    stack.processes[name].wait(timeout=30)
+
+
+def test_an_exited_component_is_started_again_until_its_budget_is_spent(tmp_path: Path) -> None:
+    stack = Stack(home=tmp_path, port=0)
+    _launch(stack, "scheduler", EXITS, {})
+    restarts, said = Restarts(delay=0, budget=2, window=300), []
+    first = stack.processes["scheduler"]
+    for restart in (1, 2):
+        wait_exited(stack, "scheduler")
+        supervise_once(stack, restarts, said.append)
+        assert len(said) == restart and stack.processes["scheduler"].pid != first.pid
+    assert said[0] == "scheduler exited with 3; starting it again (1 of 2 in 300 s)"
+    wait_exited(stack, "scheduler")
+    with pytest.raises(HubError, match=r"^scheduler exited with 3; see .*scheduler\.log$"):
+        supervise_once(stack, restarts, said.append)
+    assert len(said) == 2
+
+
+def test_a_component_waiting_out_its_delay_does_not_stop_the_stack(tmp_path: Path) -> None:
+    stack = Stack(home=tmp_path, port=0)
+    _launch(stack, "dag-processor", EXITS, {})
+    wait_exited(stack, "dag-processor")
+    restarts, said = Restarts(delay=60), []
+    supervise_once(stack, restarts, said.append)  # seen dead: not yet started again, no error
+    assert said == [] and "dag-processor" in restarts.exited_at
+    with pytest.raises(HubError):  # outside supervision (starting up) an exit is fatal at once
+        _raise_if_a_component_died(stack)
+
+
+def test_workers_are_not_restarted_and_the_others_carry_on(tmp_path: Path) -> None:
+    stack = Stack(home=tmp_path, port=0, executor=Executor.celery(2, []))
+    _launch(stack, "worker-1", EXITS, {})
+    _launch(stack, "worker-2", SLEEPS, {})
+    _launch(stack, "scheduler", SLEEPS, {})
+    wait_exited(stack, "worker-1")
+    said: list[str] = []
+    restarts = Restarts(delay=0)
+    supervise_once(stack, restarts, said.append)
+    assert said == ["worker-1 exited with 3; the other workers carry on"]
+    stack.processes["worker-2"].kill()
+    wait_exited(stack, "worker-2")
+    with pytest.raises(HubError, match="every Celery worker exited"):
+        supervise_once(stack, restarts, said.append)
+    stack.processes["scheduler"].kill()
+    wait_exited(stack, "scheduler")
