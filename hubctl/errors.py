@@ -19,6 +19,10 @@ class ConflictError(HubError):
     """The row changed since the caller read it (optimistic concurrency)."""
 
 
+class StaleChangeError(ConflictError):
+    """A captured change's target row moved on since its base version was recorded."""
+
+
 class DatabaseUnavailableError(HubError):
     pass
 

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextvars import ContextVar
 
 from hubctl.db import Connection, Database, Via, audited_transaction
 from hubctl.repository import audit as audit_rows
+
+# Set while a command's changes are captured instead of written (hubctl.services.deferred): every
+# audited change then runs its body inside this context manager, which records what the body wrote
+# and rolls the transaction back.
+change_wrapper: ContextVar[Callable[[Connection], AbstractContextManager[None]] | None] = (
+    ContextVar("change_wrapper", default=None)
+)
 
 
 @contextmanager
@@ -26,9 +34,11 @@ def audited_change(
     with audited_transaction(
         database, actor=actor, reason=reason, change_set=change_set, via=via
     ) as conn:
-        head_before = audit_rows.chain_head(conn)
-        yield conn
-        changed = audit_rows.chain_head(conn) != head_before
+        wrapper = change_wrapper.get()
+        with wrapper(conn) if wrapper is not None else nullcontext():
+            head_before = audit_rows.chain_head(conn)
+            yield conn
+            changed = audit_rows.chain_head(conn) != head_before
     if changed:
         tell_airflow()
 
