@@ -33,7 +33,9 @@ def owner(db_url: str) -> Connect:
         cursor.execute(SEED)
     with psycopg2.connect(libpq_url(db_url)) as conn, conn.cursor() as cursor:
         # raising the policy needs no approval (lowering it does)
-        cursor.execute("UPDATE hub.exchange_groups SET approvals_required = 1 WHERE group_name = 'lse'")
+        cursor.execute(
+            "UPDATE hub.exchange_groups SET approvals_required = 1 WHERE group_name = 'lse'"
+        )
     return lambda: psycopg2.connect(libpq_url(db_url))
 
 
@@ -110,7 +112,10 @@ def test_truncate_of_protected_rows_is_refused_even_for_the_owner(owner: Connect
 def test_an_unprotected_group_is_written_as_before(app_role: Connect) -> None:
     run(app_role, "UPDATE hub.dag_configuration SET batch_size = 7 WHERE job_name = 'us_job'")
     run(app_role, "UPDATE hub.exchange_groups SET approvals_required = 2 WHERE group_name = 'us'")
-    assert value(app_role, "SELECT batch_size FROM hub.dag_configuration WHERE job_name = 'us_job'") == 7
+    assert (
+        value(app_role, "SELECT batch_size FROM hub.dag_configuration WHERE job_name = 'us_job'")
+        == 7
+    )
 
 
 def _request(connect: Connect, requester: str, change: dict[str, Any]) -> int:
@@ -143,16 +148,21 @@ def _approve(connect: Connect, request_id: int, approver: str) -> None:
 
 def test_the_requester_cannot_approve_in_sql(app_role: Connect) -> None:
     request_id = _request(app_role, "alice", LSE_JOB)
-    assert value(app_role, f"SELECT requester FROM hub.change_requests WHERE id = {request_id}") == "alice"
+    assert (
+        value(app_role, f"SELECT requester FROM hub.change_requests WHERE id = {request_id}")
+        == "alice"
+    )
     with pytest.raises(psycopg2.errors.CheckViolation, match="cannot approve"):
         _approve(app_role, request_id, "alice")
     with pytest.raises(psycopg2.errors.InsufficientPrivilege, match="0 of 1 approvals"):
         run(app_role, f"UPDATE hub.change_requests SET state = 'approved' WHERE id = {request_id}")
     _approve(app_role, request_id, "bob")
-    assert value(app_role, f"SELECT requester FROM hub.change_request_approvals") == "alice"
+    assert value(app_role, "SELECT requester FROM hub.change_request_approvals") == "alice"
 
 
-def _apply(connect: Connect, request_id: int, statement: str, change_set: str | None = None) -> None:
+def _apply(
+    connect: Connect, request_id: int, statement: str, change_set: str | None = None
+) -> None:
     run(
         connect,
         f"SELECT set_config('hub.change_set', '{change_set or f'request:{request_id}'}', true)",
@@ -174,7 +184,10 @@ def test_only_an_approved_request_naming_the_row_authorises_it(app_role: Connect
     with pytest.raises(psycopg2.errors.InsufficientPrivilege, match="lse requires approval"):
         _apply(app_role, request_id, other)  # a row the request does not list
     _apply(app_role, request_id, SET_BATCH)
-    assert value(app_role, "SELECT batch_size FROM hub.dag_configuration WHERE job_name = 'lse_job'") == 9
+    assert (
+        value(app_role, "SELECT batch_size FROM hub.dag_configuration WHERE job_name = 'lse_job'")
+        == 9
+    )
     with pytest.raises(psycopg2.errors.InsufficientPrivilege, match="lse requires approval"):
         _apply(app_role, request_id, SET_BATCH.replace("9", "10"))  # applied once only
     with pytest.raises(psycopg2.errors.InsufficientPrivilege):
@@ -188,11 +201,14 @@ def test_break_glass_needs_a_reason_and_is_recorded(app_role: Connect) -> None:
     with pytest.raises(psycopg2.errors.InsufficientPrivilege):  # the record is the audit entry's
         run(app_role, SET_BATCH, "SELECT set_config('hub.reason', 'late', true)", glass)
     run(app_role, glass, "SELECT set_config('hub.reason', 'feed down', true)", SET_BATCH)
-    assert value(
-        app_role,
-        "SELECT change_set || ' ' || reason FROM hub.audit_log WHERE table_name = 'dag_configuration'"
-        " ORDER BY id DESC LIMIT 1",
-    ) == "break-glass:t1 feed down"
+    assert (
+        value(
+            app_role,
+            "SELECT change_set || ' ' || reason FROM hub.audit_log WHERE table_name = 'dag_configuration'"
+            " ORDER BY id DESC LIMIT 1",
+        )
+        == "break-glass:t1 feed down"
+    )
 
 
 def test_requests_and_approvals_are_kept_and_audited(app_role: Connect, owner: Connect) -> None:

@@ -77,6 +77,11 @@ def _recording(conn: Connection, capture: Capture, prepare: Prepare | None) -> I
     raise _Captured
 
 
+def recorded_changes(conn: Connection, *, after_id: int | None) -> list[RowChange]:
+    """What this transaction wrote after audit entry ``after_id``, as RowChanges with bases."""
+    return [_row_change(e) for e in audit_rows.transaction_entries(conn, after_id=after_id)]
+
+
 def _row_change(entry: Row) -> RowChange:
     """An audit entry as the change it records (spec fields before and after, and versions)."""
     table = CONTROL_TABLES.get(entry["table_name"])

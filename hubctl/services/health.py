@@ -147,6 +147,26 @@ def _check_login(database: Database) -> Check:
     return Check("login", True, f"hubctl connects as {login}, which owns nothing in schema hub")
 
 
+def _check_break_glass(database: Database) -> list[Check]:
+    """One failing check per break-glass change nobody has acknowledged yet (docs/governance.md)."""
+    from hubctl.services.requests import unacknowledged_break_glass
+
+    try:
+        pending = unacknowledged_break_glass(database)
+    except Exception as error:  # the database check reports the cause
+        return [Check("break-glass", False, f"unknown: {str(error).strip().splitlines()[0]}", True)]
+    return [
+        Check(
+            f"break-glass {item.change_set}",
+            False,
+            f"{item.actor} wrote {item.entries} row change(s) past four-eyes at"
+            f" {item.occurred_at:%Y-%m-%d %H:%M:%S %Z} ({item.reason}); review it, then"
+            f" `hubctl requests ack-break-glass {item.change_set} -m ...`",
+        )
+        for item in pending
+    ]
+
+
 def _check_snapshot(settings: Settings, max_age: dt.timedelta) -> Check:
     from hubctl.specs import format_age, read_snapshot
 
@@ -228,6 +248,7 @@ def doctor(
     checks = [
         _check_database(database),
         _check_login(database),
+        *_check_break_glass(database),
         _check_snapshot(settings, max_snapshot_age),
     ]
     try:
