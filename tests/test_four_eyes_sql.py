@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from hubctl.db import libpq_url
+from hubctl.tables import GROUPS
 
 SEED = """
 INSERT INTO hub.exchange_groups (group_name, display_name, exchanges, primary_timezone)
@@ -227,3 +228,23 @@ def test_requests_and_approvals_are_kept_and_audited(app_role: Connect, owner: C
         " WHERE table_name LIKE 'change_request%'",
     )
     assert audited == "change_requests:alice,change_request_approvals:bob"
+
+
+def test_groups_recorded_before_the_policy_existed_read_as_unprotected(empty_db_url: str) -> None:
+    from hubctl import migrations
+    from hubctl.db import Database
+    from hubctl.services import history
+
+    engine = sa.create_engine(empty_db_url, poolclass=sa.NullPool)
+    migrations.upgrade(engine, "0008")
+    with engine.begin() as conn:
+        conn.execute(sa.text(SEED))
+    migrations.upgrade(engine)
+    engine.dispose()
+    with Database(empty_db_url).connect() as conn:
+        groups = history.tables_at(conn, history.Moment(audit_id=10**6))["exchange_groups"]
+    records = [GROUPS.record.model_validate(group) for group in groups]
+    assert {record.group_name: record.approvals_required for record in records} == {
+        "lse": 0,
+        "us": 0,
+    }

@@ -81,6 +81,7 @@ def group_status(
         rows.append({
             "group": name,
             "enabled": group["enabled"],
+            "approvals_required": group["approvals_required"],
             "dags": dag_ids,
             "last_run": _last_run(api, dag_ids) if dag_ids else "-",
             "latest_trade_date": newest,

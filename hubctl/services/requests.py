@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -124,7 +125,7 @@ def show_request(database: Database, *, request_id: int) -> ChangeRequest:
 
 def _decide(
     database: Database, request_id: int, *, actor: str, reason: str | None, via: Via
-) -> Any:
+) -> AbstractContextManager[Connection]:
     """The audited transaction of a decision on request ``request_id`` (change_set request:<id>)."""
     return audited_change(
         database, actor=actor, reason=reason, change_set=f"{REQUEST}{request_id}", via=via
@@ -190,7 +191,7 @@ def apply(
     try:
         with _decide(database, request_id, actor=actor, reason=reason, via=via) as conn:
             request = _require(conn, request_id, lock=True)
-            if request.state != "approved":
+            if request.state != "approved" or len(request.approvers) < request.approvals_required:
                 have = f"{len(request.approvers)} of {request.approvals_required} approvals"
                 raise ValidationError(
                     f"request: #{request_id} is {request.state} ({have}); not applied"

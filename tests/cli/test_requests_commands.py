@@ -143,8 +143,17 @@ def test_self_approval_is_refused_then_approval_and_apply_write_exactly_the_requ
         {"batch_size": {"old": 500, "new": 750}, "max_retries": {"old": 3, "new": 5}}
     ]
     assert {e["change_set"] for e in entries} == {f"request:{request_id}"}
-    linked = hub("audit", "log", "-o", "json")
-    assert linked.exit_code == 0
+    linked = json.loads(hub("audit", "log", "-o", "json").stdout)
+    trail = [(e["table"], e["actor"]) for e in linked if e["change_set"] == f"request:{request_id}"]
+    assert sorted(trail) == sorted(
+        [
+            ("change_requests", "alice"),  # created
+            ("change_request_approvals", "bob"),
+            ("change_requests", "bob"),  # approved
+            ("change_requests", "alice"),  # applied
+            ("dag_configuration", "alice"),
+        ]
+    )
     again = hub("requests", "apply", str(request_id), "--actor", "alice")
     assert again.exit_code == 1 and "is applied" in again.stderr
 
@@ -200,3 +209,38 @@ def test_an_unprotected_group_is_written_directly(hub: Run, protected: Engine) -
     result = hub("config", "set", "data_collection_equities", "us_markets", "batch_size=750")
     assert result.exit_code == 0 and "updated job" in result.stdout
     assert hub("requests", "list", "-o", "json").stdout.strip() == "[]"
+
+
+def test_two_approvals_need_two_other_people(hub: Run, protected: Engine) -> None:
+    policy = _request(hub, "groups", "set", "lse", "approvals_required=2")  # lowering or raising
+    assert hub("requests", "approve", str(policy), "--actor", "bob").exit_code == 0
+    assert hub("requests", "apply", str(policy), "--actor", "bob").exit_code == 0
+    result = hub("groups", "disable", "lse", "--actor", "alice", "-m", "holiday")
+    assert "lse requires 2 approvals: request #" in result.stdout
+    request_id = int(result.stdout.split("request #", 1)[1].split(" ", 1)[0])
+    assert hub("requests", "approve", str(request_id), "--actor", "bob").exit_code == 0
+    twice = hub("requests", "approve", str(request_id), "--actor", "bob")
+    assert twice.exit_code == 1 and "bob already approved" in twice.stderr
+    early = hub("requests", "apply", str(request_id), "--actor", "bob")
+    assert early.exit_code == 1 and "(1 of 2 approvals)" in early.stderr
+    assert hub("requests", "approve", str(request_id), "--actor", "carol").exit_code == 0
+    assert hub("requests", "apply", str(request_id), "--actor", "dave").exit_code == 0
+    shown = json.loads(hub("requests", "show", str(request_id), "-o", "json").stdout)
+    assert (shown["state"], shown["approvers"], shown["decided_by"]) == (
+        "applied",
+        ["bob", "carol"],
+        "dave",
+    )
+    groups = json.loads(hub("groups", "list", "-o", "json").stdout)
+    assert next(g for g in groups if g["group_name"] == "lse")["enabled"] is False
+
+
+def test_a_rejected_request_is_never_applied(hub: Run, protected: Engine) -> None:
+    request_id = _request(hub, "config", "disable", *JOB)
+    rejected = hub("requests", "reject", str(request_id), "--actor", "bob", "-m", "no")
+    assert rejected.exit_code == 0 and "now rejected" in rejected.stdout
+    refused = hub("requests", "approve", str(request_id), "--actor", "carol")
+    assert refused.exit_code == 1 and "is rejected" in refused.stderr
+    before = control_rows(protected)
+    assert hub("requests", "apply", str(request_id), "--actor", "bob").exit_code == 1
+    assert control_rows(protected) == before
