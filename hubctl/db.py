@@ -554,7 +554,9 @@ def audited_transaction(
                 "SELECT set_config('hub.actor', %(actor)s, true),"
                 " set_config('hub.reason', %(reason)s, true),"
                 " set_config('hub.change_set', %(change_set)s, true),"
-                " set_config('hub.via', %(via)s, true)",
+                " set_config('hub.via', %(via)s, true),"
+                # hubctl may capture a change and roll it back: four-eyes checks at commit
+                " set_config('hub.check_at_commit', 'on', true)",
                 {
                     "actor": actor,
                     "reason": reason or "",

@@ -248,3 +248,18 @@ def test_groups_recorded_before_the_policy_existed_read_as_unprotected(empty_db_
         "lse": 0,
         "us": 0,
     }
+
+
+def test_hubctls_check_at_commit_cannot_be_turned_off_half_way(app_role: Connect) -> None:
+    on = "SELECT set_config('hub.check_at_commit', 'on', true)"
+    off = "SELECT set_config('hub.check_at_commit', 'off', true)"
+    with pytest.raises(psycopg2.errors.InsufficientPrivilege, match="lse requires approval"):
+        run(app_role, on, SET_BATCH, off)  # the row was queued for the commit-time check
+
+
+def test_a_script_may_alter_a_table_it_wrote_to_in_the_same_transaction(owner: Connect) -> None:
+    run(
+        owner,
+        "UPDATE hub.dag_configuration SET batch_size = 7 WHERE job_name = 'us_job'",
+        "ALTER TABLE hub.dag_configuration ALTER COLUMN batch_size SET DEFAULT 500",
+    )

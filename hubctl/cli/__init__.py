@@ -9,12 +9,13 @@ from __future__ import annotations
 import contextvars
 import logging
 import os
+import shlex
 import sys
 from typing import Any
 
 import typer
 
-from hubctl import __version__
+from hubctl import __version__, origin
 from hubctl.cli import (
     audit,
     config,
@@ -81,7 +82,7 @@ def main(args: list[str] | None = None) -> None:
     _show_library_warnings()
     try:
         _refuse_undecodable(sys.argv[1:] if args is None else args)
-        contextvars.copy_context().run(app, args=args)
+        contextvars.copy_context().run(_run, args)
     except ChangeRequested as request:
         from hubctl.cli.output import echo
 
@@ -93,6 +94,11 @@ def main(args: list[str] | None = None) -> None:
         if os.environ.get("HUBCTL_DEBUG") == "1":
             raise
         _fail(describe_unexpected(error))
+
+
+def _run(args: list[str] | None) -> None:
+    origin.command_line.set(shlex.join(["hubctl", *(sys.argv[1:] if args is None else args)]))
+    app(args=args)
 
 
 class _CurrentStderr(logging.StreamHandler):

@@ -16,6 +16,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
+from hubctl import origin
 from hubctl.db import Connection, Database, Via, audited_transaction
 from hubctl.errors import ChangeRequested, NotFoundError, StaleChangeError, ValidationError
 from hubctl.repository import requests as request_rows
@@ -67,7 +68,8 @@ class ChangeRequest:
 
 
 def describe(changes: Sequence[RowChange]) -> str:
-    """One line per change, e.g. 'update job data_collection_equities/lse: batch_size 500 -> 750'."""
+    """What a request changes when no command line asked for it (the Markets page): one line per
+    change, e.g. 'update job data_collection_equities/lse: batch_size 500 -> 750'."""
     lines = []
     for change in changes:
         fields = ", ".join(
@@ -75,7 +77,7 @@ def describe(changes: Sequence[RowChange]) -> str:
         )
         detail = f": {fields}" if change.action == "update" else ""
         lines.append(f"{change.action} {change.noun} {change.label}{detail}")
-    return "\n".join(lines)[:4000]
+    return "\n".join(lines)
 
 
 def open_request(
@@ -94,7 +96,7 @@ def open_request(
         request_rows.insert_request(
             conn,
             request_id=request_id,
-            command=describe(changes),
+            command=(origin.command_line.get() or describe(changes))[:4000],
             changes=deferred.to_json(changes),
             groups=groups,
             reason=reason,

@@ -120,6 +120,7 @@ def test_every_write_to_a_protected_group_becomes_a_request(
     assert control_rows(protected) == before
     shown = json.loads(hub("requests", "show", str(request_id), "-o", "json").stdout)
     assert shown["state"] == "open" and shown["requester"] == "alice" and shown["groups"] == ["lse"]
+    assert shown["command"].startswith(f"hubctl {' '.join(args[:2])}")
     assert shown["changes"]
 
 

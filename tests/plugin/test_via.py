@@ -74,6 +74,7 @@ def test_a_page_write_to_a_protected_group_becomes_the_web_users_request(
         )
     request = requests.show_request(database, request_id=requested.value.request_id)
     assert (request.requester, request.state, request.groups) == ("ann", "open", ["lse"])
+    assert request.command.startswith("update ") and "lse: enabled True -> False" in request.command
     assert _last_entry(default_config) == {"actor": "ann", "via": "web", "reason": "holiday"}
     response = change_requested(None, requested.value)  # type: ignore[arg-type]
     assert response.status_code == 202

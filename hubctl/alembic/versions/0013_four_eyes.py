@@ -10,10 +10,11 @@ audit as either
 - a break-glass change: change_set 'break-glass:...' with a reason; `hubctl doctor` reports it
   until someone acknowledges it.
 
-The guard is a constraint trigger checked at commit (DEFERRABLE INITIALLY DEFERRED), so hubctl
-can run a change to capture it and roll it back without being refused half-way, and it reads
-the change_set from the row's audit entries, not from the session at commit time, so the
-record cannot be swapped after the writes. Raw SQL, the seed's SQL API (hub.update_dag_config)
+The guard checks each row change as it is written, or, in hubctl's transactions (which capture a
+change by running it and rolling it back), at commit through a DEFERRABLE INITIALLY DEFERRED
+constraint trigger, so a capture is never refused half-way. It reads the change_set from the
+row's audit entries, not from the session at check time, so the record cannot be swapped after
+the writes. Raw SQL, the seed's SQL API (hub.update_dag_config)
 and the owner go through the same trigger; only a superuser can disable it (migration 0005).
 
 Revision ID: 0013
@@ -28,6 +29,12 @@ down_revision = "0008"
 branch_labels = None
 depends_on = None
 
+# hubctl's transactions set hub.check_at_commit: they may capture a change and roll back, so
+# their rows are checked at commit (a transaction that rolls back is never checked). Every other
+# writer is checked row by row at once, which queues no event: a script may still ALTER a table
+# after writing to it in the same transaction. Which way a row is checked is fixed when it is
+# written, so turning the setting on or off later changes nothing.
+CHECK_AT_COMMIT = "current_setting('hub.check_at_commit', true) = 'on'"
 GUARDED_TABLES = {
     "exchange_groups": ["group_name"],
     "dag_configuration": ["dag_name", "job_name"],
@@ -275,13 +282,19 @@ $$;
 
 
 def guard_triggers(table: str, key_columns: list[str]) -> str:
+    """The check runs after the row's audit trigger (triggers fire in name order: _audit first)."""
     keys = ", ".join(f"'{column}'" for column in key_columns)
     return f"""
-CREATE CONSTRAINT TRIGGER {table}_require_approval AFTER INSERT OR UPDATE OR DELETE ON hub.{table}
-  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION hub.require_approval({keys});
+CREATE TRIGGER {table}_require_approval AFTER INSERT OR UPDATE OR DELETE ON hub.{table}
+  FOR EACH ROW WHEN (({CHECK_AT_COMMIT}) IS NOT TRUE)
+  EXECUTE FUNCTION hub.require_approval({keys});
+CREATE CONSTRAINT TRIGGER {table}_require_approval_at_commit
+  AFTER INSERT OR UPDATE OR DELETE ON hub.{table} DEFERRABLE INITIALLY DEFERRED
+  FOR EACH ROW WHEN ({CHECK_AT_COMMIT}) EXECUTE FUNCTION hub.require_approval({keys});
 CREATE TRIGGER {table}_require_approval_truncate BEFORE TRUNCATE ON hub.{table}
   FOR EACH STATEMENT EXECUTE FUNCTION hub.require_approval_truncate();
 ALTER TABLE hub.{table} ENABLE ALWAYS TRIGGER {table}_require_approval;
+ALTER TABLE hub.{table} ENABLE ALWAYS TRIGGER {table}_require_approval_at_commit;
 ALTER TABLE hub.{table} ENABLE ALWAYS TRIGGER {table}_require_approval_truncate;
 """
 
@@ -339,6 +352,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     for table in GUARDED_TABLES:
         op.execute(f"DROP TRIGGER {table}_require_approval ON hub.{table}")
+        op.execute(f"DROP TRIGGER {table}_require_approval_at_commit ON hub.{table}")
         op.execute(f"DROP TRIGGER {table}_require_approval_truncate ON hub.{table}")
     op.execute("DROP FUNCTION hub.require_approval_truncate()")
     op.execute("DROP FUNCTION hub.require_approval()")
