@@ -14,7 +14,19 @@ from typing import Any
 import typer
 
 from hubctl import __version__
-from hubctl.cli import audit, config, dags, db, document, groups, ops, runs, tickers, up
+from hubctl.cli import (
+    audit,
+    config,
+    dags,
+    db,
+    document,
+    groups,
+    ops,
+    runs,
+    schedule,
+    tickers,
+    up,
+)
 from hubctl.errors import HubError, ValidationError
 
 app = typer.Typer(
@@ -31,6 +43,7 @@ app.add_typer(tickers.app, name="tickers")
 app.add_typer(audit.app, name="audit")
 app.add_typer(dags.app, name="dags")
 app.add_typer(runs.app, name="runs")
+app.add_typer(schedule.app, name="schedule")
 document.register(app)
 app.command(name="up")(up.up)
 app.command(name="status")(ops.status)
