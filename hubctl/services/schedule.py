@@ -8,6 +8,7 @@ on since is suspended instead, and never applied blindly.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from collections.abc import Iterator, Sequence
@@ -69,13 +70,10 @@ class ScheduledChange:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready, for `schedule list -o json/csv/yaml` (the changes as stored)."""
-        return {
-            **{name: getattr(self, name) for name in ("id", "state", "summary", "command")},
-            "run_at": self.run_at.isoformat(),
-            **{name: getattr(self, name) for name in ("actor", "reason", "note")},
-            "applied_at": self.applied_at.isoformat() if self.applied_at else None,
-            "changes": deferred.to_json(self.changes),
-        }
+        data = dataclasses.asdict(self)
+        data["run_at"] = self.run_at.isoformat()
+        data["applied_at"] = self.applied_at.isoformat() if self.applied_at else None
+        return data
 
 
 def summarise(changes: Sequence[RowChange]) -> str:

@@ -39,8 +39,13 @@ EXPECTED = {
         *(f"table:{t}:{p}" for t in CONFIG for p in ("SELECT", "INSERT", "UPDATE", "DELETE")),
         *(f"table:{t}:SELECT" for t in (*AUDIT, *MARKET)),
         "table:public.alembic_version:SELECT",  # hubctl doctor and db current, as the runtime
+        # scheduled changes are cancelled, never deleted
+        *(f"table:hub.scheduled_changes:{p}" for p in ("SELECT", "INSERT", "UPDATE")),
     },
-    "hub_auditor": {"schema:hub:USAGE", *(f"table:{t}:SELECT" for t in AUDIT)},
+    "hub_auditor": {
+        "schema:hub:USAGE",
+        *(f"table:{t}:SELECT" for t in (*AUDIT, "hub.scheduled_changes")),
+    },
 }
 
 # Every privilege a role holds in this database, wherever it was granted, and every membership.

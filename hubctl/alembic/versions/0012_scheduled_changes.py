@@ -53,7 +53,6 @@ ALTER TABLE hub.scheduled_changes ENABLE ALWAYS TRIGGER scheduled_changes_audit_
 GRANTS = {
     "hub_operator": "GRANT SELECT, INSERT, UPDATE ON hub.scheduled_changes TO hub_operator",
     "hub_auditor": "GRANT SELECT ON hub.scheduled_changes TO hub_auditor",
-    "hub_reader": "GRANT SELECT ON hub.scheduled_changes TO hub_reader",
 }
 
 
