@@ -35,8 +35,9 @@ if TYPE_CHECKING:
 
 __all__ = ["Connection", "Database", "Via", "audited_transaction"]
 
-# Which interface made a change (audit_log.via); raw SQL is recorded as 'sql' by the trigger itself.
-Via = Literal["hubctl", "web"]
+# Which interface made a change (audit_log.via): hubctl, the Markets page, or the hub_scheduler job
+# applying a scheduled change; raw SQL is recorded as 'sql' by the trigger itself.
+Via = Literal["hubctl", "web", "schedule"]
 
 EMBEDDED_DATABASE = "hub"
 # The embedded server's superuser: it runs the migrations and owns the schema.

@@ -121,6 +121,25 @@ class AuditChainHead(Base):
     last_hash: Mapped[str | None] = mapped_column(sa.Text)
 
 
+# Migration 0012: captured write commands to apply at ``run_at`` (hub_scheduler).
+SCHEDULED_CHANGES = sa.Table(
+    "scheduled_changes",
+    Base.metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(always=True), primary_key=True),
+    sa.Column("run_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("command", sa.Text, nullable=False),
+    sa.Column("changes", JSONB, nullable=False),
+    sa.Column("actor", sa.Text, nullable=False),
+    sa.Column("reason", sa.Text),
+    sa.Column("state", sa.Text, nullable=False, server_default="scheduled"),
+    sa.Column("note", sa.Text),
+    sa.Column("applied_at", sa.DateTime(timezone=True)),
+    *_bookkeeping(),
+    sa.Index("ix_scheduled_changes_due", "run_at", postgresql_where=sa.text("state = 'scheduled'")),
+    schema="hub",
+)
+
+
 # Migration 0013: four-eyes approval (hubctl.services.requests).
 class ChangeRequest(Base):
     __tablename__ = "change_requests"

@@ -26,6 +26,7 @@ from hubctl.cli import (
     ops,
     requests,
     runs,
+    schedule,
     tickers,
     up,
 )
@@ -46,6 +47,7 @@ app.add_typer(audit.app, name="audit")
 app.add_typer(dags.app, name="dags")
 app.add_typer(runs.app, name="runs")
 app.add_typer(requests.app, name="requests")
+app.add_typer(schedule.app, name="schedule")
 document.register(app)
 app.command(name="up")(up.up)
 app.command(name="status")(ops.status)

@@ -66,14 +66,17 @@ def generated_dags(groups: list[Row], jobs: list[Row]) -> dict[str, list[str]]:
 def group_status(
     database: Database, *, settings: Settings | None = None, today: dt.date | None = None
 ) -> list[dict[str, Any]]:
-    """Per exchange group: enabled, its DAGs, the latest run, the newest price and its age, and
-    its DAGs paused in Airflow."""
+    """Per exchange group: enabled, its DAGs, the latest run, the newest price and its age, the
+    scheduled changes about it that are suspended, and its DAGs paused in Airflow."""
+    from hubctl.services import schedule
+
     today = today or dt.date.today()
     with database.connect() as conn:
         groups = select_rows(conn, table=GROUPS)
         dags = generated_dags(groups, select_rows(conn, table=JOBS))
         latest = status_queries.latest_trade_dates(conn)
     api = _airflow(settings)
+    suspended = schedule.suspended_by_group(database, groups)
     rows = []
     for group in groups:
         name, dag_ids = group["group_name"], dags[group["group_name"]]
@@ -86,6 +89,7 @@ def group_status(
             "last_run": _last_run(api, dag_ids) if dag_ids else "-",
             "latest_trade_date": newest,
             "stale_business_days": None if newest is None else business_days_between(newest, today),
+            "suspended_changes": suspended.get(name, []),
         })  # fmt: skip
     return with_airflow_pauses(rows, api)
 
@@ -232,6 +236,24 @@ def _check_airflow(settings: Settings, loaded: LoadResult, explain: Explain | No
     return checks
 
 
+def _check_scheduled_changes(database: Database) -> Check:
+    """Suspended scheduled changes wait for a person: their target moved on since scheduling."""
+    from hubctl.services import schedule
+
+    suspended = schedule.suspended(database)
+    if not suspended:
+        return Check("scheduled changes", True, "none suspended")
+    ids = ", ".join(f"#{change.id}" for change in suspended)
+    return Check(
+        "scheduled changes",
+        False,
+        f"suspended: {ids} (their target changed after they were scheduled); review them with"
+        " `hubctl schedule list --state suspended`, then `hubctl schedule cancel ID` (and"
+        " schedule again what is still wanted)",
+        warning=True,
+    )
+
+
 def doctor(
     database: Database,
     settings: Settings,
@@ -252,6 +274,8 @@ def doctor(
         *_check_break_glass(database),
         _check_snapshot(settings, max_snapshot_age),
     ]
+    if checks[0].ok:  # a database behind on migrations may not have the table yet
+        checks.append(_check_scheduled_changes(database))
     try:
         loaded = load_specs(settings, save_snapshot=False)
     except HubError as error:  # neither the database nor a snapshot: nothing to compare

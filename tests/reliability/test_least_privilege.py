@@ -44,10 +44,12 @@ EXPECTED = {
         *(f"table:{t}:{p}" for t in REQUESTS for p in ("SELECT", "INSERT")),
         "table:hub.change_requests:UPDATE",
         "table:hub.change_requests_id_seq:USAGE",
+        # scheduled changes are cancelled, never deleted
+        *(f"table:hub.scheduled_changes:{p}" for p in ("SELECT", "INSERT", "UPDATE")),
     },
     "hub_auditor": {
         "schema:hub:USAGE",
-        *(f"table:{t}:SELECT" for t in (*AUDIT, *REQUESTS)),
+        *(f"table:{t}:SELECT" for t in (*AUDIT, *REQUESTS, "hub.scheduled_changes")),
     },
 }
 

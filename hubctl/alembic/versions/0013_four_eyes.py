@@ -18,14 +18,14 @@ the writes. Raw SQL, the seed's SQL API (hub.update_dag_config)
 and the owner go through the same trigger; only a superuser can disable it (migration 0005).
 
 Revision ID: 0013
-Revises: 0008
+Revises: 0012
 Create Date: 2026-11-28
 """
 
 from alembic import op
 
 revision = "0013"
-down_revision = "0008"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
