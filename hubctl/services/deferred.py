@@ -78,8 +78,11 @@ def _recording(conn: Connection, capture: Capture, prepare: Prepare | None) -> I
 
 
 def recorded_changes(conn: Connection, *, after_id: int | None) -> list[RowChange]:
-    """What this transaction wrote after audit entry ``after_id``, as RowChanges with bases."""
-    return [_row_change(e) for e in audit_rows.transaction_entries(conn, after_id=after_id)]
+    """What this transaction wrote to the control tables after audit entry ``after_id``, as
+    RowChanges with bases (other audited rows, such as a scheduled change marked applied, are
+    bookkeeping of the transaction, not part of the change)."""
+    entries = audit_rows.transaction_entries(conn, after_id=after_id)
+    return [_row_change(e) for e in entries if e["table_name"] in CONTROL_TABLES]
 
 
 def _row_change(entry: Row) -> RowChange:

@@ -18,6 +18,7 @@ from typing import Any
 
 from hubctl.db import Connection, Database, audited_transaction
 from hubctl.errors import (
+    ChangeRequested,
     ConflictError,
     NotFoundError,
     StaleChangeError,
@@ -197,12 +198,27 @@ def apply_due(database: Database, *, now: dt.datetime) -> list[ScheduledChange]:
 def _apply_one(database: Database, due: Row, now: dt.datetime) -> ScheduledChange | None:
     """Apply one change as its scheduler's actor, or suspend it; None if another runner has it."""
     reason = f"scheduled change #{due['id']}" + (f": {due['reason']}" if due["reason"] else "")
-    with audited_change(database, actor=due["actor"], reason=reason, via="schedule") as conn:
+    try:
+        with audited_change(database, actor=due["actor"], reason=reason, via="schedule") as conn:
+            row = scheduled_sql.lock_due_change(conn, change_id=due["id"], until=now)
+            if row is None:
+                return None
+            state, note = _apply_or_hold(conn, deferred.from_json(row["changes"]))
+            row = scheduled_sql.set_state(conn, change_id=row["id"], state=state, note=note)
+    except ChangeRequested as requested:  # a protected group: people approve it, not the clock
+        return _settle(database, due, now, actor=due["actor"], note=str(requested))
+    return ScheduledChange.from_row(row)
+
+
+def _settle(
+    database: Database, due: Row, now: dt.datetime, *, actor: str, note: str
+) -> ScheduledChange | None:
+    """Mark a due change failed with ``note``, in a transaction of its own."""
+    with audited_change(database, actor=actor, reason=note, via="schedule") as conn:
         row = scheduled_sql.lock_due_change(conn, change_id=due["id"], until=now)
         if row is None:
             return None
-        state, note = _apply_or_hold(conn, deferred.from_json(row["changes"]))
-        row = scheduled_sql.set_state(conn, change_id=row["id"], state=state, note=note)
+        row = scheduled_sql.set_state(conn, change_id=row["id"], state="failed", note=note)
     return ScheduledChange.from_row(row)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from hubctl.db import Database
 from tests.cli.conftest import Run, audit_rows, last_audit_id, snapshot
 
 JOB = ("data_collection_equities", "lse")
@@ -245,3 +247,23 @@ def test_a_rejected_request_is_never_applied(hub: Run, protected: Engine) -> Non
     before = control_rows(protected)
     assert hub("requests", "apply", str(request_id), "--actor", "bob").exit_code == 1
     assert control_rows(protected) == before
+
+
+def test_a_due_scheduled_change_to_a_protected_group_becomes_a_request(
+    hub: Run, protected: Engine, database: Database
+) -> None:
+    from hubctl.services import schedule
+
+    added = hub(
+        "schedule", "add", "--at", "2099-12-29T07:00Z", "groups", "disable", "lse", "-m", "x"
+    )
+    assert added.exit_code == 0, added.stderr
+    before = control_rows(protected)
+    (settled,) = schedule.apply_due(database, now=dt.datetime(2100, 1, 1, tzinfo=dt.UTC))
+    assert settled.state == "failed" and "lse requires 1 approval: request #" in (
+        settled.note or ""
+    )
+    assert control_rows(protected) == before
+    (request,) = json.loads(hub("requests", "list", "-o", "json").stdout)
+    assert request["state"] == "open" and request["groups"] == ["lse"]
+    assert schedule.apply_due(database, now=dt.datetime(2100, 1, 2, tzinfo=dt.UTC)) == []
