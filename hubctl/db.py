@@ -36,8 +36,9 @@ if TYPE_CHECKING:
 
 __all__ = ["Connection", "Database", "Via", "audited_transaction"]
 
-# Which interface made a change (audit_log.via); raw SQL is recorded as 'sql' by the trigger itself.
-Via = Literal["hubctl", "web"]
+# Which interface made a change (audit_log.via): hubctl, the Markets page, or the hub_scheduler job
+# applying a scheduled change; raw SQL is recorded as 'sql' by the trigger itself.
+Via = Literal["hubctl", "web", "schedule"]
 
 EMBEDDED_DATABASE = "hub"
 # The embedded server's superuser: it runs the migrations and owns the schema.
@@ -567,7 +568,9 @@ def audited_transaction(
                 "SELECT set_config('hub.actor', %(actor)s, true),"
                 " set_config('hub.reason', %(reason)s, true),"
                 " set_config('hub.change_set', %(change_set)s, true),"
-                " set_config('hub.via', %(via)s, true)",
+                " set_config('hub.via', %(via)s, true),"
+                # hubctl may capture a change and roll it back: four-eyes checks at commit
+                " set_config('hub.check_at_commit', 'on', true)",
                 {
                     "actor": actor,
                     "reason": reason or "",

@@ -19,6 +19,21 @@ class ConflictError(HubError):
     """The row changed since the caller read it (optimistic concurrency)."""
 
 
+class StaleChangeError(ConflictError):
+    """A captured change's target row moved on since its base version was recorded."""
+
+
+class ChangeRequested(HubError):
+    """Not a failure: the change touched a protected group and became a change request.
+
+    The CLI prints the message on stdout and exits 0; the Markets page answers 202.
+    """
+
+    def __init__(self, message: str, request_id: int) -> None:
+        super().__init__(message)
+        self.request_id = request_id
+
+
 class DatabaseUnavailableError(HubError):
     pass
 

@@ -121,6 +121,80 @@ class AuditChainHead(Base):
     last_hash: Mapped[str | None] = mapped_column(sa.Text)
 
 
+# Migration 0012: captured write commands to apply at ``run_at`` (hub_scheduler).
+SCHEDULED_CHANGES = sa.Table(
+    "scheduled_changes",
+    Base.metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(always=True), primary_key=True),
+    sa.Column("run_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("command", sa.Text, nullable=False),
+    sa.Column("changes", JSONB, nullable=False),
+    sa.Column("actor", sa.Text, nullable=False),
+    sa.Column("reason", sa.Text),
+    sa.Column("state", sa.Text, nullable=False, server_default="scheduled"),
+    sa.Column("note", sa.Text),
+    sa.Column("applied_at", sa.DateTime(timezone=True)),
+    *_bookkeeping(),
+    sa.Index("ix_scheduled_changes_due", "run_at", postgresql_where=sa.text("state = 'scheduled'")),
+    schema="hub",
+)
+
+
+# Migration 0013: four-eyes approval (hubctl.services.requests).
+class ChangeRequest(Base):
+    __tablename__ = "change_requests"
+    __table_args__ = (
+        sa.UniqueConstraint("id", "requester", name="uq_change_requests_id_requester"),
+        {"schema": "hub"},
+    )
+
+    id: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(always=False), primary_key=True)
+    command: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    changes: Mapped[list[Any]] = mapped_column(JSONB, nullable=False)
+    groups: Mapped[list[str]] = mapped_column(ARRAY(sa.Text), nullable=False)
+    approvals_required: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    requester: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    reason: Mapped[str | None] = mapped_column(sa.Text)
+    state: Mapped[str] = mapped_column(sa.Text, nullable=False, server_default="open")
+    created_at: Mapped[dt.datetime] = mapped_column(
+        sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+    )
+    decided_by: Mapped[str | None] = mapped_column(sa.Text)
+    decided_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    applied_txid: Mapped[int | None] = mapped_column(sa.BigInteger)
+
+
+class ChangeRequestApproval(Base):
+    __tablename__ = "change_request_approvals"
+    __table_args__ = (
+        sa.ForeignKeyConstraint(
+            ["request_id", "requester"],
+            ["hub.change_requests.id", "hub.change_requests.requester"],
+            name="fk_change_request_approvals_request",
+        ),
+        {"schema": "hub"},
+    )
+
+    request_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)
+    approver: Mapped[str] = mapped_column(sa.Text, primary_key=True)
+    requester: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    approved_at: Mapped[dt.datetime] = mapped_column(
+        sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+    )
+
+
+class BreakGlassAck(Base):
+    __tablename__ = "break_glass_acks"
+    __table_args__ = {"schema": "hub"}
+
+    change_set: Mapped[str] = mapped_column(sa.Text, primary_key=True)
+    acknowledged_by: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    acknowledged_at: Mapped[dt.datetime] = mapped_column(
+        sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+    )
+    note: Mapped[str] = mapped_column(sa.Text, nullable=False)
+
+
 class Security(Base):
     __tablename__ = "securities"
     __table_args__ = {"schema": "market"}

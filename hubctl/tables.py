@@ -230,6 +230,11 @@ class ExchangeGroup:
     market_close: Annotated[dt.time, Help("local closing time")] = dt.time(16, 0)
     enabled: Annotated[bool, Help("false stops every DAG of the group")] = True
     priority: Annotated[Priority, Help("1 (lowest) to 10 (highest)")] = 5
+    approvals_required: Annotated[
+        int,
+        Constraint(ge=0, le=10),
+        Help("approvals another person must give before a change to the group applies; 0: none"),
+    ] = 0
 
     def check(self) -> None:
         if self.market_open >= self.market_close:

@@ -145,3 +145,17 @@ def test_the_schema_owner_cannot_silence_the_audit_but_a_superuser_can(
         with engine.begin() as conn:
             conn.execute(sa.text(f"REASSIGN OWNED BY {owner} TO CURRENT_USER"))
             conn.execute(sa.text(f"DROP OWNED BY {owner}; DROP ROLE {owner}"))
+
+
+def test_operator_schedules_and_cancels_but_never_deletes_a_scheduled_change(login_as) -> None:
+    operator = login_as("hub_operator")
+    with operator.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO hub.scheduled_changes (run_at, command, changes, actor)"
+                " VALUES (now(), 'c', '[{}]', 'a')"
+            )
+        )
+        conn.execute(sa.text("UPDATE hub.scheduled_changes SET state = 'cancelled'"))
+    assert refused(operator, "DELETE FROM hub.scheduled_changes")
+    assert refused(login_as("hub_reader"), "SELECT 1 FROM hub.scheduled_changes")

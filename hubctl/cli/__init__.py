@@ -6,16 +6,31 @@ modules import the library inside each command, so `hubctl --help` stays fast.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import os
+import shlex
 import sys
 from typing import Any
 
 import typer
 
-from hubctl import __version__
-from hubctl.cli import audit, config, dags, db, document, groups, ops, runs, tickers, up
-from hubctl.errors import HubError, ValidationError
+from hubctl import __version__, origin
+from hubctl.cli import (
+    audit,
+    config,
+    dags,
+    db,
+    document,
+    groups,
+    ops,
+    requests,
+    runs,
+    schedule,
+    tickers,
+    up,
+)
+from hubctl.errors import ChangeRequested, HubError, ValidationError
 
 app = typer.Typer(
     name="hubctl",
@@ -31,6 +46,8 @@ app.add_typer(tickers.app, name="tickers")
 app.add_typer(audit.app, name="audit")
 app.add_typer(dags.app, name="dags")
 app.add_typer(runs.app, name="runs")
+app.add_typer(requests.app, name="requests")
+app.add_typer(schedule.app, name="schedule")
 document.register(app)
 app.command(name="up")(up.up)
 app.command(name="listen")(up.listen)
@@ -61,17 +78,30 @@ def main(args: list[str] | None = None) -> None:
     """The console script: run the app; turn every failure into one `Error:` line and exit 1.
 
     Usage errors exit 2 and `typer.Exit(code)` exits with its code (Typer's standalone mode).
+    A write that became a change request (a protected group) is no failure: its message goes
+    to stdout and the exit code is 0. Each run gets a context of its own, so what a command
+    sets there (`--break-glass`) never outlives it.
     """
     _show_library_warnings()
     try:
         _refuse_undecodable(sys.argv[1:] if args is None else args)
-        app(args=args)
+        contextvars.copy_context().run(_run, args)
+    except ChangeRequested as request:
+        from hubctl.cli.output import echo
+
+        echo(str(request))
+        sys.exit(0)
     except HubError as error:
         _fail(str(error))
     except Exception as error:  # the one place unexpected errors are turned into one line
         if os.environ.get("HUBCTL_DEBUG") == "1":
             raise
         _fail(describe_unexpected(error))
+
+
+def _run(args: list[str] | None) -> None:
+    origin.command_line.set(shlex.join(["hubctl", *(sys.argv[1:] if args is None else args)]))
+    app(args=args)
 
 
 class _CurrentStderr(logging.StreamHandler):

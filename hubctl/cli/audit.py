@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from hubctl.cli.common import ActorOption, ReasonOption, author, database, report
+from hubctl.cli.common import ActorOption, BreakGlassOption, ReasonOption, author, database, report
 from hubctl.cli.output import OutputFormat, OutputOption, cell, render
 from hubctl.errors import HubError
 
@@ -229,7 +229,12 @@ def diff(
 
 
 @app.command("revert")
-def revert(entry_id: EntryArgument, actor: ActorOption = None, reason: ReasonOption = None) -> None:
+def revert(
+    entry_id: EntryArgument,
+    actor: ActorOption = None,
+    reason: ReasonOption = None,
+    break_glass: BreakGlassOption = False,
+) -> None:
     """Undo one entry by writing its inverse as a new audited change.
 
     An update gets its old values back, an insert is removed, a delete is re-created. Refused if the row changed after that entry (revert the later entry first).

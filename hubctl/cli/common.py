@@ -27,6 +27,26 @@ ActorOption = Annotated[
 ReasonOption = Annotated[
     str | None, typer.Option("-m", "--reason", help="Why, recorded in the audit log.")
 ]
+
+
+def _enter_break_glass(value: bool) -> bool:
+    """Parsing `--break-glass` switches this run to break-glass (hubctl.services.changes)."""
+    if value:
+        from hubctl.services.changes import break_glass
+
+        break_glass.set(True)
+    return value
+
+
+BreakGlassOption = Annotated[
+    bool,
+    typer.Option(
+        "--break-glass",
+        callback=_enter_break_glass,
+        help="Emergency only: write a protected group's change without approval. Needs -m; the"
+        " audit flags it and `hubctl doctor` reports it until acknowledged.",
+    ),
+]
 ExpectVersionOption = Annotated[
     int | None,
     typer.Option("--expect-version", help="Refuse unless the row is still at this version."),

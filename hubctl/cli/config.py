@@ -10,6 +10,7 @@ from hubctl.cli.common import (
     ActorOption,
     AssignmentsArgument,
     AtOption,
+    BreakGlassOption,
     DryRunOption,
     ExpectVersionOption,
     ReasonOption,
@@ -90,6 +91,7 @@ def set_job(
     dry_run: DryRunOption = False,
     actor: ActorOption = None,
     reason: ReasonOption = None,
+    break_glass: BreakGlassOption = False,
 ) -> None:
     """Change fields of a job; params.NAME=VALUE sets one params key, params.NAME=null removes it.
 
@@ -121,6 +123,7 @@ def add_job(
     ] = None,
     actor: ActorOption = None,
     reason: ReasonOption = None,
+    break_glass: BreakGlassOption = False,
 ) -> None:
     """Add a job of a known pipeline; fields not given take the defaults.
 
@@ -142,7 +145,11 @@ def add_job(
 
 @app.command("remove")
 def remove_job(
-    dag: DagArgument, job: JobArgument, actor: ActorOption = None, reason: ReasonOption = None
+    dag: DagArgument,
+    job: JobArgument,
+    actor: ActorOption = None,
+    reason: ReasonOption = None,
+    break_glass: BreakGlassOption = False,
 ) -> None:
     """Remove a job (its DAG disappears; the audit log keeps the row).
 
@@ -164,7 +171,11 @@ def _set_enabled(dag: str, job: str, enabled: bool, actor: str | None, reason: s
 
 @app.command("enable")
 def enable_job(
-    dag: DagArgument, job: JobArgument, actor: ActorOption = None, reason: ReasonOption = None
+    dag: DagArgument,
+    job: JobArgument,
+    actor: ActorOption = None,
+    reason: ReasonOption = None,
+    break_glass: BreakGlassOption = False,
 ) -> None:
     """Enable a job: its DAG comes back within seconds.
 
@@ -175,7 +186,11 @@ def enable_job(
 
 @app.command("disable")
 def disable_job(
-    dag: DagArgument, job: JobArgument, actor: ActorOption = None, reason: ReasonOption = None
+    dag: DagArgument,
+    job: JobArgument,
+    actor: ActorOption = None,
+    reason: ReasonOption = None,
+    break_glass: BreakGlassOption = False,
 ) -> None:
     """Disable a job: its DAG stops within seconds; Airflow keeps its history.
 

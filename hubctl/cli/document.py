@@ -8,7 +8,15 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from hubctl.cli.common import ActorOption, AtOption, ReasonOption, author, change_lines, database
+from hubctl.cli.common import (
+    ActorOption,
+    AtOption,
+    BreakGlassOption,
+    ReasonOption,
+    author,
+    change_lines,
+    database,
+)
 from hubctl.cli.output import OutputFormat, OutputOption, echo, render
 from hubctl.errors import ValidationError
 
@@ -145,6 +153,7 @@ def apply(
     ] = None,
     actor: ActorOption = None,
     reason: ReasonOption = None,
+    break_glass: BreakGlassOption = False,
 ) -> None:
     """Apply a file (or the defaults) in one transaction: one change set, every row audited.
 

@@ -9,6 +9,7 @@ import typer
 from hubctl.cli.common import (
     ActorOption,
     AssignmentsArgument,
+    BreakGlassOption,
     DryRunOption,
     ExpectVersionOption,
     ReasonOption,
@@ -76,6 +77,7 @@ def add_group(
     disabled: Annotated[bool, typer.Option("--disabled", help="Create it disabled.")] = False,
     actor: ActorOption = None,
     reason: ReasonOption = None,
+    break_glass: BreakGlassOption = False,
 ) -> None:
     """Add an exchange group.
 
@@ -106,6 +108,7 @@ def set_group(
     dry_run: DryRunOption = False,
     actor: ActorOption = None,
     reason: ReasonOption = None,
+    break_glass: BreakGlassOption = False,
 ) -> None:
     """Change fields of a group; exchanges take a comma-separated list.
 
@@ -136,7 +139,10 @@ def _set_enabled(group: str, enabled: bool, actor: str | None, reason: str | Non
 
 @app.command("enable")
 def enable_group(
-    group: GroupArgument, actor: ActorOption = None, reason: ReasonOption = None
+    group: GroupArgument,
+    actor: ActorOption = None,
+    reason: ReasonOption = None,
+    break_glass: BreakGlassOption = False,
 ) -> None:
     """Enable a group: the DAGs of its enabled jobs come back within seconds.
 
@@ -147,7 +153,10 @@ def enable_group(
 
 @app.command("disable")
 def disable_group(
-    group: GroupArgument, actor: ActorOption = None, reason: ReasonOption = None
+    group: GroupArgument,
+    actor: ActorOption = None,
+    reason: ReasonOption = None,
+    break_glass: BreakGlassOption = False,
 ) -> None:
     """Disable a group: its DAGs stop within seconds; jobs, tickers and history are kept.
 
@@ -158,7 +167,10 @@ def disable_group(
 
 @app.command("remove")
 def remove_group(
-    group: GroupArgument, actor: ActorOption = None, reason: ReasonOption = None
+    group: GroupArgument,
+    actor: ActorOption = None,
+    reason: ReasonOption = None,
+    break_glass: BreakGlassOption = False,
 ) -> None:
     """Remove a group no job uses (refused, listing the jobs, otherwise).
 

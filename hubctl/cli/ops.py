@@ -22,13 +22,15 @@ STATUS_COLUMNS = (
     "last_run",
     "latest_trade_date",
     "stale_business_days",
+    "suspended_changes",
     "paused_in_airflow",
 )
 
 
 def status(output: OutputOption = OutputFormat.table) -> None:
     """Per exchange group: enabled, its DAGs, the last run's state, the newest price stored and
-    how many business days old it is, and which of its DAGs Airflow has paused (by whom, when).
+    how many business days old it is, the ids of suspended scheduled changes about it (hubctl
+    schedule list), and which of its DAGs Airflow has paused (by whom, when).
 
     The last run and the pauses come from Airflow's API (HUB_AIRFLOW_API_URL, or the stack of `hubctl up`).
 
@@ -60,7 +62,8 @@ def doctor(
     the schema: it could silence the audit), the generator's snapshot, every enabled job (one
     `job <dag_id>` line, with the reason, per job that produces no DAG), Airflow's API, and that
     Airflow serves exactly the DAGs the configuration defines, and that none of them is paused in
-    Airflow while its market is enabled. Exit 1 when any check fails.
+    Airflow while its market is enabled. Warns about suspended scheduled changes. Exit 1 when any
+    check fails.
 
     Example: hubctl doctor
     """

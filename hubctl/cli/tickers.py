@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from hubctl.cli.common import ActorOption, ReasonOption, author, database, report
+from hubctl.cli.common import ActorOption, BreakGlassOption, ReasonOption, author, database, report
 from hubctl.cli.output import OutputFormat, OutputOption, render
 
 app = typer.Typer(help="The ticker universe: which securities are collected.", no_args_is_help=True)
@@ -47,6 +47,7 @@ def add_ticker(
     disabled: Annotated[bool, typer.Option("--disabled", help="Add it disabled.")] = False,
     actor: ActorOption = None,
     reason: ReasonOption = None,
+    break_glass: BreakGlassOption = False,
 ) -> None:
     """Add a ticker.
 
@@ -67,7 +68,10 @@ def add_ticker(
 
 @app.command("remove")
 def remove_ticker(
-    ticker: TickerArgument, actor: ActorOption = None, reason: ReasonOption = None
+    ticker: TickerArgument,
+    actor: ActorOption = None,
+    reason: ReasonOption = None,
+    break_glass: BreakGlassOption = False,
 ) -> None:
     """Remove a ticker from the universe (its stored prices stay).
 
@@ -83,6 +87,7 @@ def import_tickers(
     file: Annotated[Path, typer.Argument(help="CSV: ticker,exchange[,groupings][,enabled].")],
     actor: ActorOption = None,
     reason: ReasonOption = None,
+    break_glass: BreakGlassOption = False,
 ) -> None:
     """Create and update tickers from a CSV file in one change set (removes none).
 

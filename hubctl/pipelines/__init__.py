@@ -23,6 +23,7 @@ from hubctl.pipelines.params import (
     CollectionParams,
     HistoricalParams,
     IndicatorParams,
+    SchedulerParams,
 )
 
 ENTRY_POINT_GROUP = "airflow_hub.pipelines"
@@ -84,6 +85,16 @@ BUILT_IN = (
         domain="governance",
         description="Signs where the audit chain stands and appends it to the anchor store"
         " outside the database.",
+    ),
+    PipelineFamily(
+        name="hub_scheduler",
+        params_model=SchedulerParams,
+        builder="hubctl.pipelines.scheduler:build",
+        provider="internal",
+        asset="configuration",
+        domain="governance",
+        description="Applies the scheduled changes that are due (hubctl schedule), as the actor"
+        " who scheduled each.",
     ),
 )
 

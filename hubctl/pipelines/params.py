@@ -51,3 +51,7 @@ class IndicatorParams(PipelineParams):
 
 class AnchorParams(PipelineParams):
     pass
+
+
+class SchedulerParams(PipelineParams):
+    pass

@@ -23,7 +23,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 
 from hubctl.db import Database
-from hubctl.errors import ConflictError, HubError, NotFoundError, ValidationError
+from hubctl.errors import ChangeRequested, ConflictError, HubError, NotFoundError, ValidationError
 from hubctl.services import audit, config, groups, health, reads
 from hubctl.services.rows import FieldChanges, RowChange
 from hubctl.settings import get_settings
@@ -104,6 +104,12 @@ def hub_error(_request: Request, error: Exception) -> JSONResponse:
     message = str(error)
     status = next((code for kind, code in STATUS.items() if isinstance(error, kind)), 400)
     return JSONResponse({"error": message, "fields": problems_by_field(message)}, status)
+
+
+def change_requested(_request: Request, error: Exception) -> JSONResponse:
+    """A write to a protected group became a change request (made by the signed-in user): 202."""
+    request_id = error.request_id if isinstance(error, ChangeRequested) else None
+    return JSONResponse({"requested": request_id, "message": str(error)}, 202)
 
 
 def change_summary(change: RowChange) -> dict[str, Any]:
@@ -239,6 +245,7 @@ def revert(entry_id: int, body: Reason, user: GetUserDep) -> dict[str, Any]:
 
 def create_app() -> FastAPI:
     app = FastAPI(title="airflow-hub Markets", docs_url=None, redoc_url=None, openapi_url=None)
+    app.add_exception_handler(ChangeRequested, change_requested)
     app.add_exception_handler(HubError, hub_error)
     app.include_router(router)
     return app

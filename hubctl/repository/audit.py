@@ -10,7 +10,7 @@ from psycopg2.extras import Json
 
 from hubctl.db import Connection
 from hubctl.repository.rows import Row, fetch, fetch_value
-from hubctl.tables import GROUPS, JOBS, TICKERS
+from hubctl.tables import CONTROL_TABLES, GROUPS, JOBS, TICKERS
 
 AUDIT_COLUMNS = (
     "id", "occurred_at", "txid", "table_name", "action", "row_key", "old_row", "new_row",
@@ -75,7 +75,8 @@ def stream_entries(
 def row_changes(
     conn: Connection, *, until: dt.datetime | None = None, last_id: int | None = None
 ) -> Iterator[Row]:
-    """Every entry up to ``until`` (or up to id ``last_id``), oldest first: what replays the tables.
+    """Every control-table entry up to ``until`` (or id ``last_id``), oldest first: what replays
+    the tables (other audited tables, such as scheduled changes, are not configuration).
 
     Streamed through a server-side cursor: the whole log never sits in memory at once.
     """
@@ -84,8 +85,8 @@ def row_changes(
         cursor.itersize = 10_000
         cursor.execute(
             "SELECT table_name, action, old_row, new_row FROM hub.audit_log"
-            f" WHERE {bound} ORDER BY id",
-            {"until": until, "last_id": last_id},
+            f" WHERE {bound} AND table_name = ANY(%(tables)s) ORDER BY id",
+            {"until": until, "last_id": last_id, "tables": list(CONTROL_TABLES)},
         )
         for table_name, action, old_row, new_row in cursor:
             yield {
@@ -94,6 +95,16 @@ def row_changes(
                 "old_row": old_row,
                 "new_row": new_row,
             }
+
+
+def transaction_entries(conn: Connection, *, after_id: int | None) -> list[Row]:
+    """This transaction's entries after id ``after_id``, oldest first.
+
+    The triggers record ``txid_current()`` as txid; ``after_id`` (the chain head before the
+    writes) keeps the scan to the log's tail.
+    """
+    sql = f"{_SELECT} WHERE id > %(after)s AND txid = txid_current() ORDER BY id"
+    return fetch(conn, sql, {"after": after_id or 0})
 
 
 def get_entry(conn: Connection, *, entry_id: int) -> Row | None:

@@ -79,8 +79,10 @@ class AuditEntry:
 
     @property
     def label(self) -> str:
-        if self.key is None or self.table not in CONTROL_TABLES:
+        if self.key is None:
             return "(whole table)"
+        if self.table not in CONTROL_TABLES:  # e.g. a scheduled change: its id
+            return "/".join(str(value) for value in self.key.values())
         return CONTROL_TABLES[self.table].label(self.key)
 
     def to_dict(self, *, with_rows: bool = False) -> dict[str, Any]:

@@ -68,14 +68,17 @@ def generated_dags(groups: list[Row], jobs: list[Row]) -> dict[str, list[str]]:
 def group_status(
     database: Database, *, settings: Settings | None = None, today: dt.date | None = None
 ) -> list[dict[str, Any]]:
-    """Per exchange group: enabled, its DAGs, the latest run, the newest price and its age, and
-    its DAGs paused in Airflow."""
+    """Per exchange group: enabled, its DAGs, the latest run, the newest price and its age, the
+    scheduled changes about it that are suspended, and its DAGs paused in Airflow."""
+    from hubctl.services import schedule
+
     today = today or dt.date.today()
     with database.connect() as conn:
         groups = select_rows(conn, table=GROUPS)
         dags = generated_dags(groups, select_rows(conn, table=JOBS))
         latest = status_queries.latest_trade_dates(conn)
     api = _airflow(settings)
+    suspended = schedule.suspended_by_group(database, groups)
     rows = []
     for group in groups:
         name, dag_ids = group["group_name"], dags[group["group_name"]]
@@ -83,10 +86,12 @@ def group_status(
         rows.append({
             "group": name,
             "enabled": group["enabled"],
+            "approvals_required": group["approvals_required"],
             "dags": dag_ids,
             "last_run": _last_run(api, dag_ids) if dag_ids else "-",
             "latest_trade_date": newest,
             "stale_business_days": None if newest is None else business_days_between(newest, today),
+            "suspended_changes": suspended.get(name, []),
         })  # fmt: skip
     return with_airflow_pauses(rows, api)
 
@@ -175,6 +180,26 @@ def _check_build_times(settings: Settings) -> Check:
     )
 
 
+def _check_break_glass(database: Database) -> list[Check]:
+    """One failing check per break-glass change nobody has acknowledged yet (docs/governance.md)."""
+    from hubctl.services.requests import unacknowledged_break_glass
+
+    try:
+        pending = unacknowledged_break_glass(database)
+    except Exception as error:  # the database check reports the cause
+        return [Check("break-glass", False, f"unknown: {str(error).strip().splitlines()[0]}", True)]
+    return [
+        Check(
+            f"break-glass {item.change_set}",
+            False,
+            f"{item.actor} wrote {item.entries} row change(s) past four-eyes at"
+            f" {item.occurred_at:%Y-%m-%d %H:%M:%S %Z} ({item.reason}); review it, then"
+            f" `hubctl requests ack-break-glass {item.change_set} -m ...`",
+        )
+        for item in pending
+    ]
+
+
 def _check_snapshot(path: Path, max_age: dt.timedelta) -> Check:
     from hubctl.specs import format_age, read_snapshot
 
@@ -238,6 +263,24 @@ def _check_airflow(settings: Settings, loaded: LoadResult, explain: Explain | No
     return checks
 
 
+def _check_scheduled_changes(database: Database) -> Check:
+    """Suspended scheduled changes wait for a person: their target moved on since scheduling."""
+    from hubctl.services import schedule
+
+    suspended = schedule.suspended(database)
+    if not suspended:
+        return Check("scheduled changes", True, "none suspended")
+    ids = ", ".join(f"#{change.id}" for change in suspended)
+    return Check(
+        "scheduled changes",
+        False,
+        f"suspended: {ids} (their target changed after they were scheduled); review them with"
+        " `hubctl schedule list --state suspended`, then `hubctl schedule cancel ID` (and"
+        " schedule again what is still wanted)",
+        warning=True,
+    )
+
+
 def doctor(
     database: Database,
     settings: Settings,
@@ -257,7 +300,10 @@ def doctor(
         _check_login(database),
         *_check_snapshots(settings, max_snapshot_age),
         _check_build_times(settings),
+        *_check_break_glass(database),
     ]
+    if checks[0].ok:  # a database behind on migrations may not have the table yet
+        checks.append(_check_scheduled_changes(database))
     try:
         loaded = load_specs(settings, save_snapshot=False)
     except HubError as error:  # neither the database nor a snapshot: nothing to compare

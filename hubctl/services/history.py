@@ -67,6 +67,14 @@ def _key(table_name: str, row: Any) -> tuple[Any, ...]:
     return tuple(row[name] for name in CONTROL_TABLES[table_name].key)
 
 
+def _complete(table_name: str, row: Row) -> Row:
+    """An entry written before a migration added a field lacks it: the row had its default then
+    (e.g. approvals_required 0: no approvals were required before there were any)."""
+    fields = CONTROL_TABLES[table_name].fields
+    missing = {field.name: field.default for field in fields if field.name not in row}
+    return {**missing, **row} if missing else row
+
+
 def tables_at(conn: Connection, moment: Moment) -> dict[str, list[Row]]:
     """Each control table's rows (as the audit recorded them, JSON objects) at ``moment``."""
     state: dict[str, dict[tuple[Any, ...], Row]] = {name: {} for name in CONTROL_TABLES}
@@ -80,7 +88,9 @@ def tables_at(conn: Connection, moment: Moment) -> dict[str, list[Row]]:
         if entry["old_row"] is not None:
             rows.pop(_key(entry["table_name"], entry["old_row"]), None)
         if entry["new_row"] is not None:
-            rows[_key(entry["table_name"], entry["new_row"])] = entry["new_row"]
+            rows[_key(entry["table_name"], entry["new_row"])] = _complete(
+                entry["table_name"], entry["new_row"]
+            )
     return {name: list(rows.values()) for name, rows in state.items()}
 
 

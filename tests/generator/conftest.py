@@ -17,7 +17,7 @@ CLOSED_PORT_URL = "postgresql+psycopg2://nobody@127.0.0.1:1/hub"
 GROUPS = ("us_markets", "lse", "german_markets", "european_markets")
 DEFAULT_DAG_IDS = frozenset(
     {f"{dag}__{group}" for dag in ("data_collection_equities", "historical_load_equities")
-     for group in GROUPS} | {"calculate_indicators__all", "audit_anchor__hub"}
+     for group in GROUPS} | {"calculate_indicators__all", "audit_anchor__hub", "hub_scheduler__hub"}
 )  # fmt: skip
 
 

@@ -54,3 +54,29 @@ def test_the_database_refuses_an_unknown_via(default_config: Engine) -> None:
         conn.execute(
             sa.text("UPDATE hub.exchange_groups SET priority = 9 WHERE group_name = 'lse'")
         )
+
+
+def test_a_page_write_to_a_protected_group_becomes_the_web_users_request(
+    default_config: Engine, database: Database
+) -> None:
+    import json
+
+    from hubctl.errors import ChangeRequested
+    from hubctl.plugin.app import change_requested
+    from hubctl.services import requests
+
+    groups.set_group(
+        database, group_name="lse", changes=FieldChanges({"approvals_required": 1}), actor="ann"
+    )
+    with pytest.raises(ChangeRequested) as requested:
+        groups.set_group_enabled(
+            database, group_name="lse", enabled=False, actor="ann", reason="holiday", via="web"
+        )
+    request = requests.show_request(database, request_id=requested.value.request_id)
+    assert (request.requester, request.state, request.groups) == ("ann", "open", ["lse"])
+    assert request.command.startswith("update ") and "lse: enabled True -> False" in request.command
+    assert _last_entry(default_config) == {"actor": "ann", "via": "web", "reason": "holiday"}
+    response = change_requested(None, requested.value)  # type: ignore[arg-type]
+    assert response.status_code == 202
+    assert json.loads(response.body)["requested"] == request.id
+    assert "lse requires 1 approval" in json.loads(response.body)["message"]

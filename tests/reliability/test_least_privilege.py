@@ -24,6 +24,8 @@ pytestmark = pytest.mark.reliability
 ROLES = ("hub_reader", "hub_operator", "hub_auditor")
 CONFIG = ("hub.dag_configuration", "hub.exchange_groups", "hub.tickers")
 AUDIT = ("hub.audit_chain_head", "hub.audit_log")
+# Four-eyes (migration 0013): requests move state, approvals and acknowledgements are only added.
+REQUESTS = ("hub.break_glass_acks", "hub.change_request_approvals", "hub.change_requests")
 MARKET = (
     "market.indicators",
     "market.load_progress",
@@ -39,8 +41,16 @@ EXPECTED = {
         *(f"table:{t}:{p}" for t in CONFIG for p in ("SELECT", "INSERT", "UPDATE", "DELETE")),
         *(f"table:{t}:SELECT" for t in (*AUDIT, *MARKET)),
         "table:public.alembic_version:SELECT",  # hubctl doctor and db current, as the runtime
+        *(f"table:{t}:{p}" for t in REQUESTS for p in ("SELECT", "INSERT")),
+        "table:hub.change_requests:UPDATE",
+        "table:hub.change_requests_id_seq:USAGE",
+        # scheduled changes are cancelled, never deleted
+        *(f"table:hub.scheduled_changes:{p}" for p in ("SELECT", "INSERT", "UPDATE")),
     },
-    "hub_auditor": {"schema:hub:USAGE", *(f"table:{t}:SELECT" for t in AUDIT)},
+    "hub_auditor": {
+        "schema:hub:USAGE",
+        *(f"table:{t}:SELECT" for t in (*AUDIT, *REQUESTS, "hub.scheduled_changes")),
+    },
 }
 
 # Every privilege a role holds in this database, wherever it was granted, and every membership.

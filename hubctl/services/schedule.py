@@ -1,0 +1,234 @@
+"""Scheduled changes: a write command captured now (hubctl.services.deferred), applied at its time.
+
+Scheduling records the rows the command would write, each with its target row's version then
+(its base). ``apply_due`` (the hub_scheduler job) applies each due change in its own audited
+transaction, as the actor who scheduled it with ``via = 'schedule'``; a change whose target moved
+on since is suspended instead, and never applied blindly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from hubctl.db import Connection, Database, audited_transaction
+from hubctl.errors import (
+    ChangeRequested,
+    ConflictError,
+    NotFoundError,
+    StaleChangeError,
+    ValidationError,
+    unknown,
+)
+from hubctl.repository import scheduled as scheduled_sql
+from hubctl.repository.rows import Row
+from hubctl.services import deferred
+from hubctl.services.changes import audited_change
+from hubctl.services.rows import RowChange
+
+STATES = ("scheduled", "applied", "suspended", "cancelled", "failed")
+# A change that did not apply may still be cancelled (and so leaves `doctor`'s report).
+CANCELLABLE = ("scheduled", "suspended")
+# What a change that cannot apply raises (StaleChangeError is a ConflictError).
+_REFUSED = (ValidationError, NotFoundError, ConflictError)
+
+
+@dataclass(frozen=True)
+class ScheduledChange:
+    """One scheduled change as `schedule list` shows it (``changes``: what it writes)."""
+
+    id: int
+    run_at: dt.datetime
+    state: str
+    summary: str
+    command: str
+    actor: str
+    reason: str | None
+    note: str | None
+    applied_at: dt.datetime | None
+    changes: list[RowChange]
+
+    @classmethod
+    def from_row(cls, row: Row) -> ScheduledChange:
+        changes = deferred.from_json(row["changes"])
+        return cls(
+            id=row["id"],
+            run_at=row["run_at"],
+            state=row["state"],
+            summary=summarise(changes),
+            command=row["command"],
+            actor=row["actor"],
+            reason=row["reason"],
+            note=row["note"],
+            applied_at=row["applied_at"],
+            changes=changes,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready, for `schedule list -o json/csv/yaml` (the changes as stored)."""
+        data = dataclasses.asdict(self)
+        data["run_at"] = self.run_at.isoformat()
+        data["applied_at"] = self.applied_at.isoformat() if self.applied_at else None
+        return data
+
+
+def summarise(changes: Sequence[RowChange]) -> str:
+    """'update exchange group lse (enabled=false)'; more changes are counted after the first."""
+    first = changes[0]
+    fields = ", ".join(f"{name}={json.dumps(new)}" for name, (_, new) in first.changed.items())
+    text = f"{first.action} {first.noun} {first.label}"
+    if first.action == "update":
+        text += f" ({fields})"
+    return text + (f" and {len(changes) - 1} more" if len(changes) > 1 else "")
+
+
+def parse_run_at(text: str, *, now: dt.datetime | None = None) -> dt.datetime:
+    """An ISO time with its zone (2026-12-29T07:00Z, ...T08:00+01:00), later than ``now``."""
+    try:
+        moment = dt.datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ValidationError(
+            f"at: expected a time with its zone, such as 2026-12-29T07:00Z (got {text!r})"
+        ) from None
+    if moment.tzinfo is None:
+        raise ValidationError(f"at: {text!r} names no zone; add one, e.g. {text.strip()}Z for UTC")
+    now = now or dt.datetime.now(dt.UTC)
+    if moment <= now:
+        raise ValidationError(
+            f"at: {moment.isoformat()} is in the past (now {now:%Y-%m-%dT%H:%MZ})"
+        )
+    return moment
+
+
+@contextmanager
+def capturing_at(run_at: dt.datetime) -> Iterator[deferred.Capture]:
+    """Capture a command as it will run at ``run_at``: after the changes scheduled before it."""
+    with deferred.capturing(prepare=lambda conn: _make_pending(conn, run_at)) as captured:
+        yield captured
+
+
+def _make_pending(conn: Connection, run_at: dt.datetime) -> None:
+    """The changes due by ``run_at``, in order; one that would be suspended then is left out."""
+    for row in scheduled_sql.due_changes(conn, until=run_at):
+        try:
+            with scheduled_sql.savepoint(conn):
+                deferred.apply_captured(conn, deferred.from_json(row["changes"]))
+        except _REFUSED:
+            continue
+
+
+def add(
+    database: Database, *, run_at: dt.datetime, command: str, captured: deferred.Capture
+) -> ScheduledChange:
+    """Store a captured command to apply at ``run_at``; refuse one that changes nothing."""
+    if not captured.changes or captured.actor is None:
+        raise ValidationError(f"command: nothing to schedule: {command!r} changes nothing")
+    with audited_transaction(database, actor=captured.actor, reason=captured.reason) as conn:
+        row = scheduled_sql.insert_change(
+            conn,
+            run_at=run_at,
+            command=command,
+            changes=deferred.to_json(captured.changes),
+            actor=captured.actor,
+            reason=captured.reason,
+        )
+    return ScheduledChange.from_row(row)
+
+
+def list_changes(database: Database, *, state: str | None = None) -> list[ScheduledChange]:
+    if state is not None and state not in STATES:
+        raise unknown("state", "state", state, STATES)
+    with database.connect() as conn:
+        rows = scheduled_sql.list_changes(conn, states=[state] if state else None)
+    return [ScheduledChange.from_row(row) for row in rows]
+
+
+def suspended(database: Database) -> list[ScheduledChange]:
+    """Changes held back because their target moved on (status and doctor report them)."""
+    return list_changes(database, state="suspended")
+
+
+def suspended_by_group(database: Database, groups: Sequence[Row]) -> dict[str, list[int]]:
+    """Ids of suspended changes per group they touch (the group, its jobs, its tickers)."""
+    group_of_exchange = {exchange: g["group_name"] for g in groups for exchange in g["exchanges"]}
+    found: dict[str, list[int]] = {}
+    for scheduled in suspended(database):
+        for change in scheduled.changes:
+            values = change.before or change.after or {}
+            group = (
+                values.get("group_name")
+                or values.get("exchange_group")
+                or group_of_exchange.get(values.get("exchange", ""))
+            )
+            if group is not None and scheduled.id not in found.get(group, []):
+                found.setdefault(group, []).append(scheduled.id)
+    return found
+
+
+def cancel(
+    database: Database, *, change_id: int, actor: str, reason: str | None = None
+) -> ScheduledChange:
+    """Cancel a change that has not applied; it is never applied after."""
+    with audited_transaction(database, actor=actor, reason=reason) as conn:
+        row = scheduled_sql.lock_change(conn, change_id=change_id)
+        if row is None:
+            raise NotFoundError(f"id: no scheduled change #{change_id} (see hubctl schedule list)")
+        if row["state"] not in CANCELLABLE:
+            raise ConflictError(
+                f"id: scheduled change #{change_id} is {row['state']}; only"
+                f" {' or '.join(CANCELLABLE)} ones can be cancelled"
+            )
+        row = scheduled_sql.set_state(conn, change_id=change_id, state="cancelled", note=reason)
+    return ScheduledChange.from_row(row)
+
+
+def apply_due(database: Database, *, now: dt.datetime) -> list[ScheduledChange]:
+    """Apply every change due by ``now``, each in its own transaction; what each came to."""
+    with database.connect() as conn:
+        due = scheduled_sql.due_changes(conn, until=now)
+    settled = (_apply_one(database, row, now) for row in due)
+    return [change for change in settled if change is not None]
+
+
+def _apply_one(database: Database, due: Row, now: dt.datetime) -> ScheduledChange | None:
+    """Apply one change as its scheduler's actor, or suspend it; None if another runner has it."""
+    reason = f"scheduled change #{due['id']}" + (f": {due['reason']}" if due["reason"] else "")
+    try:
+        with audited_change(database, actor=due["actor"], reason=reason, via="schedule") as conn:
+            row = scheduled_sql.lock_due_change(conn, change_id=due["id"], until=now)
+            if row is None:
+                return None
+            state, note = _apply_or_hold(conn, deferred.from_json(row["changes"]))
+            row = scheduled_sql.set_state(conn, change_id=row["id"], state=state, note=note)
+    except ChangeRequested as requested:  # a protected group: people approve it, not the clock
+        return _settle(database, due, now, actor=due["actor"], note=str(requested))
+    return ScheduledChange.from_row(row)
+
+
+def _settle(
+    database: Database, due: Row, now: dt.datetime, *, actor: str, note: str
+) -> ScheduledChange | None:
+    """Mark a due change failed with ``note``, in a transaction of its own."""
+    with audited_change(database, actor=actor, reason=note, via="schedule") as conn:
+        row = scheduled_sql.lock_due_change(conn, change_id=due["id"], until=now)
+        if row is None:
+            return None
+        row = scheduled_sql.set_state(conn, change_id=row["id"], state="failed", note=note)
+    return ScheduledChange.from_row(row)
+
+
+def _apply_or_hold(conn: Connection, changes: list[RowChange]) -> tuple[str, str | None]:
+    """('applied', None); ('suspended', why) if a target moved on; ('failed', why) if refused."""
+    try:
+        with scheduled_sql.savepoint(conn):
+            deferred.apply_captured(conn, changes)
+    except StaleChangeError as error:
+        return "suspended", f"target changed since it was scheduled: {error}"
+    except _REFUSED as error:
+        return "failed", str(error)
+    return "applied", None
