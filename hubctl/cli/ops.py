@@ -20,15 +20,16 @@ STATUS_COLUMNS = (
     "enabled",
     "dags",
     "last_run",
+    "calendar",
     "latest_trade_date",
-    "stale_business_days",
+    "stale_sessions",
     "paused_in_airflow",
 )
 
 
 def status(output: OutputOption = OutputFormat.table) -> None:
     """Per exchange group: enabled, its DAGs, the last run's state, the newest price stored and
-    how many business days old it is, and which of its DAGs Airflow has paused (by whom, when).
+    how many trading sessions of the group's calendar old it is (holidays do not count), and which of its DAGs Airflow has paused (by whom, when).
 
     The last run and the pauses come from Airflow's API (HUB_AIRFLOW_API_URL, or the stack of `hubctl up`).
 

@@ -1,4 +1,5 @@
-"""The Markets page in Airflow's UI: an Airflow plugin, registered by the `airflow.plugins` entry point.
+"""The Markets page in Airflow's UI and the `@after_close` timetable: an Airflow plugin, registered
+by the `airflow.plugins` entry point.
 
 Every Airflow process loads plugins (the dag-processor too), so this module stays light: it
 imports Airflow's plugin base class alone and builds the page's FastAPI app on its first
@@ -10,6 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from airflow.plugins_manager import AirflowPlugin
+
+from hubctl.timetables import TradingSessionsTimetable
 
 URL_PREFIX = "/hub"
 PAGE_ROUTE = "markets"  # the UI shows the page at /plugin/markets, in an iframe under its nav
@@ -31,6 +34,8 @@ class LazyApp:
 
 class MarketsPlugin(AirflowPlugin):
     name = "airflow_hub"
+    # the scheduler and the api-server rebuild serialised DAGs only with registered timetables
+    timetables = [TradingSessionsTimetable]
     fastapi_apps = [{"app": LazyApp(), "url_prefix": URL_PREFIX, "name": "Markets"}]
     external_views = [
         {
