@@ -98,6 +98,7 @@ def has_session(name: str, first: dt.date, last: dt.date) -> bool:
     return bool(sessions(name, first, last))
 
 
-def sessions_after(name: str, start: dt.date, end: dt.date) -> int:
-    """Sessions after ``start`` up to and including ``end``: how many a market is behind."""
-    return len(sessions(name, start + dt.timedelta(days=1), end))
+def sessions_missed(name: str, newest: dt.date, today: dt.date) -> int:
+    """Sessions after the ``newest`` stored date and before ``today``: how many a market's data
+    is behind (today's own session is not over, so it is not missing yet)."""
+    return len(sessions(name, newest + dt.timedelta(days=1), today - dt.timedelta(days=1)))

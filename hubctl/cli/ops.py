@@ -28,8 +28,9 @@ STATUS_COLUMNS = (
 
 
 def status(output: OutputOption = OutputFormat.table) -> None:
-    """Per exchange group: enabled, its DAGs, the last run's state, the newest price stored and
-    how many trading sessions of the group's calendar old it is (holidays do not count), and which of its DAGs Airflow has paused (by whom, when).
+    """Per exchange group: enabled, its DAGs, the last run's state, the newest price stored, how
+    many trading sessions of the group's calendar have ended since (holidays do not count), and
+    which of its DAGs Airflow has paused (by whom, when).
 
     The last run and the pauses come from Airflow's API (HUB_AIRFLOW_API_URL, or the stack of `hubctl up`).
 

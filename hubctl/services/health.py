@@ -83,7 +83,7 @@ def group_status(
             "calendar": group["calendar"],
             "stale_sessions": None
             if newest is None
-            else calendars.sessions_after(group["calendar"], newest, today),
+            else calendars.sessions_missed(group["calendar"], newest, today),
         })  # fmt: skip
     return with_airflow_pauses(rows, api)
 
