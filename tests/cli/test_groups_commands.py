@@ -98,7 +98,18 @@ def test_remove_refuses_a_group_in_use_and_removes_an_unused_one(
     refused = hub("groups", "remove", "lse")
     assert refused.exit_code == 1 and "data_collection_equities/lse" in refused.stderr
     assert (
-        hub("groups", "add", "tse", "--exchange", "TSE", "--timezone", "Asia/Tokyo").exit_code == 0
+        hub(
+            "groups",
+            "add",
+            "tse",
+            "--exchange",
+            "TSE",
+            "--timezone",
+            "Asia/Tokyo",
+            "--calendar",
+            "XTKS",
+        ).exit_code
+        == 0
     )
     result = hub("groups", "remove", "tse", "-m", "not needed")
     assert result.exit_code == 0 and "removed exchange group tse" in result.stdout

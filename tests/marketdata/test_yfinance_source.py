@@ -267,10 +267,11 @@ def test_a_window_of_holidays_only_succeeds_with_nothing_to_load(
     """AAPL is stored up to Friday 2024-01-12; the next run's window is Monday 15th alone, Martin
     Luther King Day. Yahoo has no bar for it: asked, yfinance reports the ticker as failed (the
     weekday calendar); with XNYS the window holds no session, so nobody asks and nothing fails."""
-    session = FakeYahoo({"AAPL": _bars("AAPL")})
+    holiday = date(2024, 1, 15)
+    bars = _bars("AAPL")
+    session = FakeYahoo({"AAPL": bars[bars.index != pd.Timestamp(holiday)]})  # Yahoo: no bar
     source = YFinanceSource(session=session)
     report = BatchReport.new("us_markets", source, ["AAPL"])
-    holiday = date(2024, 1, 15)
 
     frames = download(source, report, {"AAPL": holiday}, holiday, calendar)
 

@@ -51,12 +51,6 @@ UPDATE hub.exchange_groups g SET calendar = coalesce((
         "ALTER TABLE hub.exchange_groups ALTER COLUMN calendar SET NOT NULL,"
         f" ADD CONSTRAINT ck_exchange_groups_calendar CHECK (calendar ~ '{CALENDAR}')"
     )
-    op.execute(f"""
-UPDATE hub.dag_configuration c
-   SET schedule = '@after_close' || CASE WHEN {_CRON_DELAY} = 0 THEN '' ELSE '+' || {_CRON_DELAY} || 'm' END
-  FROM hub.exchange_groups g
- WHERE g.group_name = c.exchange_group AND c.dag_name = 'data_collection_equities'
-   AND c.schedule ~ '^[0-9]{{1,2}} [0-9]{{1,2}} \\* \\* 1-5$' AND {_CRON_DELAY} BETWEEN 0 AND 1439""")
     op.execute(
         "ALTER TABLE hub.dag_configuration DROP CONSTRAINT ck_dag_configuration_schedule_valid"
     )
@@ -67,6 +61,12 @@ UPDATE hub.dag_configuration c
         " ADD CONSTRAINT ck_dag_configuration_after_close_group"
         " CHECK (schedule NOT LIKE '@after\\_close%' OR exchange_group IS NOT NULL)"
     )
+    op.execute(f"""
+UPDATE hub.dag_configuration c
+   SET schedule = '@after_close' || CASE WHEN {_CRON_DELAY} = 0 THEN '' ELSE '+' || {_CRON_DELAY} || 'm' END
+  FROM hub.exchange_groups g
+ WHERE g.group_name = c.exchange_group AND c.dag_name = 'data_collection_equities'
+   AND c.schedule ~ '^[0-9]{{1,2}} [0-9]{{1,2}} \\* \\* 1-5$' AND {_CRON_DELAY} BETWEEN 0 AND 1439""")
 
 
 def downgrade() -> None:
