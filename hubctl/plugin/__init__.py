@@ -12,8 +12,6 @@ from typing import Any
 
 from airflow.plugins_manager import AirflowPlugin
 
-from hubctl.timetables import TradingSessionsTimetable
-
 URL_PREFIX = "/hub"
 PAGE_ROUTE = "markets"  # the UI shows the page at /plugin/markets, in an iframe under its nav
 
@@ -34,8 +32,17 @@ class LazyApp:
 
 class MarketsPlugin(AirflowPlugin):
     name = "airflow_hub"
-    # the scheduler and the api-server rebuild serialised DAGs only with registered timetables
-    timetables = [TradingSessionsTimetable]
+
+    @property
+    def timetables(self) -> list[type]:  # type: ignore[override]
+        """The `@after_close` timetable: Airflow rebuilds a serialised DAG's custom timetable only
+        when a plugin lists it. Airflow asks its plugin instances on the first (de)serialisation,
+        so the import waits until then: airflow.timetables.base pulls in Airflow's serialisation
+        (~25 ms), which every process that loads plugins would otherwise pay at start."""
+        from hubctl.timetables import TradingSessionsTimetable
+
+        return [TradingSessionsTimetable]
+
     fastapi_apps = [{"app": LazyApp(), "url_prefix": URL_PREFIX, "name": "Markets"}]
     external_views = [
         {
