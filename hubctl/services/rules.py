@@ -69,7 +69,13 @@ def group_calendar(spec: ExchangeGroupSpec, before: ExchangeGroupSpec | None) ->
     name = name or calendars.derived_calendar(spec.exchanges)
     if name is None:
         raise ValidationError(calendars.no_calendar_message(spec.exchanges))
-    if name not in calendars.known_calendars():
+    # Asking the library costs its import (pandas, ~1 s): only for a name just chosen by hand.
+    chosen = name != (before.calendar if before else None) and name != calendars.WEEKDAY
+    if (
+        chosen
+        and name not in calendars.EXCHANGE_CALENDARS.values()
+        and name not in calendars.known_calendars()
+    ):
         raise ValidationError(
             f"calendar: {name!r} is not a calendar exchange_calendars knows (e.g. XNYS, XLON,"
             f" XETR, XPAR) nor {calendars.WEEKDAY!r}"
