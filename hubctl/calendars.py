@@ -54,10 +54,28 @@ def known_calendars() -> frozenset[str]:
 
 @lru_cache(maxsize=32)
 def _exchange_calendar(name: str) -> Any:
+    """The calendar from FIRST_DAY to YEARS_AHEAD, or, for one whose recorded holidays start later
+    or end sooner (XTKS from 1997, XSES to 2026), the library's own default range."""
     import exchange_calendars
 
     last = dt.date.today().replace(month=12, day=31) + dt.timedelta(days=365 * YEARS_AHEAD)
-    return exchange_calendars.get_calendar(name, start=FIRST_DAY.isoformat(), end=last.isoformat())
+    try:
+        return exchange_calendars.get_calendar(
+            name, start=FIRST_DAY.isoformat(), end=last.isoformat()
+        )
+    except ValueError:
+        return exchange_calendars.get_calendar(name)
+
+
+def unusable_reason(name: str) -> str | None:
+    """Why exchange_calendars cannot build ``name`` (a few of its calendars fail), else None."""
+    if name == WEEKDAY:
+        return None
+    try:
+        _exchange_calendar(name)
+    except Exception as error:  # the library's own refusal is the reason shown
+        return str(error).splitlines()[0][:200]
+    return None
 
 
 def session_closes(

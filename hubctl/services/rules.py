@@ -80,6 +80,9 @@ def group_calendar(spec: ExchangeGroupSpec, before: ExchangeGroupSpec | None) ->
             f"calendar: {name!r} is not a calendar exchange_calendars knows (e.g. XNYS, XLON,"
             f" XETR, XPAR) nor {calendars.WEEKDAY!r}"
         )
+    unusable = calendars.unusable_reason(name) if chosen else None
+    if unusable:
+        raise ValidationError(f"calendar: exchange_calendars cannot build {name}: {unusable}")
     return name
 
 

@@ -168,6 +168,8 @@ def test_a_calendar_that_is_ambiguous_or_unknown_is_refused_and_nothing_is_writt
         "Error: calendar: 'XXXX' is not a calendar exchange_calendars knows (e.g. XNYS, XLON,"
         " XETR, XPAR) nor 'weekday'"
     )
+    broken = hub("groups", "set", "lse", "calendar=ASEX")  # listed, but the library fails on it
+    assert broken.stderr.startswith("Error: calendar: exchange_calendars cannot build ASEX: ")
     malformed = hub("groups", "set", "lse", "calendar=24/7")
     assert malformed.exit_code == 1 and malformed.stderr.startswith("Error: calendar: String")
     assert snapshot(default_config) == before
