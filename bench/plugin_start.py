@@ -53,7 +53,7 @@ before = set(sys.modules)
 t0 = time.perf_counter()
 import hubctl.plugin
 ms = (time.perf_counter() - t0) * 1000
-heavy = sorted(m for m in set(sys.modules) - before if m.split(".")[0] in {"fastapi", "pydantic", "pandas", "sqlalchemy", "psycopg2"} or m == "hubctl.plugin.app")
+heavy = sorted(m for m in set(sys.modules) - before if m.split(".")[0] in {"fastapi", "pydantic", "pandas", "sqlalchemy", "psycopg2", "exchange_calendars"} or m == "hubctl.plugin.app")
 print(json.dumps({"import": ms, "heavy": heavy}))
 """
 

@@ -6,7 +6,8 @@ Pipeline builders (hubctl.pipelines.*, named in the registry) only add tasks: th
 * retries / retry delay (exponential backoff) / execution timeout / priority weight / pool /
   queue / executor_config / the memory_limit hook are task defaults (``default_args``), so they
   land on every task;
-* ``max_active_tasks`` and the schedule, read in the exchange group's timezone, are DAG arguments;
+* ``max_active_tasks`` and the schedule, read in the exchange group's timezone (``@after_close``:
+  the sessions of the group's calendar, hubctl.timetables), are DAG arguments;
 * tags name the pipeline, the group and the family's provider/asset/domain; ``doc_md`` shows the
   resolved configuration, its version and who changed it last.
 
@@ -39,7 +40,8 @@ from hubctl.pipelines import PipelineFamily, get_family
 from hubctl.settings import Settings, get_settings
 from hubctl.shards import Shard, record_build_time, shard_for_file, shard_of_group
 from hubctl.specs import DagSpec, LoadResult, Rejected, describe_error, format_utc, load_specs
-from hubctl.tables import JOBS
+from hubctl.tables import JOBS, after_close_minutes
+from hubctl.timetables import TradingSessionsTimetable
 
 log = logging.getLogger(__name__)
 
@@ -214,7 +216,7 @@ def new_dag(spec: DagSpec) -> DAG:
     return DAG(
         dag_id=spec.dag_id,
         description=family.description or None,
-        schedule=schedule_for(spec.schedule, spec.timezone),
+        schedule=dag_schedule(spec),
         default_args=task_defaults(spec),
         max_active_tasks=spec.max_active_tasks,
         max_active_runs=1,
@@ -247,6 +249,26 @@ def task_defaults(spec: DagSpec) -> dict[str, Any]:
     if spec.queue is not None:
         defaults["queue"] = spec.queue
     return defaults
+
+
+def dag_schedule(spec: DagSpec) -> Any:
+    """The job's schedule as Airflow takes it: ``@after_close[+Nm]`` follows the trading
+    sessions of the group's calendar (hubctl.timetables); anything else is a cron or preset."""
+    minutes = after_close_minutes(spec.schedule) if spec.schedule else None
+    if minutes is None or spec.group is None:
+        return schedule_for(spec.schedule, spec.timezone)
+    close = spec.group.market_close.isoformat(timespec="minutes")
+    return sessions_timetable(spec.calendar, spec.timezone, close, minutes)
+
+
+@lru_cache(maxsize=64)
+def sessions_timetable(
+    calendar: str, timezone: str, market_close: str, delay_minutes: int
+) -> TradingSessionsTimetable:
+    """Cached like ``schedule_for``: groups share a few calendars, and timetables are immutable."""
+    return TradingSessionsTimetable(
+        calendar, timezone=timezone, market_close=market_close, delay_minutes=delay_minutes
+    )
 
 
 @lru_cache(maxsize=64)

@@ -45,7 +45,10 @@ def control_table(table: ControlTable, *extras: Any) -> sa.Table:
     """The SQLAlchemy table of a control table, from its description (``extras``: keys, indexes)."""
     columns = [
         sa.Column(
-            field.name, _column_type(field), primary_key=field.is_key, nullable=field.nullable
+            field.name,
+            _column_type(field),
+            primary_key=field.is_key,
+            nullable=field.nullable and not field.is_derived,
         )
         for field in table.fields
     ]

@@ -29,6 +29,7 @@ from typing import Any, Literal
 from pydantic import ConfigDict, TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
 
+from hubctl.calendars import WEEKDAY
 from hubctl.db import Database
 from hubctl.errors import DatabaseUnavailableError, HubError, NotFoundError
 from hubctl.pipelines import validate_params
@@ -63,6 +64,11 @@ class DagSpec(JobRecord):
     def timezone(self) -> str:
         """The timezone the schedule is read in: the group's, UTC for a job without a group."""
         return self.group.primary_timezone if self.group else "UTC"
+
+    @property
+    def calendar(self) -> str:
+        """The trading calendar of the job's group (hubctl.calendars); weekday without a group."""
+        return (self.group.calendar if self.group else None) or WEEKDAY
 
     @property
     def exchanges(self) -> list[str]:

@@ -29,6 +29,7 @@ SLUG_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
 EXCHANGE_CODE_PATTERN = r"^[A-Z][A-Z0-9_]{0,15}$"
 TICKER_PATTERN = r"^[A-Z0-9^][A-Z0-9.=^-]{0,31}$"
 GROUPING_PATTERN = r"^[a-z0-9][a-z0-9_]{0,62}$"
+CALENDAR_PATTERN = r"^(weekday|[A-Z]{4})$"  # an exchange_calendars name (XNYS) or weekday
 INT4_MAX = 2**31 - 1  # PostgreSQL's integer: the columns these whole numbers are stored in
 # What the database maintains on every control row (hub.touch_row).
 BOOKKEEPING = ("version", "created_at", "updated_at", "updated_by")
@@ -80,6 +81,10 @@ class Key:
     """Marks a primary-key field: set when a row is created, never changed afterwards."""
 
 
+class Derived:
+    """Marks a field whose null asks the table's write rule to derive it: the column is NOT NULL."""
+
+
 # ---------------------------------------------------------------- value rules (pure Python)
 
 _CPU = re.compile(r"^(?:(?P<milli>[0-9]{1,9})m|(?P<cores>[0-9]{1,6}(?:\.[0-9]{1,3})?))$")
@@ -92,6 +97,10 @@ PRESETS = frozenset(
     {"@once", "@hourly", "@daily", "@weekly", "@monthly", "@quarterly", "@yearly", "@annually",
      "@continuous"}
 )  # fmt: skip
+# After the close of each trading session of the group's calendar, plus an optional delay.
+AFTER_CLOSE = "@after_close"
+_AFTER_CLOSE = re.compile(r"^@after_close(?:\+(?P<minutes>[0-9]{1,4})m)?$")
+MAX_AFTER_CLOSE_MINUTES = 1439
 _CRON_BOUNDS = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 7))
 _CRON_ITEM = re.compile(r"^(\*|([0-9A-Z]{1,3})(-([0-9A-Z]{1,3}))?)(/([0-9]{1,2}))?$")
 _MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
@@ -138,10 +147,21 @@ def _cron_item_valid(item: str, field: int) -> bool:
     return first is not None and last is not None and lowest <= first <= last <= highest
 
 
+def after_close_minutes(schedule: str) -> int | None:
+    """The delay of ``@after_close[+Nm]`` in minutes (0 without one); None for another schedule."""
+    match = _AFTER_CLOSE.match(schedule)
+    if match is None:
+        return None
+    return int(match["minutes"] or 0)
+
+
 def is_valid_schedule(schedule: str) -> bool:
-    """A five-field cron expression or an Airflow preset (same rule as hub.is_valid_schedule)."""
+    """A five-field cron, an Airflow preset, or @after_close[+Nm] (the database's CHECK agrees)."""
     if schedule in PRESETS:
         return True
+    minutes = after_close_minutes(schedule)
+    if minutes is not None:
+        return minutes <= MAX_AFTER_CLOSE_MINUTES
     fields = schedule.split()
     if len(fields) != 5:
         return False
@@ -178,7 +198,8 @@ def no_nul(value: Any) -> None:
 def valid_schedule(value: str) -> None:
     if not is_valid_schedule(value):
         raise ValueError(
-            f"{value!r} is not a five-field cron expression or one of {', '.join(sorted(PRESETS))}"
+            f"{value!r} is not a five-field cron expression, {AFTER_CLOSE}[+MINUTESm]"
+            f" (at most +{MAX_AFTER_CLOSE_MINUTES}m) or one of {', '.join(sorted(PRESETS))}"
         )
 
 
@@ -208,6 +229,7 @@ NonNegativeInt = Annotated[int, Constraint(ge=0, le=INT4_MAX)]
 CpuQuantity = Annotated[str, Check(valid_cpu)]
 MemoryQuantity = Annotated[str, Check(valid_memory)]
 Schedule = Annotated[str, Check(valid_schedule)]
+CalendarName = Annotated[str, Constraint(pattern=CALENDAR_PATTERN)]
 
 
 # ---------------------------------------------------------------- the tables
@@ -228,6 +250,14 @@ class ExchangeGroup:
     ]
     market_open: Annotated[dt.time, Help("local opening time")] = dt.time(9, 30)
     market_close: Annotated[dt.time, Help("local closing time")] = dt.time(16, 0)
+    calendar: Annotated[
+        CalendarName | None,
+        Derived,
+        Help(
+            "trading calendar: an exchange_calendars name (XNYS, XLON, XETR, XPAR, ...) or"
+            " weekday; null: derived from the exchanges"
+        ),
+    ] = None
     enabled: Annotated[bool, Help("false stops every DAG of the group")] = True
     priority: Annotated[Priority, Help("1 (lowest) to 10 (highest)")] = 5
     approvals_required: Annotated[
@@ -253,7 +283,11 @@ class Job:
     )
     schedule: Annotated[
         Schedule | None,
-        Help("cron (read in the group's timezone) or preset; null: manual only", doc=True),
+        Help(
+            "cron (read in the group's timezone), preset, or @after_close[+Nm] (after each"
+            " trading session of the group's calendar); null: manual only",
+            doc=True,
+        ),
     ] = None
     cpu_request: Annotated[CpuQuantity, Help("Kubernetes CPU request", doc=True)] = "500m"
     cpu_limit: Annotated[CpuQuantity, Help("Kubernetes CPU limit", doc=True)] = "2000m"
@@ -276,6 +310,12 @@ class Job:
     ] = {}  # pydantic copies it per instance
 
     def check(self) -> None:
+        follows_sessions = self.schedule and after_close_minutes(self.schedule) is not None
+        if follows_sessions and self.exchange_group is None:
+            raise ValueError(
+                f"schedule {self.schedule} follows a group's trading sessions;"
+                " set exchange_group, or use a cron"
+            )
         if (cpu_millicores(self.cpu_request) or 0) > (cpu_millicores(self.cpu_limit) or 0):
             raise ValueError(
                 f"cpu_request ({self.cpu_request}) must not exceed cpu_limit ({self.cpu_limit})"
@@ -320,6 +360,7 @@ class Field:
     is_json: bool
     is_key: bool
     in_doc: bool
+    is_derived: bool = False  # null means "derive it" (Derived); the column holds the result
 
 
 _MISSING = object()
@@ -349,6 +390,7 @@ def _field(description: type, name: str, hint: Any) -> Field:
         is_json=typing.get_origin(base) is dict,
         is_key=any(item is Key for item in metadata),
         in_doc=help_.doc,
+        is_derived=any(item is Derived for item in metadata),
     )
 
 

@@ -15,8 +15,8 @@ from hubctl.repository.rows import fetch
 from tests.databases import database_of
 
 INSERT_GROUP = sa.text(
-    "INSERT INTO hub.exchange_groups (group_name, display_name, exchanges, primary_timezone)"
-    " VALUES (:name, 'Group', ARRAY['LSE'], 'Europe/London')"
+    "INSERT INTO hub.exchange_groups (group_name, display_name, exchanges, primary_timezone,"
+    " calendar) VALUES (:name, 'Group', ARRAY['LSE'], 'Europe/London', 'XLON')"
 )
 INSERT_JOB = sa.text("INSERT INTO hub.dag_configuration (dag_name, job_name) VALUES ('dag', :job)")
 

@@ -15,6 +15,7 @@ GROUP = {
     "display_name": "US",
     "exchanges": ["NYSE"],
     "primary_timezone": "America/New_York",
+    "calendar": "XNYS",
 }
 JOB = {"dag_name": "data_collection_equities", "job_name": "us_markets"}
 TICKER = {"ticker": "AAPL", "exchange": "NASDAQ"}
@@ -30,6 +31,9 @@ BAD_ROWS = [
     ("exchange_groups", {"market_open": "17:00", "market_close": "09:00"}, "ck_exchange_groups_market_hours"),
     ("exchange_groups", {"priority": 0}, "ck_exchange_groups_priority_range"),
     ("exchange_groups", {"priority": 11}, "ck_exchange_groups_priority_range"),
+    ("exchange_groups", {"calendar": "xnys"}, "ck_exchange_groups_calendar"),
+    ("exchange_groups", {"calendar": "24/7"}, "ck_exchange_groups_calendar"),
+    ("exchange_groups", {"calendar": "Weekday"}, "ck_exchange_groups_calendar"),
     ("dag_configuration", {"dag_name": "Bad-Name"}, "ck_dag_configuration_dag_name_slug"),
     ("dag_configuration", {"job_name": "x; DROP TABLE hub.audit_log"}, "ck_dag_configuration_job_name_slug"),
     ("dag_configuration", {"cpu_request": "lots"}, "ck_dag_configuration_cpu_request_quantity"),
@@ -47,6 +51,7 @@ BAD_ROWS = [
     ("dag_configuration", {"schedule": "61 * * * *"}, "ck_dag_configuration_schedule_valid"),
     ("dag_configuration", {"schedule": "0 18 * * FUNDAY"}, "ck_dag_configuration_schedule_valid"),
     ("dag_configuration", {"schedule": "@sometimes"}, "ck_dag_configuration_schedule_valid"),
+    ("dag_configuration", {"schedule": "@after_close"}, "ck_dag_configuration_after_close_group"),
     ("dag_configuration", {"params": "[1, 2]"}, "ck_dag_configuration_params_object"),
     ("dag_configuration", {"queue": "EU workers"}, "ck_dag_configuration_queue_slug"),
     ("dag_configuration", {"queue": ""}, "ck_dag_configuration_queue_slug"),
@@ -74,6 +79,28 @@ def test_check_rejects_bad_row_with_named_constraint(
     with pytest.raises(IntegrityError) as raised, engine.begin() as conn:
         insert(conn, table, {**BASE_ROWS[table], **override})
     assert raised.value.orig.diag.constraint_name == constraint  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("schedule", "accepted"),
+    [("@after_close", True), ("@after_close+90m", True), ("@after_close+1439m", True),
+     ("@after_close+1440m", False), ("@after_close+5h", False), ("@after_close 90m", False)],
+)  # fmt: skip
+def test_after_close_schedules_agree(engine: sa.Engine, schedule: str, accepted: bool) -> None:
+    """`@after_close[+Nm]` (hubctl.timetables) of a job with a group: pydantic and the CHECK."""
+    assert tables.is_valid_schedule(schedule) is accepted
+    job = {**JOB, "exchange_group": GROUP["group_name"], "schedule": schedule}
+    with engine.begin() as conn:
+        insert(conn, "exchange_groups", GROUP)
+        try:
+            with conn.begin_nested():
+                insert(conn, "dag_configuration", job)
+        except IntegrityError as error:
+            assert error.orig.diag.constraint_name == "ck_dag_configuration_schedule_valid"  # type: ignore[union-attr]
+            assert not accepted
+        else:
+            assert accepted
+        conn.rollback()
 
 
 @pytest.mark.parametrize("table", sorted(BASE_ROWS))
@@ -146,6 +173,9 @@ def test_pydantic_rejects_what_the_database_rejects() -> None:
         (schemas.JobSpec, {**JOB, "memory_request": "4Gi", "memory_limit": "1Gi"}, "memory_request"),
         (schemas.JobSpec, {**JOB, "batch_size": 0}, "batch_size"),
         (schemas.JobSpec, {**JOB, "schedule": "61 * * * *"}, "schedule"),
+        (schemas.JobSpec, {**JOB, "schedule": "@after_close+1440m"}, "schedule"),
+        (schemas.JobSpec, {**JOB, "schedule": "@after_close"}, "schedule"),
+        (schemas.ExchangeGroupSpec, {**GROUP, "calendar": "24/7"}, "calendar"),
         (schemas.ExchangeGroupSpec, {**GROUP, "primary_timezone": "Mars/Olympus"}, "primary_timezone"),
         (schemas.ExchangeGroupSpec, {**GROUP, "exchanges": []}, "exchanges"),
         (schemas.ExchangeGroupSpec, {**GROUP, "market_open": "17:00", "market_close": "09:00"}, "market_open"),
@@ -154,3 +184,34 @@ def test_pydantic_rejects_what_the_database_rejects() -> None:
     for model, data, field in problems:
         with pytest.raises(ValueError, match=field):
             model.model_validate(data)
+
+
+@pytest.mark.parametrize(
+    ("exchanges", "calendar"),
+    [(["NYSE", "NASDAQ"], "XNYS"), (["LSE"], "XLON"), (["XETRA"], "XETR")],
+)
+def test_a_sql_insert_without_a_calendar_gets_the_one_its_exchanges_map_to(
+    engine: sa.Engine, exchanges: list[str], calendar: str
+) -> None:
+    row = {key: value for key, value in GROUP.items() if key != "calendar"}
+    with engine.begin() as conn:
+        insert(conn, "exchange_groups", {**row, "group_name": "sqlgroup", "exchanges": exchanges})
+        stored = conn.execute(
+            sa.text("SELECT calendar FROM hub.exchange_groups WHERE group_name = 'sqlgroup'")
+        ).scalar_one()
+        conn.execute(sa.text("DELETE FROM hub.exchange_groups WHERE group_name = 'sqlgroup'"))
+    assert stored == calendar
+
+
+def test_a_sql_insert_of_an_ambiguous_group_without_a_calendar_is_refused(
+    engine: sa.Engine,
+) -> None:
+    row = {key: value for key, value in GROUP.items() if key != "calendar"}
+    refused = pytest.raises(IntegrityError, match="calendar: exchanges EURONEXT have no single")
+    with refused, engine.begin() as conn:
+        insert(conn, "exchange_groups", {**row, "group_name": "paris", "exchanges": ["EURONEXT"]})
+    with engine.connect() as conn:
+        found = conn.execute(
+            sa.text("SELECT count(*) FROM hub.exchange_groups WHERE group_name = 'paris'")
+        )
+        assert found.scalar_one() == 0

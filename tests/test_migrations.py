@@ -86,3 +86,53 @@ def test_every_knob_has_a_database_default(engine: sa.Engine) -> None:
     assert (row["batch_size"], row["timeout_seconds"], row["max_retries"]) == (500, 3600, 3)
     assert (row["retry_delay_minutes"], row["priority"], row["enabled"]) == (5, 5, True)
     assert row["version"] == 1
+
+
+def test_0011_gives_groups_their_calendar_and_collection_jobs_the_session_close(
+    empty_db_url: str,
+) -> None:
+    """Existing rows: the exchanges' calendar (else weekday), and a collection job's weekday cron
+    after the close becomes the same delay after each session's close; and back on downgrade."""
+    engine = sa.create_engine(empty_db_url, poolclass=sa.NullPool)
+    migrations.upgrade(engine, "0010")
+    groups = [("us_markets", "{NYSE,NASDAQ}", "16:00"), ("lse", "{LSE}", "16:30"),
+              ("paris", "{EURONEXT}", "17:30"), ("mixed", "{LSE,XETRA}", "17:30")]  # fmt: skip
+    jobs = [("data_collection_equities", "us_markets", "30 17 * * 1-5"),
+            ("data_collection_equities", "lse", "30 16 * * 1-5"),
+            ("data_collection_equities", "paris", "0 9 * * 1-5"),  # before the close: kept
+            ("historical_load_equities", "lse", "0 17 * * 1-5")]  # fmt: skip
+    with engine.begin() as conn:
+        for name, exchanges, close in groups:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO hub.exchange_groups (group_name, display_name, exchanges,"
+                    " primary_timezone, market_close) VALUES (:n, :n, CAST(:e AS text[]), 'UTC', :c)"
+                ),
+                {"n": name, "e": exchanges, "c": close},
+            )
+        for dag_name, group, schedule in jobs:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO hub.dag_configuration (dag_name, job_name, exchange_group,"
+                    " schedule) VALUES (:d, :g, :g, :s)"
+                ),
+                {"d": dag_name, "g": group, "s": schedule},
+            )
+
+    def read(query: str) -> dict[str, str]:
+        with engine.connect() as conn:
+            return {row[0]: row[1] for row in conn.execute(sa.text(query))}
+
+    schedules = "SELECT dag_name || '/' || job_name, schedule FROM hub.dag_configuration"
+    migrations.upgrade(engine, "0011")
+    assert read("SELECT group_name, calendar FROM hub.exchange_groups") == {
+        "us_markets": "XNYS", "lse": "XLON", "paris": "weekday", "mixed": "weekday"
+    }  # fmt: skip
+    assert read(schedules) == {
+        "data_collection_equities/us_markets": "@after_close+90m",
+        "data_collection_equities/lse": "@after_close",
+        "data_collection_equities/paris": "0 9 * * 1-5",
+        "historical_load_equities/lse": "0 17 * * 1-5",
+    }
+    migrations.downgrade(engine, "0010")
+    assert read(schedules) == {f"{d}/{g}": s for d, g, s in jobs}

@@ -11,8 +11,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 SEED = """
-INSERT INTO hub.exchange_groups (group_name, display_name, exchanges, primary_timezone)
-VALUES ('lse', 'LSE', ARRAY['LSE'], 'Europe/London');
+INSERT INTO hub.exchange_groups (group_name, display_name, exchanges, primary_timezone, calendar)
+VALUES ('lse', 'LSE', ARRAY['LSE'], 'Europe/London', 'XLON');
 INSERT INTO hub.dag_configuration (dag_name, job_name, exchange_group) VALUES ('d', 'j', 'lse');
 """
 

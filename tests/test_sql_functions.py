@@ -44,7 +44,8 @@ def test_get_exchange_groups_lists_enabled_groups_by_priority(engine: sa.Engine)
             conn.execute(
                 sa.text(
                     "INSERT INTO hub.exchange_groups (group_name, display_name, exchanges,"
-                    " primary_timezone, priority, enabled) VALUES (:n, :n, ARRAY['X'], 'UTC', :p, :e)"
+                    " primary_timezone, priority, enabled, calendar)"
+                    " VALUES (:n, :n, ARRAY['X'], 'UTC', :p, :e, 'weekday')"
                 ),
                 {"n": name, "p": priority, "e": enabled},
             )

@@ -74,6 +74,14 @@ def add_group(
         str | None, typer.Option("--close", help="Local closing time, HH:MM (default 16:00).")
     ] = None,
     priority: Annotated[int | None, typer.Option("--priority", help="1 to 10 (default 5).")] = None,
+    calendar: Annotated[
+        str | None,
+        typer.Option(
+            "--calendar",
+            help="Trading calendar: XNYS, XLON, XETR, XPAR, ... or weekday"
+            " (default: the exchanges' own, when they have one).",
+        ),
+    ] = None,
     disabled: Annotated[bool, typer.Option("--disabled", help="Create it disabled.")] = False,
     actor: ActorOption = None,
     reason: ReasonOption = None,
@@ -81,7 +89,7 @@ def add_group(
 ) -> None:
     """Add an exchange group.
 
-    Example: hubctl groups add tse --exchange TSE --timezone Asia/Tokyo --open 09:00 --close 15:00
+    Example: hubctl groups add tse --exchange TSE --timezone Asia/Tokyo --open 09:00 --close 15:00 --calendar XTKS
     """
     from hubctl.services import groups
 
@@ -94,6 +102,7 @@ def add_group(
         market_open=market_open,
         market_close=market_close,
         priority=priority,
+        calendar=calendar,
         enabled=not disabled,
         **author(actor, reason),
     )

@@ -20,17 +20,19 @@ STATUS_COLUMNS = (
     "enabled",
     "dags",
     "last_run",
+    "calendar",
     "latest_trade_date",
-    "stale_business_days",
+    "stale_sessions",
     "suspended_changes",
     "paused_in_airflow",
 )
 
 
 def status(output: OutputOption = OutputFormat.table) -> None:
-    """Per exchange group: enabled, its DAGs, the last run's state, the newest price stored and
-    how many business days old it is, the ids of suspended scheduled changes about it (hubctl
-    schedule list), and which of its DAGs Airflow has paused (by whom, when).
+    """Per exchange group: enabled, its DAGs, the last run's state, the newest price stored, how
+    many trading sessions of the group's calendar have ended since (holidays do not count), the
+    ids of suspended scheduled changes about it (hubctl schedule list), and which of its DAGs
+    Airflow has paused (by whom, when).
 
     The last run and the pauses come from Airflow's API (HUB_AIRFLOW_API_URL, or the stack of `hubctl up`).
 

@@ -14,6 +14,7 @@ is an idempotent upsert, so a retried or rerun batch ends with the same rows.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -23,16 +24,17 @@ from itertools import groupby
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-import numpy as np
 import pandas as pd
 from sqlalchemy.engine import Engine
 
+from hubctl import calendars
 from hubctl.marketdata import storage
 from hubctl.marketdata.sources import PriceSource, get_source
 from hubctl.marketdata.validation import validate_stacked
 from hubctl.tables import TICKER_PATTERN
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 SYNTHETIC_LABEL = "SYNTHETIC: the 'sample' source generates prices; they are not market data"
 
 
@@ -136,18 +138,24 @@ def collect_batch(
     end_date: date,
     lookback_days: int,
     fail_tickers: Iterable[str] = (),
+    calendar: str = calendars.WEEKDAY,
 ) -> BatchReport:
     """Collect ``tickers`` ((ticker, exchange) pairs) up to ``end_date``; see the module doc.
 
     Each ticker is fetched from the day after its last stored date, but from no earlier than
-    ``end_date - lookback_days``: missed runs heal on the next one, within the lookback.
+    ``end_date - lookback_days``: missed runs heal on the next one, within the lookback. A run
+    for a day that is no session of ``calendar`` (a manual trigger on a holiday) does nothing.
     """
     source = get_source(source_name, fail_tickers=fail_tickers)
     listed = {ticker: exchange for ticker, exchange in tickers}
     report = BatchReport.new(group, source, listed)
+    if not calendars.has_session(calendar, end_date, end_date):
+        log.info("%s is not a trading session of %s: nothing to collect", end_date, calendar)
+        report.count("download", up_to_date=len(listed))
+        return report
     ids = register(engine, report, listed)
     starts = fetch_starts(engine, ids, end_date, lookback_days)
-    rows = validate(report, download(source, report, starts, end_date), ids)
+    rows = validate(report, download(source, report, starts, end_date, calendar), ids)
     store_prices(engine, report, rows, source.name)
     store_metadata(engine, report, source, ids)
     report.raise_if_all_failed()
@@ -178,13 +186,22 @@ def fetch_starts(
 
 
 def download(
-    source: PriceSource, report: BatchReport, starts: Mapping[str, date], end: date
+    source: PriceSource,
+    report: BatchReport,
+    starts: Mapping[str, date],
+    end: date,
+    calendar: str = calendars.WEEKDAY,
 ) -> dict[str, pd.DataFrame]:
     """Prices from each ticker's start to ``end``: one source call per distinct start date.
 
-    A window without a weekday cannot hold a bar, so its ticker is ``up_to_date`` unfetched.
+    A window without a session of ``calendar`` (a weekend, a holiday) cannot hold a bar, so its
+    ticker is ``up_to_date`` unfetched: Yahoo would answer it with nothing, which is a failure.
     """
-    due = {ticker: start for ticker, start in starts.items() if _has_weekday(start, end)}
+    due = {
+        ticker: start
+        for ticker, start in starts.items()
+        if start <= end and calendars.has_session(calendar, start, end)
+    }
     frames: dict[str, pd.DataFrame] = {}
     for start, group in groupby(sorted(due, key=due.__getitem__), key=due.__getitem__):
         result = source.fetch_prices(list(group), start, end)
@@ -193,10 +210,6 @@ def download(
     rows = sum(len(frame) for frame in frames.values())
     report.count("download", ok=len(frames), rows=rows, up_to_date=len(starts) - len(due))
     return frames
-
-
-def _has_weekday(start: date, end: date) -> bool:
-    return start <= end and bool(np.busday_count(start, end + timedelta(days=1)) > 0)
 
 
 def validate(

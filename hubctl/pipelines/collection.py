@@ -24,7 +24,8 @@ from hubctl.specs import DagSpec
 
 @task
 def collect(batch: list[list[str]], config: dict[str, Any]) -> dict[str, Any]:
-    """One batch, all stages, up to the run's date; fails only if every ticker failed."""
+    """One batch, all stages, up to the run's date; fails only if every ticker failed, and does
+    nothing when that date is no trading session of the group's calendar."""
     from hubctl.marketdata.collect import collect_batch
 
     name_batch(batch)
@@ -39,6 +40,7 @@ def collect(batch: list[list[str]], config: dict[str, Any]) -> dict[str, Any]:
             fail_tickers=params.fail_tickers,
             end_date=run_date(spec),
             lookback_days=params.lookback_days,
+            calendar=spec.calendar,
         )
     return report.as_dict()
 

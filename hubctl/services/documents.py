@@ -24,6 +24,7 @@ from hubctl.repository import rows as row_sql
 from hubctl.services import history
 from hubctl.services.changes import audited_change
 from hubctl.services.rows import RowChange, apply_change, select_records, spec_values
+from hubctl.services.rules import with_derived_calendar
 from hubctl.tables import GROUPS, ControlTable
 
 
@@ -132,6 +133,8 @@ def _plan(conn: Connection, document: ConfigDocument, mode: Mode) -> Plan:
     removals: list[RowChange] = []
     for _, table, specs in document.sections():
         current = current_groups if table is GROUPS else _current_rows(conn, table)
+        if table is GROUPS:  # a group without a calendar gets its exchanges' own when written
+            specs = [with_derived_calendar(spec) for spec in specs]
         section_upserts, section_removals = _section_changes(table, specs, current, mode)
         upserts.extend(section_upserts)
         removals[:0] = section_removals  # jobs are removed before the groups they use

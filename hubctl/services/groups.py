@@ -22,11 +22,18 @@ def add_group(
     market_open: dt.time | str | None = None,
     market_close: dt.time | str | None = None,
     priority: int | None = None,
+    calendar: str | None = None,
     enabled: bool = True,
     actor: str,
     reason: str | None = None,
 ) -> RowChange:
-    given = {"market_open": market_open, "market_close": market_close, "priority": priority}
+    """Create a group; without ``calendar`` it gets its exchanges' own (hubctl.calendars)."""
+    given = {
+        "market_open": market_open,
+        "market_close": market_close,
+        "priority": priority,
+        "calendar": calendar,
+    }
     values = {
         "group_name": group_name,
         "display_name": group_name.replace("_", " ").title()

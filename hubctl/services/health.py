@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hubctl import calendars
 from hubctl.airflow_api import AirflowApi, AirflowApiConfig, AirflowApiError
 from hubctl.db import Database
 from hubctl.errors import HubError
@@ -23,12 +24,6 @@ if TYPE_CHECKING:
 
 DEFAULT_MAX_SNAPSHOT_AGE = dt.timedelta(minutes=10)
 Explain = Callable[[Sequence["DagSpec"]], list["Rejected"]]
-
-
-def business_days_between(start: dt.date, end: dt.date) -> int:
-    """Weekdays after ``start`` up to and including ``end`` (0 when start >= end)."""
-    days = (start + dt.timedelta(days=offset) for offset in range(1, (end - start).days + 1))
-    return sum(1 for day in days if day.weekday() < 5)
 
 
 def _airflow(settings: Settings | None) -> AirflowApi | None:
@@ -68,8 +63,9 @@ def generated_dags(groups: list[Row], jobs: list[Row]) -> dict[str, list[str]]:
 def group_status(
     database: Database, *, settings: Settings | None = None, today: dt.date | None = None
 ) -> list[dict[str, Any]]:
-    """Per exchange group: enabled, its DAGs, the latest run, the newest price and its age, the
-    scheduled changes about it that are suspended, and its DAGs paused in Airflow."""
+    """Per exchange group: enabled, its DAGs, the latest run, the newest price and its age in
+    trading sessions of the group's calendar (a holiday does not age it), the scheduled changes
+    about it that are suspended, and its DAGs paused in Airflow."""
     from hubctl.services import schedule
 
     today = today or dt.date.today()
@@ -90,7 +86,10 @@ def group_status(
             "dags": dag_ids,
             "last_run": _last_run(api, dag_ids) if dag_ids else "-",
             "latest_trade_date": newest,
-            "stale_business_days": None if newest is None else business_days_between(newest, today),
+            "calendar": group["calendar"],
+            "stale_sessions": None
+            if newest is None
+            else calendars.sessions_missed(group["calendar"], newest, today),
             "suspended_changes": suspended.get(name, []),
         })  # fmt: skip
     return with_airflow_pauses(rows, api)

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from hubctl import calendars
 from hubctl.db import Connection
 from hubctl.errors import ConflictError, ValidationError
 from hubctl.repository import groups as group_rows
@@ -52,7 +53,44 @@ def prepare_group(
             " to the database server's timezone list (pg_timezone_names); use another name for"
             " the same zone, or update the server's tzdata"
         )
-    return spec
+    return spec.model_copy(update={"calendar": group_calendar(spec, before)})
+
+
+def group_calendar(spec: ExchangeGroupSpec, before: ExchangeGroupSpec | None) -> str:
+    """The calendar to store: the one named, else the exchanges' own (also when the exchanges
+    change under a calendar that was only derived from them), and always one the library knows."""
+    name = spec.calendar
+    followed_exchanges = (
+        before is not None
+        and name == before.calendar == calendars.derived_calendar(before.exchanges)
+    )
+    if followed_exchanges and before is not None and spec.exchanges != before.exchanges:
+        name = None
+    name = name or calendars.derived_calendar(spec.exchanges)
+    if name is None:
+        raise ValidationError(calendars.no_calendar_message(spec.exchanges))
+    # Asking the library costs its import (pandas, ~1 s): only for a name just chosen by hand.
+    chosen = name != (before.calendar if before else None) and name != calendars.WEEKDAY
+    if (
+        chosen
+        and name not in calendars.EXCHANGE_CALENDARS.values()
+        and name not in calendars.known_calendars()
+    ):
+        raise ValidationError(
+            f"calendar: {name!r} is not a calendar exchange_calendars knows (e.g. XNYS, XLON,"
+            f" XETR, XPAR) nor {calendars.WEEKDAY!r}"
+        )
+    unusable = calendars.unusable_reason(name) if chosen else None
+    if unusable:
+        raise ValidationError(f"calendar: exchange_calendars cannot build {name}: {unusable}")
+    return name
+
+
+def with_derived_calendar(spec: ExchangeGroupSpec) -> ExchangeGroupSpec:
+    """``spec`` with the calendar it would be written with when it names none (if derivable)."""
+    if spec.calendar is not None:
+        return spec
+    return spec.model_copy(update={"calendar": calendars.derived_calendar(spec.exchanges)})
 
 
 def guard_unused_group(conn: Connection, key: Mapping[str, Any]) -> None:

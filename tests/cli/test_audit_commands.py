@@ -81,7 +81,18 @@ def test_log_filters(hub: Run, flags: list[str], expected: int) -> None:
 
 def test_log_of_a_removed_group_still_works(hub: Run) -> None:
     assert (
-        hub("groups", "add", "tse", "--exchange", "TSE", "--timezone", "Asia/Tokyo").exit_code == 0
+        hub(
+            "groups",
+            "add",
+            "tse",
+            "--exchange",
+            "TSE",
+            "--timezone",
+            "Asia/Tokyo",
+            "--calendar",
+            "XTKS",
+        ).exit_code
+        == 0
     )
     assert hub("groups", "remove", "tse").exit_code == 0
     actions = [
@@ -195,7 +206,7 @@ def test_revert_insert_removes_and_revert_delete_restores(hub: Run, default_conf
     assert hub("config", "remove", DAG, JOB).exit_code == 0
     delete_id = last_audit_id(default_config)
     assert hub("audit", "revert", str(delete_id)).exit_code == 0
-    assert job_value(default_config, "schedule") == "30 17 * * 1-5"
+    assert job_value(default_config, "schedule") == "@after_close+90m"
     assert job_value(default_config, "params") == {"source": "sample", "lookback_days": 5}
 
 

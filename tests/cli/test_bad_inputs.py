@@ -11,7 +11,17 @@ from tests.cli.conftest import Run, audit_rows, snapshot
 
 DAG, JOB = "data_collection_equities", "us_markets"
 SET = ("config", "set", DAG, JOB)
-ADD_GROUP = ("groups", "add", "tse", "--exchange", "TSE", "--timezone", "Asia/Tokyo")
+ADD_GROUP = (
+    "groups",
+    "add",
+    "tse",
+    "--exchange",
+    "TSE",
+    "--calendar",
+    "XTKS",
+    "--timezone",
+    "Asia/Tokyo",
+)
 # Aliases nested five deep: 100 000 values from a few hundred bytes ("billion laughs").
 LAUGHS = (
     "{a: &a [x,x,x,x,x,x,x,x,x,x], b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a],"

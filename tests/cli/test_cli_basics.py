@@ -105,3 +105,5 @@ def test_read_commands_import_neither_airflow_nor_pandas_nor_sqlalchemy_nor_pyda
     assert _modules_loaded_by(
         ["config", "set", "calculate_indicators", "all", "priority=4"], env
     ) == ["pydantic"]
+    # A group's write asks exchange_calendars (and pandas) only about a calendar named by hand.
+    assert _modules_loaded_by(["groups", "set", "lse", "priority=4"], env) == ["pydantic"]

@@ -54,7 +54,7 @@ def test_list_filters(hub: Run, flags: list[str], expected: int) -> None:
 
 def test_get_shows_one_job(hub: Run) -> None:
     data = json.loads(hub("config", "get", DAG, JOB, "-o", "json").stdout)
-    assert data["schedule"] == "30 17 * * 1-5" and data["version"] == 1
+    assert data["schedule"] == "@after_close+90m" and data["version"] == 1
     assert data["params"] == {"source": "sample", "lookback_days": 5}
 
 

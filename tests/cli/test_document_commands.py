@@ -244,7 +244,7 @@ def test_times_are_not_read_as_base_60_numbers(run: Run, engine: Engine, tmp_pat
     """YAML 1.1 reads an unquoted 16:00 as the integer 960; it must stay 16:00."""
     text = (
         "exchange_groups:\n  - {group_name: tse, display_name: Tokyo, exchanges: [TSE],"
-        " primary_timezone: Asia/Tokyo, market_open: 08:00, market_close: 16:00}\n"
+        " primary_timezone: Asia/Tokyo, calendar: XTKS, market_open: 08:00, market_close: 16:00}\n"
     )
     assert run("apply", "-f", write(tmp_path, text), "--yes").exit_code == 0
     with engine.connect() as conn:

@@ -53,6 +53,8 @@ def test_add_with_defaults_and_options(hub: Run, default_config: Engine) -> None
         "15:00",
         "--priority",
         "4",
+        "--calendar",
+        "XTKS",
         "--actor",
         "bob",
         "-m",
@@ -64,6 +66,7 @@ def test_add_with_defaults_and_options(hub: Run, default_config: Engine) -> None
     assert row is not None
     assert (row["display_name"], row["exchanges"], row["priority"]) == ("Tse", ["TSE", "OSE"], 4)
     assert str(row["market_close"]) == "15:00:00" and row["updated_by"] == "bob"
+    assert row["calendar"] == "XTKS"
     assert audit_rows(default_config)[-1]["reason"] == "Japan"
 
 
@@ -95,7 +98,18 @@ def test_remove_refuses_a_group_in_use_and_removes_an_unused_one(
     refused = hub("groups", "remove", "lse")
     assert refused.exit_code == 1 and "data_collection_equities/lse" in refused.stderr
     assert (
-        hub("groups", "add", "tse", "--exchange", "TSE", "--timezone", "Asia/Tokyo").exit_code == 0
+        hub(
+            "groups",
+            "add",
+            "tse",
+            "--exchange",
+            "TSE",
+            "--timezone",
+            "Asia/Tokyo",
+            "--calendar",
+            "XTKS",
+        ).exit_code
+        == 0
     )
     result = hub("groups", "remove", "tse", "-m", "not needed")
     assert result.exit_code == 0 and "removed exchange group tse" in result.stdout
@@ -110,3 +124,52 @@ def test_set_with_expect_version_and_dry_run(hub: Run, default_config: Engine) -
     assert hub("groups", "set", "lse", "priority=9", "--expect-version", "1").exit_code == 0
     stale = hub("groups", "set", "lse", "priority=2", "--expect-version", "1")
     assert stale.exit_code == 1 and "at version 2" in stale.stderr
+
+
+def test_the_calendar_is_derived_from_the_exchanges_or_named(
+    hub: Run, default_config: Engine
+) -> None:
+    assert hub("groups", "add", "us_otc", "--exchange", "NYSE", "--timezone", "UTC").exit_code == 0
+    assert group_row(default_config, "us_otc")["calendar"] == "XNYS"  # type: ignore[index]
+    paris = ("groups", "add", "paris", "--exchange", "EURONEXT", "--timezone", "Europe/Paris")
+    assert hub(*paris, "--calendar", "XPAR").exit_code == 0
+    assert group_row(default_config, "paris")["calendar"] == "XPAR"  # type: ignore[index]
+    tse = ("groups", "add", "tse", "--exchange", "TSE", "--timezone", "Asia/Tokyo")
+    assert hub(*tse, "--calendar", "weekday").exit_code == 0
+    assert group_row(default_config, "tse")["calendar"] == "weekday"  # type: ignore[index]
+    assert hub("groups", "set", "lse", "calendar=weekday").exit_code == 0
+    assert group_row(default_config, "lse")["calendar"] == "weekday"  # type: ignore[index]
+    named = hub("groups", "set", "european_markets", "calendar=XAMS")
+    assert named.exit_code == 0, named.stderr
+    assert group_row(default_config, "european_markets")["calendar"] == "XAMS"  # type: ignore[index]
+    # exchanges that change under a derived calendar take theirs along; a named one stays
+    assert hub("groups", "set", "us_otc", "exchanges=LSE").exit_code == 0
+    assert group_row(default_config, "us_otc")["calendar"] == "XLON"  # type: ignore[index]
+    assert hub("groups", "set", "lse", "exchanges=XETRA").exit_code == 0
+    assert group_row(default_config, "lse")["calendar"] == "weekday"  # type: ignore[index]
+
+
+def test_a_calendar_that_is_ambiguous_or_unknown_is_refused_and_nothing_is_written(
+    hub: Run, default_config: Engine
+) -> None:
+    before = snapshot(default_config)
+    euronext = hub("groups", "add", "paris", "--exchange", "EURONEXT", "--timezone", "Europe/Paris")
+    assert euronext.exit_code == 1
+    assert euronext.stderr.strip() == (
+        "Error: calendar: exchanges EURONEXT have no single known calendar; set calendar= to one"
+        " of XAMS, XBRU, XLIS, XPAR, or to weekday (Monday to Friday, no holidays)"
+    )
+    unknown = hub("groups", "add", "tse", "--exchange", "TSE", "--timezone", "Asia/Tokyo")
+    assert unknown.exit_code == 1 and "calendar=" in unknown.stderr and "weekday" in unknown.stderr
+    mixed = hub("groups", "set", "lse", "exchanges=LSE,NYSE")  # XLON followed LSE: now none
+    assert mixed.exit_code == 1 and "no single known calendar" in mixed.stderr
+    made_up = hub("groups", "set", "lse", "calendar=XXXX")
+    assert made_up.stderr.strip() == (
+        "Error: calendar: 'XXXX' is not a calendar exchange_calendars knows (e.g. XNYS, XLON,"
+        " XETR, XPAR) nor 'weekday'"
+    )
+    broken = hub("groups", "set", "lse", "calendar=ASEX")  # listed, but the library fails on it
+    assert broken.stderr.startswith("Error: calendar: exchange_calendars cannot build ASEX: ")
+    malformed = hub("groups", "set", "lse", "calendar=24/7")
+    assert malformed.exit_code == 1 and malformed.stderr.startswith("Error: calendar: String")
+    assert snapshot(default_config) == before

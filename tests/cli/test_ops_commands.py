@@ -43,19 +43,33 @@ def test_status_shows_each_group_its_dags_and_freshness(hub: Run, default_config
     assert set(rows) == {"us_markets", "lse", "german_markets", "european_markets"}
     assert rows["lse"]["dags"] == ["data_collection_equities__lse", "historical_load_equities__lse"]
     assert rows["lse"]["latest_trade_date"] == "2026-11-20"
-    assert rows["lse"]["stale_business_days"] >= 0
+    assert rows["lse"]["stale_sessions"] >= 0 and rows["lse"]["calendar"] == "XLON"
     assert rows["lse"]["last_run"] == "(Airflow API not configured)"
     assert rows["german_markets"]["enabled"] is False and rows["german_markets"]["dags"] == []
     assert rows["us_markets"]["latest_trade_date"] is None
 
 
-def test_business_days_skip_weekends() -> None:
-    from hubctl.services.health import business_days_between
+def test_staleness_counts_trading_sessions_so_a_holiday_does_not_age_a_market(
+    default_config: Engine,
+) -> None:
+    """Prices of Wednesday 2026-11-25; Thursday 26 is Thanksgiving (no NYSE session). On Friday,
+    the day after the holiday, us_markets has missed no session; lse (XLON traded on Thursday)
+    has missed one. A session counts once it is over: the day after it."""
+    from hubctl.db import Database
+    from hubctl.services.health import group_status
 
-    friday, monday = dt.date(2026, 11, 20), dt.date(2026, 11, 23)
-    assert business_days_between(friday, monday) == 1
-    assert business_days_between(friday, friday) == 0
-    assert business_days_between(dt.date(2026, 11, 13), friday) == 5
+    store_price(default_config, "AAPL", "NASDAQ", dt.date(2026, 11, 25))
+    store_price(default_config, "HSBA.L", "LSE", dt.date(2026, 11, 25))
+    database = Database(default_config.url.render_as_string(hide_password=False))
+
+    def stale(today: dt.date) -> dict[str, int | None]:
+        return {row["group"]: row["stale_sessions"] for row in group_status(database, today=today)}
+
+    day_after_the_holiday = stale(dt.date(2026, 11, 27))
+    assert (day_after_the_holiday["us_markets"], day_after_the_holiday["lse"]) == (0, 1)
+    assert stale(dt.date(2026, 11, 26))["us_markets"] == 0
+    assert stale(dt.date(2026, 11, 30))["us_markets"] == 1  # Friday's session, not the weekend
+    assert stale(dt.date(2026, 11, 25))["us_markets"] == 0
 
 
 def test_doctor_reports_every_problem_and_exits_1(hub: Run) -> None:

@@ -24,13 +24,14 @@ import sqlalchemy as sa
 
 from hubctl.airflow_api import AirflowApi
 from hubctl.stack import client_environment, launched
-from tests.e2e.test_stack import RunningStack, started_processes, wait_for
+from tests.e2e.test_stack import RunningStack, session_logical_date, started_processes, wait_for
 
 pytestmark = pytest.mark.e2e
 
 WORKERS = {"worker-1": {"default"}, "worker-2": {"default", "eu_workers"}}
 US = "data_collection_equities__us_markets"
 LSE = "data_collection_equities__lse"
+CALENDARS = {US: ("XNYS", "America/New_York"), LSE: ("XLON", "Europe/London")}
 US_ROWS = (
     "SELECT count(*) FROM market.ohlcv o JOIN market.securities s USING (security_id)"
     " WHERE s.exchange IN ('NYSE', 'NASDAQ')"
@@ -59,7 +60,8 @@ def stack() -> Iterator[RunningStack]:
 
 def trigger(stack: RunningStack, dag_id: str) -> str:
     wait_for(lambda: _dag_ready(stack.api, dag_id), 180, f"{dag_id} to be parsed", 1)
-    run = stack.api.call("POST", f"/api/v2/dags/{dag_id}/dagRuns", {"logical_date": None})
+    logical_date = session_logical_date(*CALENDARS[dag_id])  # a trading day: prices to load
+    run = stack.api.call("POST", f"/api/v2/dags/{dag_id}/dagRuns", {"logical_date": logical_date})
     return str(run["dag_run_id"])
 
 

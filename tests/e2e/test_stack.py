@@ -7,6 +7,8 @@ that no process it started is left.
 
 from __future__ import annotations
 
+import datetime as dt
+import itertools
 import json
 import subprocess
 import sys
@@ -16,6 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import psutil
 import pytest
@@ -128,9 +131,63 @@ def test_default_dags_appear(stack: RunningStack) -> None:
              120, "the 10 default DAGs")  # fmt: skip
 
 
+def session_closes(calendar: str, around: dt.datetime) -> list[dt.datetime]:
+    """The library's session closes (UTC) from two weeks before ``around`` to two weeks after."""
+    import exchange_calendars
+
+    days = [(around + dt.timedelta(days=n)).date().isoformat() for n in (-14, 14)]
+    closes = exchange_calendars.get_calendar(calendar).schedule.loc[days[0] : days[1], "close"]
+    return [close.to_pydatetime() for close in closes]
+
+
+@pytest.mark.parametrize(
+    ("dag_id", "calendar", "delay"),
+    [("data_collection_equities__us_markets", "XNYS", 90),
+     ("data_collection_equities__lse", "XLON", 30)],
+)  # fmt: skip
+def test_the_scheduler_plans_collection_runs_after_each_session_close(
+    stack: RunningStack, dag_id: str, calendar: str, delay: int
+) -> None:
+    """The real scheduler, through the plugin's timetable: it ran the latest session that had
+    closed (catchup is off) and reports the next session's close + the delay as the next run,
+    weekends, holidays and early closes as the library has them."""
+    now = dt.datetime.now(dt.UTC)
+    closes = session_closes(calendar, now)
+    latest = [close for close in closes if close + dt.timedelta(minutes=delay) <= now][-1]
+    following = next(close for close in closes if close > latest)
+
+    def planned() -> dict[str, Any] | None:
+        dag = stack.api.call("GET", f"/api/v2/dags/{dag_id}")
+        after = dag["next_dagrun_run_after"]
+        return dag if after and dt.datetime.fromisoformat(after) > now else None
+
+    dag = wait_for(planned, 120, f"{dag_id}'s run of the latest session to be created", 1)
+    assert dt.datetime.fromisoformat(dag["next_dagrun_logical_date"]) == following
+    assert dt.datetime.fromisoformat(dag["next_dagrun_run_after"]) == following + dt.timedelta(
+        minutes=delay
+    )
+    runs = stack.api.call("GET", f"/api/v2/dags/{dag_id}/dagRuns?run_type=scheduled")["dag_runs"]
+    assert [dt.datetime.fromisoformat(run["logical_date"]) for run in runs] == [latest]
+    assert "trading session" in dag["timetable_description"]
+
+
+_MANUAL_RUNS = itertools.count()
+
+
+def session_logical_date(calendar: str, zone: str) -> str:
+    """A manual run's logical date on the latest session that has closed: a trading day (a run
+    for a weekend or a holiday rightly collects nothing), midday plus a second per call so that
+    no two runs (nor a scheduled one, at the close) share it."""
+    now = dt.datetime.now(dt.UTC)
+    day = [close for close in session_closes(calendar, now) if close <= now][-1].date()
+    noon = dt.datetime.combine(day, dt.time(12), ZoneInfo(zone))
+    return (noon + dt.timedelta(seconds=next(_MANUAL_RUNS))).isoformat()
+
+
 def test_collection_run_loads_prices_and_triggers_indicators(stack: RunningStack) -> None:
     dag_id = "data_collection_equities__us_markets"
-    run = stack.api.call("POST", f"/api/v2/dags/{dag_id}/dagRuns", {"logical_date": None})
+    logical_date = session_logical_date("XNYS", "America/New_York")
+    run = stack.api.call("POST", f"/api/v2/dags/{dag_id}/dagRuns", {"logical_date": logical_date})
     state = wait_for(
         lambda: (
             (s := run_state(stack.api, dag_id, run["dag_run_id"])) in {"success", "failed"} and s

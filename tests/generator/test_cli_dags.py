@@ -34,7 +34,7 @@ def test_dags_list_shows_what_would_be_built(hub: Engine, hub_env: Path) -> None
     lse = next(row for row in listed if row["dag_id"] == "data_collection_equities__lse")
     assert lse == {
         "dag_id": "data_collection_equities__lse",
-        "schedule": "0 17 * * 1-5",
+        "schedule": "@after_close+30m",
         "timezone": "Europe/London",
         "version": 1,
         "source": "database",

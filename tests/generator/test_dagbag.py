@@ -200,10 +200,12 @@ def test_the_knobs_land_on_every_task(hub: Engine, parse: Callable[[], Any]) -> 
         )
         hook = getattr(task, "_pre_execute_hook", None) or task.partial_kwargs["pre_execute"]
         assert hook == MemoryLimit("512Mi")
-    assert (dag.timetable.expression, str(dag.timetable.timezone)) == (
-        "30 17 * * 1-5",
-        "America/New_York",
-    )
+    assert dag.timetable.serialize() == {
+        "calendar": "XNYS",
+        "timezone": "America/New_York",
+        "market_close": "16:00",
+        "delay_minutes": 90,
+    }
     assert {"data_collection_equities", "us_markets", "yfinance", "equities", "ingestion"} <= set(
         dag.tags
     )

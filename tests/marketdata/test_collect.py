@@ -126,9 +126,9 @@ def test_the_lookback_bounds_how_far_back_a_run_heals(engine: Engine) -> None:
 def test_a_weekend_window_fetches_nothing(engine: Engine) -> None:
     _collect(engine)
 
-    report = _collect(engine, end=date(2024, 3, 17)).as_dict()  # Sunday
+    report = _collect(engine, end=date(2024, 3, 17)).as_dict()  # Sunday: no weekday session
 
-    assert report["stages"]["download"] == {"ok": 0, "rows": 0, "up_to_date": 3}
+    assert report["stages"] == {"download": {"up_to_date": 3}}
 
 
 def test_validate_tickers() -> None:
@@ -171,3 +171,17 @@ def test_summarise_adds_up_batches(engine: Engine) -> None:
     assert summary["failures"] == {"MSFT": "download: sample source told to fail for MSFT"}
     assert summary["security_ids"] == sorted(first["security_ids"] + second["security_ids"])
     assert summary["sources"] == ["sample"] and summary["label"] == collect.SYNTHETIC_LABEL
+
+
+def test_a_run_for_a_holiday_does_nothing_and_succeeds(
+    engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A manual trigger on Christmas Day: no session of XNYS, so nothing is fetched or written."""
+    christmas = date(2026, 12, 25)
+    with caplog.at_level("INFO", logger="hubctl.marketdata.collect"):
+        report = _collect(engine, end=christmas, calendar="XNYS").as_dict()
+
+    assert report["stages"] == {"download": {"up_to_date": 3}}
+    assert report["failures"] == {} and report["security_ids"] == []
+    assert stored_prices(engine).empty
+    assert "2026-12-25 is not a trading session of XNYS: nothing to collect" in caplog.text

@@ -21,6 +21,7 @@ from curl_cffi import requests as curl_requests
 from curl_cffi.requests.exceptions import ConnectionError as CurlConnectionError
 from yfinance.data import YfData
 
+from hubctl.marketdata.collect import BatchReport, download
 from hubctl.marketdata.sources import (
     OHLCV_COLUMNS,
     RetryableSourceError,
@@ -255,3 +256,28 @@ def test_empty_ticker_list_makes_no_request() -> None:
 
     assert (result.frames, result.failures) == ({}, {})
     assert session.urls == []
+
+
+@pytest.mark.parametrize(
+    ("calendar", "fetched"), [("XNYS", False), ("weekday", True)], ids=["XNYS", "weekday"]
+)
+def test_a_window_of_holidays_only_succeeds_with_nothing_to_load(
+    calendar: str, fetched: bool
+) -> None:
+    """AAPL is stored up to Friday 2024-01-12; the next run's window is Monday 15th alone, Martin
+    Luther King Day. Yahoo has no bar for it: asked, yfinance reports the ticker as failed (the
+    weekday calendar); with XNYS the window holds no session, so nobody asks and nothing fails."""
+    holiday = date(2024, 1, 15)
+    bars = _bars("AAPL")
+    session = FakeYahoo({"AAPL": bars[bars.index != pd.Timestamp(holiday)]})  # Yahoo: no bar
+    source = YFinanceSource(session=session)
+    report = BatchReport.new("us_markets", source, ["AAPL"])
+
+    frames = download(source, report, {"AAPL": holiday}, holiday, calendar)
+
+    assert frames == {}
+    if fetched:
+        assert list(report.failures) == ["AAPL"] and session.urls
+    else:
+        assert report.failures == {} and session.urls == []
+        assert report.stages["download"] == {"ok": 0, "rows": 0, "up_to_date": 1}

@@ -12,7 +12,8 @@ from hubctl.plugin import URL_PREFIX, MarketsPlugin
 from hubctl.plugin.app import FORM_FIELDS, PAGE, problems_by_field
 
 ROOT = Path(__file__).resolve().parents[2]
-HEAVY = ("fastapi", "pydantic", "pandas", "sqlalchemy", "psycopg2", "hubctl.plugin.app")
+HEAVY = ("fastapi", "pydantic", "pandas", "sqlalchemy", "psycopg2", "hubctl.plugin.app",
+         "exchange_calendars")  # fmt: skip
 
 
 def test_registered_as_an_airflow_plugin_with_its_page_shipped() -> None:
@@ -36,6 +37,16 @@ def test_importing_the_plugin_pulls_nothing_heavy_into_the_parse_path() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     added = json.loads(done.stdout.strip().splitlines()[-1])
     assert [name for name in added if name.startswith(HEAVY)] == []
+
+
+def test_the_trading_sessions_timetable_is_registered_for_the_scheduler_and_the_ui() -> None:
+    """Airflow rebuilds a serialised custom timetable only when a plugin lists it."""
+    code = (
+        "from airflow import plugins_manager;"
+        "print(sorted(plugins_manager.get_timetables_plugins()))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "hubctl.timetables.TradingSessionsTimetable" in done.stdout.strip().splitlines()[-1]
 
 
 def test_validation_messages_land_next_to_their_fields() -> None:

@@ -89,7 +89,7 @@ def test_a_tse_job_is_valid_once_the_file_defines_tse(
 ) -> None:
     """The unknown-group problem above is the database's answer, not a parse artefact."""
     path = tmp_path / "hub.yaml"
-    text = GROUPS_AND_JOBS.replace("exchanges: TSE", "exchanges: [TSE]").replace(
+    text = GROUPS_AND_JOBS.replace("exchanges: TSE", "exchanges: [TSE], calendar: XTKS").replace(
         "priority: high", "priority: 9"
     )
     path.write_text(

@@ -118,8 +118,9 @@ cron_fields = st.tuples(
     st.integers(0, 61), st.integers(0, 24), st.sampled_from(["*", "1-5", "MON", "8"])
 )
 crons = cron_fields.map(lambda cron: f"{cron[0]} {cron[1]} * * {cron[2]}") | st.sampled_from(
-    ["@daily", "@hourly", "@once", "*/15 * * * *"]
+    ["@daily", "@hourly", "@once", "*/15 * * * *", "@after_close+30m", "@after_close+1440m"]
 )
+calendar_names = st.sampled_from(["XNYS", "XTKS", "weekday", "XXXX", "xnys", "EURONEXT", "null"])
 zones = st.sampled_from(sorted(zoneinfo.available_timezones())) | st.sampled_from(
     ["Mars/Olympus", "europe/london", "GMT+25"]
 )
@@ -164,6 +165,7 @@ GROUP_VALUES: dict[str, st.SearchStrategy[str]] = {
     "market_close": clock(17, 24),
     "enabled": booleans,
     "priority": numbers(-1, 12),
+    "calendar": mostly(calendar_names),
 }
 # Fields whose accepted value is stored as the very text given.
 LITERAL_FIELDS = (
@@ -393,6 +395,7 @@ def test_config_remove_enable_disable(
             "--open": weighted((50, st.none()), (40, clock(0, 12)), (10, hostile)),
             "--close": weighted((50, st.none()), (40, clock(12, 24)), (10, hostile)),
             "--priority": weighted((50, st.none()), (40, numbers(0, 11)), (10, hostile)),
+            "--calendar": weighted((30, st.none()), (70, mostly(calendar_names))),
         }
     ),
     who=who,
@@ -411,6 +414,7 @@ def test_groups_add(
         assert (entry["action"], entry["row_key"]) == ("INSERT", {"group_name": name})
         assert (row["exchanges"], row["primary_timezone"]) == (exchanges, options["--timezone"])
         assert options["--display-name"] in (None, row["display_name"])
+        assert options["--calendar"] in (None, row["calendar"])
 
 
 @examples("groups set")

@@ -82,7 +82,12 @@ def test_a_truncate_counts_as_the_latest_change_of_every_row(default_config: Eng
 def test_removed_groups_stay_in_history(default_config: Engine) -> None:
     database = database_of(default_config)
     groups.add_group(
-        database, group_name="tse", exchanges=["TSE"], timezone="Asia/Tokyo", actor="t"
+        database,
+        group_name="tse",
+        exchanges=["TSE"],
+        timezone="Asia/Tokyo",
+        calendar="XTKS",
+        actor="t",
     )
     groups.remove_group(database, group_name="tse", actor="t")
     with database.connect() as conn:

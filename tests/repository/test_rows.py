@@ -20,6 +20,7 @@ TSE = {
     "display_name": "Tokyo",
     "exchanges": ["TSE"],
     "primary_timezone": "Asia/Tokyo",
+    "calendar": "XTKS",
 }
 
 

@@ -45,7 +45,12 @@ def test_a_revert_is_held_to_the_same_rules(default_config: Engine) -> None:
     """Reverting a job's removal after its group is gone is refused by the job's rule."""
     database = database_of(default_config)
     groups.add_group(
-        database, group_name="tse", exchanges=["TSE"], timezone="Asia/Tokyo", actor="t"
+        database,
+        group_name="tse",
+        exchanges=["TSE"],
+        timezone="Asia/Tokyo",
+        calendar="XTKS",
+        actor="t",
     )
     config.add_job(database, **HISTORICAL, values={"exchange_group": "tse"}, actor="t")
     config.remove_job(database, **HISTORICAL, actor="t")
