@@ -60,7 +60,9 @@ def log(
     table: Annotated[
         str | None,
         typer.Option(
-            "--table", help="exchange_groups (groups), dag_configuration (config), tickers."
+            "--table",
+            help="exchange_groups (groups), dag_configuration (config), tickers,"
+            " scheduled_changes (schedule).",
         ),
     ] = None,
     dag: Annotated[str | None, typer.Option("--dag", help="Only jobs of this pipeline.")] = None,

@@ -28,6 +28,8 @@ TABLE_NAMES = {
     "config": "dag_configuration",
     "jobs": "dag_configuration",
     "tickers": "tickers",
+    "scheduled_changes": "scheduled_changes",
+    "schedule": "scheduled_changes",
 }
 
 

@@ -57,6 +57,12 @@ def test_add_a_closure_and_the_reopening_then_list_and_cancel(
     assert [row["state"] for row in _scheduled(default_config)] == ["scheduled", "cancelled"]
     table = hub("schedule", "list", "--state", "cancelled").stdout
     assert "stays shut" in table and "closure" not in table
+    logged = json.loads(hub("audit", "log", "--table", "schedule", "-o", "json").stdout)
+    assert [(e["action"], e["key"], e["actor"], e["reason"]) for e in logged] == [
+        ("UPDATE", {"id": 2}, "pytest", "stays shut"),
+        ("INSERT", {"id": 2}, "bo", None),
+        ("INSERT", {"id": 1}, "pytest", "closure"),
+    ]
     again = hub("schedule", "cancel", "2")
     assert (again.exit_code, again.stderr.strip()) == (
         1,

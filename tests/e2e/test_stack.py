@@ -304,3 +304,33 @@ def test_runs_show_reports_what_each_run_ran_with(stack: RunningStack) -> None:
     assert second["changes_since"] == []
     table = stack.hubctl("runs", "show", dag_id, before).stdout
     assert "hub configuration version" in table and "bigger batches" in table
+
+
+def test_the_hub_scheduler_applies_a_scheduled_change_on_time(stack: RunningStack) -> None:
+    """The every-minute hub_scheduler job of the running stack applies a change once it is due."""
+    import datetime as dt
+
+    at = (dt.datetime.now(dt.UTC) + dt.timedelta(seconds=5)).isoformat()
+    added = stack.hubctl(
+        "schedule", "add", "--at", at, "groups", "set", "german_markets", "priority=2",
+        "--actor", "e2e-planner", "-m", "maintenance window",
+    )  # fmt: skip
+    assert added.stdout.startswith("scheduled #")
+
+    def state() -> str:
+        return str(json.loads(stack.hubctl("schedule", "list", "-o", "json").stdout)[-1]["state"])
+
+    assert (
+        wait_for(lambda: state() != "scheduled" and state(), 240, "hub_scheduler", 2) == "applied"
+    )
+    assert (
+        stack.sql("SELECT priority FROM hub.exchange_groups WHERE group_name = 'german_markets'")
+        == 2
+    )
+    assert (
+        stack.sql(
+            "SELECT actor || ' ' || via FROM hub.audit_log WHERE table_name = 'exchange_groups'"
+            " AND changed_fields ? 'priority' ORDER BY id DESC LIMIT 1"
+        )
+        == "e2e-planner schedule"
+    )
