@@ -41,6 +41,12 @@ POLL_SECONDS = 5.0
 RECONNECT_SECONDS = 1.0
 # A file with no DAG has no token yet; ask Airflow again at most this often.
 TOKEN_REFRESH_SECONDS = 5.0
+# Each re-parsed unit is asked for once more this much later. Airflow marks a DAG stale only when
+# its last parse is [dag_processor] stale_dag_threshold older than its file's, and skips writing
+# a DAG serialised less than [core] min_serialized_dag_update_interval ago (both 1 s under
+# `hubctl up`): a change committed within that window of the unit's previous parse would
+# otherwise wait for the next periodic parse (30 s).
+SETTLE_SECONDS = 2.0
 
 
 class Listener:
@@ -55,6 +61,7 @@ class Listener:
         self.last_id: int | None = _read_position(self.position_file)
         self._tokens: dict[str, str] = {}
         self._tokens_read_at = float("-inf")
+        self._settle_at: dict[Shard, float] = {}
 
     @property
     def api(self) -> AirflowApi:
@@ -85,9 +92,28 @@ class Listener:
             log.info("listening on %s; catching up after audit entry %d", CHANNEL, self.last_id)
         while not stop.is_set():
             self.catch_up(conn)
-            select.select([conn], [], [], POLL_SECONDS)
+            self.settle()
+            select.select([conn], [], [], self._wait_seconds())
             conn.poll()
             conn.notifies.clear()
+
+    def _wait_seconds(self) -> float:
+        if not self._settle_at:
+            return POLL_SECONDS
+        return max(0.0, min(POLL_SECONDS, min(self._settle_at.values()) - time.monotonic()))
+
+    def settle(self) -> None:
+        """The second request for each unit re-parsed SETTLE_SECONDS ago (best effort)."""
+        now = time.monotonic()
+        due = {shard for shard, at in self._settle_at.items() if at <= now}
+        if not due:
+            return
+        for shard in due:
+            del self._settle_at[shard]
+        try:
+            self.reparse(due)
+        except AirflowApiError as error:
+            log.warning("Airflow not asked to re-parse again: %s", error)
 
     def catch_up(self, conn: Connection) -> None:
         """Re-parse the units the entries after ``last_id`` affect; advance only on success."""
@@ -104,6 +130,8 @@ class Listener:
             return
         self.last_id = int(entries[-1]["id"])
         _write_position(self.position_file, self.last_id)
+        settle_at = time.monotonic() + SETTLE_SECONDS
+        self._settle_at.update(dict.fromkeys(shards, settle_at))
 
     def affected_shards(self, groups_per_entry: Iterable[list[Any] | None]) -> set[Shard]:
         count = self.settings.dag_shards

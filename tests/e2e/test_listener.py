@@ -96,6 +96,19 @@ def test_raw_sql_disable_of_lse_makes_its_dags_stale_within_10_s(stack: RunningS
     wait_for(lambda: serves(stack.api, LSE_DAGS), 30, "the lse DAGs to come back", 0.2)
 
 
+def test_changes_in_quick_succession_each_reach_airflow(stack: RunningStack) -> None:
+    """A change committed right after the unit's previous parse is caught by the listener's
+    second request (hubctl.listener.SETTLE_SECONDS), not the next periodic parse."""
+    for _ in range(2):
+        write(stack, "UPDATE hub.exchange_groups SET enabled = false WHERE group_name = 'lse'")
+        wait_for(lambda: lse_stale(stack.api), 10, "the lse DAGs to go stale", 0.1)
+        write(stack, "UPDATE hub.exchange_groups SET enabled = true WHERE group_name = 'lse'")
+        wait_for(lambda: serves(stack.api, LSE_DAGS), 10, "the lse DAGs to come back", 0.1)
+    write(stack, "SELECT hub.update_dag_config('data_collection_equities', 'lse', p_batch_size => 432)")  # fmt: skip
+    changed = "data_collection_equities__lse"
+    wait_for(lambda: "| batch_size | 432 |" in doc_md(stack.api, changed), 10, "the new batch size")
+
+
 def test_a_change_to_one_group_reparses_only_its_unit(stack: RunningStack) -> None:
     groups = [f"syn{n:03d}" for n in range(1, 61)]
     write(

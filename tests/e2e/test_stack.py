@@ -105,9 +105,9 @@ def stack() -> Iterator[RunningStack]:
         yield from _running(home)
 
 
-def _running(home: Path) -> Iterator[RunningStack]:
-    with launched(home) as (process, api_config):
-        env = client_environment(home)
+def _running(home: Path, environment: dict[str, str] | None = None) -> Iterator[RunningStack]:
+    with launched(home, environment=environment) as (process, api_config):
+        env = client_environment(home, **(environment or {}))
         yield RunningStack(home, env, AirflowApi(api_config), process)
         started = started_processes(process.pid, home)
     alive = [
@@ -151,13 +151,20 @@ def test_the_scheduler_plans_collection_runs_after_each_session_close(
     """The real scheduler, through the plugin's timetable: it ran the latest session that had
     closed (catchup is off) and reports the next session's close + the delay as the next run,
     weekends, holidays and early closes as the library has them."""
-    now = dt.datetime.now(dt.UTC)
+    assert_runs_planned_after_closes(stack.api, dag_id, calendar, delay, dt.datetime.now(dt.UTC))
+
+
+def assert_runs_planned_after_closes(
+    api: AirflowApi, dag_id: str, calendar: str, delay: int, now: dt.datetime
+) -> None:
+    """Airflow's API, as its UI shows it: the run of the latest closed session was created, and
+    the next run is the library's next session close (+ delay). ``now``: the scheduler's clock."""
     closes = session_closes(calendar, now)
     latest = [close for close in closes if close + dt.timedelta(minutes=delay) <= now][-1]
     following = next(close for close in closes if close > latest)
 
     def planned() -> dict[str, Any] | None:
-        dag = stack.api.call("GET", f"/api/v2/dags/{dag_id}")
+        dag = api.call("GET", f"/api/v2/dags/{dag_id}")
         after = dag["next_dagrun_run_after"]
         return dag if after and dt.datetime.fromisoformat(after) > now else None
 
@@ -166,7 +173,7 @@ def test_the_scheduler_plans_collection_runs_after_each_session_close(
     assert dt.datetime.fromisoformat(dag["next_dagrun_run_after"]) == following + dt.timedelta(
         minutes=delay
     )
-    runs = stack.api.call("GET", f"/api/v2/dags/{dag_id}/dagRuns?run_type=scheduled")["dag_runs"]
+    runs = api.call("GET", f"/api/v2/dags/{dag_id}/dagRuns?run_type=scheduled")["dag_runs"]
     assert [dt.datetime.fromisoformat(run["logical_date"]) for run in runs] == [latest]
     assert "trading session" in dag["timetable_description"]
 
