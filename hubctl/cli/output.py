@@ -42,7 +42,7 @@ OutputOption = Annotated[
     ),
 ]
 Data = Mapping[str, Any] | Sequence[Mapping[str, Any]]
-_WIDE = 200  # when stdout is not a terminal, do not wrap tables at 80 columns
+_WIDE = 1000  # when stdout is not a terminal, do not wrap tables at 80 columns
 
 
 def cell(value: Any) -> str:

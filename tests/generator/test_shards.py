@@ -184,7 +184,7 @@ def test_every_audited_change_is_announced_with_the_groups_it_affects(
     with writer, writer.cursor() as cursor:  # plain SQL, one transaction: announced on commit
         cursor.execute("UPDATE hub.exchange_groups SET enabled = false WHERE group_name = 'lse'")
         cursor.execute(
-            "UPDATE hub.dag_configuration SET exchange_group = NULL"
+            "UPDATE hub.dag_configuration SET exchange_group = NULL, schedule = '0 22 * * 1-5'"
             " WHERE dag_name = 'data_collection_equities' AND job_name = 'us_markets'"
         )
         cursor.execute("UPDATE hub.tickers SET enabled = NOT enabled WHERE ticker = 'AAPL'")

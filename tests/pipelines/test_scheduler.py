@@ -158,7 +158,12 @@ def test_a_change_the_rules_refuse_by_then_fails_with_why(hub: Engine) -> None:
     """The rules hold when a change applies: a group that gained a job cannot be removed."""
     database = database_of(hub)
     groups.add_group(
-        database, group_name="tse", exchanges=["TSE"], timezone="Asia/Tokyo", actor="a"
+        database,
+        group_name="tse",
+        exchanges=["TSE"],
+        timezone="Asia/Tokyo",
+        calendar="weekday",
+        actor="a",
     )
     failing = _schedule(
         database, DUE, lambda: groups.remove_group(database, group_name="tse", actor="a")

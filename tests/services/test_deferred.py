@@ -72,7 +72,13 @@ def test_a_change_whose_row_moved_on_is_stale(default_config: Engine) -> None:
 
 def test_a_create_is_stale_once_its_key_exists(default_config: Engine) -> None:
     database = database_of(default_config)
-    add = {"group_name": "tse", "exchanges": ["TSE"], "timezone": "Asia/Tokyo", "actor": "a"}
+    add = {
+        "group_name": "tse",
+        "exchanges": ["TSE"],
+        "timezone": "Asia/Tokyo",
+        "calendar": "weekday",
+        "actor": "a",
+    }
     with deferred.capturing() as captured:
         groups.add_group(database, **add)
     assert [change.action for change in captured.changes] == ["create"]

@@ -50,6 +50,7 @@ BEGIN
 END $$;
 CREATE TRIGGER derive_group_calendar BEFORE INSERT ON hub.exchange_groups
   FOR EACH ROW EXECUTE FUNCTION hub.derive_group_calendar();
+ALTER TABLE hub.exchange_groups ENABLE ALWAYS TRIGGER derive_group_calendar;
 """
 
 
