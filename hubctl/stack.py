@@ -49,6 +49,8 @@ ADMIN = "admin"
 # Markets page lets them switch markets and edit jobs; a viewer may only read.
 USERS = {ADMIN: "admin", "analyst": "user", "viewer": "viewer"}
 READY_TIMEOUT_SECONDS = 180
+# The periodic parse of each unit when HUB_DAG_SHARDS > 1 (Airflow's default: 30 s).
+PARSE_UNITS_REPARSE_SECONDS = "300"
 # A component that exits is started again after this delay, at most this often per window.
 RESTART_DELAY_SECONDS = 3.0
 RESTART_BUDGET = 5
@@ -142,6 +144,18 @@ def airflow_environment(stack: Stack, *, hub_url: str, airflow_url: str) -> dict
     return {
         **_core_environment(stack, hub_url=hub_url, airflow_url=airflow_url),
         **(_celery_environment(stack, airflow_url) if stack.executor.kind == "celery" else {}),
+        **(_parse_units_environment() if stack.shards > 1 else {}),
+    }
+
+
+def _parse_units_environment() -> dict[str, str]:
+    """With parse units the listener re-parses what changed, so the periodic parse of every unit
+    is only a fallback: at 5,000 jobs, every 30 s kept both parsing processes busy all the time
+    and a requested unit queued behind them (docs/performance.md)."""
+    return {
+        "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": os.environ.get(
+            "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL", PARSE_UNITS_REPARSE_SECONDS
+        )
     }
 
 

@@ -14,6 +14,7 @@ from hubctl.stack import (
     Stack,
     _launch,
     _raise_if_a_component_died,
+    airflow_environment,
     supervise_once,
 )
 
@@ -68,3 +69,19 @@ def test_workers_are_not_restarted_and_the_others_carry_on(tmp_path: Path) -> No
         supervise_once(stack, restarts, said.append)
     stack.processes["scheduler"].kill()
     wait_exited(stack, "scheduler")
+
+
+def test_parse_units_make_the_periodic_parse_a_fallback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With HUB_DAG_SHARDS > 1 the listener re-parses what changed: every unit is parsed every
+    5 minutes, not every 30 s, unless the operator chose otherwise."""
+    name = "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL"
+    monkeypatch.delenv(name, raising=False)
+    (tmp_path / "airflow").mkdir()
+    urls = {"hub_url": "postgresql://h", "airflow_url": "postgresql://a"}
+    single = airflow_environment(Stack(home=tmp_path, port=0), **urls)
+    sharded = Stack(home=tmp_path, port=0, shards=8)
+    assert name not in single and airflow_environment(sharded, **urls)[name] == "300"
+    monkeypatch.setenv(name, "45")
+    assert airflow_environment(sharded, **urls)[name] == "45"
