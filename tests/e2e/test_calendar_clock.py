@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from hubctl.airflow_api import AirflowApiError
 from tests.e2e.test_stack import (
     RunningStack,
     _running,
@@ -74,7 +75,10 @@ def test_the_next_runs_are_the_ones_this_test_means(
         return str(stack.api.call("GET", f"/api/v2/dags/{dag_id}")["next_dagrun_run_after"])
 
     def shows(dag_id: str, run_after: str) -> bool:
-        return next_run_after(dag_id).startswith(run_after)
+        try:
+            return next_run_after(dag_id).startswith(run_after)
+        except AirflowApiError:  # an api-server too busy to answer on a loaded machine
+            return False
 
     for dag_id, run_after in MOMENTS[moment].items():
         wait_for(
