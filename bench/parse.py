@@ -183,6 +183,7 @@ def start_database(workdir: Path) -> tuple[Any, str]:
     import sqlalchemy as sa
 
     from hubctl import configfile, migrations
+    from hubctl.author import Author
     from hubctl.db import Database
     from hubctl.services import documents
 
@@ -193,7 +194,7 @@ def start_database(workdir: Path) -> tuple[Any, str]:
     engine.dispose()
     address = url.render_as_string(hide_password=False)
     documents.apply_document(
-        Database(address), configfile.load_defaults(), actor="bench", reason="bench"
+        Database(address), configfile.load_defaults(), author=Author(actor="bench", reason="bench")
     )
     return server, address
 

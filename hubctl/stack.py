@@ -27,6 +27,7 @@ from pathlib import Path
 
 from hubctl import anchors, migrations
 from hubctl.airflow_api import AirflowApiConfig, stack_api_file
+from hubctl.author import Author
 from hubctl.db import Database, stop_embedded_server
 from hubctl.errors import HubError
 from hubctl.paths import DAGS_FOLDER
@@ -241,9 +242,8 @@ def prepare(stack: Stack, echo: Echo) -> dict[str, str]:
     grant_runtime_role(owner_url)
     database = Database(hub_url)
     if _first_start(database):
-        documents.apply_document(
-            database, configfile.load_defaults(), actor="hubctl-up", reason="default configuration"
-        )
+        defaults_loader = Author(actor="hubctl-up", reason="default configuration")
+        documents.apply_document(database, configfile.load_defaults(), author=defaults_loader)
         echo("loaded the default configuration (4 exchange groups, 10 jobs, sample data source)")
     # The audit_anchor job signs with it (hubctl.anchors); local only: it lives beside the data.
     anchors.ensure_local_key(stack.home)
