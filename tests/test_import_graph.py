@@ -2,92 +2,92 @@
 
 Every import of a hubctl module counts, at the top of a module or inside a function (imports in
 `if TYPE_CHECKING:` blocks run only under the type checker). Importing ``hubctl.a.b`` also runs
-``hubctl/a/__init__.py``, so that counts as an import of package ``hubctl.a`` as well.
+``hubctl/a/__init__.py``, so that counts as an import of package ``hubctl.a`` as well, unless the
+importer sits inside ``hubctl.a`` (Python ran the package before it); a name taken from a
+package's ``__init__`` (``from hubctl.cli import app``) always counts.
 """
 
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import hubctl
 
-ROOT = Path(hubctl.__file__).parent
+Graph = dict[str, set[str]]
 
 
-def _module_name(path: Path) -> str:
-    parts = path.relative_to(ROOT.parent).with_suffix("").parts
-    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-
-
-MODULES = {_module_name(path): path for path in ROOT.rglob("*.py")}
+def modules_under(package: Path) -> dict[str, Path]:
+    """Every module of ``package`` (a directory), by dotted name."""
+    found = {}
+    for path in package.rglob("*.py"):
+        parts = path.relative_to(package.parent).with_suffix("").parts
+        found[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    return found
 
 
 def _is_type_checking(node: ast.If) -> bool:
     test = node.test
-    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
-    )
+    name = test.id if isinstance(test, ast.Name) else getattr(test, "attr", None)
+    return name == "TYPE_CHECKING"
 
 
-def _import_nodes(node: ast.AST) -> Iterator[ast.Import | ast.ImportFrom]:
-    for child in ast.iter_child_nodes(node):
-        if isinstance(child, ast.If) and _is_type_checking(child):
-            yield from (n for orelse in child.orelse for n in _import_nodes_of(orelse))
-            continue
-        if isinstance(child, ast.Import | ast.ImportFrom):
-            yield child
-        yield from _import_nodes(child)
+def _import_nodes(nodes: Iterable[ast.AST]) -> Iterator[ast.Import | ast.ImportFrom]:
+    """Every import statement in ``nodes`` and below, except in the body of ``if TYPE_CHECKING:``."""
+    for node in nodes:
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            yield node
+        elif isinstance(node, ast.If) and _is_type_checking(node):
+            yield from _import_nodes(node.orelse)
+        else:
+            yield from _import_nodes(ast.iter_child_nodes(node))
 
 
-def _import_nodes_of(node: ast.AST) -> Iterator[ast.Import | ast.ImportFrom]:
-    if isinstance(node, ast.Import | ast.ImportFrom):
-        yield node
-    yield from _import_nodes(node)
-
-
-def _imported(module: str, node: ast.Import | ast.ImportFrom) -> Iterator[str]:
-    """The hubctl modules an import statement runs: each one it names, and the packages above
-    them, except the importer's own ancestors (Python ran those before the importer anyway; a
-    name taken from one, ``from hubctl.cli import app``, does count)."""
-    if isinstance(node, ast.Import):
-        targets = [alias.name for alias in node.names]
-    else:
-        base = _absolute(module, node)
-        named = [f"{base}.{alias.name}" for alias in node.names]
-        modules = [name for name in named if name in MODULES]
-        targets = modules + ([base] if len(modules) < len(named) else [])
-    for target in targets:
-        parts = target.split(".")
-        for end in range(1, len(parts) + 1):
-            name = ".".join(parts[:end])
-            ancestor = module.startswith(f"{name}.")
-            if name in MODULES and name != module and (name == target or not ancestor):
-                yield name
-
-
-def _absolute(module: str, node: ast.ImportFrom) -> str:
+def _absolute(modules: dict[str, Path], module: str, node: ast.ImportFrom) -> str:
     """The module a ``from ... import`` reads from (``from .x import y`` resolved)."""
     if not node.level:
         return node.module or ""
-    package = module if MODULES[module].name == "__init__.py" else module.rpartition(".")[0]
+    package = module if modules[module].name == "__init__.py" else module.rpartition(".")[0]
     for _ in range(node.level - 1):
         package = package.rpartition(".")[0]
     return f"{package}.{node.module}" if node.module else package
 
 
-def import_graph() -> dict[str, set[str]]:
-    graph: dict[str, set[str]] = {}
-    for module, path in MODULES.items():
+def _imported(
+    modules: dict[str, Path], module: str, node: ast.Import | ast.ImportFrom
+) -> Iterator[str]:
+    """The package modules an import statement runs: those it names and the packages above
+    them (but not the importer's own ancestors, unless it takes a name from one)."""
+    if isinstance(node, ast.Import):
+        targets = [alias.name for alias in node.names]
+    else:
+        base = _absolute(modules, module, node)
+        named = [f"{base}.{alias.name}" for alias in node.names]
+        submodules = [name for name in named if name in modules]
+        targets = submodules + ([base] if len(submodules) < len(named) else [])
+    for target in targets:
+        parts = target.split(".")
+        for end in range(1, len(parts) + 1):
+            name = ".".join(parts[:end])
+            ancestor = module.startswith(f"{name}.")
+            if name in modules and name != module and (name == target or not ancestor):
+                yield name
+
+
+def import_graph(package: Path) -> Graph:
+    """Module -> the package's modules it imports."""
+    modules = modules_under(package)
+    graph: Graph = {}
+    for module, path in modules.items():
         tree = ast.parse(path.read_text(), filename=str(path))
         graph[module] = {
-            target for node in _import_nodes(tree) for target in _imported(module, node)
+            target for node in _import_nodes([tree]) for target in _imported(modules, module, node)
         }
     return graph
 
 
-def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+def find_cycle(graph: Graph) -> list[str] | None:
     """One cycle as a path of module names (first == last), or None."""
     done: set[str] = set()
     path: list[str] = []
@@ -109,17 +109,40 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
     return next((cycle for module in sorted(graph) if (cycle := visit(module))), None)
 
 
-def test_the_graph_sees_imports_inside_functions_and_packages() -> None:
-    graph = import_graph()
-    assert "hubctl.errors" in graph["hubctl.author"]
-    assert "hubctl.services" in graph["hubctl.services.changes"]
+def _package(root: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    return root / "pkg"
 
 
-def test_find_cycle_reports_the_cycle() -> None:
-    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
-    assert find_cycle({"a": {"b"}, "b": set()}) is None
+def test_imports_inside_functions_and_package_inits_count(tmp_path: Path) -> None:
+    package = _package(
+        tmp_path,
+        {
+            "pkg/__init__.py": "",
+            "pkg/low.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import pkg.high\n",
+            "pkg/high.py": "def f():\n    from pkg.sub.leaf import x\n",
+            "pkg/sub/__init__.py": "from pkg.sub import leaf\napp = 1\n",
+            "pkg/sub/leaf.py": "from pkg.sub.other import y\nfrom . import other\n",
+            "pkg/sub/other.py": "from pkg import low\n",
+        },
+    )
+    graph = import_graph(package)
+    assert graph["pkg.low"] == set()  # only the type checker imports pkg.high
+    assert graph["pkg.high"] == {"pkg.sub", "pkg.sub.leaf"}
+    assert graph["pkg.sub.leaf"] == {"pkg.sub.other"}
+    assert find_cycle(graph) is None
+    # A submodule taking a name from its own package's __init__, which imports it: a cycle.
+    (package / "sub" / "other.py").write_text("from pkg.sub import app\n")
+    assert find_cycle(import_graph(package)) == [
+        "pkg.sub",
+        "pkg.sub.leaf",
+        "pkg.sub.other",
+        "pkg.sub",
+    ]
 
 
 def test_hubctl_has_no_import_cycle() -> None:
-    cycle = find_cycle(import_graph())
+    cycle = find_cycle(import_graph(Path(hubctl.__file__).parent))
     assert cycle is None, "import cycle: " + " -> ".join(cycle or [])

@@ -71,8 +71,6 @@ def set_job_enabled(
     )
 
 
-def remove_job(
-    database: Database, *, dag_name: str, job_name: str, author: Author
-) -> RowChange:
+def remove_job(database: Database, *, dag_name: str, job_name: str, author: Author) -> RowChange:
     with audited_change(database, author) as conn:
         return rows.delete_row(conn, table=JOBS, key=_key(dag_name, job_name))

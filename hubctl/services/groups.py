@@ -85,8 +85,6 @@ def set_group_enabled(
     )
 
 
-def remove_group(
-    database: Database, *, group_name: str, author: Author
-) -> RowChange:
+def remove_group(database: Database, *, group_name: str, author: Author) -> RowChange:
     with audited_change(database, author) as conn:
         return rows.delete_row(conn, table=GROUPS, key={"group_name": group_name})

@@ -42,9 +42,7 @@ def add_ticker(
         return rows.create_row(conn, table=TICKERS, values=values)
 
 
-def remove_ticker(
-    database: Database, *, ticker: str, author: Author
-) -> RowChange:
+def remove_ticker(database: Database, *, ticker: str, author: Author) -> RowChange:
     with audited_change(database, author) as conn:
         return rows.delete_row(conn, table=TICKERS, key={"ticker": ticker})
 
@@ -78,9 +76,7 @@ def parse_tickers_csv(text: str, *, source: str = "tickers.csv") -> configfile.C
         ) from None
 
 
-def import_tickers(
-    database: Database, *, path: Path, author: Author
-) -> documents.ApplyResult:
+def import_tickers(database: Database, *, path: Path, author: Author) -> documents.ApplyResult:
     """Create the file's new tickers and update changed ones in one change set; remove none."""
     text = configfile.read_text(path, encoding="utf-8-sig")
     document = parse_tickers_csv(text, source=str(path))
