@@ -79,9 +79,7 @@ def open_request(
     database: Database, *, changes: Sequence[RowChange], groups: Sequence[str], author: Author
 ) -> ChangeRequest:
     """Store captured ``changes`` as an open request by ``author`` (change_set request:<id>)."""
-    with audited_transaction(
-        database, actor=author.actor, reason=author.reason, via=author.via
-    ) as conn:
+    with audited_transaction(database, author) as conn:
         request_id = request_rows.next_request_id(conn)
         request_rows.set_change_set(conn, change_set=f"{REQUEST}{request_id}")
         request_rows.insert_request(

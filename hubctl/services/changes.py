@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 
 from hubctl.author import Author, Capture
 from hubctl.db import Connection, Database, audited_transaction
@@ -63,18 +63,10 @@ def _four_eyes(conn: Connection, change_set: str | None) -> Iterator[None]:
         raise _NeedsApproval(recorded_changes(conn, after_id=after_id), groups)
 
 
-def _transaction(
-    database: Database, author: Author, change_set: str | None
-) -> AbstractContextManager[Connection]:
-    return audited_transaction(
-        database, actor=author.actor, reason=author.reason, change_set=change_set, via=author.via
-    )
-
-
 @contextmanager
 def _captured(database: Database, author: Author, capture: Capture) -> Iterator[Connection]:
     """Run the body after ``capture.prepare``; raise what it wrote, which rolls it all back."""
-    with _transaction(database, author, None) as conn:
+    with audited_transaction(database, author) as conn:
         if capture.prepare is not None:
             capture.prepare(conn)
         after_id = last_entry_id(conn)
@@ -99,7 +91,10 @@ def audited_change(
     if author.break_glass:
         change_set = _break_glass_change_set(author.reason)
     try:
-        with _transaction(database, author, change_set) as conn, _four_eyes(conn, change_set):
+        with (
+            audited_transaction(database, author, change_set=change_set) as conn,
+            _four_eyes(conn, change_set),
+        ):
             yield conn
     except _NeedsApproval as pending:
         request = open_request(

@@ -131,9 +131,7 @@ def add(
     if captured is None or not captured.changes:
         raise ValidationError(f"command: nothing to schedule: {command!r} changes nothing")
     author = captured.author
-    with audited_transaction(
-        database, actor=author.actor, reason=author.reason, via=author.via
-    ) as conn:
+    with audited_transaction(database, author) as conn:
         row = scheduled_sql.insert_change(
             conn,
             run_at=run_at,
@@ -177,9 +175,7 @@ def suspended_by_group(database: Database, groups: Sequence[Row]) -> dict[str, l
 
 def cancel(database: Database, *, change_id: int, author: Author) -> ScheduledChange:
     """Cancel a change that has not applied; it is never applied after."""
-    with audited_transaction(
-        database, actor=author.actor, reason=author.reason, via=author.via
-    ) as conn:
+    with audited_transaction(database, author) as conn:
         row = scheduled_sql.lock_change(conn, change_id=change_id)
         if row is None:
             raise NotFoundError(f"id: no scheduled change #{change_id} (see hubctl schedule list)")
