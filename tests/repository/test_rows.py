@@ -92,3 +92,16 @@ def test_lock_tables_holds_other_writers_until_commit(default_config: Engine) ->
         released = time.monotonic()
     thread.join()
     assert finished and finished[0] >= released
+
+
+def test_reading_as_of_is_a_property_of_one_connection(database: Database) -> None:
+    """`--at` rides on the connection: another connection, and this one after the block, read
+    the live table."""
+    moment = {"exchange_groups": [{**TSE, "priority": 5, "version": 3, "enabled": True}]}
+    with database.connect() as conn, database.connect() as other:
+        with rows.reading_as_of(conn, moment):
+            [then] = rows.select_rows(conn, table=GROUPS)
+            assert (then["group_name"], then["version"]) == ("tse", 3)
+            assert rows.select_rows(other, table=GROUPS) == []
+            assert rows.select_rows(conn, table=JOBS) == []
+        assert rows.select_rows(conn, table=GROUPS) == []
