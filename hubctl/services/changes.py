@@ -80,8 +80,8 @@ def audited_change(
 ) -> Iterator[Connection]:
     """One audited transaction by ``author``, made as ``author.mode`` says.
 
-    ``change_set`` groups the entries of one request's steps (request:<id>); a break-glass
-    Author gets a change set of its own. A change to a protected group is not written: it
+    ``change_set``: one id for the transaction's audit entries (each step of a request shares
+    request:<id>; by default a fresh one); a break-glass Author gets a change set of its own. A change to a protected group is not written: it
     becomes a change request, and ChangeRequested says which (hubctl.services.requests).
     """
     if isinstance(author.mode, Capture):
