@@ -6,7 +6,7 @@
 - ``embedded``: the embedded PostgreSQL and its logins;
 - ``urls``: what a database URL says.
 
-Nothing here imports hubctl above settings (and the Author, which audited_transaction takes).
+Nothing here imports hubctl above settings.
 """
 
 from hubctl.db.bounded import BoundedConnection, Limits

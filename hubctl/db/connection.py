@@ -18,7 +18,6 @@ import psycopg2
 from psycopg2 import sql
 from psycopg2.extensions import connection as Connection
 
-from hubctl.author import Author
 from hubctl.db.bounded import BoundedConnection, Limits, open_connection
 from hubctl.db.embedded import EMBEDDED_RUNTIME_ROLE, embedded_server_url
 from hubctl.errors import DatabaseUnavailableError
@@ -26,6 +25,8 @@ from hubctl.settings import Settings, get_settings
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
+
+    from hubctl.author import Author
 
 
 def resolve_database_url(settings: Settings | None = None) -> str:
