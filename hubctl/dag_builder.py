@@ -195,7 +195,7 @@ def build_dag(spec: DagSpec) -> DAG:
     if not isinstance(dag, DAG) or dag.dag_id != spec.dag_id:
         raise TypeError(
             f"builder of {spec.dag_name!r} returned {dag!r}; expected a DAG with id {spec.dag_id!r}"
-            " (use hubctl.dag_builder.new_dag(spec))"
+            " (use hubctl.families.new_dag(spec))"
         )
     return dag
 
