@@ -387,7 +387,7 @@ def _report_dead_workers(stack: Stack, reported: set[str], echo: Echo) -> None:
 
 
 def publish_api(stack: Stack) -> AirflowApiConfig:
-    """Write the API address and login where hubctl finds them, so changes trigger a re-parse."""
+    """Write the API address and login where hubctl finds them (the listener, status, doctor)."""
     config = AirflowApiConfig(stack.api_url, ADMIN, _secrets(stack)["password"])
     path = stack_api_file(stack.home)
     path.write_text(json.dumps(config.__dict__))
