@@ -198,7 +198,7 @@ def _core_environment(stack: Stack, *, hub_url: str, airflow_url: str) -> dict[s
         # stale_dag_threshold older than the file's, checked every parsing_cleanup_interval
         # (defaults 50 s and 60 s). A DAG's last_parsed_time is written after its file's parse
         # finished, so a live DAG is never older than the file: 1 s is safe, and a disabled
-        # group's DAGs go stale within seconds of hubctl's re-parse request.
+        # group's DAGs go stale within seconds of the listener's re-parse request.
         "AIRFLOW__DAG_PROCESSOR__STALE_DAG_THRESHOLD": "1",
         "AIRFLOW__SCHEDULER__PARSING_CLEANUP_INTERVAL": "1",
         # A changed DAG (doc_md, knobs) is written, and served by the api-server, only if its last
