@@ -154,6 +154,7 @@ class Listener:
         if pending is None:
             return
         shards, reached = pending
+        everything = self.last_id is None
         try:
             self.reparse(shards)
         except AirflowApiError as error:
@@ -163,8 +164,9 @@ class Listener:
             return
         self.last_id = reached
         self.heartbeat(conn, force=True)
-        settle_at = time.monotonic() + SETTLE_SECONDS
-        self._settle_at.update(dict.fromkeys(shards, settle_at))
+        if not everything:  # a lost position: no change is known to have just missed a parse
+            settle_at = time.monotonic() + SETTLE_SECONDS
+            self._settle_at.update(dict.fromkeys(shards, settle_at))
 
     def pending(self, conn: Connection) -> tuple[set[Shard], int] | None:
         """The units to re-parse and the audit id that reaches; None when nothing is new."""

@@ -182,23 +182,22 @@ def test_an_already_pending_request_counts_as_asked(
     assert "will retry" not in caplog.text
 
 
-def test_the_runtime_login_writes_its_row_unaudited(engine: sa.Engine) -> None:
-    """Operational state: hub_operator (the runtime login's role) keeps it, the audit log does not
-    grow, and nobody but the owner deletes a row."""
+def test_the_runtime_login_keeps_its_row_unaudited(
+    default_config: sa.Engine, tmp_path: Path
+) -> None:
+    """Operational state: a listener connected as a member of hub_operator (the runtime login's
+    role) starts and records its position; the audit log does not grow, and only the owner may
+    delete a row."""
     login = f"test_listener_{uuid.uuid4().hex[:8]}"
-    with engine.begin() as conn:
+    with default_config.begin() as conn:
         conn.execute(sa.text(f"CREATE ROLE {login} LOGIN IN ROLE hub_operator"))
-    runtime = sa.create_engine(make_url(str(engine.url)).set(username=login), poolclass=sa.NullPool)
-    before = head_id(engine)
+    login_url = make_url(str(default_config.url)).set(username=login)
+    runtime = sa.create_engine(login_url, poolclass=sa.NullPool)
+    before = head_id(default_config)
     try:
-        with runtime.begin() as conn:
-            conn.execute(
-                sa.text(
-                    "INSERT INTO hub.listener_state (name, last_audit_id, host, pid)"
-                    " VALUES ('eu', 0, 'h', 1)"
-                )
-            )
-            conn.execute(sa.text("UPDATE hub.listener_state SET heartbeat_at = now()"))
+        settings = settings_for(login_url.render_as_string(hide_password=False), tmp_path, 1)
+        with airflow_stand_in(["hub_dags.py"]) as airflow:
+            serve_once(Listener(settings, airflow.api()))
         with (
             pytest.raises(sa.exc.ProgrammingError, match="permission denied"),
             runtime.begin() as conn,
@@ -206,6 +205,6 @@ def test_the_runtime_login_writes_its_row_unaudited(engine: sa.Engine) -> None:
             conn.execute(sa.text("DELETE FROM hub.listener_state"))
     finally:
         runtime.dispose()
-        with engine.begin() as conn:
+        with default_config.begin() as conn:
             conn.execute(sa.text(f"DROP OWNED BY {login}; DROP ROLE {login}"))
-    assert head_id(engine) == before
+    assert stored(default_config)["last_audit_id"] == before == head_id(default_config)

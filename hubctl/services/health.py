@@ -224,8 +224,8 @@ def _check_listener(database: Database) -> Check:
         return Check(
             "listener",
             True,
-            f"{_named(row)}: heartbeat {format_age(_seconds(row['silent_seconds']))} ago, at"
-            f" audit entry {row['last_audit_id']} (head {row['head_id']})",
+            f"{_named(row)}: heartbeat {format_age(_seconds(row['silent_seconds']))} ago,"
+            f" {_position(row)}",
         )
     return Check("listener", False, _not_reaching_airflow(listeners, alive), warning=True)
 
@@ -235,9 +235,8 @@ def _not_reaching_airflow(listeners: list[Row], alive: list[Row]) -> str:
         row = alive[0]
         return (
             f"changes are not reaching Airflow in seconds: {_named(row)} is alive but"
-            f" {format_age(_seconds(row['behind_seconds']))} behind the audit log (at entry"
-            f" {row['last_audit_id']}, head {row['head_id']}); see its log (can it reach"
-            " Airflow's API?)"
+            f" {format_age(_seconds(row['behind_seconds']))} behind the audit log"
+            f" ({_position(row)}); see its log (can it reach Airflow's API?)"
         )
     if listeners:
         row = listeners[0]
@@ -253,6 +252,12 @@ def _not_reaching_airflow(listeners: list[Row], alive: list[Row]) -> str:
 
 def _named(row: Row) -> str:
     return f"listener {row['name']!r} on {row['host']} (pid {row['pid']})"
+
+
+def _position(row: Row) -> str:
+    at = row["last_audit_id"]
+    where = "no position yet" if at is None else f"at audit entry {at}"
+    return f"{where}, head {row['head_id']}"
 
 
 def _seconds(value: float) -> dt.timedelta:

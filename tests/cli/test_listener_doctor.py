@@ -62,7 +62,7 @@ def test_a_live_listener_lagging_the_audit_log_is_a_warning(
     )
     check, warning = listener_check(hub)
     assert check["ok"] is False
-    assert "behind the audit log (at entry 0, head" in warning
+    assert "behind the audit log (at audit entry 0, head" in warning
 
 
 def test_a_listener_that_just_started_gets_the_grace_period(
