@@ -7,6 +7,7 @@ Real PostgreSQL; Airflow's API is tests/airflow_stand_in.py, which records what 
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from hubctl.listener import CHANNEL, Listener
+from hubctl.listener import CHANNEL, SETTLE_SECONDS, Listener
 from hubctl.settings import Settings
 from hubctl.shards import all_shards, shard_folder, shard_of_group, write_shard_files
 from tests.airflow_stand_in import AirflowStandIn, airflow_stand_in
@@ -86,13 +87,19 @@ def test_a_first_start_re_parses_every_unit_once_then_only_what_changes(
     assert sorted(units.parse_requests) == sorted(units.files)
     assert stored(default_config)["last_audit_id"] == head_id(default_config)
 
+    lse_unit = all_shards(UNITS)[shard_of_group("lse", UNITS)].file_name
     units.requests.clear()
     with listener.database.listening(CHANNEL) as conn:
         listener.catch_up(conn)  # nothing new
+        time.sleep(SETTLE_SECONDS)
+        listener.settle()  # no second request after re-parsing everything
         assert units.parse_requests == []
         disable_lse(default_config)
         listener.catch_up(conn)
-    assert units.parse_requests == [all_shards(UNITS)[shard_of_group("lse", UNITS)].file_name]
+        assert units.parse_requests == [lse_unit]
+        time.sleep(SETTLE_SECONDS)
+        listener.settle()  # a change just after the unit's previous parse: asked once more
+    assert units.parse_requests == [lse_unit, lse_unit]
     assert stored(default_config)["last_audit_id"] == head_id(default_config)
 
 
