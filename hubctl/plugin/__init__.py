@@ -1,6 +1,10 @@
 """The Markets page in Airflow's UI and the `@after_close` timetable: an Airflow plugin, registered
 by the `airflow.plugins` entry point.
 
+The page is a `react_apps` entry: Airflow's UI imports our bundle (`static/markets.js`, built from
+`ui/` by `make install`) and renders it inside its own layout, with its own React and Chakra. The
+bundle talks to the page's FastAPI app under /hub, which also serves the bundle itself.
+
 Every Airflow process loads plugins (the dag-processor too), so this module stays light: it
 imports Airflow's plugin base class alone and builds the page's FastAPI app on its first
 request (`hubctl.plugin.app`), inside the api-server that serves it.
@@ -8,12 +12,26 @@ request (`hubctl.plugin.app`), inside the api-server that serves it.
 
 from __future__ import annotations
 
+import functools
+import hashlib
+from pathlib import Path
 from typing import Any
 
 from airflow.plugins_manager import AirflowPlugin
 
 URL_PREFIX = "/hub"
-PAGE_ROUTE = "markets"  # the UI shows the page at /plugin/markets, in an iframe under its nav
+PAGE_ROUTE = "markets"  # the UI shows the page at /plugin/markets
+BUNDLE = Path(__file__).with_name("static") / "markets.js"
+
+
+@functools.cache
+def bundle_hash() -> str:
+    """First 16 hex digits of the built bundle's sha256 ("unbuilt" before `make install`): the
+    bundle's URL changes with its content, so browsers may cache it for good."""
+    try:
+        return hashlib.sha256(BUNDLE.read_bytes()).hexdigest()[:16]
+    except FileNotFoundError:
+        return "unbuilt"
 
 
 class LazyApp:
@@ -44,12 +62,18 @@ class MarketsPlugin(AirflowPlugin):
         return [TradingSessionsTimetable]
 
     fastapi_apps = [{"app": LazyApp(), "url_prefix": URL_PREFIX, "name": "Markets"}]
-    external_views = [
-        {
-            "name": "Markets",
-            "href": f"{URL_PREFIX}/",
-            "destination": "nav",
-            "url_route": PAGE_ROUTE,
-            "nav_top_level": True,
-        }
-    ]
+
+    @property
+    def react_apps(self) -> list[dict[str, Any]]:  # type: ignore[override]
+        """A property, like `timetables`: only the api-server reads it, so no other process hashes
+        the bundle. The URL is relative: the UI resolves it against document.baseURI, so a
+        `base_url` subpath works."""
+        return [
+            {
+                "name": "Markets",
+                "bundle_url": f"{URL_PREFIX.strip('/')}/static/markets.js?v={bundle_hash()}",
+                "destination": "nav",
+                "url_route": PAGE_ROUTE,
+                "nav_top_level": True,
+            }
+        ]

@@ -1,15 +1,21 @@
-"""The plugin as Airflow loads it: registered by entry point, light to import, its page shipped."""
+"""The plugin as Airflow loads it: registered by entry point, light to import, its page's bundle
+built, shipped and served."""
 
 from __future__ import annotations
 
+import gzip
 import json
+import re
 import subprocess
 import sys
 import tomllib
 from pathlib import Path
 
-from hubctl.plugin import URL_PREFIX, MarketsPlugin
-from hubctl.plugin.app import FORM_FIELDS, PAGE, problems_by_field
+import pytest
+from fastapi.testclient import TestClient
+
+from hubctl.plugin import BUNDLE, URL_PREFIX, MarketsPlugin, bundle_hash
+from hubctl.plugin.app import FORM_FIELDS, CanRead, create_app, problems_by_field
 
 ROOT = Path(__file__).resolve().parents[2]
 HEAVY = ("fastapi", "pydantic", "pandas", "sqlalchemy", "psycopg2", "hubctl.plugin.app",
@@ -21,11 +27,47 @@ def test_registered_as_an_airflow_plugin_with_its_page_shipped() -> None:
     assert project["project"]["entry-points"]["airflow.plugins"] == {
         "airflow_hub": "hubctl.plugin:MarketsPlugin"
     }
-    assert "plugin/markets.html" in project["tool"]["setuptools"]["package-data"]["hubctl"]
-    assert PAGE.exists()
-    [view] = MarketsPlugin.external_views
-    assert (view["name"], view["destination"], view["href"]) == ("Markets", "nav", f"{URL_PREFIX}/")
+    assert "plugin/static/*.js" in project["tool"]["setuptools"]["package-data"]["hubctl"]
+    assert "hubctl.plugin.ui*" in project["tool"]["setuptools"]["packages"]["find"]["exclude"]
+    # No iframe view: it would take the `markets` route and Airflow would drop the React app.
+    assert not MarketsPlugin.external_views
+    [app] = MarketsPlugin().react_apps
+    assert (app["name"], app["destination"], app["url_route"]) == ("Markets", "nav", "markets")
+    # Relative, so Airflow resolves it against document.baseURI (a base_url subpath works).
+    assert app["bundle_url"] == f"hub/static/markets.js?v={bundle_hash()}"
     assert MarketsPlugin.fastapi_apps[0]["url_prefix"] == URL_PREFIX
+
+
+@pytest.fixture(scope="module")
+def built_bundle() -> bytes:
+    if not BUNDLE.is_file():
+        pytest.fail(f"{BUNDLE} missing: run `make install` (it builds the Markets page)")
+    return BUNDLE.read_bytes()
+
+
+def test_the_bundle_is_small_and_takes_react_and_chakra_from_airflow(built_bundle: bytes) -> None:
+    """A lost external would bundle React or Chakra again: the header names Airflow's globals."""
+    assert len(gzip.compress(built_bundle)) <= 150_000
+    # UMD: `<global>.AirflowPlugin=<factory>(<global>.React, ...)`.
+    found = re.search(rb"\.AirflowPlugin=\w+\(([^)]*)\)", built_bundle[:1000])
+    assert found is not None
+    taken = {name.split(".")[-1] for name in found.group(1).decode().split(",")}
+    assert taken == {"ReactJSXRuntime", "ChakraUI", "React", "ReactRouterDOM"}
+    assert b"react.transitional.element" not in built_bundle  # React's own code
+
+
+def test_the_bundle_is_served_as_javascript_immutable_at_its_hashed_url(
+    built_bundle: bytes,
+) -> None:
+    app = create_app()
+    app.dependency_overrides[CanRead.dependency] = lambda: None  # Airflow's auth: e2e tests
+    client = TestClient(app)
+    fresh = client.get(f"/static/markets.js?v={bundle_hash()}")
+    assert fresh.status_code == 200 and fresh.content == built_bundle
+    assert fresh.headers["content-type"].startswith("text/javascript")
+    assert "immutable" in fresh.headers["cache-control"]
+    stale = client.get("/static/markets.js?v=0000")
+    assert stale.headers["cache-control"] == "no-cache"
 
 
 def test_importing_the_plugin_pulls_nothing_heavy_into_the_parse_path() -> None:

@@ -1,0 +1,52 @@
+import { useCallback, useEffect, useRef, useState } from "react";
+
+import { getJson } from "./api";
+
+const HEAD_EVERY_MS = 2000;
+
+/** The audit log's newest id, polled every 2 s while the page is visible: every writer (hubctl,
+ * raw SQL, the SQL API, another tab) moves it, so a change shows within one poll and one fetch. */
+export function useAuditHead(): number | null {
+  const [head, setHead] = useState<number | null>(null);
+  useEffect(() => {
+    let stopped = false;
+    const poll = () => {
+      if (document.visibilityState !== "visible") return;
+      getJson<{ audit_id: number }>("api/head")
+        .then((body) => !stopped && setHead(body.audit_id))
+        .catch(() => undefined); // a missed poll is retried in 2 s
+    };
+    poll();
+    const timer = setInterval(poll, HEAD_EVERY_MS);
+    document.addEventListener("visibilitychange", poll);
+    return () => {
+      stopped = true;
+      clearInterval(timer);
+      document.removeEventListener("visibilitychange", poll);
+    };
+  }, []);
+  return head;
+}
+
+export type Polled<T> = { data: T | null; error: string | null; reload: () => void };
+
+/** `path`'s JSON, fetched again whenever `path` or any of `triggers` changes, or on reload(). */
+export function usePolled<T>(path: string, triggers: unknown[] = []): Polled<T> {
+  const [data, setData] = useState<T | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [tick, setTick] = useState(0);
+  const latest = useRef(0);
+  useEffect(() => {
+    const call = ++latest.current;
+    getJson<T>(path)
+      .then((body) => {
+        if (call !== latest.current) return; // an older answer arriving late
+        setData(body);
+        setError(null);
+      })
+      .catch((failure: Error) => call === latest.current && setError(failure.message));
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [path, tick, ...triggers]);
+  const reload = useCallback(() => setTick((n) => n + 1), []);
+  return { data, error, reload };
+}

@@ -1,0 +1,77 @@
+import { Badge, Box, ChakraProvider, HStack, Tabs, Text, createSystem, defaultConfig } from "@chakra-ui/react";
+import { useCallback, useEffect, useState } from "react";
+import { useSearchParams } from "react-router-dom";
+
+import { type Session, session } from "./api";
+import { ErrorNote } from "./components";
+import { useAuditHead } from "./live";
+import { History } from "./tabs/History";
+import { Jobs } from "./tabs/Jobs";
+import { Markets } from "./tabs/Markets";
+import { Requests } from "./tabs/Requests";
+import { Schedule } from "./tabs/Schedule";
+import type { TabProps } from "./tabs/props";
+
+declare global {
+  // Set by Airflow's UI (its theme, light and dark); absent when the bundle runs outside Airflow.
+  var ChakraUISystem: ReturnType<typeof createSystem> | undefined;
+}
+
+const TABS: Record<string, { title: string; view: (props: TabProps) => React.ReactNode }> = {
+  markets: { title: "Markets", view: Markets },
+  jobs: { title: "Jobs", view: Jobs },
+  requests: { title: "Requests", view: Requests },
+  schedule: { title: "Schedule", view: Schedule },
+  history: { title: "History", view: History },
+};
+
+function Page() {
+  const [params, setParams] = useSearchParams();
+  const tab = params.get("tab") ?? "markets";
+  const current = TABS[tab] ?? TABS.markets;
+  const head = useAuditHead();
+  const [who, setWho] = useState<Session | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [ready, setReady] = useState<string | null>(null);
+  useEffect(() => void session().then(setWho, (failure: Error) => setError(failure.message)), []);
+  const rowsShown = useCallback(() => {
+    setReady((was) => {
+      // The first-render figure: from navigation to this tab's rows on screen.
+      if (was !== tab) performance.mark(`hub:${tab}:rows`);
+      return tab;
+    });
+  }, [tab]);
+  const open = (next: string) => {
+    setReady(null);
+    setParams((old) => { const kept = new URLSearchParams(old); kept.set("tab", next); return kept; });
+  };
+  return (
+    <Box p={4} minW={0} data-hub-tab={tab} data-ready={ready === tab ? "true" : "false"} data-head={head ?? ""}>
+      <HStack justify="space-between" mb={2} gap={4}>
+        <Text fontSize="xl" fontWeight="semibold" whiteSpace="nowrap">Markets</Text>
+        <HStack gap={2} minW={0}>
+          <Text as="span" id="user" whiteSpace="nowrap" truncate>{who?.user ?? ""}</Text>
+          {who && !who.can_edit ? <Badge id="role-note" whiteSpace="nowrap">read-only: your role cannot change anything</Badge> : null}
+        </HStack>
+      </HStack>
+      <ErrorNote text={error} />
+      <Tabs.Root value={tab in TABS ? tab : "markets"} onValueChange={(event) => open(event.value)} lazyMount unmountOnExit>
+        <Tabs.List>
+          {Object.entries(TABS).map(([name, { title }]) => (
+            <Tabs.Trigger key={name} value={name} id={`tab-${name}`} whiteSpace="nowrap">{title}</Tabs.Trigger>
+          ))}
+        </Tabs.List>
+        <Box pt={3}>{current.view({ head, canEdit: who?.can_edit ?? false, rowsShown })}</Box>
+      </Tabs.Root>
+    </Box>
+  );
+}
+
+const MarketsPage = () => (
+  // Airflow's own Chakra system: its semantic tokens follow Airflow's light/dark class on <html>.
+  <ChakraProvider value={globalThis.ChakraUISystem ?? createSystem(defaultConfig)}>
+    <Page />
+  </ChakraProvider>
+);
+
+export default MarketsPage; // the only export: the UMD global is then the component itself

@@ -1,0 +1,117 @@
+import { Badge, Box, Button, Field, HStack, Input, SimpleGrid, Stack, Table, Text } from "@chakra-ui/react";
+import { useEffect, useState } from "react";
+import { Link as RouterLink } from "react-router-dom";
+
+import { ApiError, send } from "../api";
+import { Cell, ErrorNote, Grid, Note } from "../components";
+import { usePolled } from "../live";
+import type { TabProps } from "./props";
+
+type FieldInfo = { name: string; help: string; nullable: boolean };
+type Job = Record<string, unknown> & { dag_name: string; job_name: string; version: number; enabled: boolean; params?: Record<string, unknown> };
+type JobsBody = { fields: FieldInfo[]; jobs: Job[]; params_schema?: Record<string, { properties?: Record<string, { description?: string }> }> };
+
+const COLUMNS = [
+  { title: "DAG", width: "26ch" }, { title: "Job", width: "22ch" }, { title: "State", width: "11ch" },
+  { title: "Version", width: "9ch" }, { title: "Params", width: "36ch" }, { title: "", width: "9ch" },
+];
+
+const asText = (value: unknown): string =>
+  value === null || value === undefined ? "" : typeof value === "string" ? value : JSON.stringify(value);
+
+/** A typed params value: numbers, booleans and JSON as such, anything else as the text typed. */
+const parsed = (text: string): unknown => { try { return JSON.parse(text); } catch { return text; } };
+
+export function Jobs({ head, canEdit, rowsShown }: TabProps) {
+  const { data, error, reload } = usePolled<JobsBody>("api/jobs", [head]);
+  const [open, setOpen] = useState<string | null>(null);
+  useEffect(() => { if (data) rowsShown(); }, [data, rowsShown]);
+  const editing = data?.jobs.find((job) => `${job.dag_name}/${job.job_name}` === open) ?? null;
+  return (
+    <Stack gap={2}>
+      <ErrorNote text={error} />
+      {editing && data ? (
+        <JobForm key={open} job={editing} fields={data.fields} schema={data.params_schema?.[editing.dag_name]} canEdit={canEdit} saved={reload} close={() => setOpen(null)} />
+      ) : null}
+      <Grid id="jobs" columns={COLUMNS}>
+        {(data?.jobs ?? []).map((job) => {
+          const key = `${job.dag_name}/${job.job_name}`;
+          return (
+            <Table.Row key={key} data-job={key}>
+              <Table.Cell><RouterLink to={`/dags/${encodeURIComponent(`${job.dag_name}__${job.job_name}`)}`}><Cell value={job.dag_name} /></RouterLink></Table.Cell>
+              <Table.Cell><Cell value={job.job_name} /></Table.Cell>
+              <Table.Cell><Badge whiteSpace="nowrap" colorPalette={job.enabled ? "green" : "gray"}>{job.enabled ? "enabled" : "disabled"}</Badge></Table.Cell>
+              <Table.Cell><Cell value={job.version} /></Table.Cell>
+              <Table.Cell><Cell value={asText(job.params ?? {})} /></Table.Cell>
+              <Table.Cell><Button className="edit" size="xs" variant="outline" whiteSpace="nowrap" onClick={() => setOpen(key)}>Edit</Button></Table.Cell>
+            </Table.Row>
+          );
+        })}
+      </Grid>
+    </Stack>
+  );
+}
+
+type FormProps = { job: Job; fields: FieldInfo[]; schema?: { properties?: Record<string, { description?: string }> }; canEdit: boolean; saved: () => void; close: () => void };
+
+function JobForm({ job, fields, schema, canEdit, saved, close }: FormProps) {
+  const paramNames = [...new Set([...Object.keys(job.params ?? {}), ...Object.keys(schema?.properties ?? {})])];
+  const initial = Object.fromEntries([
+    ...fields.map((f) => [f.name, asText(job[f.name])]),
+    ...paramNames.map((name) => [`params.${name}`, asText(job.params?.[name])]),
+  ]) as Record<string, string>;
+  const [values, setValues] = useState(initial);
+  const [reason, setReason] = useState("");
+  const [version] = useState(job.version); // carried, so someone else's change in between is a conflict
+  const [problems, setProblems] = useState<Record<string, string>>({});
+  const [message, setMessage] = useState<string | null>(null);
+  const [failure, setFailure] = useState<string | null>(null);
+  const save = async () => {
+    setMessage(null); setFailure(null); setProblems({});
+    const changed = Object.keys(values).filter((name) => values[name] !== initial[name]);
+    const body = {
+      version, reason,
+      fields: Object.fromEntries(changed.filter((n) => !n.startsWith("params.")).map((n) => [n, values[n]])),
+      params: Object.fromEntries(changed.filter((n) => n.startsWith("params.")).map((n) => [n.slice(7), parsed(values[n])])),
+    };
+    try {
+      const written = await send("PUT", `api/jobs/${encodeURIComponent(job.dag_name)}/${encodeURIComponent(job.job_name)}`, body);
+      setMessage(written.requested ? `${written.message ?? "change request created"} (see the Requests tab)` : `Saved ${job.dag_name}/${job.job_name} (version ${String(written.version ?? "")}).`);
+      saved();
+    } catch (error) {
+      if (!(error instanceof ApiError)) return setFailure(String(error));
+      const { "": general, ...byField } = error.problem.fields;
+      setProblems(byField);
+      setFailure(error.status === 409
+        ? `Conflict: ${error.message}. Someone changed this job since you opened it: read it again (close and reopen the form).`
+        : general ?? (Object.keys(byField).length ? null : error.message));
+    }
+  };
+  const input = (name: string, help: string) => (
+    <Field.Root key={name} invalid={Boolean(problems[name])}>
+      <Field.Label whiteSpace="nowrap" title={help}>{name}</Field.Label>
+      <Input id={`field-${name}`} size="sm" value={values[name] ?? ""} disabled={!canEdit} onChange={(e) => setValues({ ...values, [name]: e.target.value })} />
+      {problems[name] ? <Field.ErrorText id={`error-${name}`}>{problems[name]}</Field.ErrorText> : null}
+    </Field.Root>
+  );
+  return (
+    <Box id="job-form" borderWidth="1px" borderColor="border.emphasized" bg="bg.panel" p={3} rounded="md">
+      <Text fontWeight="semibold" mb={2} truncate title={`${job.dag_name}/${job.job_name}`}>{job.dag_name}/{job.job_name} (version {version})</Text>
+      <SimpleGrid minChildWidth="22ch" gap={3}>
+        {fields.map((f) => input(f.name, f.help))}
+        {paramNames.map((name) => input(`params.${name}`, schema?.properties?.[name]?.description ?? ""))}
+      </SimpleGrid>
+      <Field.Root mt={3} invalid={Boolean(problems.reason)}>
+        <Field.Label>Reason (required)</Field.Label>
+        <Input id="job-reason" size="sm" value={reason} disabled={!canEdit} onChange={(e) => setReason(e.target.value)} />
+        {problems.reason ? <Field.ErrorText id="error-reason">{problems.reason}</Field.ErrorText> : null}
+      </Field.Root>
+      <HStack mt={3}>
+        <Button id="job-save" size="sm" whiteSpace="nowrap" disabled={!canEdit} onClick={() => void save()}>Save</Button>
+        <Button size="sm" variant="ghost" whiteSpace="nowrap" onClick={close}>Close</Button>
+      </HStack>
+      <div id="job-error"><ErrorNote text={failure} /></div>
+      <div id="message"><Note text={message} /></div>
+    </Box>
+  );
+}

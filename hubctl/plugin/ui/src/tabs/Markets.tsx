@@ -1,0 +1,100 @@
+import { Badge, Button, Link, Stack, Table, Text } from "@chakra-ui/react";
+import { useEffect, useState } from "react";
+import { Link as RouterLink } from "react-router-dom";
+
+import { send } from "../api";
+import { type Ask, Cell, ErrorNote, Grid, Note, Prose, ReasonBox, When } from "../components";
+import { usePolled } from "../live";
+import type { TabProps } from "./props";
+
+type LastRun = { dag_id: string; run_id: string; state: string } | string | null;
+type Market = {
+  group: string; enabled: boolean; approvals_required?: number; dags: string[];
+  last_run: LastRun; stale_sessions: number | null; calendar: string;
+  paused_in_airflow: string[]; suspended_changes?: unknown[];
+  last_change?: { actor: string; at: string; reason: string | null } | null; alert?: unknown;
+};
+
+const AIRFLOW_EVERY_MS = 30000; // Airflow's pauses and runs are not audited: refresh them slowly
+
+const COLUMNS = [
+  { title: "Group", width: "20ch" }, { title: "State", width: "12ch" },
+  { title: "Last change", width: "26ch" }, { title: "DAGs", width: "40ch" },
+  { title: "Last run", width: "30ch" }, { title: "Freshness", width: "14ch" },
+  { title: "Paused in Airflow", width: "26ch" }, { title: "", width: "11ch" },
+];
+
+const dagLink = (dag: string) => (
+  <Link asChild key={dag} display="block" truncate whiteSpace="nowrap" title={dag} data-truncate="">
+    <RouterLink to={`/dags/${encodeURIComponent(dag)}`}>{dag}</RouterLink>
+  </Link>
+);
+
+function RunCell({ run }: { run: LastRun }) {
+  if (run && typeof run === "object") {
+    const to = `/dags/${encodeURIComponent(run.dag_id)}/runs/${encodeURIComponent(run.run_id)}`;
+    const text = `${run.dag_id}: ${run.state}`;
+    return <Link asChild display="block" truncate whiteSpace="nowrap" title={text} data-truncate=""><RouterLink to={to}>{text}</RouterLink></Link>;
+  }
+  return <Cell value={run ?? "-"} />;
+}
+
+const freshness = (sessions: number | null) =>
+  sessions === null ? "no data" : sessions === 0 ? "current" : `${sessions} session${sessions === 1 ? "" : "s"} behind`;
+
+export function Markets({ head, canEdit, rowsShown }: TabProps) {
+  const [tick, setTick] = useState(0);
+  useEffect(() => { const timer = setInterval(() => setTick((n) => n + 1), AIRFLOW_EVERY_MS); return () => clearInterval(timer); }, []);
+  const { data, error, reload } = usePolled<Market[]>("api/markets", [head, tick]);
+  const [ask, setAsk] = useState<Ask | null>(null);
+  const [message, setMessage] = useState<string | null>(null);
+  useEffect(() => { if (data) rowsShown(); }, [data, rowsShown]);
+  const toggle = (row: Market) => {
+    const verb = row.enabled ? "Disable" : "Enable";
+    setMessage(null);
+    setAsk({
+      question: `${verb} ${row.group}? ${row.enabled ? "Its DAGs leave" : "Its DAGs return to"} Airflow: ${row.dags.join(", ") || "(none)"}.`,
+      act: async (reason) => {
+        const written = await send("POST", `api/markets/${encodeURIComponent(row.group)}/enabled`, { enabled: !row.enabled, reason });
+        setMessage(written.requested ? `${written.message ?? "change request created"} (see the Requests tab)` : `${row.group} ${row.enabled ? "disabled" : "enabled"}.`);
+        reload();
+      },
+    });
+  };
+  return (
+    <Stack gap={2}>
+      <ErrorNote text={error} />
+      <Note text={message} />
+      {ask ? <ReasonBox ask={ask} close={() => setAsk(null)} /> : null}
+      <Grid id="markets" columns={COLUMNS}>
+        {(data ?? []).map((row) => (
+          <Table.Row key={row.group} data-group={row.group}>
+            <Table.Cell><Cell value={row.group} /></Table.Cell>
+            <Table.Cell>
+              <Badge className="state" whiteSpace="nowrap" colorPalette={row.enabled ? "green" : "gray"}>{row.enabled ? "enabled" : "disabled"}</Badge>
+              {row.approvals_required ? <Text fontSize="xs" color="fg.muted" whiteSpace="nowrap">protected</Text> : null}
+            </Table.Cell>
+            <Table.Cell className="last-change">
+              {row.last_change ? (
+                <Stack gap={0}>
+                  <Cell value={row.last_change.actor} />
+                  <When iso={row.last_change.at} />
+                  <Text fontSize="xs" lineClamp={2} title={row.last_change.reason ?? ""}><Prose value={row.last_change.reason ?? ""} /></Text>
+                </Stack>
+              ) : "-"}
+            </Table.Cell>
+            <Table.Cell><Stack gap={0}>{row.dags.map(dagLink)}</Stack></Table.Cell>
+            <Table.Cell><RunCell run={row.last_run} /></Table.Cell>
+            <Table.Cell><Cell value={freshness(row.stale_sessions)} /></Table.Cell>
+            <Table.Cell className="paused"><Stack gap={0}>{row.paused_in_airflow.map((text) => <Cell key={text} value={text} />)}</Stack></Table.Cell>
+            <Table.Cell>
+              <Button className="toggle" size="xs" variant="outline" whiteSpace="nowrap" disabled={!canEdit} onClick={() => toggle(row)}>
+                {row.enabled ? "Disable" : "Enable"}
+              </Button>
+            </Table.Cell>
+          </Table.Row>
+        ))}
+      </Grid>
+    </Stack>
+  );
+}

@@ -1,0 +1,93 @@
+import { Badge, Button, HStack, Stack, Table, Text } from "@chakra-ui/react";
+import { useEffect, useState } from "react";
+
+import { send } from "../api";
+import { type Ask, Cell, type Changes, Diff, ErrorNote, Grid, Note, Prose, ReasonBox, When } from "../components";
+import { usePolled } from "../live";
+import type { TabProps } from "./props";
+
+type ChangeRequest = Record<string, unknown> & {
+  id: number; state: string; requested_by?: string; requested_at?: string; reason?: string | null;
+  label?: string; target?: string; changes?: Changes; approvers?: string[];
+};
+type BreakGlass = Record<string, unknown> & { change_set: string; actor?: string; occurred_at?: string; reason?: string | null; label?: string };
+
+const COLUMNS = [
+  { title: "#", width: "7ch" }, { title: "State", width: "11ch" }, { title: "What", width: "26ch" },
+  { title: "Requested", width: "24ch" }, { title: "Changes", width: "40ch" }, { title: "Reason", width: "28ch" },
+  { title: "Approvals", width: "16ch" }, { title: "", width: "26ch" },
+];
+const GLASS = [
+  { title: "Change set", width: "20ch" }, { title: "Who", width: "14ch" }, { title: "When", width: "24ch" },
+  { title: "What", width: "28ch" }, { title: "Reason", width: "30ch" }, { title: "", width: "16ch" },
+];
+
+const ACTIONS: Record<string, string[]> = { open: ["approve", "reject"], approved: ["apply", "reject"] };
+
+export function Requests({ head, canEdit, rowsShown }: TabProps) {
+  const requests = usePolled<ChangeRequest[]>("api/requests", [head]);
+  const glass = usePolled<BreakGlass[]>("api/break-glass", [head]);
+  const [ask, setAsk] = useState<Ask | null>(null);
+  const [message, setMessage] = useState<string | null>(null);
+  useEffect(() => { if (requests.data) rowsShown(); }, [requests.data, rowsShown]);
+  const act = (request: ChangeRequest, action: string) => setAsk({
+    question: `${action[0].toUpperCase()}${action.slice(1)} change request #${request.id} (${request.label ?? request.target ?? ""})?`,
+    act: async (reason) => {
+      await send("POST", `api/requests/${request.id}/${action}`, { reason });
+      setMessage(`Request #${request.id}: ${action} done.`);
+      requests.reload();
+    },
+  });
+  const acknowledge = (entry: BreakGlass) => setAsk({
+    question: `Acknowledge the break-glass change ${entry.change_set} by ${entry.actor ?? "?"}?`,
+    act: async (reason) => {
+      await send("POST", `api/break-glass/${encodeURIComponent(entry.change_set)}/acknowledge`, { reason });
+      glass.reload();
+    },
+  });
+  return (
+    <Stack gap={2}>
+      <ErrorNote text={requests.error} />
+      <Note text={message} />
+      {ask ? <ReasonBox ask={ask} close={() => setAsk(null)} /> : null}
+      <Grid id="requests" columns={COLUMNS}>
+        {(requests.data ?? []).map((request) => (
+          <Table.Row key={request.id} data-request={request.id} data-state={request.state}>
+            <Table.Cell><Cell value={request.id} /></Table.Cell>
+            <Table.Cell><Badge whiteSpace="nowrap">{request.state}</Badge></Table.Cell>
+            <Table.Cell><Cell value={request.label ?? request.target ?? ""} /></Table.Cell>
+            <Table.Cell><Stack gap={0}><Cell value={request.requested_by ?? ""} /><When iso={request.requested_at} /></Stack></Table.Cell>
+            <Table.Cell><Diff changes={request.changes} /></Table.Cell>
+            <Table.Cell><Prose value={request.reason ?? ""} /></Table.Cell>
+            <Table.Cell><Cell value={(request.approvers ?? []).join(", ")} /></Table.Cell>
+            <Table.Cell>
+              <HStack gap={1}>
+                {(ACTIONS[request.state] ?? []).map((action) => (
+                  <Button key={action} className={action} size="xs" variant="outline" whiteSpace="nowrap" disabled={!canEdit} onClick={() => act(request, action)}>
+                    {action[0].toUpperCase() + action.slice(1)}
+                  </Button>
+                ))}
+              </HStack>
+            </Table.Cell>
+          </Table.Row>
+        ))}
+      </Grid>
+      <Text fontWeight="semibold" mt={4}>Break-glass changes waiting for a second person</Text>
+      <ErrorNote text={glass.error} />
+      <Grid id="break-glass" columns={GLASS}>
+        {(glass.data ?? []).map((entry) => (
+          <Table.Row key={entry.change_set} data-change-set={entry.change_set}>
+            <Table.Cell><Cell value={entry.change_set} /></Table.Cell>
+            <Table.Cell><Cell value={entry.actor ?? ""} /></Table.Cell>
+            <Table.Cell><When iso={entry.occurred_at} /></Table.Cell>
+            <Table.Cell><Cell value={entry.label ?? ""} /></Table.Cell>
+            <Table.Cell><Prose value={entry.reason ?? ""} /></Table.Cell>
+            <Table.Cell>
+              <Button className="acknowledge" size="xs" variant="outline" whiteSpace="nowrap" disabled={!canEdit} onClick={() => acknowledge(entry)}>Acknowledge</Button>
+            </Table.Cell>
+          </Table.Row>
+        ))}
+      </Grid>
+    </Stack>
+  );
+}

@@ -1,0 +1,52 @@
+import { useEffect, useState } from "react";
+
+// Airflow's UI keeps the chosen zone in localStorage["timezone"], JSON-encoded (usehooks-ts), and
+// fires a "local-storage" event in the same tab when its picker changes it.
+const KEY = "timezone";
+
+export function storedTimezone(): string {
+  try {
+    const raw = localStorage.getItem(KEY);
+    const zone = raw === null ? "UTC" : (JSON.parse(raw) as unknown);
+    if (typeof zone !== "string") return "UTC";
+    new Intl.DateTimeFormat("en", { timeZone: zone }); // throws RangeError on an unknown zone
+    return zone;
+  } catch {
+    return "UTC";
+  }
+}
+
+export function useTimezone(): string {
+  const [zone, setZone] = useState(storedTimezone);
+  useEffect(() => {
+    const update = () => setZone(storedTimezone());
+    globalThis.addEventListener("storage", update);
+    globalThis.addEventListener("local-storage", update);
+    return () => {
+      globalThis.removeEventListener("storage", update);
+      globalThis.removeEventListener("local-storage", update);
+    };
+  }, []);
+  return zone;
+}
+
+// dateStyle cannot be combined with timeZoneName (TypeError): spell the fields out.
+// "2026-12-07 08:00:00 GMT+9" (west of UTC Intl prints U+2212: "GMT−5").
+export const formatTime = (iso: string, zone: string): string =>
+  new Intl.DateTimeFormat("sv-SE", {
+    year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit",
+    second: "2-digit", hourCycle: "h23", timeZone: zone, timeZoneName: "short",
+  }).format(new Date(iso));
+
+const UNITS: [Intl.RelativeTimeFormatUnit, number][] = [
+  ["year", 31536000], ["month", 2592000], ["day", 86400], ["hour", 3600], ["minute", 60],
+];
+
+export function relativeTime(iso: string, now: number = Date.now()): string {
+  const seconds = (new Date(iso).getTime() - now) / 1000;
+  const format = new Intl.RelativeTimeFormat("en", { numeric: "auto" });
+  for (const [unit, size] of UNITS) {
+    if (Math.abs(seconds) >= size) return format.format(Math.round(seconds / size), unit);
+  }
+  return format.format(Math.round(seconds), "second");
+}
