@@ -1,5 +1,7 @@
 """The Markets page in Airflow's UI, driven in a real headless Chromium against a real `hubctl up`.
 
+The page is a `react_apps` plugin: Airflow's UI renders our bundle inside its own layout, so the
+tests open `/plugin/markets?tab=NAME` and wait for the app's root to say its rows are on screen.
 One stack for the whole module. The browser is Debian's `chromium` with `chromium-driver`; without
 them the module is skipped with a message saying the browser tests did not run, unless
 HUB_REQUIRE_BROWSER=1 (CI sets it), which makes a missing browser a failure.
@@ -21,10 +23,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psycopg2
 import pytest
+from selenium.webdriver.common.keys import Keys
 
 from hubctl.airflow_api import AirflowApi, AirflowApiConfig, AirflowApiError
-from hubctl.db import Database, embedded_server_url
+from hubctl.db import Database, connection_arguments, embedded_server_url
 from hubctl.repository.rows import fetch
 from hubctl.stack import client_environment, launched
 
@@ -34,7 +38,11 @@ HUBCTL = str(Path(sys.executable).with_name("hubctl"))
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 LSE_DAGS = {"data_collection_equities__lse", "historical_load_equities__lse"}
 HOSTILE = '<script>alert(1)</script> =HYPERLINK("http://x") <b>bold</b>'
-SCREENSHOT = Path(os.environ.get("HUB_SCREENSHOT", tempfile.gettempdir())) / "web-markets.png"
+SCREENSHOTS = Path(os.environ.get("HUB_SCREENSHOT", tempfile.gettempdir()))
+TABS = ("markets", "jobs", "requests", "schedule", "history")
+LAYOUT_CHECK = Path(__file__).with_name("layout_check.js").read_text()
+# The browser's own zone: a page that ignored Airflow's picker would show this, not UTC.
+BROWSER_TZ = "America/New_York"
 
 
 def _require_browser() -> None:
@@ -86,6 +94,14 @@ class Stack:
     def live_dags(self) -> set[str]:
         return {dag["dag_id"] for dag in self.api().dags()}
 
+    def sql(self, *statements: str) -> None:
+        """psql semantics: one plain transaction on the hub database (no hubctl, no actor set)."""
+        conn = psycopg2.connect(**connection_arguments(embedded_server_url(self.home)))
+        with conn, conn.cursor() as cursor:
+            for statement in statements:
+                cursor.execute(statement)
+        conn.close()
+
 
 def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> Any:
     deadline = time.monotonic() + timeout
@@ -128,9 +144,10 @@ class Browser:
         options = Options()
         options.binary_location = CHROMIUM
         for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
-                         "--window-size=1400,900"):  # fmt: skip
+                         "--window-size=1440,900"):  # fmt: skip
             options.add_argument(argument)
-        self.driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+        service = Service(CHROMEDRIVER, env={**os.environ, "TZ": BROWSER_TZ})
+        self.driver = webdriver.Chrome(options=options, service=service)
         self.stack = stack
         self.sign_in(user)
 
@@ -143,9 +160,16 @@ class Browser:
         self.find("button[type=submit]").click()
         self.wait(lambda: "/auth/login" not in self.driver.current_url, "the login to finish")
 
-    def open_page(self) -> None:
-        self.driver.get(f"{self.stack.url}/hub/")
-        self.wait(lambda: self.driver.execute_script("return document.body.dataset.ready"), "page")
+    def open_page(self, tab: str = "markets", query: str = "") -> None:
+        self.driver.get(f"{self.stack.url}/plugin/markets?tab={tab}{query}")
+        self.ready(tab)
+
+    def ready(self, tab: str) -> None:
+        css = f'[data-hub-tab="{tab}"][data-ready="true"]'
+        self.wait(lambda: self.find_all(css), f"the {tab} tab's rows", timeout=30)
+
+    def root(self) -> Any:
+        return self.find("[data-hub-tab]")
 
     def find(self, css: str) -> Any:
         from selenium.webdriver.common.by import By
@@ -165,32 +189,45 @@ class Browser:
 
     def tab(self, name: str) -> None:
         self.find(f"#tab-{name}").click()
-        self.wait(lambda: self.find_all(f"#{name} tbody tr"), f"the {name} tab")
+        self.ready(name)
 
     def confirm(self, reason: str) -> None:
         self.find("#confirm-reason").send_keys(reason)
         self.find("#confirm-ok").click()
-        self.wait(lambda: not self.find("#confirm").is_displayed(), "the confirmation to close")
+        self.wait(lambda: not self.find_all("#confirm"), "the confirmation to close")
 
     def open_job(self, job: str) -> None:
         self.tab("jobs")
         self.find(f'tr[data-job="data_collection_equities/{job}"] button.edit').click()
-        self.wait(lambda: self.find("#job-form").is_displayed(), "the job form")
+        self.wait(lambda: self.find_all("#job-form"), "the job form")
 
     def set_field(self, name: str, value: str) -> None:
         field = self.find(f"#field-{name}")
-        field.clear()
+        field.send_keys(Keys.CONTROL, "a")
         field.send_keys(value)
 
-    def fetch(self, method: str, path: str, body: dict[str, Any]) -> int:
-        """A request from the page itself (its session cookie and CSRF token): the status."""
+    def save_job(self, reason: str) -> None:
+        self.find("#job-reason").send_keys(reason)
+        self.find("#job-save").click()
+
+    def fetch(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        """A request from the page itself (its session cookie and, for writes, its CSRF token, as
+        the bundle sends them): {status, body}."""
         script = """
-            const done = arguments[arguments.length - 1];
-            fetch(arguments[1], {method: arguments[0], credentials: "same-origin",
-                  headers: {"Content-Type": "application/json", "X-Hub-CSRF": state.csrf},
-                  body: JSON.stringify(arguments[2])}).then((r) => done(r.status));
+            const [method, path, body, done] = arguments;
+            const url = (p) => new URL("hub/" + p, document.baseURI).href;
+            (async () => {
+              const headers = {"Content-Type": "application/json"};
+              if (method !== "GET") {
+                const session = await (await fetch(url("api/session"))).json();
+                headers["X-Hub-CSRF"] = session.csrf;
+              }
+              const response = await fetch(url(path), {method, headers, credentials: "same-origin",
+                body: body === null ? undefined : JSON.stringify(body)});
+              done({status: response.status, body: await response.text()});
+            })();
         """
-        return int(self.driver.execute_async_script(script, method, path, body))
+        return self.driver.execute_async_script(script, method, path, body)
 
     def close(self) -> None:
         self.driver.quit()
@@ -212,25 +249,40 @@ def viewer(stack: Stack) -> Iterator[Browser]:
 
 def test_markets_appears_in_airflow_navigation(stack: Stack, analyst: Browser) -> None:
     plugins = stack.api().call("GET", "/api/v2/plugins")["plugins"]
-    assert "airflow_hub" in {plugin["name"] for plugin in plugins}
+    [plugin] = [plugin for plugin in plugins if plugin["name"] == "airflow_hub"]
+    assert plugin["external_views"] == []
+    assert plugin["react_apps"][0]["bundle_url"].startswith("hub/static/markets.js?v=")
     analyst.driver.get(f"{stack.url}/")
     link = analyst.wait(
         lambda: [e for e in analyst.find_all("a") if e.text.strip() == "Markets"], "nav link"
     )
     link[0].click()
-    frame = analyst.wait(lambda: analyst.find_all("iframe"), "the page's frame")[0]
-    analyst.driver.switch_to.frame(frame)
-    try:
-        analyst.wait(lambda: analyst.find_all('#markets tr[data-group="lse"]'), "markets")
-        assert analyst.text("#user") == "analyst"
-    finally:
-        analyst.driver.switch_to.default_content()
+    analyst.ready("markets")  # inside Airflow's own page: no iframe
+    assert not analyst.find_all("iframe")
+    assert analyst.find_all('#markets tr[data-group="lse"]')
+    assert analyst.text("#user") == "analyst"
+    dag_link = analyst.find('#markets tr[data-group="lse"] a[href$="/dags/data_collection_equities__lse"]')
+    assert dag_link.text == "data_collection_equities__lse"
+
+
+def test_the_bundle_is_served_as_javascript_with_its_hash(stack: Stack, analyst: Browser) -> None:
+    analyst.open_page()
+    [app] = stack.api().call("GET", "/api/v2/plugins")["plugins"][0]["react_apps"] or [None]
+    answer = analyst.driver.execute_async_script(
+        """const done = arguments[arguments.length - 1];
+           fetch(new URL(arguments[0], document.baseURI)).then((r) => done(
+             [r.status, r.headers.get("content-type"), r.headers.get("cache-control")]));""",
+        app["bundle_url"],
+    )
+    assert answer[0] == 200 and answer[1].startswith("text/javascript")
+    assert "immutable" in answer[2]
 
 
 def test_anonymous_requests_are_refused_and_write_nothing(stack: Stack) -> None:
     before = stack.last_audit_id()
     for method, path, body in [
         ("GET", "/hub/api/markets", None),
+        ("GET", "/hub/static/markets.js", None),
         ("POST", "/hub/api/markets/lse/enabled", {"enabled": False, "reason": "anonymous"}),
     ]:
         data = None if body is None else json.dumps(body).encode()
@@ -247,12 +299,25 @@ def test_a_cookie_request_without_the_csrf_token_is_refused(stack: Stack, analys
     before = stack.last_audit_id()
     script = """
         const done = arguments[arguments.length - 1];
-        fetch("api/markets/lse/enabled", {method: "POST", credentials: "same-origin",
-              headers: {"Content-Type": "application/json"},
+        fetch(new URL("hub/api/markets/lse/enabled", document.baseURI), {method: "POST",
+              credentials: "same-origin", headers: {"Content-Type": "application/json"},
               body: JSON.stringify({enabled: false, reason: "forged"})}).then((r) => done(r.status));
     """
     assert analyst.driver.execute_async_script(script) == 403
     assert stack.last_audit_id() == before
+
+
+def test_an_expired_session_goes_to_airflows_login(stack: Stack) -> None:
+    browser = Browser(stack, "viewer")
+    try:
+        browser.open_page()
+        browser.driver.delete_cookie("_token")
+        browser.find("#tab-jobs").click()  # the tab's first call gets a 401
+        browser.wait(lambda: "/login" in browser.driver.current_url, "Airflow's login")
+        assert "next=" in browser.driver.current_url
+        assert "plugin%2Fmarkets" in browser.driver.current_url or "plugin/markets" in browser.driver.current_url
+    finally:
+        browser.close()
 
 
 def test_analyst_disables_lse_with_a_reason_and_enables_it_again(
@@ -269,7 +334,9 @@ def test_analyst_disables_lse_with_a_reason_and_enables_it_again(
     assert (entry["actor"], entry["via"], entry["reason"]) == ("analyst", "web", "exchange holiday")
     assert entry["changed_fields"] == {"enabled": {"old": True, "new": False}}
 
-    analyst.wait(lambda: "disabled" in analyst.text('tr[data-group="lse"]'), "lse shown off")
+    analyst.wait(lambda: "disabled" in analyst.text('tr[data-group="lse"] .state'), "lse off")
+    assert "exchange holiday" in analyst.text('tr[data-group="lse"] .last-change')
+    assert "analyst" in analyst.text('tr[data-group="lse"] .last-change')
     analyst.find('tr[data-group="lse"] button.toggle').click()
     analyst.confirm("holiday over")
     wait_for(lambda: stack.live_dags() >= LSE_DAGS, 30, "the lse DAGs to come back")
@@ -281,8 +348,8 @@ def test_viewer_reads_the_page_but_a_toggle_is_refused(stack: Stack, viewer: Bro
     assert "read-only" in viewer.text("#role-note")
     assert not viewer.find('tr[data-group="lse"] button.toggle').is_enabled()
     before = stack.last_audit_id()
-    status = viewer.fetch("POST", "api/markets/lse/enabled", {"enabled": False, "reason": "x"})
-    assert status == 403
+    answer = viewer.fetch("POST", "api/markets/lse/enabled", {"enabled": False, "reason": "x"})
+    assert answer["status"] == 403
     assert stack.last_audit_id() == before
 
 
@@ -293,10 +360,22 @@ def test_a_negative_batch_size_shows_the_field_error_and_writes_nothing(
     version, before = stack.job("lse")["version"], stack.last_audit_id()
     analyst.open_job("lse")
     analyst.set_field("batch_size", "-1")
-    analyst.find("#job-save").click()
+    analyst.save_job("too big")
     error = analyst.wait(lambda: analyst.text("#error-batch_size"), "the field error")
     assert "greater than 0" in error
+    assert not analyst.text("#message")  # no stale success message above the error
     assert stack.job("lse")["version"] == version and stack.last_audit_id() == before
+
+
+def test_a_job_edit_needs_a_reason(stack: Stack, analyst: Browser) -> None:
+    analyst.open_page()
+    before = stack.last_audit_id()
+    analyst.open_job("lse")
+    analyst.set_field("batch_size", "640")
+    analyst.find("#job-save").click()
+    error = analyst.wait(lambda: analyst.text("#job-form"), "the refusal")
+    analyst.wait(lambda: "reason" in analyst.text("#job-form").lower() and analyst.find_all("#error-reason, #job-error .error"), "the reason error")
+    assert error and stack.last_audit_id() == before
 
 
 def test_two_tabs_editing_one_job_the_second_save_gets_a_conflict(
@@ -311,11 +390,11 @@ def test_two_tabs_editing_one_job_the_second_save_gets_a_conflict(
     analyst.open_job("german_markets")
     driver.switch_to.window(first)
     analyst.set_field("batch_size", "600")
-    analyst.find("#job-save").click()
+    analyst.save_job("first tab")
     analyst.wait(lambda: "Saved" in analyst.text("#message"), "the first save")
     driver.switch_to.window(driver.window_handles[-1])
     analyst.set_field("batch_size", "700")
-    analyst.find("#job-save").click()
+    analyst.save_job("second tab")
     conflict = analyst.wait(lambda: analyst.text("#job-error"), "the conflict")
     assert "Conflict" in conflict and "read it again" in conflict
     assert stack.job("german_markets")["batch_size"] == 600
@@ -329,12 +408,11 @@ def test_hostile_reason_is_stored_literally_and_shown_as_text(
     analyst.open_page()
     analyst.open_job("us_markets")
     analyst.set_field("max_retries", "4")
-    analyst.find("#job-reason").send_keys(HOSTILE)
-    analyst.find("#job-save").click()
+    analyst.save_job(HOSTILE)
     analyst.wait(lambda: "Saved" in analyst.text("#message"), "the save")
     assert stack.audit(stack.last_audit_id() - 1)[-1]["reason"] == HOSTILE
     analyst.tab("history")
-    shown = [cell.text for cell in analyst.find_all("#history tbody td")]
+    shown = [cell.get_attribute("textContent") for cell in analyst.find_all("#history tbody td")]
     assert HOSTILE in shown
     assert not analyst.find_all("#history script, #history b")
     from selenium.common.exceptions import NoAlertPresentException
@@ -350,8 +428,9 @@ def test_a_dag_paused_in_airflow_shows_on_the_page_in_status_and_in_doctor(
     stack.api().call("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": True})
     try:
         analyst.open_page()
-        paused = analyst.text('tr[data-group="european_markets"] .paused')
-        assert dag_id in paused and "paused by admin" in paused
+        paused = analyst.find('tr[data-group="european_markets"] .paused')
+        text = paused.get_attribute("textContent")
+        assert dag_id in text and "paused by admin" in text
         status = json.loads(stack.hubctl("status", "-o", "json").stdout)
         [row] = [row for row in status if row["group"] == "european_markets"]
         assert any(dag_id in item and "by admin" in item for item in row["paused_in_airflow"])
@@ -361,13 +440,7 @@ def test_a_dag_paused_in_airflow_shows_on_the_page_in_status_and_in_doctor(
         assert not finding["ok"]
         assert finding["detail"].startswith("enabled in the hub but paused in Airflow")
         assert dag_id in finding["detail"]
-        analyst.driver.get(f"{stack.url}/plugin/markets")
-        analyst.driver.switch_to.frame(analyst.wait(lambda: analyst.find_all("iframe"), "frame")[0])
-        analyst.wait(lambda: analyst.find_all('tr[data-group="european_markets"] .paused'), "row")
-        analyst.driver.switch_to.default_content()
-        assert analyst.driver.save_screenshot(str(SCREENSHOT))
     finally:
-        analyst.driver.switch_to.default_content()
         stack.api().call("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
 
 
@@ -377,7 +450,7 @@ def test_revert_from_history_writes_the_inverse_as_a_new_audited_entry(
     analyst.open_page()
     analyst.open_job("lse")
     analyst.set_field("timeout_seconds", "1800")
-    analyst.find("#job-save").click()
+    analyst.save_job("longer timeout")
     analyst.wait(lambda: "Saved" in analyst.text("#message"), "the save")
     edit_id = stack.last_audit_id()
     analyst.tab("history")
@@ -390,3 +463,40 @@ def test_revert_from_history_writes_the_inverse_as_a_new_audited_entry(
     assert (entry["actor"], entry["via"]) == ("analyst", "web")
     assert entry["reason"] == f"revert of audit entry {edit_id}: undo the timeout change"
     assert stack.job("lse")["timeout_seconds"] == 3600
+
+
+def test_a_change_by_every_writer_shows_on_an_open_page_within_5_s(
+    stack: Stack, analyst: Browser
+) -> None:
+    """No reload: the page polls the audit head and fetches the open tab again when it moves."""
+    analyst.open_page("markets")
+    state = 'tr[data-group="asx"] .state'
+    stack.hubctl("groups", "disable", "asx", "--actor", "ops", "-m", "live test")
+    wait_for(lambda: analyst.text(state) == "disabled", 5, "hubctl's change on the page")
+    stack.sql("UPDATE hub.exchange_groups SET enabled = true WHERE group_name = 'asx'")
+    wait_for(lambda: analyst.text(state) == "enabled", 5, "the raw SQL change on the page")
+    analyst.tab("jobs")
+    row = 'tr[data-job="data_collection_equities/asx"] .version'
+    version = int(analyst.text(row))
+    stack.sql("SELECT hub.update_dag_config('data_collection_equities', 'asx', p_batch_size => 432)")
+    wait_for(lambda: int(analyst.text(row)) > version, 5, "the SQL API change on the page")
+
+
+def test_the_time_zone_follows_airflows_picker(stack: Stack, analyst: Browser) -> None:
+    analyst.open_page("history")
+    driver = analyst.driver
+    first = '#history tr[data-id] [data-when] .absolute'
+    driver.execute_script("localStorage.setItem('timezone', JSON.stringify('Asia/Tokyo'))")
+    analyst.open_page("history")
+    assert analyst.text(first).endswith("GMT+9")
+    driver.execute_script(
+        "localStorage.setItem('timezone', JSON.stringify('Europe/Berlin'));"
+        "window.dispatchEvent(new StorageEvent('local-storage', {key: 'timezone'}))"
+    )
+    analyst.wait(lambda: analyst.text(first).endswith("CET"), "the zone to change live")
+    for stored in ("JSON.stringify('Not/AZone')", None):
+        script = "localStorage.removeItem('timezone')" if stored is None else (
+            f"localStorage.setItem('timezone', {stored})")  # fmt: skip
+        driver.execute_script(script)
+        analyst.open_page("history")
+        assert analyst.text(first).endswith("UTC"), stored

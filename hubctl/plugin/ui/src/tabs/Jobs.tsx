@@ -41,7 +41,7 @@ export function Jobs({ head, canEdit, rowsShown }: TabProps) {
               <Table.Cell><RouterLink to={`/dags/${encodeURIComponent(`${job.dag_name}__${job.job_name}`)}`}><Cell value={job.dag_name} /></RouterLink></Table.Cell>
               <Table.Cell><Cell value={job.job_name} /></Table.Cell>
               <Table.Cell><Badge whiteSpace="nowrap" colorPalette={job.enabled ? "green" : "gray"}>{job.enabled ? "enabled" : "disabled"}</Badge></Table.Cell>
-              <Table.Cell><Cell value={job.version} /></Table.Cell>
+              <Table.Cell className="version"><Cell value={job.version} /></Table.Cell>
               <Table.Cell><Cell value={asText(job.params ?? {})} /></Table.Cell>
               <Table.Cell><Button className="edit" size="xs" variant="outline" whiteSpace="nowrap" onClick={() => setOpen(key)}>Edit</Button></Table.Cell>
             </Table.Row>
