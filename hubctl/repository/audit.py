@@ -26,22 +26,32 @@ jsonb_build_array(
   application_name, change_set
 )::text
 """
-# Entries about the group itself, jobs that were or are in it, tickers on its exchanges.
+# Entries about the group itself, jobs that were or are in it, tickers on its exchanges, and the
+# governance of those changes: every step of a change request naming the group (its change_set
+# request:<id>) and the scheduled changes that write to it.
 _ABOUT_GROUP = f"""(
   (table_name = '{GROUPS.name}' AND row_key->>'group_name' = %(group)s)
   OR (table_name = '{JOBS.name}'
       AND (new_row->>'exchange_group' = %(group)s OR old_row->>'exchange_group' = %(group)s))
   OR (table_name = '{TICKERS.name}' AND action <> 'TRUNCATE'
       AND coalesce(new_row, old_row)->>'exchange' = ANY(%(exchanges)s::text[]))
+  OR change_set IN (SELECT 'request:' || id FROM hub.change_requests WHERE %(group)s = ANY(groups))
+  OR (table_name = 'scheduled_changes' AND EXISTS (
+      SELECT 1 FROM jsonb_array_elements(coalesce(new_row, old_row)->'changes') AS scheduled(change)
+      WHERE coalesce(change->'after', change->'before')->>'group_name' = %(group)s
+         OR coalesce(change->'after', change->'before')->>'exchange_group' = %(group)s
+         OR coalesce(change->'after', change->'before')->>'exchange' = ANY(%(exchanges)s::text[])))
 )"""
 _FILTERS = {
     "since": "occurred_at >= %(since)s",
     "until": "occurred_at < %(until)s",
     "actor": "actor = %(actor)s",
+    "via": "via = %(via)s",
     "table": "table_name = %(table)s",
     "dag_name": f"(table_name = '{JOBS.name}' AND row_key->>'dag_name' = %(dag_name)s)",
     "job_name": f"(table_name = '{JOBS.name}' AND row_key->>'job_name' = %(job_name)s)",
     "after_id": "id > %(after_id)s",
+    "before_id": "id < %(before_id)s",  # keyset paging: the primary key serves every page alike
     "group": _ABOUT_GROUP,
 }
 
@@ -120,6 +130,25 @@ def latest_entry(conn: Connection, *, table: str, key: Mapping[str, Any]) -> Row
     )
     found = fetch(conn, sql, {"table": table, "key": Json(dict(key))})
     return found[0] if found else None
+
+
+def latest_entries(
+    conn: Connection, *, rows: Sequence[tuple[str, Mapping[str, Any]]]
+) -> list[Row | None]:
+    """latest_entry of each (table, key) in ``rows``, in one query, in the order given."""
+    if not rows:
+        return []
+    sql = """
+    SELECT wanted.n, newest.id, newest.action
+    FROM unnest(%(tables)s::text[], %(keys)s::jsonb[]) WITH ORDINALITY AS wanted(table_name, row_key, n)
+    CROSS JOIN LATERAL (
+      SELECT id, action FROM hub.audit_log
+      WHERE table_name = wanted.table_name AND (row_key = wanted.row_key OR action = 'TRUNCATE')
+      ORDER BY id DESC LIMIT 1) AS newest
+    """
+    params = {"tables": [table for table, _ in rows], "keys": [Json(dict(key)) for _, key in rows]}
+    found = {row["n"]: row for row in fetch(conn, sql, params)}
+    return [found.get(n) for n in range(1, len(rows) + 1)]
 
 
 def audited_group_names(conn: Connection) -> list[str]:

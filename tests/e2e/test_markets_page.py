@@ -261,7 +261,9 @@ def test_markets_appears_in_airflow_navigation(stack: Stack, analyst: Browser) -
     assert not analyst.find_all("iframe")
     assert analyst.find_all('#markets tr[data-group="lse"]')
     assert analyst.text("#user") == "analyst"
-    dag_link = analyst.find('#markets tr[data-group="lse"] a[href$="/dags/data_collection_equities__lse"]')
+    dag_link = analyst.find(
+        '#markets tr[data-group="lse"] a[href$="/dags/data_collection_equities__lse"]'
+    )
     assert dag_link.text == "data_collection_equities__lse"
 
 
@@ -315,7 +317,10 @@ def test_an_expired_session_goes_to_airflows_login(stack: Stack) -> None:
         browser.find("#tab-jobs").click()  # the tab's first call gets a 401
         browser.wait(lambda: "/login" in browser.driver.current_url, "Airflow's login")
         assert "next=" in browser.driver.current_url
-        assert "plugin%2Fmarkets" in browser.driver.current_url or "plugin/markets" in browser.driver.current_url
+        assert (
+            "plugin%2Fmarkets" in browser.driver.current_url
+            or "plugin/markets" in browser.driver.current_url
+        )
     finally:
         browser.close()
 
@@ -374,7 +379,13 @@ def test_a_job_edit_needs_a_reason(stack: Stack, analyst: Browser) -> None:
     analyst.set_field("batch_size", "640")
     analyst.find("#job-save").click()
     error = analyst.wait(lambda: analyst.text("#job-form"), "the refusal")
-    analyst.wait(lambda: "reason" in analyst.text("#job-form").lower() and analyst.find_all("#error-reason, #job-error .error"), "the reason error")
+    analyst.wait(
+        lambda: (
+            "reason" in analyst.text("#job-form").lower()
+            and analyst.find_all("#error-reason, #job-error .error")
+        ),
+        "the reason error",
+    )
     assert error and stack.last_audit_id() == before
 
 
@@ -478,14 +489,16 @@ def test_a_change_by_every_writer_shows_on_an_open_page_within_5_s(
     analyst.tab("jobs")
     row = 'tr[data-job="data_collection_equities/asx"] .version'
     version = int(analyst.text(row))
-    stack.sql("SELECT hub.update_dag_config('data_collection_equities', 'asx', p_batch_size => 432)")
+    stack.sql(
+        "SELECT hub.update_dag_config('data_collection_equities', 'asx', p_batch_size => 432)"
+    )
     wait_for(lambda: int(analyst.text(row)) > version, 5, "the SQL API change on the page")
 
 
 def test_the_time_zone_follows_airflows_picker(stack: Stack, analyst: Browser) -> None:
     analyst.open_page("history")
     driver = analyst.driver
-    first = '#history tr[data-id] [data-when] .absolute'
+    first = "#history tr[data-id] [data-when] .absolute"
     driver.execute_script("localStorage.setItem('timezone', JSON.stringify('Asia/Tokyo'))")
     analyst.open_page("history")
     assert analyst.text(first).endswith("GMT+9")

@@ -115,3 +115,17 @@ export const Grid = ({ id, columns, children }: { id: string; columns: Column[];
     </Table.Root>
   </Box>
 );
+
+export type RowChangeView = { label: string; action: string; changed: Changes; version?: number | null };
+
+/** Each row a request or scheduled change writes: its label, then field by field. */
+export const RowDiffs = ({ rows }: { rows: RowChangeView[] | undefined }) => (
+  <Stack gap={1}>
+    {(rows ?? []).map((row, index) => (
+      <Stack key={`${row.label}-${index}`} gap={0}>
+        <Cell value={`${row.action} ${row.label}`} />
+        <Diff changes={row.changed} />
+      </Stack>
+    ))}
+  </Stack>
+);

@@ -13,7 +13,7 @@ type Entry = {
   revertible?: boolean; revert_refusal?: string | null;
 };
 type Page = { entries: Entry[]; next_before_id: number | null };
-type Verify = { ok: boolean; rows_checked: number; problem: string | null; anchors?: unknown };
+type Verify = { ok: boolean; rows_checked: number; problem: string | null; anchors_checked: number; anchors: string };
 
 const FILTERS = ["group", "job", "actor", "via", "since", "until"] as const;
 const COLUMNS = [
@@ -111,7 +111,7 @@ function VerifyLine({ verify, error }: { verify: Verify | null; error: string | 
   const text = verify.ok
     ? `Audit log verified: ${verify.rows_checked} entries, hash chain intact.`
     : `Audit log verification FAILED: ${verify.problem ?? "unknown problem"}`;
-  const anchors = verify.anchors === undefined ? "" : ` Anchors: ${typeof verify.anchors === "string" ? verify.anchors : JSON.stringify(verify.anchors)}`;
+  const anchors = verify.anchors ? ` Anchors: ${verify.anchors}` : "";
   return <Text id="verify" fontSize="sm" color={verify.ok ? "fg.muted" : "fg.error"}><Prose value={text + anchors} /></Text>;
 }
 

@@ -9,7 +9,7 @@ import type { TabProps } from "./props";
 
 type FieldInfo = { name: string; help: string; nullable: boolean };
 type Job = Record<string, unknown> & { dag_name: string; job_name: string; version: number; enabled: boolean; params?: Record<string, unknown> };
-type JobsBody = { fields: FieldInfo[]; jobs: Job[]; params_schema?: Record<string, { properties?: Record<string, { description?: string }> }> };
+type JobsBody = { fields: FieldInfo[]; jobs: Job[]; params_schemas?: Record<string, { properties?: Record<string, { description?: string }> }> };
 
 const COLUMNS = [
   { title: "DAG", width: "26ch" }, { title: "Job", width: "22ch" }, { title: "State", width: "11ch" },
@@ -31,7 +31,7 @@ export function Jobs({ head, canEdit, rowsShown }: TabProps) {
     <Stack gap={2}>
       <ErrorNote text={error} />
       {editing && data ? (
-        <JobForm key={open} job={editing} fields={data.fields} schema={data.params_schema?.[editing.dag_name]} canEdit={canEdit} saved={reload} close={() => setOpen(null)} />
+        <JobForm key={open} job={editing} fields={data.fields} schema={data.params_schemas?.[editing.dag_name]} canEdit={canEdit} saved={reload} close={() => setOpen(null)} />
       ) : null}
       <Grid id="jobs" columns={COLUMNS}>
         {(data?.jobs ?? []).map((job) => {

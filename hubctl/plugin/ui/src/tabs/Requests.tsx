@@ -2,15 +2,16 @@ import { Badge, Button, HStack, Stack, Table, Text } from "@chakra-ui/react";
 import { useEffect, useState } from "react";
 
 import { send } from "../api";
-import { type Ask, Cell, type Changes, Diff, ErrorNote, Grid, Note, Prose, ReasonBox, When } from "../components";
+import { type Ask, Cell, ErrorNote, Grid, Note, Prose, ReasonBox, type RowChangeView, RowDiffs, When } from "../components";
 import { usePolled } from "../live";
 import type { TabProps } from "./props";
 
-type ChangeRequest = Record<string, unknown> & {
-  id: number; state: string; requested_by?: string; requested_at?: string; reason?: string | null;
-  label?: string; target?: string; changes?: Changes; approvers?: string[];
+type ChangeRequest = {
+  id: number; state: string; requester: string; created_at: string; reason: string | null;
+  command: string; groups: string[]; diff: RowChangeView[]; approvers: string[];
+  approvals_required: number; decided_by: string | null;
 };
-type BreakGlass = Record<string, unknown> & { change_set: string; actor?: string; occurred_at?: string; reason?: string | null; label?: string };
+type BreakGlass = { change_set: string; actor: string; occurred_at: string; reason: string | null; entries: number };
 
 const COLUMNS = [
   { title: "#", width: "7ch" }, { title: "State", width: "11ch" }, { title: "What", width: "26ch" },
@@ -31,7 +32,7 @@ export function Requests({ head, canEdit, rowsShown }: TabProps) {
   const [message, setMessage] = useState<string | null>(null);
   useEffect(() => { if (requests.data) rowsShown(); }, [requests.data, rowsShown]);
   const act = (request: ChangeRequest, action: string) => setAsk({
-    question: `${action[0].toUpperCase()}${action.slice(1)} change request #${request.id} (${request.label ?? request.target ?? ""})?`,
+    question: `${action[0].toUpperCase()}${action.slice(1)} change request #${request.id} (${request.groups.join(", ")})?`,
     act: async (reason) => {
       await send("POST", `api/requests/${request.id}/${action}`, { reason });
       setMessage(`Request #${request.id}: ${action} done.`);
@@ -39,7 +40,7 @@ export function Requests({ head, canEdit, rowsShown }: TabProps) {
     },
   });
   const acknowledge = (entry: BreakGlass) => setAsk({
-    question: `Acknowledge the break-glass change ${entry.change_set} by ${entry.actor ?? "?"}?`,
+    question: `Acknowledge the break-glass change ${entry.change_set} by ${entry.actor}?`,
     act: async (reason) => {
       await send("POST", `api/break-glass/${encodeURIComponent(entry.change_set)}/acknowledge`, { reason });
       glass.reload();
@@ -55,11 +56,11 @@ export function Requests({ head, canEdit, rowsShown }: TabProps) {
           <Table.Row key={request.id} data-request={request.id} data-state={request.state}>
             <Table.Cell><Cell value={request.id} /></Table.Cell>
             <Table.Cell><Badge whiteSpace="nowrap">{request.state}</Badge></Table.Cell>
-            <Table.Cell><Cell value={request.label ?? request.target ?? ""} /></Table.Cell>
-            <Table.Cell><Stack gap={0}><Cell value={request.requested_by ?? ""} /><When iso={request.requested_at} /></Stack></Table.Cell>
-            <Table.Cell><Diff changes={request.changes} /></Table.Cell>
+            <Table.Cell><Stack gap={0}><Cell value={request.groups.join(", ")} /><Cell value={request.command} /></Stack></Table.Cell>
+            <Table.Cell><Stack gap={0}><Cell value={request.requester} /><When iso={request.created_at} /></Stack></Table.Cell>
+            <Table.Cell><RowDiffs rows={request.diff} /></Table.Cell>
             <Table.Cell><Prose value={request.reason ?? ""} /></Table.Cell>
-            <Table.Cell><Cell value={(request.approvers ?? []).join(", ")} /></Table.Cell>
+            <Table.Cell><Cell value={`${request.approvers.length}/${request.approvals_required}${request.approvers.length ? `: ${request.approvers.join(", ")}` : ""}`} /></Table.Cell>
             <Table.Cell>
               <HStack gap={1}>
                 {(ACTIONS[request.state] ?? []).map((action) => (
@@ -78,9 +79,9 @@ export function Requests({ head, canEdit, rowsShown }: TabProps) {
         {(glass.data ?? []).map((entry) => (
           <Table.Row key={entry.change_set} data-change-set={entry.change_set}>
             <Table.Cell><Cell value={entry.change_set} /></Table.Cell>
-            <Table.Cell><Cell value={entry.actor ?? ""} /></Table.Cell>
+            <Table.Cell><Cell value={entry.actor} /></Table.Cell>
             <Table.Cell><When iso={entry.occurred_at} /></Table.Cell>
-            <Table.Cell><Cell value={entry.label ?? ""} /></Table.Cell>
+            <Table.Cell><Cell value={`${entry.entries} audit entries`} /></Table.Cell>
             <Table.Cell><Prose value={entry.reason ?? ""} /></Table.Cell>
             <Table.Cell>
               <Button className="acknowledge" size="xs" variant="outline" whiteSpace="nowrap" disabled={!canEdit} onClick={() => acknowledge(entry)}>Acknowledge</Button>

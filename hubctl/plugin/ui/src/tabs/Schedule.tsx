@@ -2,18 +2,18 @@ import { Badge, Box, Button, HStack, Input, NativeSelect, Stack, Table, Text } f
 import { useEffect, useState } from "react";
 
 import { send } from "../api";
-import { type Ask, Cell, ErrorNote, Grid, Note, Prose, ReasonBox, When } from "../components";
+import { type Ask, Cell, ErrorNote, Grid, Note, Prose, ReasonBox, type RowChangeView, RowDiffs, When } from "../components";
 import { usePolled } from "../live";
 import type { TabProps } from "./props";
 
-type Scheduled = Record<string, unknown> & {
-  id: number; run_at: string; state: string; label?: string; reason?: string | null;
-  created_by?: string; error?: string | null;
+type Scheduled = {
+  id: number; run_at: string; state: string; summary: string; command: string; actor: string;
+  reason: string | null; note: string | null; applied_at: string | null; diff: RowChangeView[];
 };
 
 const COLUMNS = [
   { title: "#", width: "7ch" }, { title: "Run at", width: "24ch" }, { title: "State", width: "12ch" },
-  { title: "What", width: "30ch" }, { title: "By", width: "14ch" }, { title: "Reason", width: "30ch" },
+  { title: "What", width: "40ch" }, { title: "By", width: "14ch" }, { title: "Reason", width: "30ch" },
   { title: "", width: "10ch" },
 ];
 
@@ -27,7 +27,7 @@ export function Schedule({ head, canEdit, rowsShown }: TabProps) {
   const [message, setMessage] = useState<string | null>(null);
   useEffect(() => { if (data) rowsShown(); }, [data, rowsShown]);
   const cancel = (row: Scheduled) => setAsk({
-    question: `Cancel scheduled change #${row.id} (${row.label ?? ""})?`,
+    question: `Cancel scheduled change #${row.id} (${row.summary})?`,
     act: async (reason) => { await send("POST", `api/schedule/${row.id}/cancel`, { reason }); reload(); },
   });
   return (
@@ -41,9 +41,9 @@ export function Schedule({ head, canEdit, rowsShown }: TabProps) {
           <Table.Row key={row.id} data-scheduled={row.id} data-state={stateOf(row)}>
             <Table.Cell><Cell value={row.id} /></Table.Cell>
             <Table.Cell><When iso={row.run_at} /></Table.Cell>
-            <Table.Cell><Badge whiteSpace="nowrap" title={row.error ?? ""}>{stateOf(row)}</Badge></Table.Cell>
-            <Table.Cell><Cell value={row.label ?? ""} /></Table.Cell>
-            <Table.Cell><Cell value={row.created_by ?? ""} /></Table.Cell>
+            <Table.Cell><Badge whiteSpace="nowrap" title={row.note ?? ""}>{stateOf(row)}</Badge></Table.Cell>
+            <Table.Cell><Stack gap={0}><Cell value={row.summary} /><RowDiffs rows={row.diff} /></Stack></Table.Cell>
+            <Table.Cell><Cell value={row.actor} /></Table.Cell>
             <Table.Cell><Prose value={row.reason ?? ""} /></Table.Cell>
             <Table.Cell>
               {row.state === "scheduled" ? (
