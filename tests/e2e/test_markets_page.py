@@ -9,8 +9,11 @@ HUB_REQUIRE_BROWSER=1 (CI sets it), which makes a missing browser a failure.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -513,3 +516,134 @@ def test_the_time_zone_follows_airflows_picker(stack: Stack, analyst: Browser) -
         driver.execute_script(script)
         analyst.open_page("history")
         assert analyst.text(first).endswith("UTC"), stored
+
+
+def test_history_pages_past_200_entries(stack: Stack, analyst: Browser) -> None:
+    bump = (
+        "UPDATE hub.dag_configuration SET batch_size = batch_size + 1"
+        " WHERE dag_name = 'data_collection_equities' AND job_name = 'lse'"
+    )
+    stack.sql(*[bump] * 250)
+    analyst.open_page("history")
+    seen: list[list[int]] = []
+    for page in (1, 2, 3):
+        if page > 1:
+            lowest = min(seen[-1])
+            analyst.find("#history-older").click()
+            analyst.wait(
+                lambda low=lowest: _ids(analyst) and max(_ids(analyst)) < low, f"page {page}"
+            )
+        assert analyst.text("#history-page") == f"page {page}"
+        seen.append(_ids(analyst))
+    assert [len(ids) for ids in seen[:2]] == [100, 100] and seen[2]
+    assert sorted({i for ids in seen for i in ids}, reverse=True) == [
+        i for ids in seen for i in ids
+    ]
+    analyst.find("#history-newest").click()
+    analyst.wait(lambda: _ids(analyst) == seen[0], "the first page again")
+
+
+def _ids(browser: Browser) -> list[int]:
+    return [int(row.get_attribute("data-id")) for row in browser.find_all("#history tr[data-id]")]
+
+
+def test_export_round_trip_matches_hubctl_audit_log(stack: Stack, analyst: Browser) -> None:
+    analyst.open_page("history", "&actor=analyst")
+    expected = json.loads(stack.hubctl("audit", "log", "--actor", "analyst", "-o", "json").stdout)
+    assert expected
+    exported = {}
+    for fmt in ("jsonl", "csv"):
+        href = analyst.find(f"#export-{fmt}").get_attribute("href")
+        assert "actor=analyst" in href and href.startswith(stack.url + "/hub/api/history/export")
+        answer = analyst.fetch("GET", href.removeprefix(stack.url + "/hub/"))
+        assert answer["status"] == 200
+        exported[fmt] = answer["body"]
+    from_jsonl = [json.loads(line) for line in exported["jsonl"].splitlines()]
+    from_csv = list(csv.DictReader(io.StringIO(exported["csv"])))
+    assert [e["id"] for e in from_jsonl] == [e["id"] for e in expected]
+    assert [int(e["id"]) for e in from_csv] == [e["id"] for e in expected]
+    assert [e["reason"] for e in from_jsonl] == [e["reason"] for e in expected]
+
+
+def test_a_protected_change_is_approved_by_a_second_user_then_applied(
+    stack: Stack, analyst: Browser
+) -> None:
+    """The requester cannot approve: the page shows the database's refusal verbatim."""
+    done = stack.hubctl("groups", "set", "us_markets", "approvals_required=1", "--actor", "admin",
+                        "-m", "protect us_markets")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    analyst.open_page("markets")
+    analyst.find('tr[data-group="us_markets"] button.toggle').click()
+    analyst.confirm("close us markets for the audit")
+    analyst.wait(lambda: "Requests tab" in analyst.text(".message"), "the request note")
+    analyst.tab("requests")
+    row = '#requests tr[data-state="open"]'
+    request_id = analyst.find(row).get_attribute("data-request")
+    analyst.find(f"{row} button.approve").click()
+    analyst.find("#confirm-reason").send_keys("my own")
+    analyst.find("#confirm-ok").click()
+    refusal = analyst.wait(lambda: analyst.find_all("#confirm .error"), "the refusal")[0].text
+    assert f"change request {request_id}: analyst requested it and cannot approve it" in refusal
+    admin = Browser(stack, "admin")
+    try:
+        admin.open_page("requests")
+        admin.find(f'tr[data-request="{request_id}"] button.approve').click()
+        admin.confirm("four eyes: looks right")
+        approved = f'tr[data-request="{request_id}"][data-state="approved"] button.apply'
+        admin.wait(lambda: admin.find_all(approved), "the approval")
+        admin.find(approved).click()
+        admin.confirm("apply it")
+        admin.wait(
+            lambda: admin.find_all(f'tr[data-request="{request_id}"][data-state="applied"]'),
+            "applied",
+        )
+    finally:
+        admin.close()
+    group = json.loads(stack.hubctl("groups", "show", "us_markets", "-o", "json").stdout)
+    assert group["enabled"] is False
+
+
+def test_revert_is_offered_only_on_entries_that_can_be_reverted(
+    stack: Stack, analyst: Browser
+) -> None:
+    analyst.open_page("history")
+    page = json.loads(analyst.fetch("GET", "api/history?limit=100")["body"])
+    revertible = {e["id"] for e in page["entries"] if e["revertible"]}
+    refused = {e["id"]: e["table"] for e in page["entries"] if not e["revertible"]}
+    assert revertible and "change_requests" in str(refused.values())
+    offered = {int(b.find_element("xpath", "ancestor::tr").get_attribute("data-id"))
+               for b in analyst.find_all("#history button.revert")}  # fmt: skip
+    assert offered == revertible
+
+
+def _luminance(css_color: str) -> float:
+    red, green, blue = (int(part) for part in re.findall(r"\d+", css_color)[:3])
+    return (0.2126 * red + 0.7152 * green + 0.0722 * blue) / 255
+
+
+@pytest.mark.parametrize("width", [1024, 1440])
+def test_screenshot_and_layout_of_every_tab_in_light_and_dark(
+    stack: Stack, analyst: Browser, width: int
+) -> None:
+    """No identifier, date or label wraps inside a word; a clipped value has its full text on
+    hover. Screenshots go to $HUB_SCREENSHOT (`make screenshots`: docs/images)."""
+    driver = analyst.driver
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    driver.set_window_size(width, 900)
+    try:
+        for mode in ("light", "dark"):
+            driver.execute_script("localStorage.setItem('theme', arguments[0])", mode)
+            for tab in TABS:
+                analyst.open_page(tab)
+                classes = driver.execute_script("return document.documentElement.className")
+                assert (mode == "dark") == ("dark" in classes.split()), classes
+                background = driver.execute_script(
+                    "return getComputedStyle(document.body).backgroundColor"
+                )
+                assert (_luminance(background) < 0.2) == (mode == "dark"), background
+                offenders = driver.execute_script(LAYOUT_CHECK, analyst.root())
+                assert offenders == [], (tab, mode, width)
+                assert driver.save_screenshot(str(SCREENSHOTS / f"web-{tab}-{mode}-{width}.png"))
+    finally:
+        driver.execute_script("localStorage.removeItem('theme')")
+        driver.set_window_size(1440, 900)
