@@ -3,7 +3,7 @@ import { useEffect, useState } from "react";
 import { Link as RouterLink } from "react-router-dom";
 
 import { send } from "../api";
-import { type Ask, Cell, ErrorNote, Grid, Note, Prose, ReasonBox, When } from "../components";
+import { type Ask, Cell, ErrorNote, Grid, Note, ReasonBox, When } from "../components";
 import { usePolled } from "../live";
 import type { TabProps } from "./props";
 
@@ -18,10 +18,10 @@ type Market = {
 const AIRFLOW_EVERY_MS = 30000; // Airflow's pauses and runs are not audited: refresh them slowly
 
 const COLUMNS = [
-  { title: "Group", width: "20ch" }, { title: "State", width: "12ch" },
-  { title: "Last change", width: "26ch" }, { title: "DAGs", width: "40ch" },
-  { title: "Last run", width: "30ch" }, { title: "Freshness", width: "14ch" },
-  { title: "Paused in Airflow", width: "26ch" }, { title: "", width: "11ch" },
+  { title: "Group", width: "18ch" }, { title: "State", width: "11ch" }, { title: "", width: "10ch" },
+  { title: "Last change", width: "26ch" }, { title: "DAGs", width: "38ch" },
+  { title: "Last run", width: "28ch" }, { title: "Freshness", width: "16ch" },
+  { title: "Paused in Airflow", width: "26ch" },
 ];
 
 const dagLink = (dag: string) => (
@@ -74,12 +74,17 @@ export function Markets({ head, canEdit, rowsShown }: TabProps) {
               <Badge className="state" whiteSpace="nowrap" colorPalette={row.enabled ? "green" : "gray"}>{row.enabled ? "enabled" : "disabled"}</Badge>
               {row.approvals_required ? <Text fontSize="xs" color="fg.muted" whiteSpace="nowrap">protected</Text> : null}
             </Table.Cell>
+            <Table.Cell>
+              <Button className="toggle" size="xs" variant="outline" whiteSpace="nowrap" disabled={!canEdit} onClick={() => toggle(row)}>
+                {row.enabled ? "Disable" : "Enable"}
+              </Button>
+            </Table.Cell>
             <Table.Cell className="last-change">
               {row.last_change ? (
                 <Stack gap={0}>
                   <Cell value={row.last_change.actor} />
                   <When iso={row.last_change.at} />
-                  <Text fontSize="xs" lineClamp={2} title={row.last_change.reason ?? ""}><Prose value={row.last_change.reason ?? ""} /></Text>
+                  <Text as="span" fontSize="xs" color="fg.muted" minW={0}><Cell value={row.last_change.reason ?? ""} /></Text>
                 </Stack>
               ) : "-"}
             </Table.Cell>
@@ -87,11 +92,6 @@ export function Markets({ head, canEdit, rowsShown }: TabProps) {
             <Table.Cell><RunCell run={row.last_run} /></Table.Cell>
             <Table.Cell><Cell value={freshness(row.stale_sessions)} /></Table.Cell>
             <Table.Cell className="paused"><Stack gap={0}>{row.paused_in_airflow.map((text) => <Cell key={text} value={text} />)}</Stack></Table.Cell>
-            <Table.Cell>
-              <Button className="toggle" size="xs" variant="outline" whiteSpace="nowrap" disabled={!canEdit} onClick={() => toggle(row)}>
-                {row.enabled ? "Disable" : "Enable"}
-              </Button>
-            </Table.Cell>
           </Table.Row>
         ))}
       </Grid>
