@@ -154,6 +154,7 @@ class Browser:
         for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
                          "--window-size=1440,900"):  # fmt: skip
             options.add_argument(argument)
+        options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
         service = Service(CHROMEDRIVER, env={**os.environ, "TZ": BROWSER_TZ})
         self.driver = webdriver.Chrome(options=options, service=service)
         self.stack = stack
@@ -490,16 +491,16 @@ def test_a_change_by_every_writer_shows_on_an_open_page_within_5_s(
 ) -> None:
     """No reload: the page polls the audit head and fetches the open tab again when it moves."""
     analyst.open_page("markets")
-    state = 'tr[data-group="asx"] .state'
-    stack.hubctl("groups", "disable", "asx", "--actor", "ops", "-m", "live test")
+    state = 'tr[data-group="german_markets"] .state'
+    stack.hubctl("groups", "disable", "german_markets", "--actor", "ops", "-m", "live test")
     wait_for(lambda: analyst.text(state) == "disabled", 5, "hubctl's change on the page")
-    stack.sql("UPDATE hub.exchange_groups SET enabled = true WHERE group_name = 'asx'")
+    stack.sql("UPDATE hub.exchange_groups SET enabled = true WHERE group_name = 'german_markets'")
     wait_for(lambda: analyst.text(state) == "enabled", 5, "the raw SQL change on the page")
     analyst.tab("jobs")
-    row = 'tr[data-job="data_collection_equities/asx"] .version'
+    row = 'tr[data-job="data_collection_equities/german_markets"] .version'
     version = int(analyst.text(row))
     stack.sql(
-        "SELECT hub.update_dag_config('data_collection_equities', 'asx', p_batch_size => 432)"
+        "SELECT hub.update_dag_config('data_collection_equities', 'german_markets', p_batch_size => 432)"
     )
     wait_for(lambda: int(analyst.text(row)) > version, 5, "the SQL API change on the page")
 

@@ -28,7 +28,7 @@ const TABS: Record<string, { title: string; view: (props: TabProps) => React.Rea
 function Page() {
   const [params, setParams] = useSearchParams();
   const tab = params.get("tab") ?? "markets";
-  const current = TABS[tab] ?? TABS.markets;
+  const View = (TABS[tab] ?? TABS.markets).view;
   const head = useAuditHead();
   const [who, setWho] = useState<Session | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -61,7 +61,8 @@ function Page() {
             <Tabs.Trigger key={name} value={name} id={`tab-${name}`} whiteSpace="nowrap">{title}</Tabs.Trigger>
           ))}
         </Tabs.List>
-        <Box pt={3}>{current.view({ head, canEdit: who?.can_edit ?? false, rowsShown })}</Box>
+        {/* An element, not a call: each tab keeps its own hooks, so switching tabs is safe. */}
+        <Box pt={3}><View key={tab} head={head} canEdit={who?.can_edit ?? false} rowsShown={rowsShown} /></Box>
       </Tabs.Root>
     </Box>
   );
