@@ -7,7 +7,8 @@ const KEY = "timezone";
 export function storedTimezone(): string {
   try {
     const raw = localStorage.getItem(KEY);
-    const zone = raw === null ? "UTC" : (JSON.parse(raw) as unknown);
+    // JSON-encoded by usehooks-ts; a plain zone name is accepted too.
+    const zone = raw === null ? "UTC" : raw.startsWith('"') ? (JSON.parse(raw) as unknown) : raw;
     if (typeof zone !== "string") return "UTC";
     new Intl.DateTimeFormat("en", { timeZone: zone }); // throws RangeError on an unknown zone
     return zone;
