@@ -153,7 +153,11 @@ def test_operator_schedules_and_cancels_but_never_deletes_a_scheduled_change(log
         conn.execute(
             sa.text(
                 "INSERT INTO hub.scheduled_changes (run_at, command, changes, actor)"
-                " VALUES (now(), 'c', '[{}]', 'a')"
+                " SELECT now(), 'c', jsonb_build_array(jsonb_build_object('table',"
+                " 'exchange_groups', 'key', jsonb_build_object('group_name', 'lse'), 'action',"
+                " 'update', 'before', r, 'after', r || '{\"priority\": 6}', 'version_before', 1,"
+                " 'version_after', 2)), 'a' FROM (SELECT to_jsonb(g) - hub.bookkeeping_columns()"
+                " AS r FROM hub.exchange_groups g) x"
             )
         )
         conn.execute(sa.text("UPDATE hub.scheduled_changes SET state = 'cancelled'"))

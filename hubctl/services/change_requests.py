@@ -15,7 +15,7 @@ from hubctl.author import Author
 from hubctl.db import Connection, Database, audited_transaction
 from hubctl.errors import ChangeRequested, NotFoundError
 from hubctl.repository import requests as request_rows
-from hubctl.services import recorded
+from hubctl.services import deferred, recorded
 from hubctl.services.row_change import RowChange
 
 # The change_set of every audit entry of a request's steps: request:<id>.
@@ -27,6 +27,8 @@ class ChangeRequest:
     id: int
     command: str
     changes: list[RowChange]
+    # Why the stored changes cannot be read (then ``changes`` is empty): shown, never applied.
+    problem: str | None
     groups: list[str]
     requester: str
     reason: str | None
@@ -39,7 +41,8 @@ class ChangeRequest:
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> ChangeRequest:
-        return cls(**{**row, "changes": recorded.from_json(row["changes"])})
+        changes, problem = deferred.read_changes(row["changes"])
+        return cls(**{**row, "changes": changes, "problem": problem})
 
     @property
     def change_set(self) -> str:

@@ -345,6 +345,46 @@ def _check_scheduled_changes(database: Database) -> Check:
     )
 
 
+# The event triggers of migration 0005: they refuse ALTER TABLE ... DISABLE TRIGGER on the hub's
+# tables. Only a superuser can create them, so a database migrated by another login has none.
+AUDIT_GUARD = ("hub_keep_the_audit_on", "hub_keep_the_audit_on_drop")
+
+
+def _check_audit_guard(database: Database) -> Check:
+    """Is the guard that keeps the audit triggers on installed and enabled (docs/deploy.md)?"""
+    with database.connect() as conn:
+        installed = status_queries.enabled_event_triggers(conn, names=AUDIT_GUARD)
+    if len(installed) == len(AUDIT_GUARD):
+        return Check("audit guard", True, "the event trigger that keeps the audit on is installed")
+    return Check(
+        "audit guard",
+        False,
+        "the event trigger that keeps the audit on is not installed (migrated by a"
+        " non-superuser): the owner can disable triggers and change rows unaudited;"
+        " `hubctl audit verify` detects such a change afterwards (docs/deploy.md)",
+        warning=True,
+    )
+
+
+def _check_governance_rows(database: Database) -> Check:
+    """Change requests and scheduled changes still pending whose stored changes cannot be read
+    (stored before migration 0016 refused them): they are skipped, a person settles them."""
+    from hubctl.services import requests, schedule
+
+    bad = [
+        f"change request #{r.id} ({r.problem}): `hubctl requests reject {r.id}`"
+        for r in requests.list_requests(database)
+        if r.problem and r.state in ("open", "approved")
+    ] + [
+        f"scheduled change #{c.id} ({c.problem}): `hubctl schedule cancel {c.id}`"
+        for c in schedule.list_changes(database)
+        if c.problem and c.state in schedule.CANCELLABLE
+    ]
+    if not bad:
+        return Check("governance rows", True, "every pending request and scheduled change reads")
+    return Check("governance rows", False, "unreadable, skipped: " + "; ".join(bad))
+
+
 def doctor(
     database: Database,
     settings: Settings,
@@ -367,7 +407,12 @@ def doctor(
         *_check_break_glass(database),
     ]
     if checks[0].ok:  # a database behind on migrations may not have the tables yet
-        checks += [_check_scheduled_changes(database), _check_listener(database)]
+        checks += [
+            _check_scheduled_changes(database),
+            _check_governance_rows(database),
+            _check_audit_guard(database),
+            _check_listener(database),
+        ]
     try:
         loaded = load_specs(settings, save_snapshot=False)
     except HubError as error:  # neither the database nor a snapshot: nothing to compare
