@@ -15,7 +15,7 @@ from hubctl.author import Author
 from hubctl.db import Connection, Database, audited_transaction
 from hubctl.errors import ChangeRequested, NotFoundError
 from hubctl.repository import requests as request_rows
-from hubctl.services import deferred, recorded
+from hubctl.services import recorded
 from hubctl.services.row_change import RowChange
 
 # The change_set of every audit entry of a request's steps: request:<id>.
@@ -41,7 +41,7 @@ class ChangeRequest:
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> ChangeRequest:
-        changes, problem = deferred.read_changes(row["changes"])
+        changes, problem = recorded.read_changes(row["changes"])
         return cls(**{**row, "changes": changes, "problem": problem})
 
     @property

@@ -9,28 +9,12 @@ transaction, through ``rows.apply_change``, after checking that every row is sti
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from hubctl.db import Connection
 from hubctl.errors import StaleChangeError, ValidationError
 from hubctl.repository import rows as row_sql
-from hubctl.services.recorded import from_json
 from hubctl.services.rows import RowChange, apply_change
 from hubctl.tables import CONTROL_TABLES
-
-
-def read_changes(stored: Any) -> tuple[list[RowChange], str | None]:
-    """Stored changes as RowChanges, or ``([], why)`` when they are not in the shape hubctl
-    stores (a row written before migration 0016 refused such shapes): readers report and skip it."""
-    try:
-        changes = from_json(stored)
-        for change in changes:
-            _ = change.label, change.changed  # the table is known, key and values are mappings
-    except (TypeError, KeyError, ValueError, AttributeError) as error:
-        return [], f"unreadable changes: {type(error).__name__}: {error}"
-    if not changes:
-        return [], "unreadable changes: the list is empty"
-    return changes, None
 
 
 def apply_captured(conn: Connection, changes: Sequence[RowChange]) -> list[RowChange]:

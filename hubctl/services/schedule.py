@@ -32,7 +32,7 @@ from hubctl.repository import scheduled as scheduled_sql
 from hubctl.repository.rows import Row
 from hubctl.services import deferred
 from hubctl.services.changes import ChangesCaptured, audited_change
-from hubctl.services.recorded import to_json
+from hubctl.services.recorded import read_changes, to_json
 from hubctl.services.rows import RowChange
 
 logger = logging.getLogger(__name__)
@@ -66,7 +66,7 @@ class ScheduledChange:
 
     @classmethod
     def from_row(cls, row: Row) -> ScheduledChange:
-        changes, problem = deferred.read_changes(row["changes"])
+        changes, problem = read_changes(row["changes"])
         return cls(
             id=row["id"],
             run_at=row["run_at"],
@@ -126,7 +126,7 @@ def capture_at(run_at: dt.datetime) -> Capture:
 def _make_pending(conn: Connection, *, run_at: dt.datetime) -> None:
     """The changes due by ``run_at``, in order; one that would be suspended then is left out."""
     for row in scheduled_sql.due_changes(conn, until=run_at):
-        changes, problem = deferred.read_changes(row["changes"])
+        changes, problem = read_changes(row["changes"])
         if problem:  # the scheduler will mark it failed
             continue
         try:
@@ -233,7 +233,7 @@ def _apply_one(database: Database, due: Row, now: dt.datetime) -> ScheduledChang
             row = scheduled_sql.lock_due_change(conn, change_id=due["id"], until=now)
             if row is None:
                 return None
-            changes, problem = deferred.read_changes(row["changes"])
+            changes, problem = read_changes(row["changes"])
             state, note = ("failed", problem) if problem else _apply_or_hold(conn, changes)
             row = scheduled_sql.set_state(conn, change_id=row["id"], state=state, note=note)
     except ChangeRequested as requested:  # a protected group: people approve it, not the clock

@@ -146,6 +146,4 @@ def test_doctor_says_when_the_audit_guard_is_not_installed(
 def test_a_reason_past_the_limit_is_one_error_line(hub: Run) -> None:
     result = hub("groups", "disable", "lse", "-m", "x" * 2_000_000)
     assert (result.exit_code, result.stdout) == (1, "")
-    assert result.stderr == (
-        f"Error: reason: at most {REASON_LIMIT} characters (got 2000000)\n"
-    )
+    assert result.stderr == (f"Error: reason: at most {REASON_LIMIT} characters (got 2000000)\n")
