@@ -157,8 +157,7 @@ def validate_rows(rows: Iterable[Mapping[str, Any]]) -> tuple[list[DagSpec], lis
 
 def _spec_with_known_calendar(row: Mapping[str, Any]) -> DagSpec:
     """``spec_from_row``, refusing a group calendar exchange_calendars does not know (one written
-    by raw SQL: its DAG would build, then never run). Not on a task's light read (live_spec): the
-    check imports exchange_calendars, which building the DAG's timetable needs anyway."""
+    by raw SQL: its DAG would build, then its timetable would fail and it would never run)."""
     spec = spec_from_row(row)
     if spec.calendar != WEEKDAY and spec.calendar not in known_calendars():
         raise ValidationError(
