@@ -51,12 +51,12 @@ def _legacy_request(engine: Engine) -> int:
     )
 
 
-def _legacy_scheduled_change(engine: Engine, run_at: str) -> int:
+def _legacy_scheduled_change(engine: Engine, run_at: str, state: str = "scheduled") -> int:
     return _without_triggers(
         engine,
         "scheduled_changes",
-        "INSERT INTO hub.scheduled_changes (run_at, command, changes, actor)"
-        f" VALUES ('{run_at}', 'sql', '{MALFORMED}', 'mallory') RETURNING id",
+        "INSERT INTO hub.scheduled_changes (run_at, command, changes, actor, state)"
+        f" VALUES ('{run_at}', 'sql', '{MALFORMED}', 'mallory', '{state}') RETURNING id",
     )
 
 
@@ -107,6 +107,19 @@ def test_the_scheduler_fails_an_unreadable_change_and_applies_the_next(
     assert enabled is False
     assert schedule.apply_due(database, now=after) == []
     assert _checks(hub)["governance rows"]["ok"] is True  # settled: nothing pending to fix
+
+
+def test_status_and_doctor_read_past_an_unreadable_suspended_change(
+    hub: Run, default_config: Engine
+) -> None:
+    """Both read the suspended changes (per group, and doctor's own check)."""
+    bad = _legacy_scheduled_change(default_config, "2099-12-29T06:00Z", state="suspended")
+    status = hub("status", "-o", "json")
+    assert status.exit_code == 0, status.stderr
+    assert all(row["suspended_changes"] == [] for row in json.loads(status.stdout))
+    checks = _checks(hub)
+    assert f"#{bad}" in checks["scheduled changes"]["detail"]
+    assert f"hubctl schedule cancel {bad}" in checks["governance rows"]["detail"]
 
 
 def test_an_unknown_calendar_rejects_its_jobs_and_doctor_names_them(
