@@ -8,10 +8,12 @@ import datetime as dt
 import json
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from hubctl.author import REASON_LIMIT
+from hubctl.errors import HubError
 from hubctl.services import schedule
 from hubctl.settings import get_settings
 from hubctl.specs import load_specs
@@ -160,3 +162,26 @@ def test_a_reason_past_the_limit_is_one_error_line(hub: Run) -> None:
     result = hub("groups", "disable", "lse", "-m", "x" * 2_000_000)
     assert (result.exit_code, result.stdout) == (1, "")
     assert result.stderr == (f"Error: reason: at most {REASON_LIMIT} characters (got 2000000)\n")
+
+
+def test_a_change_that_raises_is_left_due_and_the_next_still_applies(
+    hub: Run, default_config: Engine
+) -> None:
+    """Readable, but not what hubctl stores (a key column the table lacks): applying it raises
+    something no rule expected. It stays due, the change after it applies, the task fails."""
+    added = hub("schedule", "add", "--at", LATER, "groups", "disable", "lse", "-m", "closure")
+    assert added.exit_code == 0, added.stderr
+    odd = _without_triggers(
+        default_config,
+        "scheduled_changes",
+        "INSERT INTO hub.scheduled_changes (run_at, command, changes, actor) VALUES"
+        ' (\'2099-12-29T06:00Z\', \'sql\', \'[{"table": "exchange_groups", "key":'
+        ' {"group_name": "us_markets", "nope": "x"}, "action": "update", "before": {},'
+        ' "after": {}, "version_before": 1, "version_after": 2}]\', \'mallory\') RETURNING id',
+    )
+    database = database_of(default_config)
+    after = dt.datetime(2099, 12, 29, 8, tzinfo=dt.UTC)
+    with pytest.raises(HubError, match=f"1 settled, 1 raised errors and stay due: #{odd}: "):
+        schedule.apply_due(database, now=after)
+    states = {c.id: c.state for c in schedule.list_changes(database)}
+    assert states == {odd: "scheduled", odd - 1: "applied"}
