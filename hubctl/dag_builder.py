@@ -131,6 +131,7 @@ def check_all(settings: Settings | None = None) -> tuple[LoadResult, BuildResult
     Each parse unit (HUB_DAG_SHARDS) is built and timed on its own: ``built.unit_times`` holds
     what `shards.slow_unit_warnings` compares with dagbag_import_timeout.
     """
+    # deferred: Airflow's serialisation costs ~1 s; the parse itself does not need it
     from airflow.serialization.serialized_objects import DagSerialization
 
     settings = settings or get_settings()
@@ -316,6 +317,7 @@ def _pod_override(cpu_request: str, cpu_limit: str, memory_request: str, memory_
 @lru_cache(maxsize=1)
 def _kubernetes_models() -> ModuleType | None:
     try:
+        # deferred: the kubernetes client (~0.3 s) comes from the kubernetes extra
         from kubernetes.client import models
     except ImportError:
         return None
