@@ -71,7 +71,8 @@ def database_urls(env: dict[str, str]) -> tuple[str, str]:
 def count(conn: psycopg2.extensions.connection) -> int:
     with conn.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM hub.audit_log")
-        return int(cursor.fetchone()[0])
+        [entries] = cursor.fetchone() or (0,)
+        return int(entries)
 
 
 def write_entries(url: str, target: int) -> None:

@@ -303,7 +303,9 @@ def write_equivalents(folder: Path, specs: list[Any]) -> tuple[Path, Path]:
     from hubctl.pipelines import get_family
 
     (folder / "bench_tasks.py").write_text(TASKS_MODULE)
-    static, modules, factory = [], set(), {}
+    static: list[str] = []
+    modules: set[str] = set()
+    factory: dict[str, Any] = {}
     for index, spec in enumerate(specs):
         family = get_family(spec.dag_name)
         values = {
