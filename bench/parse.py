@@ -300,7 +300,7 @@ def load_jobs(url: str, count: int, groups: int = 0, *, replace: bool = True) ->
 def write_equivalents(folder: Path, specs: list[Any]) -> tuple[Path, Path]:
     """The same DAGs as a static Python file and as dag-factory YAML (+ its loader file)."""
     from hubctl.dag_builder import doc_md, tags_for, task_defaults
-    from hubctl.pipelines import get_family
+    from hubctl.registry import get_family
 
     (folder / "bench_tasks.py").write_text(TASKS_MODULE)
     static: list[str] = []

@@ -37,7 +37,7 @@ from airflow.sdk import DAG, CronTriggerTimetable, get_parsing_context
 
 from hubctl.errors import ValidationError
 from hubctl.memory_limit import MemoryLimit
-from hubctl.pipelines import PipelineFamily, get_family
+from hubctl.registry import PipelineFamily, get_family
 from hubctl.settings import Settings, get_settings
 from hubctl.shards import Shard, record_build_time, shard_for_file, shard_of_group
 from hubctl.specs import DagSpec, LoadResult, Rejected, describe_error, format_utc, load_specs
@@ -194,7 +194,7 @@ def build_dag(spec: DagSpec) -> DAG:
     if not isinstance(dag, DAG) or dag.dag_id != spec.dag_id:
         raise TypeError(
             f"builder of {spec.dag_name!r} returned {dag!r}; expected a DAG with id {spec.dag_id!r}"
-            " (use hubctl.dag_builder.new_dag(spec))"
+            " (use hubctl.families.new_dag(spec))"
         )
     return dag
 

@@ -32,7 +32,7 @@ from pydantic import ValidationError as PydanticValidationError
 from hubctl.calendars import WEEKDAY
 from hubctl.db import Database
 from hubctl.errors import DatabaseUnavailableError, HubError, NotFoundError
-from hubctl.pipelines import validate_params
+from hubctl.registry import validate_params
 from hubctl.repository.jobs import GROUP_PREFIX, read_enabled_jobs
 from hubctl.schemas import ExchangeGroupRecord, JobRecord
 from hubctl.settings import Settings, get_settings

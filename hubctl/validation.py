@@ -44,7 +44,9 @@ def validate_model(model: type[ModelT], data: Mapping[str, Any], *, prefix: str 
 
 def normalized_params(dag_name: str, params: Mapping[str, Any]) -> dict[str, Any]:
     """The params as the pipeline's model reads them (`"5"` -> 5), keeping only the keys given."""
-    from hubctl import pipelines  # reads entry points: only when params are written
+    # deferred: the registry builds the built-in params models (~20 ms); only writes of params
+    # need it, not every command that imports this module
+    from hubctl.registry import validate_params
 
-    validated = pipelines.validate_params(dag_name, dict(params))
+    validated = validate_params(dag_name, dict(params))
     return validated.model_dump(mode="json", exclude_unset=True)

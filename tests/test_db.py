@@ -158,7 +158,16 @@ def test_the_database_layer_imports_nothing_above_it() -> None:
     loaded = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, check=True
     ).stdout.split()
-    assert loaded == ["hubctl", "hubctl.db", "hubctl.errors", "hubctl.settings"]
+    assert loaded == [
+        "hubctl",
+        "hubctl.db",
+        "hubctl.db.bounded",
+        "hubctl.db.connection",
+        "hubctl.db.embedded",
+        "hubctl.db.urls",
+        "hubctl.errors",
+        "hubctl.settings",
+    ]
 
 
 def test_hubctl_db_url_prints_a_url_libpq_connects_with(hub_env: Path, db_url: str) -> None:

@@ -15,7 +15,7 @@ import pytest
 
 from hubctl.dag_builder import build_dag
 from hubctl.errors import ValidationError
-from hubctl.pipelines import ENTRY_POINT_GROUP, get_family, validate_params
+from hubctl.registry import ENTRY_POINT_GROUP, get_family, validate_params
 from hubctl.specs import DagSpec
 
 NOW = dt.datetime(2026, 11, 22, 12, 0, tzinfo=dt.UTC)

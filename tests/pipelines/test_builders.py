@@ -230,7 +230,7 @@ def test_indicators_compute_the_triggered_securities_then_every_stale_one(
 
 
 def test_every_registered_family_has_a_builder_and_params_model() -> None:
-    from hubctl.pipelines import families
+    from hubctl.registry import families
 
     for family in families().values():
         assert callable(family.load_builder())
@@ -239,7 +239,7 @@ def test_every_registered_family_has_a_builder_and_params_model() -> None:
 
 def test_fail_tickers_are_refused_with_a_real_source() -> None:
     from hubctl.errors import ValidationError
-    from hubctl.pipelines import validate_params
+    from hubctl.registry import validate_params
 
     assert validate_params("data_collection_equities", {"fail_tickers": ["MSFT"]})
     with pytest.raises(ValidationError, match="fail_tickers only applies to source 'sample'"):

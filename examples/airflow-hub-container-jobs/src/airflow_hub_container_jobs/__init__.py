@@ -5,7 +5,7 @@ builders are named as "module:function", loaded when a DAG is built.
 """
 
 from airflow_hub_container_jobs.params import DockerJobParams, KubernetesJobParams
-from hubctl.pipelines import PipelineFamily
+from hubctl.families import PipelineFamily
 
 KUBERNETES_JOB = PipelineFamily(
     name="kubernetes_job",

@@ -7,9 +7,7 @@ from airflow.sdk import DAG
 
 from airflow_hub_container_jobs.params import DockerJobParams
 from airflow_hub_container_jobs.runtime import connection_env
-from hubctl.dag_builder import new_dag
-from hubctl.specs import DagSpec
-from hubctl.tables import cpu_millicores
+from hubctl.families import DagSpec, cpu_millicores, new_dag
 
 
 def build(spec: DagSpec) -> DAG:

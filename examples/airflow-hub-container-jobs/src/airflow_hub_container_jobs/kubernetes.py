@@ -9,8 +9,7 @@ from kubernetes.client import models as k8s
 
 from airflow_hub_container_jobs.params import KubernetesJobParams
 from airflow_hub_container_jobs.runtime import connection_env
-from hubctl.dag_builder import new_dag
-from hubctl.specs import DagSpec
+from hubctl.families import DagSpec, new_dag
 
 
 def build(spec: DagSpec) -> DAG:

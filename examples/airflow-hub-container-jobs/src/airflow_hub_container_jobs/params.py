@@ -12,7 +12,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from hubctl.pipelines.params import PipelineParams
+from hubctl.families import PipelineParams
 
 ENV_NAME = r"^[A-Z_][A-Z0-9_]*$"
 SECRET_LOOKING = re.compile(r"PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE|CREDENTIAL")
