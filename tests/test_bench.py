@@ -22,8 +22,8 @@ BENCH = Path(__file__).parents[1] / "bench"
 # script and arguments -> the lines (regular expressions) its output must contain
 SMOKE_RUNS = {
     "parse.py --smoke": [
-        # (a)/(b), (c)/(a), (d)/(a) and "same DAGs" (ids, task ids, default_args) at N = 10
-        r"^\| 10 \| .* \| [\d.]+ \| [\d.]+ \| [\d.]+% \| yes \|$",
+        # (a)/(b), (c)/(a), (d)/(a) by wall and CPU time, "same DAGs" (ids, tasks, default_args)
+        r"^\| 10 \| .* \| [\d.]+ \| [\d.]+ \| [\d.]+% \| [\d.]+% \| yes \|$",
     ],
     "parse.py --smoke --shards 2": [
         r"^\| 10 \| 200 \| [\d.]+ s \| 10 \| .* \| 10 \| \d+% of [\d.]+ s \|$",
