@@ -286,13 +286,13 @@ def schedule_for(schedule: str | None, timezone: str) -> CronTriggerTimetable | 
 
 @cache
 def kubernetes_executor_configured() -> bool:
-    """Whether ``[core] executor`` names a Kubernetes executor, in any of its forms: ``KubernetesExecutor``,
-    an alias of it, a module path to a class of that name, a team's executor list.
+    """Whether ``[core] executor`` names a Kubernetes executor: ``KubernetesExecutor``, an alias
+    of it or a module path to a class of that name, alone, among others or in a team's list.
 
-    A task may name any configured executor (``executor=``), so with one of them a Kubernetes
-    executor every task carries its pod override; with none, no task needs one and the parse never
-    imports the kubernetes client (~0.3 s, paid at every task start). Cached: Airflow's
-    configuration is fixed for the life of a parsing process.
+    Any task may name any configured executor (``executor=``), so when one of them is a
+    Kubernetes executor every task carries its pod override; when none is, no task needs one and
+    no parse imports the kubernetes client (~0.3 s, which a worker pays at every task start).
+    Cached: Airflow's configuration is fixed for the life of a parsing process.
     """
     entries = re.split(r"[,;=]", conf.get("core", "executor"))
     return any(entry.strip().endswith("KubernetesExecutor") for entry in entries)
