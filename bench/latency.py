@@ -9,8 +9,8 @@ the next size and measures again. Per size, --rounds rounds of:
   SQL API          `SELECT hub.update_dag_config(..., p_batch_size => N)` committed -> N in the
                    DAG's doc_md in the API.
 
-With --compare-direct, `groups disable` is also timed with hubctl's own re-parse request turned
-on (HUB_AIRFLOW_REPARSE=true, needs --shards 1: the request names hub_dags.py). Goal: <= 5 s each.
+The listener is the only path from a change to Airflow (issue #21), whoever writes. Goal: <= 5 s
+each.
 
     .venv/bin/python bench/latency.py [--sizes 10 5000] [--shards 8] [--rounds 3]
 """
@@ -44,7 +44,7 @@ class Bench:
     def __init__(self, home: Path, api: AirflowApi) -> None:
         self.home, self.api = home, api
         self.url = embedded_server_url(home)
-        self.env = client_environment(home, HUBCTL_ACTOR="bench", HUB_AIRFLOW_REPARSE="false")
+        self.env = client_environment(home, HUBCTL_ACTOR="bench")
         self.batch_size = 500
 
     def lse_served(self) -> bool:
@@ -69,10 +69,8 @@ class Bench:
         conn.close()
         return int(count)
 
-    def hubctl(self, *arguments: str, **env: str) -> None:
-        subprocess.run(
-            [HUBCTL, *arguments], env={**self.env, **env}, check=True, capture_output=True
-        )
+    def hubctl(self, *arguments: str) -> None:
+        subprocess.run([HUBCTL, *arguments], env=self.env, check=True, capture_output=True)
 
     def timed(self, change: Callable[[], None], done: Callable[[], bool]) -> float:
         change()
@@ -83,9 +81,9 @@ class Bench:
             time.sleep(0.1)
         return time.monotonic() - returned
 
-    def groups_disable(self, **env: str) -> float:
+    def groups_disable(self) -> float:
         seconds = self.timed(
-            lambda: self.hubctl("groups", "disable", "lse", "-m", "latency bench", **env),
+            lambda: self.hubctl("groups", "disable", "lse", "-m", "latency bench"),
             lambda: not self.lse_served(),
         )
         self.timed(
@@ -141,7 +139,6 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10, 5000])
     parser.add_argument("--shards", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--compare-direct", action="store_true")
     arguments = parser.parse_args()
     home = Path(tempfile.mkdtemp(prefix="hublat"))
     print(f"{arguments.shards} parse unit(s)\n")
@@ -161,10 +158,6 @@ def main() -> None:
                 "raw SQL UPDATE": bench.raw_sql,
                 "SQL API update_dag_config": bench.sql_api,
             }
-            if arguments.compare_direct:
-                paths["groups disable + direct request"] = lambda: bench.groups_disable(
-                    HUB_AIRFLOW_REPARSE="true"
-                )
             for name, measure in paths.items():
                 seconds = [measure() for _ in range(arguments.rounds)]
                 print(f"| {size} | {name} | {statistics.median(seconds):.2f} | {max(seconds):.2f} |"

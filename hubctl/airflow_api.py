@@ -1,7 +1,7 @@
 """A small client for Airflow's REST API: ask for an immediate re-parse, read the DAG list.
 
-Standard library only (urllib): hubctl's write commands call it after every change, and they
-must stay fast and never import Airflow.
+Standard library only (urllib): the listener, `hubctl status` and `hubctl doctor` use it, and
+hubctl never imports Airflow.
 """
 
 from __future__ import annotations
@@ -11,20 +11,22 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
 from hubctl.errors import HubError
 from hubctl.settings import Settings, get_settings
 
-GENERATOR_FILE = "hub_dags.py"
 TIMEOUT_SECONDS = 5.0
 # Airflow silently caps a page at [api] maximum_page_limit (100 by default): ask for no more.
 PAGE_SIZE = 100
 
 
 class AirflowApiError(HubError):
-    pass
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status  # the HTTP status, when Airflow answered
 
 
 @dataclass(frozen=True)
@@ -76,7 +78,9 @@ class AirflowApi:
             with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
                 payload = response.read()
         except urllib.error.HTTPError as error:
-            raise AirflowApiError(f"Airflow API {method} {path}: HTTP {error.code}") from None
+            raise AirflowApiError(
+                f"Airflow API {method} {path}: HTTP {error.code}", error.code
+            ) from None
         except (urllib.error.URLError, OSError) as error:
             reason = getattr(error, "reason", error)
             raise AirflowApiError(
@@ -154,32 +158,17 @@ class AirflowApi:
         }
 
     def reparse(self, file_token: str) -> None:
-        """Ask the dag-processor to parse that file now (it picks it up within about a second)."""
-        self.call("PUT", f"/api/v2/parseDagFile/{file_token}")
+        """Ask the dag-processor to parse that file now (it picks it up within about a second).
 
-    def request_reparse(self) -> bool:
-        """Ask the dag-processor to parse the generator file now; False if Airflow has no DAG of it yet."""
-        token = self.file_tokens().get(GENERATOR_FILE)
-        if token is None:
-            return False
-        self.reparse(token)
-        return True
+        HTTP 409 means a request for the file is already pending: its parse has not started, so it
+        reads the configuration as it is now, and that is what was wanted.
+        """
+        try:
+            self.call("PUT", f"/api/v2/parseDagFile/{file_token}")
+        except AirflowApiError as error:
+            if error.status != HTTPStatus.CONFLICT:
+                raise
 
 
 def _quoted(part: str) -> str:
     return urllib.parse.quote(part, safe="")
-
-
-def notify_airflow(settings: Settings | None = None) -> str | None:
-    """After a committed change: ask Airflow to re-parse now. Returns a warning, never raises."""
-    settings = settings or get_settings()
-    config = AirflowApiConfig.from_settings(settings)
-    # With parse units only the listener knows which unit a change affects (docs/generator.md).
-    if config is None or not settings.airflow_reparse or settings.dag_shards > 1:
-        return None
-    try:
-        if not AirflowApi(config).request_reparse():
-            return "Airflow has no DAG from the generator yet; it will pick the change up on its next parse"
-    except (AirflowApiError, KeyError, ValueError) as error:
-        return f"change saved, but Airflow was not asked to re-parse: {error}"
-    return None

@@ -3,15 +3,18 @@
 Whoever writes (hubctl, the SQL API, raw SQL, the web page), the audit log gets an entry and the
 database NOTIFYs ``hub_changes`` on commit (migration 0010). This one process LISTENs, reads the
 entries after the last one it handled, maps their exchange groups to the parse units that build
-them (hubctl.shards) and asks Airflow to re-parse exactly those files.
+them (hubctl.shards) and asks Airflow to re-parse exactly those files. It is the only way hubctl
+tells Airflow about a change, whatever the number of parse units.
 
 The notification is only a wake-up: the audit log is the truth. After a lost connection (a
 database restart) the listener reconnects and catches up from the last id it handled, so a
-change committed while it was away is not missed. That id is also kept in a file beside the
-snapshot, so a restarted listener catches up on what was committed while it was stopped (its very
-first start begins at the newest entry). A failed re-parse request (Airflow not up yet, or
-unreachable) keeps the entries pending; they are retried on the next wake-up (at most
-POLL_SECONDS later).
+change committed while it was away is not missed. That id and a heartbeat are kept in its row of
+hub.listener_state (migration 0014), so a restarted listener catches up on what was committed
+while it was stopped, and `hubctl doctor` can tell from anywhere whether changes reach Airflow.
+A position it cannot trust (no row, or one ahead of the audit head: a restored or recreated
+database) is logged, and every unit is re-parsed once before it follows the head. A failed
+re-parse request (Airflow not up yet, or unreachable) keeps the entries pending; they are
+retried on the next wake-up (at most POLL_SECONDS later).
 """
 
 from __future__ import annotations
@@ -19,10 +22,11 @@ from __future__ import annotations
 import logging
 import os
 import select
+import signal
+import socket
 import threading
 import time
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
 import psycopg2
@@ -30,6 +34,7 @@ import psycopg2
 from hubctl.airflow_api import AirflowApi, AirflowApiConfig, AirflowApiError
 from hubctl.db import Connection, Database
 from hubctl.repository import audit as audit_rows
+from hubctl.repository import listener as state_rows
 from hubctl.settings import Settings
 from hubctl.shards import Shard, all_shards, shard_folder, shards_for_groups
 
@@ -47,6 +52,10 @@ TOKEN_REFRESH_SECONDS = 5.0
 # `hubctl up`): a change committed within that window of the unit's previous parse would
 # otherwise wait for the next periodic parse (30 s).
 SETTLE_SECONDS = 2.0
+# How often the listener records that it is alive (hub.listener_state.heartbeat_at); `hubctl
+# doctor` warns after three periods without one (hubctl.services.health).
+HEARTBEAT_SECONDS = 10.0
+_HOST = socket.gethostname()
 
 
 class Listener:
@@ -57,8 +66,11 @@ class Listener:
         self._given_api = api
         self._api = api
         self.database = Database.from_settings(settings)
-        self.position_file = settings.resolved_snapshot_path.parent / "listener-position"
-        self.last_id: int | None = _read_position(self.position_file)
+        self.name = settings.listener_name
+        # The last audit entry passed on to Airflow; None: every unit is to be re-parsed first.
+        self.last_id: int | None = None
+        self._started = False
+        self._beaten_at = float("-inf")
         self._tokens: dict[str, str] = {}
         self._tokens_read_at = float("-inf")
         self._settle_at: dict[Shard, float] = {}
@@ -84,18 +96,38 @@ class Listener:
                 stop.wait(RECONNECT_SECONDS)
 
     def _serve(self, conn: Connection, stop: threading.Event) -> None:
-        if self.last_id is None:
-            head = audit_rows.chain_head(conn)
-            self.last_id = int(head["last_id"] or 0) if head else 0
-            log.info("listening on %s from the newest audit entry, %d", CHANNEL, self.last_id)
-        else:
+        if not self._started:
+            self.start(conn)
+        if self.last_id is not None:
             log.info("listening on %s; catching up after audit entry %d", CHANNEL, self.last_id)
         while not stop.is_set():
             self.catch_up(conn)
             self.settle()
+            self.heartbeat(conn)
             select.select([conn], [], [], self._wait_seconds())
             conn.poll()
             conn.notifies.clear()
+
+    def start(self, conn: Connection) -> None:
+        """Take up the stored position; without one, every unit is re-parsed once (catch_up)."""
+        self.last_id = state_rows.start(conn, name=self.name, host=_HOST, pid=os.getpid())
+        self._started, self._beaten_at = True, time.monotonic()
+        if self.last_id is None:
+            log.warning(
+                "listener %r has no stored position (first start, or its row in"
+                " hub.listener_state is gone): re-parsing every unit once, then following the"
+                " audit log",
+                self.name,
+            )
+
+    def heartbeat(self, conn: Connection, *, force: bool = False) -> None:
+        """Record the position and that this listener is alive, at most every HEARTBEAT_SECONDS."""
+        if not force and time.monotonic() - self._beaten_at < HEARTBEAT_SECONDS:
+            return
+        state_rows.beat(
+            conn, name=self.name, host=_HOST, pid=os.getpid(), last_audit_id=self.last_id
+        )
+        self._beaten_at = time.monotonic()
 
     def _wait_seconds(self) -> float:
         if not self._settle_at:
@@ -116,11 +148,13 @@ class Listener:
             log.warning("Airflow not asked to re-parse again: %s", error)
 
     def catch_up(self, conn: Connection) -> None:
-        """Re-parse the units the entries after ``last_id`` affect; advance only on success."""
-        entries = audit_rows.affected_groups_after(conn, after_id=self.last_id or 0)
-        if not entries:
+        """Re-parse what the entries after ``last_id`` affect (every unit, without a position to
+        trust); advance, and record the position, only on success."""
+        pending = self.pending(conn)
+        if pending is None:
             return
-        shards = self.affected_shards(entry["groups"] for entry in entries)
+        shards, reached = pending
+        everything = self.last_id is None
         try:
             self.reparse(shards)
         except AirflowApiError as error:
@@ -128,10 +162,28 @@ class Listener:
             # Next time: a fresh login, address and tokens (Airflow may have restarted).
             self._api, self._tokens = self._given_api, {}
             return
-        self.last_id = int(entries[-1]["id"])
-        _write_position(self.position_file, self.last_id)
-        settle_at = time.monotonic() + SETTLE_SECONDS
-        self._settle_at.update(dict.fromkeys(shards, settle_at))
+        self.last_id = reached
+        self.heartbeat(conn, force=True)
+        if not everything:  # a lost position: no change is known to have just missed a parse
+            settle_at = time.monotonic() + SETTLE_SECONDS
+            self._settle_at.update(dict.fromkeys(shards, settle_at))
+
+    def pending(self, conn: Connection) -> tuple[set[Shard], int] | None:
+        """The units to re-parse and the audit id that reaches; None when nothing is new."""
+        head = _head_id(conn)
+        if self.last_id is not None and self.last_id > head:
+            log.warning(
+                "listener %r: stored position %d is ahead of the audit head %d (a restored or"
+                " recreated database?): re-parsing every unit once, then following from %d",
+                self.name, self.last_id, head, head,
+            )  # fmt: skip
+            self.last_id = None
+        if self.last_id is None:
+            return set(all_shards(self.settings.dag_shards)), head
+        entries = audit_rows.affected_groups_after(conn, after_id=self.last_id)
+        if not entries:
+            return None
+        return self.affected_shards(entry["groups"] for entry in entries), int(entries[-1]["id"])
 
     def affected_shards(self, groups_per_entry: Iterable[list[Any] | None]) -> set[Shard]:
         count = self.settings.dag_shards
@@ -177,22 +229,9 @@ class Listener:
             log.warning("cannot touch %s: %s", path, error)
 
 
-def _read_position(path: Path) -> int | None:
-    try:
-        return int(path.read_text())
-    except (OSError, ValueError):
-        return None
-
-
-def _write_position(path: Path, last_id: int) -> None:
-    """Best effort: without the file a restarted listener starts at the newest entry."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(f".{path.name}.tmp")
-        temporary.write_text(str(last_id))
-        os.replace(temporary, path)
-    except OSError as error:
-        log.warning("cannot keep the listener's position in %s: %s", path, error)
+def _head_id(conn: Connection) -> int:
+    head = audit_rows.chain_head(conn)
+    return int(head["last_id"] or 0) if head else 0
 
 
 def _first_line(error: Exception) -> str:
@@ -201,8 +240,6 @@ def _first_line(error: Exception) -> str:
 
 def listen(settings: Settings) -> None:
     """Run the listener until SIGTERM or Ctrl-C (`hubctl listen`, started by `hubctl up`)."""
-    import signal
-
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())

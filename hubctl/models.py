@@ -198,6 +198,23 @@ class BreakGlassAck(Base):
     note: Mapped[str] = mapped_column(sa.Text, nullable=False)
 
 
+# Migration 0014: each change listener's position and heartbeat (not audited).
+class ListenerState(Base):
+    __tablename__ = "listener_state"
+    __table_args__ = {"schema": "hub"}
+
+    name: Mapped[str] = mapped_column(sa.Text, primary_key=True)
+    last_audit_id: Mapped[int | None] = mapped_column(sa.BigInteger)
+    heartbeat_at: Mapped[dt.datetime] = mapped_column(
+        sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+    )
+    started_at: Mapped[dt.datetime] = mapped_column(
+        sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+    )
+    host: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    pid: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+
+
 class Security(Base):
     __tablename__ = "securities"
     __table_args__ = {"schema": "market"}

@@ -52,11 +52,12 @@ class Settings:
     # How long past the statement timeout the client waits for any answer before it hangs up: a
     # server (or a pooler in front of it) that accepted the login and went silent.
     answer_grace_seconds: int = 5
-    # Airflow's API (e.g. http://127.0.0.1:8080): hubctl asks it to re-parse after every
-    # change. Unset: the local stack's, when `hubctl up` runs.
+    # Airflow's API (e.g. http://127.0.0.1:8080): the listener asks it to re-parse what a change
+    # affects; status and doctor read it. Unset: the local stack's, when `hubctl up` runs.
     airflow_api_url: str | None = None
-    # Ask Airflow to re-parse after each change (when its API is known).
-    airflow_reparse: bool = True
+    # The listener's row in hub.listener_state (its position and heartbeat): one name per
+    # `hubctl listen` process.
+    listener_name: str = "default"
     airflow_username: str = "admin"
     airflow_password: str | None = None
     # Port of the local stack's api-server.

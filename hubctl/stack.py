@@ -27,6 +27,7 @@ from pathlib import Path
 
 from hubctl import anchors, migrations
 from hubctl.airflow_api import AirflowApiConfig, stack_api_file
+from hubctl.author import Author
 from hubctl.db import Database, stop_embedded_server
 from hubctl.errors import HubError
 from hubctl.paths import DAGS_FOLDER
@@ -198,7 +199,7 @@ def _core_environment(stack: Stack, *, hub_url: str, airflow_url: str) -> dict[s
         # stale_dag_threshold older than the file's, checked every parsing_cleanup_interval
         # (defaults 50 s and 60 s). A DAG's last_parsed_time is written after its file's parse
         # finished, so a live DAG is never older than the file: 1 s is safe, and a disabled
-        # group's DAGs go stale within seconds of hubctl's re-parse request.
+        # group's DAGs go stale within seconds of the listener's re-parse request.
         "AIRFLOW__DAG_PROCESSOR__STALE_DAG_THRESHOLD": "1",
         "AIRFLOW__SCHEDULER__PARSING_CLEANUP_INTERVAL": "1",
         # A changed DAG (doc_md, knobs) is written, and served by the api-server, only if its last
@@ -241,9 +242,8 @@ def prepare(stack: Stack, echo: Echo) -> dict[str, str]:
     grant_runtime_role(owner_url)
     database = Database(hub_url)
     if _first_start(database):
-        documents.apply_document(
-            database, configfile.load_defaults(), actor="hubctl-up", reason="default configuration"
-        )
+        defaults_loader = Author(actor="hubctl-up", reason="default configuration")
+        documents.apply_document(database, configfile.load_defaults(), author=defaults_loader)
         echo("loaded the default configuration (4 exchange groups, 10 jobs, sample data source)")
     # The audit_anchor job signs with it (hubctl.anchors); local only: it lives beside the data.
     anchors.ensure_local_key(stack.home)
@@ -387,7 +387,7 @@ def _report_dead_workers(stack: Stack, reported: set[str], echo: Echo) -> None:
 
 
 def publish_api(stack: Stack) -> AirflowApiConfig:
-    """Write the API address and login where hubctl finds them, so changes trigger a re-parse."""
+    """Write the API address and login where hubctl finds them (the listener, status, doctor)."""
     config = AirflowApiConfig(stack.api_url, ADMIN, _secrets(stack)["password"])
     path = stack_api_file(stack.home)
     path.write_text(json.dumps(config.__dict__))

@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL, Engine, make_url
 
 from hubctl import migrations
+from hubctl.author import Author
 from hubctl.db import Database
 from hubctl.paths import DAGS_FOLDER
 from hubctl.settings import get_settings
@@ -138,7 +139,9 @@ def default_config(engine: Engine, database: Database) -> Engine:
     from hubctl.services import documents
 
     documents.apply_document(
-        database, configfile.load_defaults(), actor="pytest", reason="default configuration"
+        database,
+        configfile.load_defaults(),
+        author=Author("pytest", reason="default configuration"),
     )
     return engine
 

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 
 from hubctl.audit import ChainReport, verify_chain
+from hubctl.author import Author
 from hubctl.db import audited_transaction
 from hubctl.repository.rows import fetch
 from tests.databases import database_of
@@ -34,7 +35,7 @@ def audit_rows(conn: sa.Connection) -> list[dict[str, Any]]:
 def test_actor_reason_and_change_set_come_from_the_transaction_settings(engine: sa.Engine) -> None:
     database = database_of(engine)
     with audited_transaction(
-        database, actor="alice", reason="new market", change_set="cs-1"
+        database, author=Author("alice", reason="new market"), change_set="cs-1"
     ) as conn:
         fetch(conn, INSERT_GROUP.text.replace(":name", "%(name)s"), {"name": "lse"})
     with engine.connect() as conn:
@@ -151,7 +152,9 @@ def make_history(engine: sa.Engine, changes: int = 5) -> None:
     with engine.begin() as conn:
         conn.execute(INSERT_JOB, {"job": "j"})
     for size in range(1, changes):
-        with audited_transaction(database_of(engine), actor="bob", reason=f"step {size}") as conn:
+        with audited_transaction(
+            database_of(engine), author=Author("bob", reason=f"step {size}")
+        ) as conn:
             fetch(conn, "UPDATE hub.dag_configuration SET batch_size = %(s)s", {"s": size})
 
 
@@ -196,7 +199,7 @@ def test_concurrent_writers_keep_one_chain(engine: sa.Engine) -> None:
 
     def writer(job: str) -> None:
         for size in range(1, 11):
-            with audited_transaction(database_of(engine), actor=f"writer-{job}") as conn:
+            with audited_transaction(database_of(engine), author=Author(f"writer-{job}")) as conn:
                 fetch(
                     conn,
                     "UPDATE hub.dag_configuration SET batch_size = %(s)s WHERE job_name = %(j)s",

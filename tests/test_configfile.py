@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from hubctl import configfile
+from hubctl.author import Author
 from hubctl.errors import ValidationError
 from hubctl.services import documents
 from hubctl.tables import JOBS
@@ -132,8 +133,7 @@ def test_apply_returns_the_change_set_of_its_audit_rows(engine: Engine) -> None:
     result = documents.apply_document(
         database_of(engine),
         configfile.parse_text("tickers: [{ticker: RIO.L, exchange: LSE}]"),
-        actor="t",
-        reason=None,
+        author=Author("t", reason=None),
     )
     with engine.connect() as conn:
         change_sets = conn.scalars(sa.text("SELECT change_set FROM hub.audit_log")).all()
@@ -153,18 +153,18 @@ def test_an_operator_role_can_plan_and_apply(engine: Engine) -> None:
     operator = sa.create_engine(make_url(str(engine.url)).set(username=name), poolclass=sa.NullPool)
     try:
         documents.apply_document(
-            database_of(operator), configfile.load_defaults(), actor="op", reason=None
+            database_of(operator), configfile.load_defaults(), author=Author("op", reason=None)
         )
         change = config.set_job(
             database_of(operator),
             dag_name="calculate_indicators",
             job_name="all",
             changes=FieldChanges({"priority": 7}),
-            actor="op",
+            author=Author("op"),
         )
         with operator.connect() as conn:
             latest = conn.scalar(sa.text("SELECT max(id) FROM hub.audit_log"))
-        audit.revert(database_of(operator), entry_id=int(latest or 0), actor="op")
+        audit.revert(database_of(operator), entry_id=int(latest or 0), author=Author("op"))
         assert change.version_after == 2
         assert documents.plan_document(database_of(operator), configfile.load_defaults()).empty
     finally:

@@ -8,6 +8,7 @@ import psycopg2.errors
 import pytest
 import sqlalchemy as sa
 
+from hubctl.author import Author
 from hubctl.db import (
     Database,
     audited_transaction,
@@ -57,7 +58,7 @@ def test_audited_transaction_rolls_back_everything_on_failure(
     insert = "INSERT INTO hub.dag_configuration (dag_name, job_name) VALUES ('d', 'j')"
     with (
         pytest.raises(psycopg2.errors.UniqueViolation),
-        audited_transaction(database, actor="a") as conn,
+        audited_transaction(database, author=Author("a")) as conn,
     ):
         rows.fetch(conn, insert)
         rows.fetch(conn, insert)

@@ -12,7 +12,7 @@ from hubctl.settings import Settings
 
 def test_unset_variables_keep_the_defaults() -> None:
     assert Settings.from_environment({}) == Settings()
-    assert Settings().home == Path(".hub") and Settings().airflow_reparse is True
+    assert Settings().home == Path(".hub") and Settings().listener_name == "default"
 
 
 def test_each_variable_is_parsed_as_its_field_type() -> None:
@@ -21,7 +21,7 @@ def test_each_variable_is_parsed_as_its_field_type() -> None:
             "HUB_DATABASE_URL": "postgresql+psycopg2://u@h/db",
             "HUB_HOME": "/srv/hub",
             "HUB_CONNECT_TIMEOUT_SECONDS": " 7 ",
-            "HUB_AIRFLOW_REPARSE": "Off",
+            "HUB_LISTENER_NAME": "eu-listener",
             "HUB_STRICT": "yes",
             "HUB_SNAPSHOT_PATH": "",  # empty unsets an optional setting
             "OTHER_HOME": "/ignored",
@@ -30,7 +30,7 @@ def test_each_variable_is_parsed_as_its_field_type() -> None:
     assert settings.database_url == "postgresql+psycopg2://u@h/db"
     assert settings.home == Path("/srv/hub")
     assert settings.connect_timeout_seconds == 7
-    assert (settings.airflow_reparse, settings.strict) == (False, True)
+    assert (settings.listener_name, settings.strict) == ("eu-listener", True)
     assert settings.snapshot_path is None
     assert settings.resolved_snapshot_path == Path("/srv/hub/snapshot.json")
 

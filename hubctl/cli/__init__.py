@@ -6,7 +6,6 @@ modules import the library inside each command, so `hubctl --help` stays fast.
 
 from __future__ import annotations
 
-import contextvars
 import logging
 import os
 import shlex
@@ -15,7 +14,7 @@ from typing import Any
 
 import typer
 
-from hubctl import __version__, origin
+from hubctl import __version__
 from hubctl.cli import (
     audit,
     config,
@@ -30,6 +29,7 @@ from hubctl.cli import (
     tickers,
     up,
 )
+from hubctl.cli.common import Invocation
 from hubctl.errors import ChangeRequested, HubError, ValidationError
 
 app = typer.Typer(
@@ -79,13 +79,14 @@ def main(args: list[str] | None = None) -> None:
 
     Usage errors exit 2 and `typer.Exit(code)` exits with its code (Typer's standalone mode).
     A write that became a change request (a protected group) is no failure: its message goes
-    to stdout and the exit code is 0. Each run gets a context of its own, so what a command
-    sets there (`--break-glass`) never outlives it.
+    to stdout and the exit code is 0. The command line reaches every command as the root
+    context's ``obj`` (an Invocation), so a change request can show what was typed.
     """
     _show_library_warnings()
+    argv = sys.argv[1:] if args is None else args
     try:
-        _refuse_undecodable(sys.argv[1:] if args is None else args)
-        contextvars.copy_context().run(_run, args)
+        _refuse_undecodable(argv)
+        app(args=argv, obj=Invocation(command_line=shlex.join(["hubctl", *argv])))
     except ChangeRequested as request:
         from hubctl.cli.output import echo
 
@@ -97,11 +98,6 @@ def main(args: list[str] | None = None) -> None:
         if os.environ.get("HUBCTL_DEBUG") == "1":
             raise
         _fail(describe_unexpected(error))
-
-
-def _run(args: list[str] | None) -> None:
-    origin.command_line.set(shlex.join(["hubctl", *(sys.argv[1:] if args is None else args)]))
-    app(args=args)
 
 
 class _CurrentStderr(logging.StreamHandler):

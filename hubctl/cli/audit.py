@@ -232,6 +232,7 @@ def diff(
 
 @app.command("revert")
 def revert(
+    ctx: typer.Context,
     entry_id: EntryArgument,
     actor: ActorOption = None,
     reason: ReasonOption = None,
@@ -245,5 +246,7 @@ def revert(
     """
     from hubctl.services import audit
 
-    change = audit.revert(database(), entry_id=entry_id, **author(actor, reason))
+    change = audit.revert(
+        database(), entry_id=entry_id, author=author(ctx, actor, reason, break_glass=break_glass)
+    )
     report(change)

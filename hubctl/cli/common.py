@@ -1,15 +1,16 @@
-"""What the command groups share: the actor and reason options, the database, change reports."""
+"""What the command groups share: who writes (the Author), the database, change reports."""
 
 from __future__ import annotations
 
 import getpass
 import os
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from hubctl.author import Apply, Author, WriteMode
 from hubctl.cli.output import cell, echo
-from hubctl.errors import ValidationError
 
 if TYPE_CHECKING:
     from hubctl.db import Database
@@ -29,20 +30,10 @@ ReasonOption = Annotated[
 ]
 
 
-def _enter_break_glass(value: bool) -> bool:
-    """Parsing `--break-glass` switches this run to break-glass (hubctl.services.changes)."""
-    if value:
-        from hubctl.services.changes import break_glass
-
-        break_glass.set(True)
-    return value
-
-
 BreakGlassOption = Annotated[
     bool,
     typer.Option(
         "--break-glass",
-        callback=_enter_break_glass,
         help="Emergency only: write a protected group's change without approval. Needs -m; the"
         " audit flags it and `hubctl doctor` reports it until acknowledged.",
     ),
@@ -71,25 +62,28 @@ def _os_user() -> str:
         return f"uid:{os.getuid()}"
 
 
-def _undecodable(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
+@dataclass(frozen=True)
+class Invocation:
+    """What ``main`` hands every command as the root Click context's ``obj``: the command line
+    typed, and how to write (``hubctl schedule add`` runs a command with mode Capture)."""
+
+    command_line: str | None = None
+    mode: WriteMode = field(default_factory=Apply)
 
 
-def author(actor: str | None, reason: str | None) -> dict[str, Any]:
-    """actor and reason for a library write: --actor, else $HUBCTL_ACTOR, else the OS user."""
-    name = _os_user() if actor is None else actor
-    for field, value in (("actor", name), ("reason", reason or "")):
-        if "\x00" in value:
-            raise ValidationError(f"{field}: must not contain NUL characters")
-        if not value.isascii() and _undecodable(value):
-            raise ValidationError(f"{field}: not valid UTF-8 (e.g. from $HUBCTL_ACTOR)")
-    if not name.strip():
-        raise ValidationError("actor: must not be empty")
-    return {"actor": name, "reason": reason}
+def author(
+    ctx: typer.Context, actor: str | None, reason: str | None, *, break_glass: bool = False
+) -> Author:
+    """Who writes: --actor, else $HUBCTL_ACTOR, else the OS user; with this run's command line and
+    write mode (a command run without ``main``, e.g. by a test's runner, applies)."""
+    invocation = ctx.find_root().obj or Invocation()
+    return Author(
+        actor=_os_user() if actor is None else actor,
+        reason=reason,
+        command_line=invocation.command_line,
+        break_glass=break_glass,
+        mode=invocation.mode,
+    )
 
 
 def database() -> Database:

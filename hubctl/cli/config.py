@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from hubctl.author import Author
 from hubctl.cli.common import (
     ActorOption,
     AssignmentsArgument,
@@ -84,6 +85,7 @@ def get_job(
 
 @app.command("set", epilog=f"Fields:\n\n{JOBS.field_help()}")
 def set_job(
+    ctx: typer.Context,
     dag: DagArgument,
     job: JobArgument,
     assignments: AssignmentsArgument,
@@ -109,13 +111,14 @@ def set_job(
         changes=parse_assignments(assignments, table=JOBS),
         expect_version=expect_version,
         dry_run=dry_run,
-        **author(actor, reason),
+        author=author(ctx, actor, reason, break_glass=break_glass),
     )
     report(change, dry_run=dry_run)
 
 
 @app.command("add", epilog=f"Fields:\n\n{JOBS.field_help()}")
 def add_job(
+    ctx: typer.Context,
     dag: DagArgument,
     job: JobArgument,
     assignments: Annotated[
@@ -138,13 +141,14 @@ def add_job(
         dag_name=dag,
         job_name=job,
         values=changes.apply_to({}),
-        **author(actor, reason),
+        author=author(ctx, actor, reason, break_glass=break_glass),
     )
     report(change)
 
 
 @app.command("remove")
 def remove_job(
+    ctx: typer.Context,
     dag: DagArgument,
     job: JobArgument,
     actor: ActorOption = None,
@@ -157,20 +161,28 @@ def remove_job(
     """
     from hubctl.services import config
 
-    report(config.remove_job(database(), dag_name=dag, job_name=job, **author(actor, reason)))
+    report(
+        config.remove_job(
+            database(),
+            dag_name=dag,
+            job_name=job,
+            author=author(ctx, actor, reason, break_glass=break_glass),
+        )
+    )
 
 
-def _set_enabled(dag: str, job: str, enabled: bool, actor: str | None, reason: str | None) -> None:
+def _set_enabled(dag: str, job: str, enabled: bool, who: Author) -> None:
     from hubctl.services import config
 
     change = config.set_job_enabled(
-        database(), dag_name=dag, job_name=job, enabled=enabled, **author(actor, reason)
+        database(), dag_name=dag, job_name=job, enabled=enabled, author=who
     )
     report(change)
 
 
 @app.command("enable")
 def enable_job(
+    ctx: typer.Context,
     dag: DagArgument,
     job: JobArgument,
     actor: ActorOption = None,
@@ -181,11 +193,12 @@ def enable_job(
 
     Example: hubctl config enable data_collection_equities lse
     """
-    _set_enabled(dag, job, True, actor, reason)
+    _set_enabled(dag, job, True, author(ctx, actor, reason, break_glass=break_glass))
 
 
 @app.command("disable")
 def disable_job(
+    ctx: typer.Context,
     dag: DagArgument,
     job: JobArgument,
     actor: ActorOption = None,
@@ -196,4 +209,4 @@ def disable_job(
 
     Example: hubctl config disable data_collection_equities lse -m "exchange holiday"
     """
-    _set_enabled(dag, job, False, actor, reason)
+    _set_enabled(dag, job, False, author(ctx, actor, reason, break_glass=break_glass))

@@ -21,7 +21,8 @@ Generated from the code by `python -m hubctl.cli.docgen > docs/cli.md`; do not e
 
 - **Who and why.** Every command that writes takes `--actor NAME` (default: `$HUBCTL_ACTOR`, else
   the OS user) and `-m/--reason TEXT`; both land in the audit row of each changed row, with one
-  change-set id per command.
+  change-set id per command. The command passes them, with `--break-glass` and the command line,
+  to the library as one `Author` value (hubctl.author); nothing is carried on the side.
 - **Output.** Every read command takes `-o/--output table|json|csv|yaml`: `table` is for people,
   the others keep the same field names for scripts (in CSV, lists and objects are JSON text).
 - **Errors.** One line `Error: ...` on stderr naming the field, exit 1; usage errors exit 2; set

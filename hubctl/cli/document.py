@@ -144,6 +144,7 @@ def plan(
 
 
 def apply(
+    ctx: typer.Context,
     file: FileOption = None,
     defaults: DefaultsOption = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
@@ -164,7 +165,7 @@ def apply(
     from hubctl.services import documents
 
     document, mode = _document(file, defaults)
-    who = author(actor, reason)
+    who = author(ctx, actor, reason, break_glass=break_glass)
     planned = documents.plan_document(database(), document, mode=mode)
     documents.check_fingerprint(planned, expect_plan)
     _print_plan(planned)
@@ -175,7 +176,7 @@ def apply(
             raise ValidationError("yes: the file came from stdin, so confirm with --yes")
         typer.confirm("Apply these changes?", abort=True)
     result = documents.apply_document(
-        database(), document, mode=mode, expected_fingerprint=planned.fingerprint, **who
+        database(), document, mode=mode, expected_fingerprint=planned.fingerprint, author=who
     )
     typer.echo(f"Applied {len(result.plan.changes)} change(s) in change set {result.change_set}.")
 

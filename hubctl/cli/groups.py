@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from hubctl.author import Author
 from hubctl.cli.common import (
     ActorOption,
     AssignmentsArgument,
@@ -57,6 +58,7 @@ def show_group(group: GroupArgument, output: OutputOption = OutputFormat.table) 
 
 @app.command("add")
 def add_group(
+    ctx: typer.Context,
     group: GroupArgument,
     exchange: Annotated[
         list[str], typer.Option("--exchange", help="Exchange code (repeat for several), e.g. LSE.")
@@ -104,13 +106,14 @@ def add_group(
         priority=priority,
         calendar=calendar,
         enabled=not disabled,
-        **author(actor, reason),
+        author=author(ctx, actor, reason, break_glass=break_glass),
     )
     report(change)
 
 
 @app.command("set", epilog=f"Fields:\n\n{GROUPS.field_help()}")
 def set_group(
+    ctx: typer.Context,
     group: GroupArgument,
     assignments: AssignmentsArgument,
     expect_version: ExpectVersionOption = None,
@@ -132,22 +135,21 @@ def set_group(
         changes=parse_assignments(assignments, table=GROUPS),
         expect_version=expect_version,
         dry_run=dry_run,
-        **author(actor, reason),
+        author=author(ctx, actor, reason, break_glass=break_glass),
     )
     report(change, dry_run=dry_run)
 
 
-def _set_enabled(group: str, enabled: bool, actor: str | None, reason: str | None) -> None:
+def _set_enabled(group: str, enabled: bool, who: Author) -> None:
     from hubctl.services import groups
 
-    change = groups.set_group_enabled(
-        database(), group_name=group, enabled=enabled, **author(actor, reason)
-    )
+    change = groups.set_group_enabled(database(), group_name=group, enabled=enabled, author=who)
     report(change)
 
 
 @app.command("enable")
 def enable_group(
+    ctx: typer.Context,
     group: GroupArgument,
     actor: ActorOption = None,
     reason: ReasonOption = None,
@@ -157,11 +159,12 @@ def enable_group(
 
     Example: hubctl groups enable lse
     """
-    _set_enabled(group, True, actor, reason)
+    _set_enabled(group, True, author(ctx, actor, reason, break_glass=break_glass))
 
 
 @app.command("disable")
 def disable_group(
+    ctx: typer.Context,
     group: GroupArgument,
     actor: ActorOption = None,
     reason: ReasonOption = None,
@@ -171,11 +174,12 @@ def disable_group(
 
     Example: hubctl groups disable lse -m "LSE outage"
     """
-    _set_enabled(group, False, actor, reason)
+    _set_enabled(group, False, author(ctx, actor, reason, break_glass=break_glass))
 
 
 @app.command("remove")
 def remove_group(
+    ctx: typer.Context,
     group: GroupArgument,
     actor: ActorOption = None,
     reason: ReasonOption = None,
@@ -187,4 +191,8 @@ def remove_group(
     """
     from hubctl.services import groups
 
-    report(groups.remove_group(database(), group_name=group, **author(actor, reason)))
+    report(
+        groups.remove_group(
+            database(), group_name=group, author=author(ctx, actor, reason, break_glass=break_glass)
+        )
+    )

@@ -64,8 +64,9 @@ def doctor(
     the schema: it could silence the audit), the generator's snapshot, every enabled job (one
     `job <dag_id>` line, with the reason, per job that produces no DAG), Airflow's API, and that
     Airflow serves exactly the DAGs the configuration defines, and that none of them is paused in
-    Airflow while its market is enabled. Warns about suspended scheduled changes. Exit 1 when any
-    check fails.
+    Airflow while its market is enabled. Warns about suspended scheduled changes, and when no
+    listener passes changes on to Airflow (no heartbeat, or behind the audit log). Exit 1 when
+    any check fails.
 
     Example: hubctl doctor
     """

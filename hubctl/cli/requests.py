@@ -68,7 +68,10 @@ def _decided(request: ChangeRequest, verb: str) -> None:
 
 @app.command("approve")
 def approve(
-    request_id: RequestArgument, actor: ActorOption = None, reason: ReasonOption = None
+    ctx: typer.Context,
+    request_id: RequestArgument,
+    actor: ActorOption = None,
+    reason: ReasonOption = None,
 ) -> None:
     """Approve another person's request (--actor names you; the requester cannot approve).
 
@@ -77,13 +80,17 @@ def approve(
     from hubctl.services import requests
 
     _decided(
-        requests.approve(database(), request_id=request_id, **author(actor, reason)), "approved"
+        requests.approve(database(), request_id=request_id, author=author(ctx, actor, reason)),
+        "approved",
     )
 
 
 @app.command("reject")
 def reject(
-    request_id: RequestArgument, actor: ActorOption = None, reason: ReasonOption = None
+    ctx: typer.Context,
+    request_id: RequestArgument,
+    actor: ActorOption = None,
+    reason: ReasonOption = None,
 ) -> None:
     """Reject (or, as its requester, withdraw) an open or approved request.
 
@@ -92,13 +99,17 @@ def reject(
     from hubctl.services import requests
 
     _decided(
-        requests.reject(database(), request_id=request_id, **author(actor, reason)), "rejected"
+        requests.reject(database(), request_id=request_id, author=author(ctx, actor, reason)),
+        "rejected",
     )
 
 
 @app.command("apply")
 def apply(
-    request_id: RequestArgument, actor: ActorOption = None, reason: ReasonOption = None
+    ctx: typer.Context,
+    request_id: RequestArgument,
+    actor: ActorOption = None,
+    reason: ReasonOption = None,
 ) -> None:
     """Apply an approved request in one transaction; refused as stale if a target row changed since.
 
@@ -106,12 +117,15 @@ def apply(
     """
     from hubctl.services import requests
 
-    for change in requests.apply(database(), request_id=request_id, **author(actor, reason)):
+    for change in requests.apply(
+        database(), request_id=request_id, author=author(ctx, actor, reason)
+    ):
         report(change)
 
 
 @app.command("ack-break-glass")
 def ack_break_glass(
+    ctx: typer.Context,
     change_set: Annotated[
         str, typer.Argument(help="The break-glass change set, as doctor shows it.")
     ],
@@ -125,7 +139,7 @@ def ack_break_glass(
     from hubctl.services import requests
 
     item = requests.acknowledge_break_glass(
-        database(), change_set=change_set, **author(actor, reason)
+        database(), change_set=change_set, author=author(ctx, actor, reason)
     )
     echo(f"acknowledged {item.change_set} ({item.actor}: {item.reason})")
 

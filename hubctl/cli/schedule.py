@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import io
 import shlex
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from hubctl.cli.common import ActorOption, ReasonOption, author, database
+from hubctl.cli.common import ActorOption, Invocation, ReasonOption, author, database
 from hubctl.cli.output import OutputFormat, OutputOption, echo, render
 from hubctl.errors import ValidationError
+
+if TYPE_CHECKING:
+    from hubctl.services.changes import ChangesCaptured
 
 app = typer.Typer(
     help="Scheduled changes: any write command, applied at a later time by hub_scheduler.",
@@ -32,19 +36,30 @@ def _require_schedulable(command: list[str]) -> None:
         )
 
 
-def _run_quietly(command: list[str]) -> None:
-    """Run ``hubctl COMMAND`` in this process, its output discarded (its errors are not)."""
-    from hubctl.cli import app as hubctl
+def _captured(
+    ctx: typer.Context, command: list[str], run_at: dt.datetime
+) -> ChangesCaptured | None:
+    """Run ``hubctl COMMAND`` in this process as it will run at ``run_at``, in Capture mode: what
+    it would write (None: it made no audited change). Its output is discarded, its errors are not."""
+    # deferred: the library takes ~170 ms to import; `hubctl --help` must not pay for it
+    from hubctl.services.changes import ChangesCaptured
+    from hubctl.services.schedule import capture_at
 
-    with contextlib.redirect_stdout(io.StringIO()):
-        try:
-            typer.main.get_command(hubctl).main(command, "hubctl", standalone_mode=False)
-        except typer.TyperException as error:  # a usage error: unknown command, bad option
-            raise ValidationError(f"command: {error}") from None
+    root = ctx.find_root()
+    capture = Invocation(command_line=shlex.join(["hubctl", *command]), mode=capture_at(run_at))
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            root.command.main(command, root.info_name, obj=capture, standalone_mode=False)
+    except ChangesCaptured as captured:
+        return captured
+    except typer.TyperException as error:  # a usage error: unknown command, bad option
+        raise ValidationError(f"command: {error}") from None
+    return None
 
 
 @app.command("add", context_settings=_PASS_THROUGH)
 def add(
+    ctx: typer.Context,
     at: Annotated[
         str,
         typer.Option(
@@ -62,14 +77,15 @@ def add(
 
     Example: hubctl schedule add --at 2026-12-29T07:00Z groups disable lse -m "closure"
     """
-    from hubctl.services import schedule
+    from hubctl.services import schedule  # deferred: ~170 ms, as in _captured
 
     run_at = schedule.parse_run_at(at)
     _require_schedulable(command)
-    with schedule.capturing_at(run_at) as captured:
-        _run_quietly(command)
     change = schedule.add(
-        database(), run_at=run_at, command=shlex.join(["hubctl", *command]), captured=captured
+        database(),
+        run_at=run_at,
+        command=shlex.join(["hubctl", *command]),
+        captured=_captured(ctx, command, run_at),
     )
     echo(f"scheduled #{change.id} for {change.run_at.isoformat()}: {change.summary}")
 
@@ -88,7 +104,7 @@ def list_changes(
 
     Example: hubctl schedule list --state suspended
     """
-    from hubctl.services import schedule
+    from hubctl.services import schedule  # deferred: ~170 ms, as in _captured
 
     changes = schedule.list_changes(database(), state=state)
     render([change.to_dict() for change in changes], output, columns=LIST_COLUMNS)
@@ -96,6 +112,7 @@ def list_changes(
 
 @app.command("cancel")
 def cancel(
+    ctx: typer.Context,
     change_id: Annotated[
         int, typer.Argument(help="The change's id (schedule list).", metavar="ID")
     ],
@@ -106,7 +123,7 @@ def cancel(
 
     Example: hubctl schedule cancel 3 -m "LSE opens after all"
     """
-    from hubctl.services import schedule
+    from hubctl.services import schedule  # deferred: ~170 ms, as in _captured
 
-    change = schedule.cancel(database(), change_id=change_id, **author(actor, reason))
+    change = schedule.cancel(database(), change_id=change_id, author=author(ctx, actor, reason))
     echo(f"cancelled #{change.id}: {change.summary}; it will not be applied")

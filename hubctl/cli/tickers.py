@@ -38,6 +38,7 @@ def list_tickers(
 
 @app.command("add")
 def add_ticker(
+    ctx: typer.Context,
     ticker: TickerArgument,
     exchange: Annotated[str, typer.Option("--exchange", help="Exchange code, e.g. LSE.")],
     grouping: Annotated[
@@ -61,13 +62,14 @@ def add_ticker(
         exchange=exchange,
         groupings=grouping or [],
         enabled=not disabled,
-        **author(actor, reason),
+        author=author(ctx, actor, reason, break_glass=break_glass),
     )
     report(change)
 
 
 @app.command("remove")
 def remove_ticker(
+    ctx: typer.Context,
     ticker: TickerArgument,
     actor: ActorOption = None,
     reason: ReasonOption = None,
@@ -79,11 +81,16 @@ def remove_ticker(
     """
     from hubctl.services import tickers
 
-    report(tickers.remove_ticker(database(), ticker=ticker, **author(actor, reason)))
+    report(
+        tickers.remove_ticker(
+            database(), ticker=ticker, author=author(ctx, actor, reason, break_glass=break_glass)
+        )
+    )
 
 
 @app.command("import")
 def import_tickers(
+    ctx: typer.Context,
     file: Annotated[Path, typer.Argument(help="CSV: ticker,exchange[,groupings][,enabled].")],
     actor: ActorOption = None,
     reason: ReasonOption = None,
@@ -97,7 +104,9 @@ def import_tickers(
     """
     from hubctl.services import tickers
 
-    result = tickers.import_tickers(database(), path=file, **author(actor, reason))
+    result = tickers.import_tickers(
+        database(), path=file, author=author(ctx, actor, reason, break_glass=break_glass)
+    )
     plan = result.plan
     typer.echo(
         f"imported {file}: {plan.count('create')} created, {plan.count('update')} updated"

@@ -70,8 +70,10 @@ def listen() -> None:
 
     LISTENs on the hub database's `hub_changes` channel (the audit log announces each change),
     maps the change's exchange groups to the parse units that build them and asks Airflow's API
-    to re-parse exactly those files. Reconnects after a database restart and catches up from the
-    audit log. `hubctl up` runs it; run it yourself next to a production Airflow (docs/deploy.md).
+    to re-parse exactly those files. This is the only way changes reach Airflow in seconds. Its
+    position in the audit log and a heartbeat live in hub.listener_state (one row per
+    HUB_LISTENER_NAME), so it catches up after a restart and `hubctl doctor` sees when it is
+    gone. `hubctl up` runs it; run it yourself next to a production Airflow (docs/deploy.md).
 
     Example: HUB_AIRFLOW_API_URL=http://airflow:8080 hubctl listen
     """

@@ -9,11 +9,10 @@
 Nothing here imports hubctl above settings.
 """
 
-from hubctl.db.bounded import Limits
+from hubctl.db.bounded import BoundedConnection, Limits
 from hubctl.db.connection import (
     Connection,
     Database,
-    Via,
     audited_transaction,
     create_engine,
     resolve_database_url,
@@ -29,10 +28,10 @@ from hubctl.db.urls import connection_arguments, libpq_url
 
 __all__ = [
     "EMBEDDED_RUNTIME_ROLE",
+    "BoundedConnection",
     "Connection",
     "Database",
     "Limits",
-    "Via",
     "audited_transaction",
     "connection_arguments",
     "create_engine",

@@ -11,14 +11,13 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
 
 import psycopg2
 import psycopg2.extensions
-from psycopg2.extensions import connection as Connection
 from psycopg2.extensions import make_dsn
 
 from hubctl.db.urls import connection_arguments
@@ -73,7 +72,7 @@ class Limits:
 _PROBE_LIMITS = Limits(connect_seconds=2, lock_ms=0, statement_ms=1000, grace_seconds=1)
 
 
-def open_connection(url: str, limits: Limits) -> Connection:
+def open_connection(url: str, limits: Limits) -> BoundedConnection:
     """A connection whose every round trip is bounded by ``limits`` (see ``BoundedConnection``)."""
     arguments = connection_arguments(url)
     dsn = make_dsn(**arguments | limits.libpq_keywords(arguments.get("options", "")))
@@ -86,7 +85,12 @@ class BoundedConnection(psycopg2.extensions.connection):
     """psycopg2's connection, with a watch beside each round trip (``_Watch``).
 
     Cursors (SQLAlchemy's included) are ``BoundedCursor``s; commit and rollback are bounded too.
+    ``as_of``: the control tables as they were at some moment (table name -> rows as JSON objects,
+    hubctl.services.history), or None; while set, this connection's control-table selects read
+    those rows instead of the live tables (hubctl.repository.rows).
     """
+
+    as_of: Mapping[str, list[dict[str, Any]]] | None = None
 
     def watched(self, url: str, limits: Limits) -> None:
         # Read now: the watch thread must not touch libpq while the query runs.

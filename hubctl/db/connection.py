@@ -12,13 +12,13 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 import psycopg2
 from psycopg2 import sql
 from psycopg2.extensions import connection as Connection
 
-from hubctl.db.bounded import Limits, open_connection
+from hubctl.db.bounded import BoundedConnection, Limits, open_connection
 from hubctl.db.embedded import EMBEDDED_RUNTIME_ROLE, embedded_server_url
 from hubctl.errors import DatabaseUnavailableError
 from hubctl.settings import Settings, get_settings
@@ -26,9 +26,7 @@ from hubctl.settings import Settings, get_settings
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
-# Which interface made a change (audit_log.via): hubctl, the Markets page, or the hub_scheduler job
-# applying a scheduled change; raw SQL is recorded as 'sql' by the trigger itself.
-Via = Literal["hubctl", "web", "schedule"]
+    from hubctl.author import Author
 
 
 def resolve_database_url(settings: Settings | None = None) -> str:
@@ -85,7 +83,7 @@ class Database:
         return cls(url, Limits.from_settings(settings))
 
     @contextmanager
-    def connect(self, *, snapshot: bool = False) -> Iterator[Connection]:
+    def connect(self, *, snapshot: bool = False) -> Iterator[BoundedConnection]:
         """A read-only connection (one transaction, rolled back when the block ends).
 
         ``snapshot``: every statement sees the same state (REPEATABLE READ), so a long read such
@@ -130,14 +128,10 @@ class Database:
 
 @contextmanager
 def audited_transaction(
-    database: Database,
-    *,
-    actor: str,
-    reason: str | None = None,
-    change_set: str | None = None,
-    via: Via = "hubctl",
+    database: Database, author: Author, *, change_set: str | None = None
 ) -> Iterator[Connection]:
-    """One transaction whose audit rows carry ``actor``, ``reason``, ``via`` and one change-set id.
+    """One transaction whose audit rows carry the author's actor, reason and via, and one
+    change-set id (its mode is hubctl.services.changes's business).
 
     The settings are transaction-local (``set_config(..., true)``), so they cannot leak to the next
     user of a pooled connection (PgBouncer in transaction mode included).
@@ -152,10 +146,10 @@ def audited_transaction(
                 # hubctl may capture a change and roll it back: four-eyes checks at commit
                 " set_config('hub.check_at_commit', 'on', true)",
                 {
-                    "actor": actor,
-                    "reason": reason or "",
+                    "actor": author.actor,
+                    "reason": author.reason or "",
                     "change_set": change_set or str(uuid.uuid4()),
-                    "via": via,
+                    "via": author.via,
                 },
             )
         yield conn

@@ -17,11 +17,13 @@ import secrets
 from pathlib import Path
 from typing import Any
 
+from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
 from airflow.api_fastapi.core_api.security import GetUserDep, requires_access_dag
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 
+from hubctl.author import Author
 from hubctl.db import Database
 from hubctl.errors import ChangeRequested, ConflictError, HubError, NotFoundError, ValidationError
 from hubctl.services import audit, config, groups, health, reads
@@ -62,6 +64,11 @@ class JobEdit(Reason):
 @functools.cache
 def database() -> Database:
     return Database.from_settings()
+
+
+def web_author(user: BaseUser, reason: str | None) -> Author:
+    """The signed-in Airflow user, never a name from the request, through the page."""
+    return Author(actor=user.get_name(), reason=reason, via="web")
 
 
 def required_reason(body: Reason) -> str:
@@ -165,9 +172,7 @@ def switch_market(group: str, body: Switch, user: GetUserDep) -> dict[str, Any]:
         database(),
         group_name=group,
         enabled=body.enabled,
-        actor=user.get_name(),
-        reason=required_reason(body),
-        via="web",
+        author=web_author(user, required_reason(body)),
     )
     return change_summary(change)
 
@@ -190,9 +195,7 @@ def edit_job(dag_name: str, job_name: str, body: JobEdit, user: GetUserDep) -> d
         job_name=job_name,
         changes=FieldChanges({name: text or None for name, text in body.fields.items()}),
         expect_version=body.version,
-        actor=user.get_name(),
-        reason=body.reason or None,
-        via="web",
+        author=web_author(user, body.reason or None),
     )
     return change_summary(change)
 
@@ -204,9 +207,7 @@ def switch_job(dag_name: str, job_name: str, body: Switch, user: GetUserDep) -> 
         dag_name=dag_name,
         job_name=job_name,
         enabled=body.enabled,
-        actor=user.get_name(),
-        reason=required_reason(body),
-        via="web",
+        author=web_author(user, required_reason(body)),
     )
     return change_summary(change)
 
@@ -236,9 +237,7 @@ def revert(entry_id: int, body: Reason, user: GetUserDep) -> dict[str, Any]:
     change = audit.revert(
         database(),
         entry_id=entry_id,
-        actor=user.get_name(),
-        reason=required_reason(body),
-        via="web",
+        author=web_author(user, required_reason(body)),
     )
     return change_summary(change)
 

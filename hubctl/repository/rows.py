@@ -9,34 +9,32 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from contextvars import ContextVar
 from typing import Any
 
 from psycopg2.extras import Json
 
-from hubctl.db import Connection
+from hubctl.db import BoundedConnection, Connection
 from hubctl.tables import ControlTable
 
 Row = dict[str, Any]
-# The control tables as they were at some moment (hubctl.services.history): while set, every
-# select reads these rows instead of the live table, so each read answers `--at` with its own
-# query (filters, order, types) instead of a second, historical copy of it.
-_as_of: ContextVar[Mapping[str, list[Row]] | None] = ContextVar("hub_as_of", default=None)
 
 
 @contextmanager
-def reading_as_of(tables: Mapping[str, list[Row]]) -> Iterator[None]:
-    """Within the block, select_rows reads ``tables`` (table name -> rows as JSON objects)."""
-    token = _as_of.set(tables)
+def reading_as_of(conn: BoundedConnection, tables: Mapping[str, list[Row]]) -> Iterator[None]:
+    """Within the block, select_rows on ``conn`` reads ``tables`` (table name -> rows as JSON
+    objects) instead of the live tables: each read answers `--at` with its own query (filters,
+    order, types) instead of a second, historical copy of it (hubctl.services.history)."""
+    conn.as_of = tables
     try:
         yield
     finally:
-        _as_of.reset(token)
+        conn.as_of = None
 
 
-def _source(table: ControlTable) -> tuple[str, dict[str, Any]]:
-    """FROM clause and its parameters: the live table, or the rows of the moment being read."""
-    tables = _as_of.get()
+def _source(conn: Connection, table: ControlTable) -> tuple[str, dict[str, Any]]:
+    """FROM clause and its parameters: the live table, or the rows of the moment being read (a
+    plain psycopg2 connection, which hubctl.db never hands out, always reads the live table)."""
+    tables = conn.as_of if isinstance(conn, BoundedConnection) else None
     if tables is None:
         return table.qualified_name, {}
     sql = f"jsonb_populate_recordset(NULL::{table.qualified_name}, %(as_of)s) AS {table.name}"
@@ -98,7 +96,7 @@ def select_rows(
     where = where or {}
     if _holds_nul(where):
         return []
-    source, params = _source(table)
+    source, params = _source(conn, table)
     sql = (
         f"SELECT {', '.join(table.columns)} FROM {source}{_where(table, where)}"
         f" ORDER BY {', '.join(table.key)}{' FOR UPDATE' if lock else ''}"

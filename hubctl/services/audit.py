@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
@@ -10,7 +11,8 @@ from typing import Any
 
 from hubctl import anchors
 from hubctl import audit as chain
-from hubctl.db import Connection, Database, Via
+from hubctl.author import Author
+from hubctl.db import Connection, Database
 from hubctl.errors import ConflictError, NotFoundError, ValidationError, unknown
 from hubctl.repository import audit as audit_rows
 from hubctl.repository import groups as group_rows
@@ -283,13 +285,11 @@ def revert(
     database: Database,
     *,
     entry_id: int,
-    actor: str,
-    reason: str | None = None,
-    via: Via = "hubctl",
+    author: Author,
 ) -> rows.RowChange:
     """Write the inverse of one entry as a new audited change; refuse if the row moved on since."""
-    note = f"revert of audit entry {entry_id}" + (f": {reason}" if reason else "")
-    with audited_change(database, actor=actor, reason=note, via=via) as conn:
+    note = f"revert of audit entry {entry_id}" + (f": {author.reason}" if author.reason else "")
+    with audited_change(database, dataclasses.replace(author, reason=note)) as conn:
         entry = _require_entry(conn, entry_id)
         if entry.action == "TRUNCATE" or entry.table not in CONTROL_TABLES:
             raise ValidationError(

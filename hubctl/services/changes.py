@@ -1,34 +1,36 @@
-"""The transaction every change runs in, and telling Airflow about it afterwards."""
+"""The transaction every change runs in, made as its Author's mode says.
+
+``Apply`` writes the change; one that touches a protected group (approvals_required >= 1) is rolled
+back and stored as a change request instead (hubctl.services.change_requests), unless the Author
+breaks the glass. ``Capture`` records what the change would write, rolls it back and raises
+``ChangesCaptured`` with it (``hubctl schedule add`` stores that for later).
+"""
 
 from __future__ import annotations
 
-import logging
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
-from contextvars import ContextVar
-from typing import TYPE_CHECKING
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-from hubctl.db import Connection, Database, Via, audited_transaction
+from hubctl.author import Author, Capture
+from hubctl.db import Connection, Database, audited_transaction
 from hubctl.errors import ValidationError
-from hubctl.repository import audit as audit_rows
 from hubctl.repository import requests as request_rows
+from hubctl.services.change_requests import REQUEST, open_request
+from hubctl.services.recorded import captured_changes, last_entry_id, recorded_changes
+from hubctl.services.row_change import RowChange
 
-if TYPE_CHECKING:
-    from hubctl.services.rows import RowChange
-
-# Set while a command's changes are captured instead of written (hubctl.services.deferred): every
-# audited change then runs its body inside this context manager, which records what the body wrote
-# and rolls the transaction back.
-change_wrapper: ContextVar[Callable[[Connection], AbstractContextManager[None]] | None] = (
-    ContextVar("change_wrapper", default=None)
-)
-
-# Set by `--break-glass`: changes to protected groups are written directly, flagged in the audit
-# (change_set 'break-glass:<id>', with the mandatory reason) until someone acknowledges them.
-break_glass: ContextVar[bool] = ContextVar("break_glass", default=False)
+# A break-glass change's audit entries share the change_set 'break-glass:<id>', with the mandatory
+# reason, and doctor reports them until someone acknowledges them.
 BREAK_GLASS = "break-glass:"
-REQUEST = "request:"
+
+
+class ChangesCaptured(Exception):
+    """A write in Capture mode ended: what it would have written (rolled back), and by whom."""
+
+    def __init__(self, changes: list[RowChange], author: Author) -> None:
+        super().__init__(f"{len(changes)} row change(s) captured")
+        self.changes, self.author = changes, author
 
 
 class _NeedsApproval(Exception):
@@ -52,64 +54,50 @@ def _four_eyes(conn: Connection, change_set: str | None) -> Iterator[None]:
     A break-glass change or an approved request's application (its change_set) goes through;
     the database checks both again at commit (migration 0013).
     """
-    head = audit_rows.chain_head(conn)
+    after_id = last_entry_id(conn)
     yield
     if (change_set or "").startswith((BREAK_GLASS, REQUEST)):
         return
-    after_id = head["last_id"] if head else None
     groups = request_rows.protected_groups(conn, after_id=after_id)
     if groups:
-        from hubctl.services.deferred import recorded_changes
-
         raise _NeedsApproval(recorded_changes(conn, after_id=after_id), groups)
 
 
 @contextmanager
+def _captured(database: Database, author: Author, capture: Capture) -> Iterator[Connection]:
+    """Run the body after ``capture.prepare``; raise what it wrote, which rolls it all back."""
+    with audited_transaction(database, author) as conn:
+        if capture.prepare is not None:
+            capture.prepare(conn)
+        after_id = last_entry_id(conn)
+        yield conn
+        raise ChangesCaptured(captured_changes(conn, after_id=after_id), author)
+
+
+@contextmanager
 def audited_change(
-    database: Database,
-    *,
-    actor: str,
-    reason: str | None = None,
-    change_set: str | None = None,
-    via: Via = "hubctl",
+    database: Database, author: Author, *, change_set: str | None = None
 ) -> Iterator[Connection]:
-    """One audited transaction; once it committed a change, Airflow is asked to re-parse.
+    """One audited transaction by ``author``, made as ``author.mode`` says.
 
-    Every audited write moves the chain head, so comparing it tells whether anything was written.
-    A change to a protected group (approvals_required >= 1) is not written: it becomes a change
-    request, and ChangeRequested says which (hubctl.services.requests).
+    ``change_set``: one id for the transaction's audit entries (each step of a request shares
+    request:<id>; by default a fresh one); a break-glass Author gets a change set of its own. A change to a protected group is not written: it
+    becomes a change request, and ChangeRequested says which (hubctl.services.requests).
     """
-    if break_glass.get():
-        change_set = _break_glass_change_set(reason)
+    if isinstance(author.mode, Capture):
+        with _captured(database, author, author.mode) as conn:
+            yield conn
+        return
+    if author.break_glass:
+        change_set = _break_glass_change_set(author.reason)
     try:
-        with audited_transaction(
-            database, actor=actor, reason=reason, change_set=change_set, via=via
-        ) as conn:
-            wrapper = change_wrapper.get()
-            with wrapper(conn) if wrapper is not None else _four_eyes(conn, change_set):
-                head_before = audit_rows.chain_head(conn)
-                yield conn
-                changed = audit_rows.chain_head(conn) != head_before
+        with (
+            audited_transaction(database, author, change_set=change_set) as conn,
+            _four_eyes(conn, change_set),
+        ):
+            yield conn
     except _NeedsApproval as pending:
-        from hubctl.services.requests import open_request
-
         request = open_request(
-            database,
-            changes=pending.changes,
-            groups=pending.groups,
-            actor=actor,
-            reason=reason,
-            via=via,
+            database, changes=pending.changes, groups=pending.groups, author=author
         )
         raise request.created() from None
-    if changed:
-        tell_airflow()
-
-
-def tell_airflow() -> None:
-    """Ask Airflow to re-parse now; a failure is a warning (the change is saved either way)."""
-    from hubctl.airflow_api import notify_airflow
-
-    warning = notify_airflow()
-    if warning:
-        logging.getLogger("hubctl").warning(warning)

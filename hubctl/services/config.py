@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from hubctl.db import Database, Via
+from hubctl.author import Author
+from hubctl.db import Database
 from hubctl.services import rows
 from hubctl.services.changes import audited_change
 from hubctl.services.rows import FieldChanges, RowChange
@@ -22,11 +23,10 @@ def add_job(
     dag_name: str,
     job_name: str,
     values: Mapping[str, Any] | None = None,
-    actor: str,
-    reason: str | None = None,
+    author: Author,
 ) -> RowChange:
     """Create a job; fields not given take the database defaults."""
-    with audited_change(database, actor=actor, reason=reason) as conn:
+    with audited_change(database, author) as conn:
         return rows.create_row(
             conn, table=JOBS, values={**(values or {}), **_key(dag_name, job_name)}
         )
@@ -40,9 +40,7 @@ def set_job(
     changes: FieldChanges,
     expect_version: int | None = None,
     dry_run: bool = False,
-    actor: str,
-    reason: str | None = None,
-    via: Via = "hubctl",
+    author: Author,
 ) -> RowChange:
     """Change fields and params keys of one job."""
     return rows.edit_row(
@@ -52,9 +50,7 @@ def set_job(
         changes=changes,
         expect_version=expect_version,
         dry_run=dry_run,
-        actor=actor,
-        reason=reason,
-        via=via,
+        author=author,
     )
 
 
@@ -64,23 +60,17 @@ def set_job_enabled(
     dag_name: str,
     job_name: str,
     enabled: bool,
-    actor: str,
-    reason: str | None = None,
-    via: Via = "hubctl",
+    author: Author,
 ) -> RowChange:
     return set_job(
         database,
         dag_name=dag_name,
         job_name=job_name,
         changes=FieldChanges({"enabled": enabled}),
-        actor=actor,
-        reason=reason,
-        via=via,
+        author=author,
     )
 
 
-def remove_job(
-    database: Database, *, dag_name: str, job_name: str, actor: str, reason: str | None = None
-) -> RowChange:
-    with audited_change(database, actor=actor, reason=reason) as conn:
+def remove_job(database: Database, *, dag_name: str, job_name: str, author: Author) -> RowChange:
+    with audited_change(database, author) as conn:
         return rows.delete_row(conn, table=JOBS, key=_key(dag_name, job_name))

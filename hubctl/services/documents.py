@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from hubctl.author import Author
 from hubctl.configfile import SECTIONS, ConfigDocument, Mode, reference_problems
 from hubctl.db import Connection, Database
 from hubctl.errors import ConflictError, ValidationError
@@ -160,8 +161,7 @@ def apply_document(
     database: Database,
     document: ConfigDocument,
     *,
-    actor: str,
-    reason: str | None,
+    author: Author,
     mode: Mode = "converge",
     expected_fingerprint: str | None = None,
 ) -> ApplyResult:
@@ -171,7 +171,7 @@ def apply_document(
     ``expected_fingerprint`` (the plan the user approved) the apply is refused if it differs.
     """
     change_set = str(uuid.uuid4())
-    with audited_change(database, actor=actor, reason=reason, change_set=change_set) as conn:
+    with audited_change(database, author, change_set=change_set) as conn:
         row_sql.lock_tables(conn, tables=SECTIONS.values())
         plan = _plan(conn, document, mode)
         check_fingerprint(plan, expected_fingerprint)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from hubctl.db import Database, Via
+from hubctl.author import Author
+from hubctl.db import Database
 from hubctl.services import rows
 from hubctl.services.changes import audited_change
 from hubctl.services.rows import FieldChanges, RowChange
@@ -24,8 +25,7 @@ def add_group(
     priority: int | None = None,
     calendar: str | None = None,
     enabled: bool = True,
-    actor: str,
-    reason: str | None = None,
+    author: Author,
 ) -> RowChange:
     """Create a group; without ``calendar`` it gets its exchanges' own (hubctl.calendars)."""
     given = {
@@ -44,7 +44,7 @@ def add_group(
         "enabled": enabled,
         **{name: value for name, value in given.items() if value is not None},
     }
-    with audited_change(database, actor=actor, reason=reason) as conn:
+    with audited_change(database, author) as conn:
         return rows.create_row(conn, table=GROUPS, values=values)
 
 
@@ -55,9 +55,7 @@ def set_group(
     changes: FieldChanges,
     expect_version: int | None = None,
     dry_run: bool = False,
-    actor: str,
-    reason: str | None = None,
-    via: Via = "hubctl",
+    author: Author,
 ) -> RowChange:
     """Change fields of a group."""
     return rows.edit_row(
@@ -67,9 +65,7 @@ def set_group(
         changes=changes,
         expect_version=expect_version,
         dry_run=dry_run,
-        actor=actor,
-        reason=reason,
-        via=via,
+        author=author,
     )
 
 
@@ -78,23 +74,17 @@ def set_group_enabled(
     *,
     group_name: str,
     enabled: bool,
-    actor: str,
-    reason: str | None = None,
-    via: Via = "hubctl",
+    author: Author,
 ) -> RowChange:
     """Enable or disable a group: its jobs' DAGs come back or stop; nothing else changes."""
     return set_group(
         database,
         group_name=group_name,
         changes=FieldChanges({"enabled": enabled}),
-        actor=actor,
-        reason=reason,
-        via=via,
+        author=author,
     )
 
 
-def remove_group(
-    database: Database, *, group_name: str, actor: str, reason: str | None = None
-) -> RowChange:
-    with audited_change(database, actor=actor, reason=reason) as conn:
+def remove_group(database: Database, *, group_name: str, author: Author) -> RowChange:
+    with audited_change(database, author) as conn:
         return rows.delete_row(conn, table=GROUPS, key={"group_name": group_name})

@@ -12,17 +12,26 @@ from hubctl import calendars
 from hubctl.airflow_api import AirflowApi, AirflowApiConfig, AirflowApiError
 from hubctl.db import Database
 from hubctl.errors import HubError
+from hubctl.listener import HEARTBEAT_SECONDS
+from hubctl.repository import listener as listener_queries
 from hubctl.repository import status as status_queries
 from hubctl.repository.rows import Row, select_rows
 from hubctl.settings import Settings
 from hubctl.shards import all_shards, is_entry_file, read_build_times, slow_unit_warnings
-from hubctl.specs import dag_id_for
+from hubctl.specs import dag_id_for, format_age
 from hubctl.tables import GROUPS, JOBS
 
 if TYPE_CHECKING:
     from hubctl.specs import DagSpec, LoadResult, Rejected
 
 DEFAULT_MAX_SNAPSHOT_AGE = dt.timedelta(minutes=10)
+# A listener is gone after three heartbeat periods without one, and stuck when the oldest change
+# it has not passed on to Airflow waited longer than this (since its start, at most).
+LISTENER_SILENT_AFTER_SECONDS = 3 * HEARTBEAT_SECONDS
+LISTENER_BEHIND_GRACE_SECONDS = 60.0
+START_LISTENER = (
+    "start `hubctl listen` beside Airflow (compose: the hub-listener service; `hubctl up` runs it)"
+)
 Explain = Callable[[Sequence["DagSpec"]], list["Rejected"]]
 
 
@@ -199,6 +208,62 @@ def _check_break_glass(database: Database) -> list[Check]:
     ]
 
 
+def _check_listener(database: Database) -> Check:
+    """Do changes reach Airflow: a listener with a recent heartbeat that keeps up with the log."""
+    try:
+        with database.connect() as conn:
+            listeners = listener_queries.states(conn)
+    except Exception as error:  # the database check reports the cause
+        return Check("listener", False, f"unknown: {str(error).strip().splitlines()[0]}", True)
+    alive = [row for row in listeners if row["silent_seconds"] <= LISTENER_SILENT_AFTER_SECONDS]
+    current = [
+        row for row in alive if (row["behind_seconds"] or 0) <= LISTENER_BEHIND_GRACE_SECONDS
+    ]
+    if current:
+        row = current[0]
+        return Check(
+            "listener",
+            True,
+            f"{_named(row)}: heartbeat {format_age(_seconds(row['silent_seconds']))} ago,"
+            f" {_position(row)}",
+        )
+    return Check("listener", False, _not_reaching_airflow(listeners, alive), warning=True)
+
+
+def _not_reaching_airflow(listeners: list[Row], alive: list[Row]) -> str:
+    if alive:
+        row = alive[0]
+        return (
+            f"changes are not reaching Airflow in seconds: {_named(row)} is alive but"
+            f" {format_age(_seconds(row['behind_seconds']))} behind the audit log"
+            f" ({_position(row)}); see its log (can it reach Airflow's API?)"
+        )
+    if listeners:
+        row = listeners[0]
+        return (
+            f"changes reach Airflow only at its periodic parse: no listener heartbeat for"
+            f" {format_age(_seconds(row['silent_seconds']))} (last: {_named(row)}); {START_LISTENER}"
+        )
+    return (
+        "changes reach Airflow only at its periodic parse: no listener has ever run against this"
+        f" database; {START_LISTENER}"
+    )
+
+
+def _named(row: Row) -> str:
+    return f"listener {row['name']!r} on {row['host']} (pid {row['pid']})"
+
+
+def _position(row: Row) -> str:
+    at = row["last_audit_id"]
+    where = "no position yet" if at is None else f"at audit entry {at}"
+    return f"{where}, head {row['head_id']}"
+
+
+def _seconds(value: float) -> dt.timedelta:
+    return dt.timedelta(seconds=value)
+
+
 def _check_snapshot(path: Path, max_age: dt.timedelta) -> Check:
     from hubctl.specs import format_age, read_snapshot
 
@@ -301,8 +366,8 @@ def doctor(
         _check_build_times(settings),
         *_check_break_glass(database),
     ]
-    if checks[0].ok:  # a database behind on migrations may not have the table yet
-        checks.append(_check_scheduled_changes(database))
+    if checks[0].ok:  # a database behind on migrations may not have the tables yet
+        checks += [_check_scheduled_changes(database), _check_listener(database)]
     try:
         loaded = load_specs(settings, save_snapshot=False)
     except HubError as error:  # neither the database nor a snapshot: nothing to compare

@@ -3,7 +3,8 @@
 Every change to a control table, by any path, left an audit entry holding the whole row before
 and after (a TRUNCATE: every row it removed). Replaying the entries in id order up to a moment
 gives the tables as they were then; read commands then run their usual queries over those rows
-(hubctl.repository.rows.reading_as_of), so `config list --at` shows what `config list` showed.
+(the connection's ``as_of``, see hubctl.repository.rows.reading_as_of), so `config list --at`
+shows what `config list` showed.
 
 Kept free of pydantic: `hubctl config list --at` stays as light as `hubctl config list`.
 """
@@ -17,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from hubctl.db import Connection, Database
+from hubctl.db import BoundedConnection, Connection, Database
 from hubctl.errors import ValidationError
 from hubctl.repository import audit as audit_rows
 from hubctl.repository.rows import Row, reading_as_of
@@ -95,17 +96,17 @@ def tables_at(conn: Connection, moment: Moment) -> dict[str, list[Row]]:
 
 
 @contextmanager
-def reading(conn: Connection, moment: Moment | None) -> Iterator[Connection]:
+def reading(conn: BoundedConnection, moment: Moment | None) -> Iterator[BoundedConnection]:
     """``conn``, whose control-table reads see ``moment`` (None: now) within the block."""
     if moment is None:
         yield conn
         return
-    with reading_as_of(tables_at(conn, moment)):
+    with reading_as_of(conn, tables_at(conn, moment)):
         yield conn
 
 
 @contextmanager
-def connect_at(database: Database, at: str | None) -> Iterator[Connection]:
+def connect_at(database: Database, at: str | None) -> Iterator[BoundedConnection]:
     """A read-only connection; with ``at`` (a time), reads see the tables as they were then."""
     moment = None if at is None else Moment.parse(at, option="at")
     with database.connect(snapshot=at is not None) as conn, reading(conn, moment):

@@ -10,20 +10,21 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel
 
-from hubctl.db import Connection, Database, Via
+from hubctl.author import Author
+from hubctl.db import Connection, Database
 from hubctl.errors import ConflictError
 from hubctl.repository import rows as row_sql
 from hubctl.services import reads
 from hubctl.services.changes import audited_change
+from hubctl.services.row_change import RowChange
 from hubctl.services.rules import rules_for
 from hubctl.tables import CONTROL_TABLES, ControlTable
 from hubctl.validation import validate_model
 
-Action = Literal["create", "update", "delete", "none"]
 Edit = Callable[[dict[str, Any]], dict[str, Any]]
 PARAMS = "params"
 
@@ -42,37 +43,6 @@ class FieldChanges:
             merged = {**edited.get(PARAMS, {}), **self.params}
             edited[PARAMS] = {key: value for key, value in merged.items() if value is not None}
         return edited
-
-
-@dataclass(frozen=True)
-class RowChange:
-    """One row's change: its values before and after (spec fields, JSON-ready), and versions."""
-
-    table: str
-    key: dict[str, Any]
-    action: Action
-    before: dict[str, Any] | None
-    after: dict[str, Any] | None
-    version_before: int | None = None
-    version_after: int | None = None
-
-    @property
-    def label(self) -> str:
-        return CONTROL_TABLES[self.table].label(self.key)
-
-    @property
-    def noun(self) -> str:
-        return CONTROL_TABLES[self.table].noun
-
-    @property
-    def changed(self) -> dict[str, tuple[Any, Any]]:
-        """Fields whose value differs: {field: (old, new)}."""
-        before, after = self.before or {}, self.after or {}
-        return {
-            name: (before.get(name), after.get(name))
-            for name in dict.fromkeys([*before, *after])
-            if before.get(name) != after.get(name)
-        }
 
 
 def spec_values(table: ControlTable, row: BaseModel) -> dict[str, Any]:
@@ -153,12 +123,10 @@ def edit_row(
     changes: FieldChanges,
     expect_version: int | None = None,
     dry_run: bool = False,
-    actor: str,
-    reason: str | None = None,
-    via: Via = "hubctl",
+    author: Author,
 ) -> RowChange:
     """Make ``changes`` to one row, in one audited transaction."""
-    with audited_change(database, actor=actor, reason=reason, via=via) as conn:
+    with audited_change(database, author) as conn:
         return update_row(
             conn,
             table=table,

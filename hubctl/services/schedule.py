@@ -1,4 +1,4 @@
-"""Scheduled changes: a write command captured now (hubctl.services.deferred), applied at its time.
+"""Scheduled changes: a write captured now (Capture mode, hubctl.author), applied at its time.
 
 Scheduling records the rows the command would write, each with its target row's version then
 (its base). ``apply_due`` (the hub_scheduler job) applies each due change in its own audited
@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import json
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from hubctl.author import Author, Capture
 from hubctl.db import Connection, Database, audited_transaction
 from hubctl.errors import (
     ChangeRequested,
@@ -28,7 +29,8 @@ from hubctl.errors import (
 from hubctl.repository import scheduled as scheduled_sql
 from hubctl.repository.rows import Row
 from hubctl.services import deferred
-from hubctl.services.changes import audited_change
+from hubctl.services.changes import ChangesCaptured, audited_change
+from hubctl.services.recorded import from_json, to_json
 from hubctl.services.rows import RowChange
 
 STATES = ("scheduled", "applied", "suspended", "cancelled", "failed")
@@ -55,7 +57,7 @@ class ScheduledChange:
 
     @classmethod
     def from_row(cls, row: Row) -> ScheduledChange:
-        changes = deferred.from_json(row["changes"])
+        changes = from_json(row["changes"])
         return cls(
             id=row["id"],
             run_at=row["run_at"],
@@ -105,37 +107,38 @@ def parse_run_at(text: str, *, now: dt.datetime | None = None) -> dt.datetime:
     return moment
 
 
-@contextmanager
-def capturing_at(run_at: dt.datetime) -> Iterator[deferred.Capture]:
-    """Capture a command as it will run at ``run_at``: after the changes scheduled before it."""
-    with deferred.capturing(prepare=lambda conn: _make_pending(conn, run_at)) as captured:
-        yield captured
+def capture_at(run_at: dt.datetime) -> Capture:
+    """The write mode that captures a change as it will run at ``run_at``: after the changes
+    scheduled before it."""
+    return Capture(prepare=functools.partial(_make_pending, run_at=run_at))
 
 
-def _make_pending(conn: Connection, run_at: dt.datetime) -> None:
+def _make_pending(conn: Connection, *, run_at: dt.datetime) -> None:
     """The changes due by ``run_at``, in order; one that would be suspended then is left out."""
     for row in scheduled_sql.due_changes(conn, until=run_at):
         try:
             with scheduled_sql.savepoint(conn):
-                deferred.apply_captured(conn, deferred.from_json(row["changes"]))
+                deferred.apply_captured(conn, from_json(row["changes"]))
         except _REFUSED:
             continue
 
 
 def add(
-    database: Database, *, run_at: dt.datetime, command: str, captured: deferred.Capture
+    database: Database, *, run_at: dt.datetime, command: str, captured: ChangesCaptured | None
 ) -> ScheduledChange:
-    """Store a captured command to apply at ``run_at``; refuse one that changes nothing."""
-    if not captured.changes or captured.actor is None:
+    """Store a captured write to apply at ``run_at`` as its author; refuse one that changes
+    nothing (or made no audited change at all: ``captured`` None)."""
+    if captured is None or not captured.changes:
         raise ValidationError(f"command: nothing to schedule: {command!r} changes nothing")
-    with audited_transaction(database, actor=captured.actor, reason=captured.reason) as conn:
+    author = captured.author
+    with audited_transaction(database, author) as conn:
         row = scheduled_sql.insert_change(
             conn,
             run_at=run_at,
             command=command,
-            changes=deferred.to_json(captured.changes),
-            actor=captured.actor,
-            reason=captured.reason,
+            changes=to_json(captured.changes),
+            actor=author.actor,
+            reason=author.reason,
         )
     return ScheduledChange.from_row(row)
 
@@ -170,11 +173,9 @@ def suspended_by_group(database: Database, groups: Sequence[Row]) -> dict[str, l
     return found
 
 
-def cancel(
-    database: Database, *, change_id: int, actor: str, reason: str | None = None
-) -> ScheduledChange:
+def cancel(database: Database, *, change_id: int, author: Author) -> ScheduledChange:
     """Cancel a change that has not applied; it is never applied after."""
-    with audited_transaction(database, actor=actor, reason=reason) as conn:
+    with audited_transaction(database, author) as conn:
         row = scheduled_sql.lock_change(conn, change_id=change_id)
         if row is None:
             raise NotFoundError(f"id: no scheduled change #{change_id} (see hubctl schedule list)")
@@ -183,7 +184,9 @@ def cancel(
                 f"id: scheduled change #{change_id} is {row['state']}; only"
                 f" {' or '.join(CANCELLABLE)} ones can be cancelled"
             )
-        row = scheduled_sql.set_state(conn, change_id=change_id, state="cancelled", note=reason)
+        row = scheduled_sql.set_state(
+            conn, change_id=change_id, state="cancelled", note=author.reason
+        )
     return ScheduledChange.from_row(row)
 
 
@@ -199,22 +202,25 @@ def _apply_one(database: Database, due: Row, now: dt.datetime) -> ScheduledChang
     """Apply one change as its scheduler's actor, or suspend it; None if another runner has it."""
     reason = f"scheduled change #{due['id']}" + (f": {due['reason']}" if due["reason"] else "")
     try:
-        with audited_change(database, actor=due["actor"], reason=reason, via="schedule") as conn:
+        with audited_change(database, _scheduler(due, reason)) as conn:
             row = scheduled_sql.lock_due_change(conn, change_id=due["id"], until=now)
             if row is None:
                 return None
-            state, note = _apply_or_hold(conn, deferred.from_json(row["changes"]))
+            state, note = _apply_or_hold(conn, from_json(row["changes"]))
             row = scheduled_sql.set_state(conn, change_id=row["id"], state=state, note=note)
     except ChangeRequested as requested:  # a protected group: people approve it, not the clock
-        return _settle(database, due, now, actor=due["actor"], note=str(requested))
+        return _settle(database, due, now, note=str(requested))
     return ScheduledChange.from_row(row)
 
 
-def _settle(
-    database: Database, due: Row, now: dt.datetime, *, actor: str, note: str
-) -> ScheduledChange | None:
+def _scheduler(due: Row, reason: str) -> Author:
+    """Who applies a due change: the actor who scheduled it, through the scheduler."""
+    return Author(actor=due["actor"], reason=reason, via="schedule")
+
+
+def _settle(database: Database, due: Row, now: dt.datetime, *, note: str) -> ScheduledChange | None:
     """Mark a due change failed with ``note``, in a transaction of its own."""
-    with audited_change(database, actor=actor, reason=note, via="schedule") as conn:
+    with audited_change(database, _scheduler(due, note)) as conn:
         row = scheduled_sql.lock_due_change(conn, change_id=due["id"], until=now)
         if row is None:
             return None

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from hubctl import configfile
+from hubctl.author import Author
 from hubctl.db import Database
 from hubctl.errors import ValidationError
 from hubctl.services import documents, rows
@@ -29,8 +30,7 @@ def add_ticker(
     exchange: str,
     groupings: Sequence[str] = (),
     enabled: bool = True,
-    actor: str,
-    reason: str | None = None,
+    author: Author,
 ) -> RowChange:
     values = {
         "ticker": ticker,
@@ -38,14 +38,12 @@ def add_ticker(
         "groupings": list(groupings),
         "enabled": enabled,
     }
-    with audited_change(database, actor=actor, reason=reason) as conn:
+    with audited_change(database, author) as conn:
         return rows.create_row(conn, table=TICKERS, values=values)
 
 
-def remove_ticker(
-    database: Database, *, ticker: str, actor: str, reason: str | None = None
-) -> RowChange:
-    with audited_change(database, actor=actor, reason=reason) as conn:
+def remove_ticker(database: Database, *, ticker: str, author: Author) -> RowChange:
+    with audited_change(database, author) as conn:
         return rows.delete_row(conn, table=TICKERS, key={"ticker": ticker})
 
 
@@ -78,10 +76,8 @@ def parse_tickers_csv(text: str, *, source: str = "tickers.csv") -> configfile.C
         ) from None
 
 
-def import_tickers(
-    database: Database, *, path: Path, actor: str, reason: str | None = None
-) -> documents.ApplyResult:
+def import_tickers(database: Database, *, path: Path, author: Author) -> documents.ApplyResult:
     """Create the file's new tickers and update changed ones in one change set; remove none."""
     text = configfile.read_text(path, encoding="utf-8-sig")
     document = parse_tickers_csv(text, source=str(path))
-    return documents.apply_document(database, document, actor=actor, reason=reason, mode="merge")
+    return documents.apply_document(database, document, author=author, mode="merge")

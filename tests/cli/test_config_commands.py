@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from hubctl.author import Author
 from hubctl.errors import ConflictError
 from hubctl.services import config
 from hubctl.services.rows import FieldChanges
@@ -144,7 +145,7 @@ def test_two_concurrent_writers_with_the_same_version_exactly_one_wins(
                 job_name=JOB,
                 changes=FieldChanges({"batch_size": batch_size}),
                 expect_version=1,
-                actor=f"writer{batch_size}",
+                author=Author(f"writer{batch_size}"),
             )
             outcomes.append("ok")
         except ConflictError:

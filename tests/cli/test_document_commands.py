@@ -13,6 +13,7 @@ import typer
 from sqlalchemy.engine import URL, Engine
 
 from hubctl import configfile
+from hubctl.author import Author
 from hubctl.errors import ConflictError
 from hubctl.services import documents
 from hubctl.settings import get_settings
@@ -188,8 +189,7 @@ def test_library_apply_refuses_a_stale_fingerprint(default_config: Engine) -> No
         documents.apply_document(
             database_of(default_config),
             document,
-            actor="t",
-            reason=None,
+            author=Author("t", reason=None),
             expected_fingerprint=plan.fingerprint,
         )
     assert snapshot(default_config) == before

@@ -120,3 +120,29 @@ def test_hostile_reason_is_stored_and_shown_as_text(hub: Run, default_config: En
     assert json.loads(hub("schedule", "list", "-o", "json").stdout)[0]["reason"] == hostile
     table = hub("schedule", "list").stdout
     assert "\x1b" not in table and "[red]y[/red]" in table
+
+
+def test_the_scheduled_command_runs_captured_writes_nothing_and_prints_no_report(
+    hub: Run, default_config: Engine
+) -> None:
+    """The command runs in Capture mode (the root context's obj): its change is recorded and
+    rolled back, and its own report ('updated job ...') never runs."""
+    before = snapshot(default_config)
+    result = hub(
+        "schedule", "add", "--at", LATER,
+        "config", "set", "data_collection_equities", "lse", "batch_size=750", "-m", "bigger",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == (
+        "scheduled #1 for 2099-12-29T07:00:00+00:00:"
+        " update job data_collection_equities/lse (batch_size=750)\n"
+    )
+    after = snapshot(default_config)
+    new_entries = after.pop("audit_log")[len(before.pop("audit_log")) :]
+    assert after == before  # no control row written
+    assert [entry["table_name"] for entry in new_entries] == ["scheduled_changes"]
+    [stored] = _scheduled(default_config)
+    assert (stored["command"], stored["reason"]) == (
+        "hubctl config set data_collection_equities lse batch_size=750 -m bigger",
+        "bigger",
+    )

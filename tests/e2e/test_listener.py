@@ -6,11 +6,14 @@ so every parse seen here was asked for by the listener:
 * raw SQL (a plain psycopg2 connection, no hubctl) disabling lse makes its DAGs stale in <= 10 s;
 * with 300 jobs in 60 more groups, a change to one group re-parses only its unit, and every DAG
   stays served;
-* PostgreSQL restarted between changes: every change is applied in Airflow afterwards.
+* PostgreSQL restarted between changes: every change is applied in Airflow afterwards;
+* `hubctl doctor` sees the stack's listener alive and current (its row in hub.listener_state).
 """
 
 from __future__ import annotations
 
+import json
+import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
@@ -25,7 +28,7 @@ from hubctl.airflow_api import AirflowApi, AirflowApiError
 from hubctl.db import connection_arguments, embedded_server_url
 from hubctl.shards import shard_of_group
 from hubctl.stack import client_environment, launched
-from tests.e2e.test_stack import DEFAULT_DAGS, RunningStack, started_processes, wait_for
+from tests.e2e.test_stack import DEFAULT_DAGS, HUBCTL, RunningStack, started_processes, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -178,3 +181,19 @@ def test_every_change_reaches_airflow_across_a_postgres_restart(stack: RunningSt
         "the new batch size after the restart",
     )
     assert stack.process.poll() is None  # the stack (every component) survived the restart
+
+
+def test_doctor_sees_the_listener_alive_and_current(stack: RunningStack) -> None:
+    """From the database alone, as from any machine: a heartbeat and a position at the head,
+    after the restart above too."""
+    wait_for(lambda: listener_check(stack)[0]["ok"], 60, "doctor's listener check to pass", 1)
+    check, stderr = listener_check(stack)
+    assert "heartbeat" in str(check["detail"]) and "Warning: listener" not in stderr
+
+
+def listener_check(stack: RunningStack) -> tuple[dict[str, Any], str]:
+    done = subprocess.run(
+        [HUBCTL, "doctor", "-o", "json"], env=stack.env, capture_output=True, text=True, timeout=120
+    )
+    checks = {row["check"]: row for row in json.loads(done.stdout)}
+    return checks["listener"], done.stderr

@@ -13,8 +13,10 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from hubctl.author import Author, Capture
 from hubctl.db import Database
 from hubctl.services import config, groups, health, schedule
+from hubctl.services.changes import ChangesCaptured
 from hubctl.services.rows import FieldChanges
 from hubctl.settings import get_settings
 from tests.databases import database_of
@@ -26,11 +28,11 @@ DUE, NOT_YET = NOW - dt.timedelta(minutes=1), NOW + dt.timedelta(days=1)
 COLLECTION_LSE = {"dag_name": "data_collection_equities", "job_name": "lse"}
 
 
-def _schedule(database: Database, run_at: dt.datetime, write: Callable[[], Any]) -> int:
+def _schedule(database: Database, run_at: dt.datetime, write: Callable[[Capture], Any]) -> int:
     """What `hubctl schedule add` does: capture the write as it will run at ``run_at``, store it."""
-    with schedule.capturing_at(run_at) as captured:
-        write()
-    return schedule.add(database, run_at=run_at, command="test", captured=captured).id
+    with pytest.raises(ChangesCaptured) as captured:
+        write(schedule.capture_at(run_at))
+    return schedule.add(database, run_at=run_at, command="test", captured=captured.value).id
 
 
 def _rows(engine: Engine, sql: str, **binds: Any) -> list[dict[str, Any]]:
@@ -51,25 +53,31 @@ def test_the_job_applies_due_changes_once_as_their_scheduler(
     due = _schedule(
         database,
         DUE,
-        lambda: groups.set_group_enabled(
-            database, group_name="lse", enabled=False, actor="ann", reason="closure"
+        lambda mode: groups.set_group_enabled(
+            database,
+            group_name="lse",
+            enabled=False,
+            author=Author("ann", reason="closure", mode=mode),
         ),
     )
     _schedule(
         database,
         NOT_YET,
-        lambda: groups.set_group_enabled(
-            database, group_name="us_markets", enabled=False, actor="ann"
+        lambda mode: groups.set_group_enabled(
+            database, group_name="us_markets", enabled=False, author=Author("ann", mode=mode)
         ),
     )
     cancelled = _schedule(
         database,
         DUE,
-        lambda: config.set_job(
-            database, **COLLECTION_LSE, changes=FieldChanges({"batch_size": 7}), actor="bo"
+        lambda mode: config.set_job(
+            database,
+            **COLLECTION_LSE,
+            changes=FieldChanges({"batch_size": 7}),
+            author=Author("bo", mode=mode),
         ),
     )
-    schedule.cancel(database, change_id=cancelled, actor="cy", reason="not needed")
+    schedule.cancel(database, change_id=cancelled, author=Author("cy", reason="not needed"))
     dag = parse().dags["hub_scheduler__hub"]
 
     _, values = _test(dag)
@@ -127,11 +135,14 @@ def test_a_change_whose_target_moved_on_is_suspended_and_reported(
     suspended = _schedule(
         database,
         DUE,
-        lambda: groups.set_group(
-            database, group_name="lse", changes=FieldChanges({"priority": 2}), actor="ann"
+        lambda mode: groups.set_group(
+            database,
+            group_name="lse",
+            changes=FieldChanges({"priority": 2}),
+            author=Author("ann", mode=mode),
         ),
     )
-    groups.set_group_enabled(database, group_name="lse", enabled=False, actor="bo")
+    groups.set_group_enabled(database, group_name="lse", enabled=False, author=Author("bo"))
 
     [settled] = schedule.apply_due(database, now=NOW)
     assert (settled.id, settled.state) == (suspended, "suspended")
@@ -148,7 +159,7 @@ def test_a_change_whose_target_moved_on_is_suspended_and_reported(
     assert (check.ok, check.warning) == (False, True)
     assert f"#{suspended}" in check.detail and "hubctl schedule cancel" in check.detail
 
-    schedule.cancel(database, change_id=suspended, actor="ann")
+    schedule.cancel(database, change_id=suspended, author=Author("ann"))
     assert schedule.apply_due(database, now=NOW) == []
     [check] = [c for c in health.doctor(database, get_settings()) if c.name == "scheduled changes"]
     assert check.ok
@@ -163,16 +174,18 @@ def test_a_change_the_rules_refuse_by_then_fails_with_why(hub: Engine) -> None:
         exchanges=["TSE"],
         timezone="Asia/Tokyo",
         calendar="weekday",
-        actor="a",
+        author=Author("a"),
     )
     failing = _schedule(
-        database, DUE, lambda: groups.remove_group(database, group_name="tse", actor="a")
+        database,
+        DUE,
+        lambda mode: groups.remove_group(database, group_name="tse", author=Author("a", mode=mode)),
     )
     config.add_job(
         database,
         **{**COLLECTION_LSE, "job_name": "tse"},
         values={"exchange_group": "tse"},
-        actor="a",
+        author=Author("a"),
     )
 
     [settled] = schedule.apply_due(database, now=NOW)
@@ -186,7 +199,9 @@ def test_a_change_another_runner_holds_is_skipped(hub: Engine) -> None:
     held = _schedule(
         database,
         DUE,
-        lambda: groups.set_group_enabled(database, group_name="lse", enabled=False, actor="a"),
+        lambda mode: groups.set_group_enabled(
+            database, group_name="lse", enabled=False, author=Author("a", mode=mode)
+        ),
     )
     with hub.begin() as conn:
         conn.execute(

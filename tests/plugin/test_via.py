@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
+from hubctl.author import Author
 from hubctl.db import Database
 from hubctl.services import audit, config, groups
 from hubctl.services.rows import FieldChanges
@@ -24,7 +25,10 @@ def test_each_service_the_page_calls_records_via_web(
     default_config: Engine, database: Database
 ) -> None:
     groups.set_group_enabled(
-        database, group_name="lse", enabled=False, actor="ann", reason="holiday", via="web"
+        database,
+        group_name="lse",
+        enabled=False,
+        author=Author("ann", reason="holiday", via="web"),
     )
     assert _last_entry(default_config) == {"actor": "ann", "via": "web", "reason": "holiday"}
     change = config.set_job(
@@ -32,16 +36,19 @@ def test_each_service_the_page_calls_records_via_web(
         dag_name="data_collection_equities",
         job_name="lse",
         changes=FieldChanges({"batch_size": 42}),
-        actor="ann",
-        via="web",
+        author=Author("ann", via="web"),
     )
     assert change.changed == {"batch_size": (500, 42)}
     assert _last_entry(default_config)["via"] == "web"
     entry_id = audit.audit_log(database, limit=1)[0].id
-    audit.revert(database, entry_id=entry_id, actor="bob", via="web")
+    audit.revert(database, entry_id=entry_id, author=Author("bob", via="web"))
     assert _last_entry(default_config)["via"] == "web"
     config.set_job_enabled(
-        database, dag_name="data_collection_equities", job_name="lse", enabled=False, actor="cli"
+        database,
+        dag_name="data_collection_equities",
+        job_name="lse",
+        enabled=False,
+        author=Author("cli"),
     )
     assert _last_entry(default_config)["via"] == "hubctl"  # the default stays the CLI's
 
@@ -66,11 +73,17 @@ def test_a_page_write_to_a_protected_group_becomes_the_web_users_request(
     from hubctl.services import requests
 
     groups.set_group(
-        database, group_name="lse", changes=FieldChanges({"approvals_required": 1}), actor="ann"
+        database,
+        group_name="lse",
+        changes=FieldChanges({"approvals_required": 1}),
+        author=Author("ann"),
     )
     with pytest.raises(ChangeRequested) as requested:
         groups.set_group_enabled(
-            database, group_name="lse", enabled=False, actor="ann", reason="holiday", via="web"
+            database,
+            group_name="lse",
+            enabled=False,
+            author=Author("ann", reason="holiday", via="web"),
         )
     request = requests.show_request(database, request_id=requested.value.request_id)
     assert (request.requester, request.state, request.groups) == ("ann", "open", ["lse"])

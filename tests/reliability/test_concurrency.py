@@ -22,6 +22,7 @@ from sqlalchemy.engine import Engine
 
 from hubctl import configfile
 from hubctl.audit import verify_chain
+from hubctl.author import Author
 from hubctl.errors import ConflictError
 from hubctl.services import config, documents, reads
 from hubctl.services.rows import FieldChanges
@@ -75,8 +76,7 @@ def test_20_writers_making_50_changes_each_to_the_same_rows_lose_no_update(
                     job_name=row[1],
                     changes=FieldChanges({"batch_size": value}),
                     expect_version=expected,
-                    actor=f"writer-{number}",
-                    reason=f"change {change}",
+                    author=Author(f"writer-{number}", reason=f"change {change}"),
                 )
             except ConflictError:
                 conflicts.append(number)
@@ -155,8 +155,7 @@ def test_parses_while_writers_apply_change_sets_never_see_half_a_change(
             documents.apply_document(
                 database_of(engine),
                 document,
-                actor=f"writer-{number}",
-                reason="change set",
+                author=Author(f"writer-{number}", reason="change set"),
                 mode="merge",
             )
 
@@ -186,7 +185,7 @@ def test_parses_while_writers_apply_change_sets_never_see_half_a_change(
             time.sleep(0.001)
 
     documents.apply_document(
-        database_of(engine), change_set(0), actor="t", reason=None, mode="merge"
+        database_of(engine), change_set(0), author=Author("t", reason=None), mode="merge"
     )
     with ThreadPoolExecutor(max_workers=6) as pool:
         writing = [pool.submit(writer, number) for number in range(4)]

@@ -22,6 +22,7 @@ from sqlalchemy.engine import Engine
 
 from hubctl import configfile, yamlio
 from hubctl.audit import verify_chain
+from hubctl.author import Author
 from hubctl.services import documents
 from hubctl.settings import get_settings
 from tests.cli.conftest import hubctl
@@ -88,7 +89,7 @@ def test_database_killed_mid_apply_leaves_the_configuration_and_the_audit_as_the
     point_hub_at(url)
     engine = sa.create_engine(url, poolclass=sa.NullPool)
     documents.apply_document(
-        database_of(engine), configfile.load_defaults(), actor="t", reason="defaults"
+        database_of(engine), configfile.load_defaults(), author=Author("t", reason="defaults")
     )
 
     for generation, tickers in enumerate((3000, 12000, 48000), start=1):

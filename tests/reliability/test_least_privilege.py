@@ -46,10 +46,15 @@ EXPECTED = {
         "table:hub.change_requests_id_seq:USAGE",
         # scheduled changes are cancelled, never deleted
         *(f"table:hub.scheduled_changes:{p}" for p in ("SELECT", "INSERT", "UPDATE")),
+        # the listener's position and heartbeat (migration 0014): kept, never deleted
+        *(f"table:hub.listener_state:{p}" for p in ("SELECT", "INSERT", "UPDATE")),
     },
     "hub_auditor": {
         "schema:hub:USAGE",
-        *(f"table:{t}:SELECT" for t in (*AUDIT, *REQUESTS, "hub.scheduled_changes")),
+        *(
+            f"table:{t}:SELECT"
+            for t in (*AUDIT, *REQUESTS, "hub.scheduled_changes", "hub.listener_state")
+        ),
     },
 }
 

@@ -22,6 +22,7 @@ import pytest
 import sqlalchemy as sa
 
 from hubctl import configfile
+from hubctl.author import Author
 from hubctl.services import documents
 from tests.databases import database_of
 from tests.generator.conftest import DAGS_FOLDER, DEFAULT_DAG_IDS
@@ -108,7 +109,7 @@ def test_a_60_second_database_outage_never_changes_the_dags_and_heals_by_itself(
     url = crash_server.migrated_database("hub_outage")
     engine = sa.create_engine(url, poolclass=sa.NullPool)
     documents.apply_document(
-        database_of(engine), configfile.load_defaults(), actor="t", reason=None
+        database_of(engine), configfile.load_defaults(), author=Author("t", reason=None)
     )
     metadata = dag_processor(url)
     _wait_for(lambda: _live_dags(metadata)[0] == DEFAULT_DAG_IDS, 120, "the 11 DAGs")
@@ -169,7 +170,7 @@ def test_a_database_that_accepts_the_login_and_goes_silent_never_changes_the_dag
     url = crash_server.migrated_database("hub_silent")
     engine = sa.create_engine(url, poolclass=sa.NullPool)
     documents.apply_document(
-        database_of(engine), configfile.load_defaults(), actor="t", reason=None
+        database_of(engine), configfile.load_defaults(), author=Author("t", reason=None)
     )
     with silent_endpoint(url) as endpoint:
         endpoint.silent = False

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from hubctl import models
+from hubctl.author import Author
 from hubctl.db import Connection
 from hubctl.repository import audit as audit_rows
 from hubctl.services import config, groups
@@ -39,7 +40,7 @@ def test_filters(default_config: Engine) -> None:
         dag_name="data_collection_equities",
         job_name="lse",
         changes=FieldChanges({"batch_size": 10}),
-        actor="zoe",
+        author=Author("zoe"),
     )
     with database.connect() as conn:
         assert len(entries(conn)) == 44
@@ -59,7 +60,7 @@ def test_latest_entry_of_a_row(default_config: Engine) -> None:
     database = database_of(default_config)
     with database.connect() as conn:
         first = audit_rows.latest_entry(conn, table="dag_configuration", key=key)
-    config.set_job(database, changes=FieldChanges({"priority": 6}), actor="t", **key)
+    config.set_job(database, changes=FieldChanges({"priority": 6}), author=Author("t"), **key)
     with database.connect() as conn:
         later = audit_rows.latest_entry(conn, table="dag_configuration", key=key)
         assert first is not None and later == {"id": 44, "action": "UPDATE"}
@@ -87,9 +88,9 @@ def test_removed_groups_stay_in_history(default_config: Engine) -> None:
         exchanges=["TSE"],
         timezone="Asia/Tokyo",
         calendar="XTKS",
-        actor="t",
+        author=Author("t"),
     )
-    groups.remove_group(database, group_name="tse", actor="t")
+    groups.remove_group(database, group_name="tse", author=Author("t"))
     with database.connect() as conn:
         assert "tse" in audit_rows.audited_group_names(conn)
 

@@ -7,6 +7,7 @@ import time
 
 from sqlalchemy.engine import Engine
 
+from hubctl.author import Author
 from hubctl.db import Database, audited_transaction
 from hubctl.repository import config as job_rows
 from hubctl.repository import groups as group_rows
@@ -25,7 +26,7 @@ TSE = {
 
 
 def test_insert_select_update_delete(database: Database) -> None:
-    with audited_transaction(database, actor="t") as conn:
+    with audited_transaction(database, author=Author("t")) as conn:
         created = rows.insert_row(conn, table=GROUPS, values=TSE)
         assert (created["version"], created["updated_by"], created["priority"]) == (1, "t", 5)
         changed = rows.update_row(
@@ -79,11 +80,11 @@ def test_lock_tables_holds_other_writers_until_commit(default_config: Engine) ->
     database = database_of(default_config)
 
     def other_writer() -> None:
-        with audited_transaction(database, actor="other") as conn:
+        with audited_transaction(database, author=Author("other")) as conn:
             rows.fetch(conn, "UPDATE hub.tickers SET enabled = false WHERE ticker = 'AAPL'")
         finished.append(time.monotonic())
 
-    with audited_transaction(database, actor="locker") as conn:
+    with audited_transaction(database, author=Author("locker")) as conn:
         rows.lock_tables(conn, tables=[TICKERS])
         thread = threading.Thread(target=other_writer)
         thread.start()
@@ -91,3 +92,16 @@ def test_lock_tables_holds_other_writers_until_commit(default_config: Engine) ->
         released = time.monotonic()
     thread.join()
     assert finished and finished[0] >= released
+
+
+def test_reading_as_of_is_a_property_of_one_connection(database: Database) -> None:
+    """`--at` rides on the connection: another connection, and this one after the block, read
+    the live table."""
+    moment = {"exchange_groups": [{**TSE, "priority": 5, "version": 3, "enabled": True}]}
+    with database.connect() as conn, database.connect() as other:
+        with rows.reading_as_of(conn, moment):
+            [then] = rows.select_rows(conn, table=GROUPS)
+            assert (then["group_name"], then["version"]) == ("tse", 3)
+            assert rows.select_rows(other, table=GROUPS) == []
+            assert rows.select_rows(conn, table=JOBS) == []
+        assert rows.select_rows(conn, table=GROUPS) == []

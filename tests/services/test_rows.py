@@ -6,6 +6,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from hubctl.author import Author
 from hubctl.db import Database
 from hubctl.errors import ConflictError, ValidationError
 from hubctl.services import audit, config, groups, rows
@@ -29,13 +30,13 @@ def test_a_planned_change_is_applied_through_the_tables_rules(default_config: En
     """apply: the job's prepare rule normalises params ("5" -> 5) and checks the group."""
     database = database_of(default_config)
     after = {**HISTORICAL, "exchange_group": "lse", "params": {"years_back": "5"}}
-    with audited_change(database, actor="t") as conn:
+    with audited_change(database, author=Author("t")) as conn:
         rows.apply_change(conn, RowChange(JOBS.name, HISTORICAL, "create", None, after))
     assert _stored_params(default_config, HISTORICAL) == {"years_back": 5}
     unknown = {**after, "job_name": "x", "exchange_group": "nowhere"}
     with (
         pytest.raises(ValidationError, match="exchange_group: unknown group 'nowhere'"),
-        audited_change(database, actor="t") as conn,
+        audited_change(database, author=Author("t")) as conn,
     ):
         key = {"dag_name": unknown["dag_name"], "job_name": "x"}
         rows.apply_change(conn, RowChange(JOBS.name, key, "create", None, unknown))
@@ -50,39 +51,47 @@ def test_a_revert_is_held_to_the_same_rules(default_config: Engine) -> None:
         exchanges=["TSE"],
         timezone="Asia/Tokyo",
         calendar="XTKS",
-        actor="t",
+        author=Author("t"),
     )
-    config.add_job(database, **HISTORICAL, values={"exchange_group": "tse"}, actor="t")
-    config.remove_job(database, **HISTORICAL, actor="t")
+    config.add_job(database, **HISTORICAL, values={"exchange_group": "tse"}, author=Author("t"))
+    config.remove_job(database, **HISTORICAL, author=Author("t"))
     with default_config.connect() as conn:
         removal = conn.execute(sa.text("SELECT max(id) FROM hub.audit_log")).scalar()
-    groups.remove_group(database, group_name="tse", actor="t")
+    groups.remove_group(database, group_name="tse", author=Author("t"))
     with pytest.raises(ValidationError, match="exchange_group: unknown group 'tse'"):
-        audit.revert(database, entry_id=int(removal or 0), actor="t")
+        audit.revert(database, entry_id=int(removal or 0), author=Author("t"))
 
 
 def test_enable_and_disable_are_typed_edits(default_config: Engine) -> None:
     database = database_of(default_config)
     key = {"dag_name": "calculate_indicators", "job_name": "all"}
-    change = config.set_job_enabled(database, **key, enabled=False, actor="t")
+    change = config.set_job_enabled(database, **key, enabled=False, author=Author("t"))
     assert change.changed == {"enabled": (True, False)}
     again = config.set_job(
-        database, **key, changes=FieldChanges({"enabled": False}), actor="t", expect_version=2
+        database,
+        **key,
+        changes=FieldChanges({"enabled": False}),
+        author=Author("t"),
+        expect_version=2,
     )
     assert again.action == "none"
     with pytest.raises(ConflictError, match="at version 2, not 1"):
         config.set_job(
-            database, **key, changes=FieldChanges({"enabled": True}), actor="t", expect_version=1
+            database,
+            **key,
+            changes=FieldChanges({"enabled": True}),
+            author=Author("t"),
+            expect_version=1,
         )
 
 
 def test_a_group_in_use_is_guarded_on_every_removal_path(default_config: Engine) -> None:
     database = Database(default_config.url.render_as_string(hide_password=False))
     with pytest.raises(ConflictError, match="group 'lse' is used by"):
-        groups.remove_group(database, group_name="lse", actor="t")
+        groups.remove_group(database, group_name="lse", author=Author("t"))
     with (
         pytest.raises(ConflictError, match="group 'lse' is used by"),
-        audited_change(database, actor="t") as conn,
+        audited_change(database, author=Author("t")) as conn,
     ):
         rows.apply_change(
             conn, RowChange("exchange_groups", {"group_name": "lse"}, "delete", {}, None)
