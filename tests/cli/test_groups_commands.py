@@ -7,7 +7,7 @@ import json
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from tests.cli.conftest import Run, audit_rows, snapshot
+from tests.support.cli import Run, audit_rows, snapshot
 
 
 def group_row(engine: Engine, name: str) -> dict[str, object] | None:

@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 from hubctl.cli import app
 from hubctl.paths import DAGS_FOLDER
 from hubctl.settings import get_settings
-from tests.generator.conftest import DEFAULT_DAG_IDS
+from tests.support.configuration import DEFAULT_DAG_IDS
 
 POD_TEMPLATE = Path(__file__).parents[2] / "deploy" / "kubernetes" / "pod-template.yaml"
 LSE = "data_collection_equities__lse"
@@ -93,7 +93,7 @@ def _worker_pod_from_template_only() -> k8s.V1Pod:
 
 
 def test_config_set_cpu_limit_changes_the_worker_pod_on_the_next_parse(
-    hub: Engine, parse: Callable[[], Any]
+    configured_hub: Engine, parse: Callable[[], Any]
 ) -> None:
     change = ["config", "set", "data_collection_equities", "lse", "cpu_limit=3000m"]
     result = CliRunner().invoke(app, [*change, "-m", "bigger pods for lse", "--actor", "ops"])
@@ -106,7 +106,7 @@ def test_config_set_cpu_limit_changes_the_worker_pod_on_the_next_parse(
         }
 
 
-def test_a_plain_install_without_the_kubernetes_client_still_parses(hub: Engine) -> None:
+def test_a_plain_install_without_the_kubernetes_client_still_parses(configured_hub: Engine) -> None:
     """Absence simulated the Python way: a None entry in sys.modules makes the import fail.
 
     The kubernetes client is what the generator imports; without it the provider cannot work

@@ -14,7 +14,7 @@ from hubctl.db import Connection
 from hubctl.repository import audit as audit_rows
 from hubctl.services import config, groups
 from hubctl.services.rows import FieldChanges
-from tests.databases import database_of
+from tests.support.databases import database_of
 
 
 def entries(

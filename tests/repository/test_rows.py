@@ -13,7 +13,7 @@ from hubctl.repository import groups as group_rows
 from hubctl.repository import rows
 from hubctl.repository import tickers as ticker_rows
 from hubctl.tables import GROUPS, JOBS, TICKERS
-from tests.databases import database_of
+from tests.support.databases import database_of
 
 TSE = {
     "group_name": "tse",

@@ -12,7 +12,7 @@ from hubctl.errors import StaleChangeError, ValidationError
 from hubctl.services import config, deferred, groups, reads
 from hubctl.services.changes import audited_change
 from hubctl.services.rows import FieldChanges
-from tests.databases import database_of
+from tests.support.databases import database_of
 
 LSE = {"group_name": "lse"}
 

@@ -12,7 +12,7 @@ from hubctl.services import audit, config, groups, rows
 from hubctl.services.changes import audited_change
 from hubctl.services.rows import FieldChanges, RowChange
 from hubctl.tables import JOBS
-from tests.databases import database_of
+from tests.support.databases import database_of
 
 HISTORICAL = {"dag_name": "historical_load_equities", "job_name": "tse"}
 
