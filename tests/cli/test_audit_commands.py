@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine
 from hubctl.settings import get_settings
 from tests.support.audit import RECOMPUTE_CHAIN, tamper
 from tests.support.cli import Run, audit_rows, last_audit_id, snapshot
+from tests.support.configuration import ADD_TSE
 
 DAG, JOB = "data_collection_equities", "us_markets"
 LOG_FIELDS = {
@@ -81,20 +82,7 @@ def test_log_filters(hub: Run, flags: list[str], expected: int) -> None:
 
 
 def test_log_of_a_removed_group_still_works(hub: Run) -> None:
-    assert (
-        hub(
-            "groups",
-            "add",
-            "tse",
-            "--exchange",
-            "TSE",
-            "--timezone",
-            "Asia/Tokyo",
-            "--calendar",
-            "XTKS",
-        ).exit_code
-        == 0
-    )
+    assert hub(*ADD_TSE, "--calendar", "XTKS").exit_code == 0
     assert hub("groups", "remove", "tse").exit_code == 0
     actions = [
         e["action"] for e in json.loads(hub("audit", "log", "--group", "tse", "-o", "json").stdout)

@@ -18,6 +18,7 @@ from hubctl.services import config, groups, health, schedule
 from hubctl.services.rows import FieldChanges
 from hubctl.settings import get_settings
 from tests.pipelines.test_builders import _test
+from tests.support.configuration import add_tse_group
 from tests.support.databases import database_of
 
 pytestmark = pytest.mark.usefixtures("airflow_metadata_db")
@@ -157,14 +158,7 @@ def test_a_change_whose_target_moved_on_is_suspended_and_reported(
 def test_a_change_the_rules_refuse_by_then_fails_with_why(configured_hub: Engine) -> None:
     """The rules hold when a change applies: a group that gained a job cannot be removed."""
     database = database_of(configured_hub)
-    groups.add_group(
-        database,
-        group_name="tse",
-        exchanges=["TSE"],
-        timezone="Asia/Tokyo",
-        calendar="weekday",
-        actor="a",
-    )
+    add_tse_group(database, calendar="weekday")
     failing = _schedule(
         database, DUE, lambda: groups.remove_group(database, group_name="tse", actor="a")
     )

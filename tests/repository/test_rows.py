@@ -13,20 +13,13 @@ from hubctl.repository import groups as group_rows
 from hubctl.repository import rows
 from hubctl.repository import tickers as ticker_rows
 from hubctl.tables import GROUPS, JOBS, TICKERS
+from tests.support.configuration import TSE_ROW
 from tests.support.databases import database_of
-
-TSE = {
-    "group_name": "tse",
-    "display_name": "Tokyo",
-    "exchanges": ["TSE"],
-    "primary_timezone": "Asia/Tokyo",
-    "calendar": "XTKS",
-}
 
 
 def test_insert_select_update_delete(database: Database) -> None:
     with audited_transaction(database, actor="t") as conn:
-        created = rows.insert_row(conn, table=GROUPS, values=TSE)
+        created = rows.insert_row(conn, table=GROUPS, values=TSE_ROW)
         assert (created["version"], created["updated_by"], created["priority"]) == (1, "t", 5)
         changed = rows.update_row(
             conn, table=GROUPS, key={"group_name": "tse"}, values={"priority": 9}

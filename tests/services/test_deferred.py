@@ -12,6 +12,7 @@ from hubctl.errors import StaleChangeError, ValidationError
 from hubctl.services import config, deferred, groups, reads
 from hubctl.services.changes import audited_change
 from hubctl.services.rows import FieldChanges
+from tests.support.configuration import add_tse_group
 from tests.support.databases import database_of
 
 LSE = {"group_name": "lse"}
@@ -72,17 +73,10 @@ def test_a_change_whose_row_moved_on_is_stale(default_config: Engine) -> None:
 
 def test_a_create_is_stale_once_its_key_exists(default_config: Engine) -> None:
     database = database_of(default_config)
-    add = {
-        "group_name": "tse",
-        "exchanges": ["TSE"],
-        "timezone": "Asia/Tokyo",
-        "calendar": "weekday",
-        "actor": "a",
-    }
     with deferred.capturing() as captured:
-        groups.add_group(database, **add)
+        add_tse_group(database)
     assert [change.action for change in captured.changes] == ["create"]
-    groups.add_group(database, **add)
+    add_tse_group(database)
     with (
         pytest.raises(StaleChangeError, match="was created since"),
         audited_change(database, actor="a") as conn,
