@@ -112,7 +112,7 @@ def defaults_template(pg_server_url: URL, template_database: str) -> Iterator[st
 
 @pytest.fixture(scope="session")
 def clones(pg_server_url: URL, template_database: str, defaults_template: str) -> Iterator[Clones]:
-    pool = Clones(pg_server_url, "hub_test")
+    pool = Clones(pg_server_url)
     yield pool
     pool.close()
 
