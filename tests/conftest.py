@@ -25,6 +25,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from _pytest.nodeid import coerce_node_id
 from sqlalchemy.engine import URL, Engine, make_url
 
 from hubctl.db import Database
@@ -42,7 +43,6 @@ from tests.support.databases import (
     tune_for_throwaway_data,
     url_of,
 )
-from tests.support.markers import AIRFLOW_PROCESSES
 
 TEMPLATE = f"hub_template_{os.getpid()}"
 DEFAULTS_TEMPLATE = f"hub_defaults_{os.getpid()}"
@@ -55,11 +55,19 @@ os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(DAGS_FOLDER)
 os.environ.setdefault("HUBCTL_ACTOR", "pytest")
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Every stack test joins the "airflow" xdist group: `make test` runs them one at a time."""
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every test that runs Airflow's processes (e2e, or marked AIRFLOW_PROCESSES) joins one
+    xdist group: under `--dist loadgroup` one worker runs them one after another.
+
+    xdist 3.8 puts the group into the node id by setting ``item._nodeid``, which pytest 9 no
+    longer reads (the id lives in ``item._id``), so the group is set here, after xdist's hook.
+    """
+    if not getattr(config.option, "loadgroup", False):  # set on xdist workers only
+        return
     for item in items:
-        if item.get_closest_marker("e2e"):
-            item.add_marker(AIRFLOW_PROCESSES)
+        if item.get_closest_marker("e2e") or item.get_closest_marker("xdist_group"):
+            item._id = coerce_node_id(f"{item.nodeid}@airflow")
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
