@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from hubctl.db import Database
-from tests.cli.conftest import Run, audit_rows, last_audit_id, snapshot
+from tests.support.cli import Run, audit_rows, last_audit_id, snapshot
 
 JOB = ("data_collection_equities", "lse")
 

@@ -27,7 +27,7 @@ from hubctl.cli import app
 from hubctl.dag_builder import kubernetes_executor_configured
 from hubctl.paths import DAGS_FOLDER
 from hubctl.settings import get_settings
-from tests.generator.conftest import DEFAULT_DAG_IDS
+from tests.support.configuration import DEFAULT_DAG_IDS
 
 POD_TEMPLATE = Path(__file__).parents[2] / "deploy" / "kubernetes" / "pod-template.yaml"
 LSE = "data_collection_equities__lse"
@@ -99,7 +99,7 @@ def _worker_pod_from_template_only() -> k8s.V1Pod:
 
 
 def test_config_set_cpu_limit_changes_the_worker_pod_on_the_next_parse(
-    hub: Engine, parse: Callable[[], Any], kubernetes_executor: str
+    configured_hub: Engine, parse: Callable[[], Any], kubernetes_executor: str
 ) -> None:
     change = ["config", "set", "data_collection_equities", "lse", "cpu_limit=3000m"]
     result = CliRunner().invoke(app, [*change, "-m", "bigger pods for lse", "--actor", "ops"])
