@@ -165,7 +165,7 @@ def _parse_in_fresh_process(executors: str, hide_kubernetes: bool) -> list[str]:
 
 
 def test_without_a_kubernetes_executor_the_parse_imports_no_kubernetes_client(
-    hub: Engine,
+    configured_hub: Engine,
 ) -> None:
     """What a worker pays at every task start: the client took ~0.3 s to import."""
     lines = _parse_in_fresh_process("LocalExecutor,CeleryExecutor", hide_kubernetes=False)
@@ -173,7 +173,9 @@ def test_without_a_kubernetes_executor_the_parse_imports_no_kubernetes_client(
     assert parsed == f"PARSED {len(DEFAULT_DAG_IDS)} ['{{}}'] []"
 
 
-def test_a_kubernetes_executor_without_the_client_names_the_missing_extra(hub: Engine) -> None:
+def test_a_kubernetes_executor_without_the_client_names_the_missing_extra(
+    configured_hub: Engine,
+) -> None:
     """A pod override the executor could not use is never built: each DAG is refused, saying why."""
     lines = _parse_in_fresh_process("KubernetesExecutor", hide_kubernetes=True)
     [parsed] = [line for line in lines if line.startswith("PARSED")]
