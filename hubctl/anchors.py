@@ -171,6 +171,35 @@ def read_anchors(path: Path) -> Iterator[StoredAnchor]:
         raise ValidationError(f"--anchors: no anchor store at {path}") from None
 
 
+def order_problem(previous: StoredAnchor | None, current: StoredAnchor) -> str | None:
+    """Why ``current`` does not move forward from the line before it, or None.
+
+    Anchors only move forward: past the previous point in both id and count, or the very same
+    point signed later (an unchanged chain anchored again). A copy of an old line appended at
+    the end would otherwise make --incremental start from before a rewrite.
+    """
+    if previous is None or previous.anchor is None or current.anchor is None:
+        return None
+    before, now = previous.anchor, current.anchor
+    if now.last_id > before.last_id and now.count > before.count:
+        return None
+    same_point = (now.last_id, now.last_hash, now.count) == (
+        before.last_id,
+        before.last_hash,
+        before.count,
+    )
+    if same_point and _time(now) > _time(before):
+        return None
+    return f"not past line {previous.line} (last_id {before.last_id}): replayed or reordered"
+
+
+def _time(anchor: Anchor) -> dt.datetime:
+    try:
+        return dt.datetime.fromisoformat(anchor.time)
+    except ValueError:  # signed, so written by us; an unreadable time orders first
+        return dt.datetime.min.replace(tzinfo=dt.UTC)
+
+
 def signature_problem(stored: StoredAnchor, key: AnchorKey) -> str | None:
     """Why the line cannot be trusted (unreadable, another key, bad signature), or None."""
     if stored.anchor is None:

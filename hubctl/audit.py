@@ -7,7 +7,7 @@ import hashlib
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
-from hubctl.anchors import AnchorKey, StoredAnchor, signature_problem
+from hubctl.anchors import AnchorKey, StoredAnchor, order_problem, signature_problem
 from hubctl.db import Connection
 from hubctl.repository import audit as audit_rows
 
@@ -110,9 +110,12 @@ def _disagreement(stored: StoredAnchor, point: ChainPoint | None) -> str | None:
     return None
 
 
-def _first_bad_signature(anchors: Sequence[StoredAnchor], key: AnchorKey) -> AnchoredReport | None:
+def _first_untrusted_line(anchors: Sequence[StoredAnchor], key: AnchorKey) -> AnchoredReport | None:
+    """The first line that is unsigned, signed by another key, or not past the line before it."""
+    previous = None
     for stored in anchors:
-        problem = signature_problem(stored, key)
+        problem = signature_problem(stored, key) or order_problem(previous, stored)
+        previous = stored
         if problem:
             empty = ChainReport(0, None, None, None, None)
             return AnchoredReport(empty, len(anchors), stored.name, problem)
@@ -123,7 +126,7 @@ def verify_with_anchors(
     conn: Connection, anchors: Sequence[StoredAnchor], key: AnchorKey
 ) -> AnchoredReport:
     """The whole chain, then every anchor in order: the first one it does not pass through is named."""
-    bad = _first_bad_signature(anchors, key)
+    bad = _first_untrusted_line(anchors, key)
     if bad:
         return bad
     report = verify_chain(conn, watch={s.anchor.last_id for s in anchors if s.anchor})
@@ -139,10 +142,10 @@ def verify_with_anchors(
 def verify_from_last_anchor(
     conn: Connection, anchors: Sequence[StoredAnchor], key: AnchorKey
 ) -> AnchoredReport:
-    """Incremental: every signature, the newest anchor's entry (its hash and count), then the chain
+    """Incremental: every signature and the lines' order, the newest anchor's entry (its hash and count), then the chain
     after it. Rows before that entry are not re-hashed: the full check (verify_with_anchors) is
     what catches an old row edited while its stored hashes were left alone."""
-    bad = _first_bad_signature(anchors, key)
+    bad = _first_untrusted_line(anchors, key)
     if bad or not anchors:
         return bad or AnchoredReport(verify_chain(conn), 0)
     newest = anchors[-1]
