@@ -63,21 +63,29 @@ class AnchorKey:
 
 
 def configured_key(settings: Settings | None = None) -> AnchorKey:
-    """HUB_AUDIT_KEY, else the content of HUB_AUDIT_KEY_FILE; one of them must be set."""
+    """HUB_AUDIT_KEY, else HUB_AUDIT_KEY_FILE, else the key `hubctl up` made under HUB_HOME.
+
+    The last one lets a second shell of the local stack anchor and verify with the stack's key.
+    """
     settings = settings or get_settings()
     if settings.audit_key:
         return AnchorKey(settings.audit_key.encode())
     if settings.audit_key_file is not None:
-        try:
-            return AnchorKey(settings.audit_key_file.expanduser().read_bytes().strip())
-        except OSError as error:
-            raise ValidationError(
-                f"HUB_AUDIT_KEY_FILE: cannot read it ({error.strerror})"
-            ) from None
+        return _key_from_file(settings.audit_key_file.expanduser(), "HUB_AUDIT_KEY_FILE")
+    local = local_key_file(settings.resolved_home)
+    if local.exists():
+        return _key_from_file(local, str(local))
     raise ValidationError(
-        "HUB_AUDIT_KEY or HUB_AUDIT_KEY_FILE: set one to sign and check anchors"
-        " (keep the key out of the hub database)"
+        f"no audit key: set HUB_AUDIT_KEY or HUB_AUDIT_KEY_FILE (no key file at {local}"
+        " either, which `hubctl up` makes under HUB_HOME); keep the key out of the hub database"
     )
+
+
+def _key_from_file(path: Path, name: str) -> AnchorKey:
+    try:
+        return AnchorKey(path.read_bytes().strip())
+    except OSError as error:
+        raise ValidationError(f"{name}: cannot read it ({error.strerror})") from None
 
 
 def local_key_file(home: Path) -> Path:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict
 from pathlib import Path
 
@@ -168,8 +169,11 @@ def test_a_key_must_be_configured_and_long_enough(tmp_path: Path) -> None:
     settings = anchors.Settings(audit_key=None, audit_key_file=tmp_path / "missing")
     with pytest.raises(ValidationError, match="HUB_AUDIT_KEY_FILE: cannot read it"):
         anchors.configured_key(settings)
-    with pytest.raises(ValidationError, match="HUB_AUDIT_KEY or HUB_AUDIT_KEY_FILE"):
-        anchors.configured_key(anchors.Settings())
+    home = tmp_path / "home"
+    with pytest.raises(
+        ValidationError, match=re.escape(f"HUB_AUDIT_KEY_FILE (no key file at {home}")
+    ):
+        anchors.configured_key(anchors.Settings(home=home))
     with pytest.raises(ValidationError, match="at least 16 bytes"):
         AnchorKey(b"short")
     (tmp_path / "key").write_text(KEY.secret.decode() + "\n")

@@ -273,3 +273,29 @@ def test_csv_reasons_with_newlines_quotes_and_commas_read_back_identical(hub: Ru
     rows = list(csv.DictReader(io.StringIO(text, newline="")))
     assert [row["reason"] for row in rows] == reasons[::-1]
     assert [row["actor"] for row in rows] == ["pytest"] * len(reasons)
+
+
+def test_a_second_shell_finds_the_key_hubctl_up_made(
+    hub: Run, hub_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 22 item 12: only HUB_HOME set, as in a new shell next to `hubctl up`'s."""
+    from hubctl import anchors
+
+    monkeypatch.delenv("HUB_AUDIT_KEY", raising=False)
+    monkeypatch.delenv("HUB_AUDIT_KEY_FILE", raising=False)
+    anchors.ensure_local_key(hub_env)  # what `hubctl up` does
+    made = hub("audit", "anchor", "-o", "json")
+    assert made.exit_code == 0, made.stderr
+    store = hub_env / "audit-anchors.jsonl"  # the README tour's path under HUB_HOME=.hub
+    assert json.loads(store.read_text())["last_id"] == json.loads(made.stdout)["last_id"]
+    assert hub("audit", "verify", "--anchors", str(store)).exit_code == 0
+
+
+def test_the_readme_tour_says_what_groups_show_prints(hub: Run) -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    [line] = [line for line in readme.splitlines() if line.startswith("hubctl groups show ")]
+    command, comment = line.split("#", 1)
+    shown = hub(*command.split()[1:])
+    assert shown.exit_code == 0 and "XNYS" in shown.stdout and "XNYS" in comment
+    assert "@after_close" not in comment  # the tour promised a schedule the command never shows
+    assert "hubctl audit verify --anchors .hub/audit-anchors.jsonl" in readme  # HUB_HOME is .hub
