@@ -12,7 +12,7 @@ import typer
 
 from hubctl.cli.common import ActorOption, BreakGlassOption, ReasonOption, author, database, report
 from hubctl.cli.output import OutputFormat, OutputOption, cell, render
-from hubctl.errors import HubError
+from hubctl.errors import HubError, ValidationError
 
 if TYPE_CHECKING:
     from hubctl.audit import ChainReport
@@ -237,16 +237,21 @@ def revert(
     actor: ActorOption = None,
     reason: ReasonOption = None,
     break_glass: BreakGlassOption = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
-    """Undo one entry by writing its inverse as a new audited change.
+    """Undo one entry by writing its inverse as a new audited change (-m is required).
 
-    An update gets its old values back, an insert is removed, a delete is re-created. Refused if the row changed after that entry (revert the later entry first).
+    An update gets its old values back, an insert is removed, a delete is re-created. Shows that change and asks first (unless --yes, for scripts). Refused if the row changed after that entry (revert the later entry first).
 
     Example: hubctl audit revert 42 -m "batch size change broke the LSE run"
     """
     from hubctl.services import audit
 
-    change = audit.revert(
-        database(), entry_id=entry_id, author=author(ctx, actor, reason, break_glass=break_glass)
-    )
-    report(change)
+    if not (reason or "").strip():
+        raise ValidationError("reason: say why (-m)")
+    who = author(ctx, actor, reason, break_glass=break_glass)
+    if not yes:
+        for change in audit.revert_preview(database(), entry_id=entry_id, author=who):
+            report(change, dry_run=True)
+        typer.confirm(f"Revert audit entry {entry_id}?", abort=True)
+    report(audit.revert(database(), entry_id=entry_id, author=who))

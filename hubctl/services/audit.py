@@ -11,7 +11,7 @@ from typing import Any
 
 from hubctl import anchors
 from hubctl import audit as chain
-from hubctl.author import Author
+from hubctl.author import Author, Capture
 from hubctl.db import Connection, Database
 from hubctl.errors import ConflictError, NotFoundError, ValidationError, unknown
 from hubctl.repository import audit as audit_rows
@@ -19,7 +19,7 @@ from hubctl.repository import groups as group_rows
 from hubctl.repository import rows as row_sql
 from hubctl.repository.rows import Row
 from hubctl.services import rows
-from hubctl.services.changes import audited_change
+from hubctl.services.changes import ChangesCaptured, audited_change
 from hubctl.services.history import parse_moment
 from hubctl.tables import CONTROL_TABLES, GROUPS, INT4_MAX, TICKERS, ControlTable
 
@@ -299,3 +299,17 @@ def revert(
         row_sql.lock_tables(conn, tables=[table])
         _require_latest(conn, entry, table)
         return _inverse(conn, entry, table)
+
+
+def revert_preview(database: Database, *, entry_id: int, author: Author) -> list[rows.RowChange]:
+    """What revert would write, computed by writing it and rolling back (Capture mode).
+
+    Reverting afterwards writes exactly this, or is refused: revert requires the entry to be the
+    row's latest, so a row changed in between cannot be reverted to something else.
+    """
+    mode = author.mode if isinstance(author.mode, Capture) else Capture()
+    try:
+        revert(database, entry_id=entry_id, author=dataclasses.replace(author, mode=mode))
+    except ChangesCaptured as captured:
+        return captured.changes
+    return []

@@ -89,7 +89,7 @@ WRITES = {
     "tickers remove": lambda e, t, h: ["tickers", "remove", "HSBA.L"],
     "tickers import": lambda e, t, h: ["tickers", "import", _ticker_csv(t)],
     "apply": lambda e, t, h: ["apply", "-f", _document(h, t), "--yes"],
-    "audit revert": lambda e, t, h: ["audit", "revert", _audit_revert_target(e)],
+    "audit revert": lambda e, t, h: ["audit", "revert", _audit_revert_target(e), "--yes"],
 }
 
 
