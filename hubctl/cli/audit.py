@@ -62,13 +62,18 @@ def log(
         typer.Option(
             "--table",
             help="exchange_groups (groups), dag_configuration (config), tickers,"
-            " scheduled_changes (schedule).",
+            " scheduled_changes (schedule), change_requests (requests),"
+            " change_request_approvals (approvals), break_glass_acks (acks).",
         ),
     ] = None,
     dag: Annotated[str | None, typer.Option("--dag", help="Only jobs of this pipeline.")] = None,
     group: Annotated[
         str | None,
-        typer.Option("--group", help="The group, its jobs and the tickers on its exchanges."),
+        typer.Option(
+            "--group",
+            help="The group, its jobs, the tickers on its exchanges, its change requests"
+            " (approvals, applications) and scheduled changes.",
+        ),
     ] = None,
     limit: Annotated[
         int, typer.Option("--limit", help="At most N entries, newest first; 0 for all.")

@@ -32,6 +32,12 @@ TABLE_NAMES = {
     "tickers": "tickers",
     "scheduled_changes": "scheduled_changes",
     "schedule": "scheduled_changes",
+    "change_requests": "change_requests",
+    "requests": "change_requests",
+    "change_request_approvals": "change_request_approvals",
+    "approvals": "change_request_approvals",
+    "break_glass_acks": "break_glass_acks",
+    "acks": "break_glass_acks",
 }
 
 
