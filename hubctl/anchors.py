@@ -137,14 +137,21 @@ def new_anchor(key: AnchorKey, *, last_id: int, last_hash: str, count: int) -> A
 
 def append_anchor(path: Path, anchor: Anchor) -> None:
     """Append one line with O_APPEND and fsync: never rewrites what is there, survives a crash."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     line = json.dumps(asdict(anchor), separators=(",", ":")) + "\n"
-    descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    except OSError as error:  # e.g. a path under a file, or a directory we may not write
+        raise _unusable(path, error) from None
     try:
         os.write(descriptor, line.encode())
         os.fsync(descriptor)
     finally:
         os.close(descriptor)
+
+
+def _unusable(path: Path, error: OSError) -> ValidationError:
+    return ValidationError(f"--anchors: {path}: {error.strerror or error}")
 
 
 @dataclass(frozen=True)
@@ -177,6 +184,8 @@ def read_anchors(path: Path) -> Iterator[StoredAnchor]:
                     yield _parsed(number, text)
     except FileNotFoundError:
         raise ValidationError(f"--anchors: no anchor store at {path}") from None
+    except OSError as error:
+        raise _unusable(path, error) from None
 
 
 def order_problem(previous: StoredAnchor | None, current: StoredAnchor) -> str | None:

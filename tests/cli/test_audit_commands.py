@@ -319,3 +319,41 @@ def test_revert_requires_a_reason_shows_the_change_and_asks(
     confirmed = hub("audit", "revert", str(entry_id), "-m", "too big", input="y\n")
     assert confirmed.exit_code == 0 and job_value(default_config, "batch_size") == 500
     assert audit_rows(default_config)[-1]["reason"] == f"revert of audit entry {entry_id}: too big"
+
+
+LAST_HOUR_OF_9999_IN_NEW_YORK = "9999-12-31T23:00-05:00"  # year 10000 in UTC
+
+
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (["config", "list", "--at", LAST_HOUR_OF_9999_IN_NEW_YORK], "at"),
+        (["audit", "diff", "0m", LAST_HOUR_OF_9999_IN_NEW_YORK], "to"),
+        (["audit", "log", "--since", LAST_HOUR_OF_9999_IN_NEW_YORK], "since"),
+        (["schedule", "add", "--at", LAST_HOUR_OF_9999_IN_NEW_YORK, "groups", "disable", "lse",
+          "-m", "far"], "at"),
+    ],
+)  # fmt: skip
+def test_a_time_past_year_9999_in_utc_is_one_error_line(
+    hub: Run, args: list[str], option: str
+) -> None:
+    """Issue 22 item 14: `--at` in year 10000 printed `ValueError: year 10000 is out of range`."""
+    result = hub(*args)
+    assert (result.exit_code, result.stderr) == (
+        1,
+        f"Error: {option}: must be before year 10000 (UTC)\n",
+    )
+
+
+@pytest.mark.parametrize("command", [["anchor"], ["verify"], ["verify", "--incremental"]])
+def test_an_anchor_path_under_a_file_is_one_error_line(
+    hub: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: list[str]
+) -> None:
+    """Issue 22 item 14: it printed a raw NotADirectoryError."""
+    monkeypatch.setenv("HUB_AUDIT_KEY", "an anchor key kept far from the database")
+    get_settings.cache_clear()
+    (tmp_path / "a-file").write_text("")
+    under = tmp_path / "a-file" / "anchors"
+    result = hub("audit", *command, "--anchors", str(under))
+    assert result.exit_code == 1
+    assert result.stderr == f"Error: --anchors: {under / 'audit-anchors.jsonl'}: Not a directory\n"
