@@ -35,10 +35,22 @@ class ChainReport:
     count: int = 0
     # The watched entries the walk passed: id -> where the chain stood there.
     points: dict[int, ChainPoint] = field(default_factory=dict)
+    # Rows where the live tables differ from the replayed log (hubctl.services.replay).
+    unaudited: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
-        return self.problem is None
+        return self.problem is None and not self.unaudited
+
+    @property
+    def failure(self) -> str | None:
+        """One line: the first broken entry, else the first row changed without an entry."""
+        if self.problem:
+            return f"audit chain broken at id {self.first_broken_id}: {self.problem}"
+        if self.unaudited:
+            more = len(self.unaudited) - 1
+            return self.unaudited[0] + (f" (and {more} more difference(s))" if more else "")
+        return None
 
 
 def verify_chain(
@@ -92,9 +104,7 @@ class AnchoredReport:
         """One line naming what disagrees: the anchor first, else the chain's broken entry."""
         if self.problem:
             return f"{self.disagreeing_anchor}: {self.problem}"
-        if not self.chain.ok:
-            return f"audit chain broken at id {self.chain.first_broken_id}: {self.chain.problem}"
-        return None
+        return self.chain.failure
 
 
 def _disagreement(stored: StoredAnchor, point: ChainPoint | None) -> str | None:

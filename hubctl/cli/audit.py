@@ -150,6 +150,7 @@ def _chain_fields(result: ChainReport) -> dict[str, Any]:
         "last_hash": result.last_hash,
         "first_broken_id": result.first_broken_id,
         "problem": result.problem,
+        "unaudited": list(result.unaudited),
     }
 
 
@@ -167,9 +168,9 @@ def verify(
 ) -> None:
     """Recompute the hash chain; exit 1 naming the first broken entry if anything was tampered.
 
-    A superuser can rewrite and re-hash the whole chain; --anchors (or --incremental) also checks it against the signed anchors of `hubctl audit anchor` (key: HUB_AUDIT_KEY or HUB_AUDIT_KEY_FILE) and names the first anchor it disagrees with.
+    Then replay the log and compare it with the live tables: a row changed without an audit entry (audit triggers disabled, by any login) is named; --incremental skips this replay. A superuser can rewrite and re-hash the whole chain; --anchors (or --incremental) also checks it against the signed anchors of `hubctl audit anchor` (key: HUB_AUDIT_KEY or HUB_AUDIT_KEY_FILE) and names the first anchor it disagrees with.
 
-    Example: hubctl audit verify --anchors ~/.hub/audit-anchors.jsonl
+    Example: hubctl audit verify --anchors .hub/audit-anchors.jsonl
     """
     from hubctl.services import audit
 
@@ -177,8 +178,8 @@ def verify(
     if anchors is None and not incremental:
         result = audit.verify(database())
         render({**_chain_fields(result), **_rate(result, started)}, output)
-        if not result.ok:
-            raise HubError(f"audit chain broken at id {result.first_broken_id}: {result.problem}")
+        if result.failure:
+            raise HubError(result.failure)
         return
     anchored = audit.verify_anchored(database(), store=anchors, incremental=incremental)
     fields = {**_chain_fields(anchored.chain), "ok": anchored.ok}

@@ -110,6 +110,15 @@ def row_changes(
             }
 
 
+def live_rows(conn: Connection, *, table_name: str) -> list[Row]:
+    """A control table's rows now, as JSON objects in the form the audit log records them."""
+    table = CONTROL_TABLES[table_name]  # only a known table name reaches the SQL
+    return [
+        row["row"]
+        for row in fetch(conn, f"SELECT to_jsonb(t) AS row FROM {table.qualified_name} t")
+    ]
+
+
 def transaction_entries(conn: Connection, *, after_id: int | None) -> list[Row]:
     """This transaction's entries after id ``after_id``, oldest first.
 
