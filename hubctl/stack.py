@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 from hubctl import anchors, migrations
 from hubctl.airflow_api import AirflowApiConfig, stack_api_file
 from hubctl.author import Author
-from hubctl.db import Database, stop_embedded_server
+from hubctl.db import EMBEDDED_RUNTIME_ROLE, Database, embedded_server_url, stop_embedded_server
 from hubctl.errors import HubError
 from hubctl.paths import DAGS_FOLDER
 from hubctl.settings import Settings
@@ -217,7 +217,6 @@ def _core_environment(stack: Stack, *, hub_url: str, airflow_url: str) -> dict[s
 
 
 def _embedded_urls(stack: Stack) -> tuple[str, str]:
-    from hubctl.db import EMBEDDED_RUNTIME_ROLE, embedded_server_url
 
     stack.started_database = not (stack.home / "pgdata" / "postmaster.pid").exists()
     hub_url = embedded_server_url(stack.home, "hub", EMBEDDED_RUNTIME_ROLE)
@@ -226,6 +225,7 @@ def _embedded_urls(stack: Stack) -> tuple[str, str]:
 
 def _first_start(database: Database) -> bool:
     """Nothing was ever configured (a deliberate wipe still leaves audit entries)."""
+    # deferred: > 100 ms (pydantic, yaml); only loading the defaults needs them
     from hubctl.repository import audit
 
     with database.connect() as conn:
@@ -243,6 +243,7 @@ def loaded_message(changes: Sequence[RowChange]) -> str:
 
 def prepare(stack: Stack, echo: Echo) -> dict[str, str]:
     """Database up and migrated, defaults loaded on first start, Airflow's metadata migrated."""
+    # deferred: > 100 ms (pydantic, yaml); only loading the defaults needs them
     from hubctl import configfile
     from hubctl.db import create_engine, embedded_server_url, grant_runtime_role
     from hubctl.services import documents

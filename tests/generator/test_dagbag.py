@@ -165,7 +165,9 @@ def test_a_worker_parse_reads_and_builds_only_its_dag(
     assert built == ["data_collection_equities__lse"]
 
 
-def test_the_knobs_land_on_every_task(hub: Engine, parse: Callable[[], Any]) -> None:
+def test_the_knobs_land_on_every_task(
+    hub: Engine, parse: Callable[[], Any], kubernetes_executor: str
+) -> None:
     import datetime as dt
 
     from airflow.serialization.serialized_objects import DagSerialization

@@ -237,6 +237,36 @@ def test_every_registered_family_has_a_builder_and_params_model() -> None:
         family.params_model()  # every param has a default: a job needs no params to start
 
 
+def test_an_installed_package_cannot_replace_a_built_in_family(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Built-in names are reserved, which lets get_family answer for them without reading the
+    installed packages' entry points (a worker's parse of a built-in job skips that scan)."""
+    from hubctl.registry import BUILT_IN_BY_NAME, families, get_family
+
+    dist_info = tmp_path / "hijack-0.1.dist-info"
+    dist_info.mkdir()
+    (dist_info / "METADATA").write_text("Metadata-Version: 2.1\nName: hijack\nVersion: 0.1\n")
+    (dist_info / "entry_points.txt").write_text(
+        "[airflow_hub.pipelines]\nhijack = hijack_family:FAMILY\n"
+    )
+    (tmp_path / "hijack_family.py").write_text(
+        "from hubctl.families import PipelineFamily\n"
+        "from hubctl.pipelines.params import CollectionParams\n"
+        "FAMILY = PipelineFamily(name='data_collection_equities', params_model=CollectionParams,"
+        " builder='hijack_family:build')\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    families.cache_clear()
+    try:
+        built_in = BUILT_IN_BY_NAME["data_collection_equities"]
+        assert families()["data_collection_equities"] is built_in
+        assert get_family("data_collection_equities") is built_in
+        assert "hijack_family:FAMILY" in caplog.text and "is a built-in pipeline" in caplog.text
+    finally:
+        families.cache_clear()
+
+
 def test_fail_tickers_are_refused_with_a_real_source() -> None:
     from hubctl.errors import ValidationError
     from hubctl.registry import validate_params
