@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
@@ -45,6 +47,32 @@ def test_a_market_switched_off_without_an_audit_entry_fails_verify(
         "exchange_groups lse: enabled is false, the audit log replays true"
         " (changed without an audit entry)"
     )
+
+
+def test_an_owner_login_that_is_no_superuser_is_caught_too(
+    default_config: Engine, database: Database
+) -> None:
+    """A managed database's owner: no superuser, so no guard was installed; it owns the table."""
+    owner = f"test_owner_{uuid.uuid4().hex[:8]}"
+    with default_config.begin() as conn:
+        conn.execute(sa.text(NO_GUARD))
+        conn.execute(sa.text(f"CREATE ROLE {owner}; GRANT USAGE ON SCHEMA hub TO {owner}"))
+        conn.execute(sa.text(f"ALTER TABLE hub.exchange_groups OWNER TO {owner}"))
+    try:
+        with default_config.begin() as conn:
+            conn.execute(sa.text(f"SET LOCAL ROLE {owner}"))
+            conn.execute(sa.text("ALTER TABLE hub.exchange_groups DISABLE TRIGGER USER"))
+            conn.execute(
+                sa.text("UPDATE hub.exchange_groups SET enabled = false WHERE group_name = 'lse'")
+            )
+            conn.execute(sa.text("ALTER TABLE hub.exchange_groups ENABLE TRIGGER USER"))
+        assert (audit.verify(database).failure or "").startswith(
+            "exchange_groups lse: enabled is false, the audit log replays true"
+        )
+    finally:
+        with default_config.begin() as conn:
+            conn.execute(sa.text(f"REASSIGN OWNED BY {owner} TO CURRENT_USER"))
+            conn.execute(sa.text(f"DROP OWNED BY {owner}; DROP ROLE {owner}"))
 
 
 def test_rows_added_or_removed_without_an_entry_are_named(
