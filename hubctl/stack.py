@@ -21,9 +21,11 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable, Collection, Iterator
+from collections import Counter
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hubctl import anchors, migrations
 from hubctl.airflow_api import AirflowApiConfig, stack_api_file
@@ -33,6 +35,10 @@ from hubctl.errors import HubError
 from hubctl.paths import DAGS_FOLDER
 from hubctl.settings import Settings
 from hubctl.shards import shard_folder, write_shard_files
+from hubctl.tables import GROUPS, JOBS
+
+if TYPE_CHECKING:
+    from hubctl.services.row_change import RowChange
 
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 DEFAULT_QUEUE = "default"  # Airflow's [operators] default_queue
@@ -226,6 +232,15 @@ def _first_start(database: Database) -> bool:
         return audit.is_empty(conn)
 
 
+def loaded_message(changes: Sequence[RowChange]) -> str:
+    """What the first start loaded, counted from the rows it created."""
+    created = Counter(change.table for change in changes if change.action == "create")
+    return (
+        f"loaded the default configuration ({created[GROUPS.name]} exchange groups,"
+        f" {created[JOBS.name]} jobs, sample data source)"
+    )
+
+
 def prepare(stack: Stack, echo: Echo) -> dict[str, str]:
     """Database up and migrated, defaults loaded on first start, Airflow's metadata migrated."""
     # deferred: > 100 ms (pydantic, yaml); only loading the defaults needs them
@@ -244,8 +259,10 @@ def prepare(stack: Stack, echo: Echo) -> dict[str, str]:
     database = Database(hub_url)
     if _first_start(database):
         defaults_loader = Author(actor="hubctl-up", reason="default configuration")
-        documents.apply_document(database, configfile.load_defaults(), author=defaults_loader)
-        echo("loaded the default configuration (4 exchange groups, 10 jobs, sample data source)")
+        applied = documents.apply_document(
+            database, configfile.load_defaults(), author=defaults_loader
+        )
+        echo(loaded_message(applied.plan.changes))
     # The audit_anchor job signs with it (hubctl.anchors); local only: it lives beside the data.
     anchors.ensure_local_key(stack.home)
     env = airflow_environment(stack, hub_url=hub_url, airflow_url=airflow_url)

@@ -6,6 +6,7 @@ modules import the library inside each command, so `hubctl --help` stays fast.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 import shlex
@@ -55,6 +56,37 @@ app.command(name="up")(up.up)
 app.command(name="listen")(up.listen)
 app.command(name="status")(ops.status)
 app.command(name="doctor")(ops.doctor)
+
+
+def unwrapped_help(text: str) -> str:
+    """``text`` with each paragraph on one line: Typer keeps a docstring's hard line breaks and
+    rich then wraps those lines again at the terminal's width, into ragged lines. Blank lines
+    and each `Example:` line stay as written."""
+    paragraphs = inspect.cleandoc(text).split("\n\n")
+    return "\n\n".join(_joined(paragraph.splitlines()) for paragraph in paragraphs)
+
+
+def _joined(lines: list[str]) -> str:
+    joined: list[str] = []
+    for line in lines:
+        if joined and not line.lstrip().startswith("Example"):
+            joined[-1] = f"{joined[-1]} {line.strip()}"
+        else:
+            joined.append(line.strip())
+    return "\n".join(joined)
+
+
+def _unwrap_every_help(group: typer.Typer) -> None:
+    """Apply unwrapped_help to every command's docstring (and group help) under ``group``, once."""
+    for command in group.registered_commands:
+        text = command.help or inspect.getdoc(command.callback)
+        command.help = None if text is None else unwrapped_help(text)
+    for sub in group.registered_groups:
+        if sub.typer_instance is not None:
+            _unwrap_every_help(sub.typer_instance)
+
+
+_unwrap_every_help(app)
 
 
 def _print_version(value: bool) -> None:

@@ -43,8 +43,9 @@ Generated from the code by `python -m hubctl.cli.docgen > docs/cli.md`; do not e
   it is safe to run on a database operators have changed. `hubctl export` writes a file that
   `apply` reproduces exactly. Apply runs in one transaction and refuses if the database changed
   since the plan it showed.
-- **Revert.** `audit revert ID` writes the inverse of one entry as a new audited change, and is
-  refused when a later entry changed the same row (revert that one first).
+- **Revert.** `audit revert ID -m WHY` shows the inverse of one entry and asks (`--yes` for
+  scripts), then writes it as a new audited change; it is refused when a later entry changed the
+  same row (revert that one first).
 """
 
 

@@ -85,7 +85,7 @@ BAD_INPUTS = [
     ("bad --since", ["audit", "log", "--since", "last tuesday"], "since"),
     ("unknown audit table", ["audit", "log", "--table", "users"], "table"),
     ("unknown audit group", ["audit", "log", "--group", "mars"], "group"),
-    ("revert a missing entry", ["audit", "revert", "99999"], "id"),
+    ("revert a missing entry", ["audit", "revert", "99999", "-m", "x", "--yes"], "id"),
     ("plan without a file", ["plan"], "file"),
     (
         "batch size past the column",

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import getpass
 import os
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
+import typer
 from sqlalchemy.engine import Engine
 
 from hubctl import __version__
-from hubctl.cli import describe_unexpected
+from hubctl.cli import app, describe_unexpected
 from tests.support.cli import Run, audit_rows, heavy_modules_loaded_by
 
 DAG, JOB = "data_collection_equities", "us_markets"
@@ -77,3 +80,28 @@ def test_read_commands_import_neither_airflow_nor_pandas_nor_sqlalchemy_nor_pyda
     ) == ["pydantic"]
     # A group's write asks exchange_calendars (and pandas) only about a calendar named by hand.
     assert heavy_modules_loaded_by(["groups", "set", "lse", "priority=4"], env) == ["pydantic"]
+
+
+def _every_command(group: typer.Typer, path: tuple[str, ...] = ("hubctl",)) -> Iterator[Any]:
+    for command in group.registered_commands:
+        yield (*path, command.name or command.callback.__name__), command  # type: ignore[union-attr]
+    for sub in group.registered_groups:
+        assert sub.typer_instance is not None
+        yield from _every_command(sub.typer_instance, (*path, sub.name or ""))
+
+
+def test_help_paragraphs_are_not_hard_wrapped(run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 22 item 14: rich re-wrapped a docstring's hard-wrapped lines into ragged ones."""
+    commands = list(_every_command(app))
+    assert len(commands) > 40
+    for path, command in commands:
+        for paragraph in (command.help or "").split("\n\n"):
+            lines = paragraph.splitlines()
+            assert all(line.startswith("Example") for line in lines[1:]), (path, paragraph)
+    monkeypatch.setenv("COLUMNS", "300")  # wide enough for a paragraph on one line
+    shards = run("dags", "shards", "--help").stdout
+    joined = (
+        "Point Airflow's dags_folder at it (`hubctl up` does this itself when HUB_DAG_SHARDS > 1)"
+        " and run the listener with the same HUB_DAG_SHARDS. Unchanged files"
+    )
+    assert joined in shards

@@ -70,7 +70,7 @@ def ok(hub: Run, *args: str) -> Callable[[], None]:
 
 
 def revert_last(hub: Run, engine: Engine) -> Callable[[], None]:
-    return lambda: ok(hub, "audit", "revert", str(last_audit_id(engine)))()
+    return lambda: ok(hub, "audit", "revert", str(last_audit_id(engine)), "-m", "undo", "--yes")()
 
 
 def changes(hub: Run, engine: Engine, tmp_path: Path) -> list[Callable[[], None]]:

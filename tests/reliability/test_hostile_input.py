@@ -594,7 +594,7 @@ def test_apply_file(hubctl: Hubctl, text: str, who: Who) -> None:
 )
 def test_audit_revert(hubctl: Hubctl, entry: str, reason: str | None) -> None:
     says = f"revert of audit entry {entry}" + (f": {reason}" if reason else "")
-    written = hubctl.attempt("audit", "revert", entry, who=(None, reason), says=says)
+    written = hubctl.attempt("audit", "revert", entry, "--yes", who=(None, reason), says=says)
     assert written is None or len(written) == 1
 
 
