@@ -54,22 +54,29 @@ def approve(
     request_id: int,
     author: Author,
 ) -> ChangeRequest:
-    """Add the author's approval; with enough approvals the request becomes approved."""
+    """Add the approval of the person ``database``'s login proves to be (a per-person approver
+    login, or the Markets page's login vouching for its user); ``author.actor`` never counts.
+
+    With enough approvals the request becomes approved. The database refuses a shared login, the
+    requester (by login or claimed name) and a second approval by the same person.
+    """
     with _decide(database, request_id, author) as conn:
         request = require_request(conn, request_id, lock=True)
-        if request.requester == author.actor:
-            raise ValidationError(
-                f"approver: {author.actor} requested #{request_id} and cannot approve it; another person must"
-            )
         if request.state not in ("open", "approved"):
             raise ValidationError(
                 f"request: #{request_id} is {request.state}; it takes no approvals"
             )
-        if author.actor in request.approvers:
-            raise ValidationError(f"approver: {author.actor} already approved #{request_id}")
+        person = request_rows.authenticated_person(conn)
+        if person is None:
+            raise ValidationError(
+                f"approver: this login is shared, so it cannot approve #{request_id} (a claimed"
+                " --actor is not a person); approve with your own login (`hubctl requests approve"
+                f" {request_id} --login NAME`, created by `hubctl db add-login NAME --approver`)"
+                " or on the Markets page"
+            )
+        if person in request.approvers:
+            raise ValidationError(f"approver: {person} already approved #{request_id}")
         request_rows.insert_approval(conn, request_id=request_id)
-        if request.state == "open" and len(request.approvers) + 1 >= request.approvals_required:
-            request_rows.set_state(conn, request_id=request_id, state="approved")
         return require_request(conn, request_id)
 
 
