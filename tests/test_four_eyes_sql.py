@@ -295,7 +295,7 @@ def test_an_applied_request_writes_exactly_its_changes(
         value(connect, "SELECT batch_size FROM hub.dag_configuration WHERE job_name = 'lse_job'")
         == 750
     )
-    with pytest.raises(psycopg2.errors.InsufficientPrivilege, match="requires approval"):
+    with pytest.raises(psycopg2.errors.CheckViolation, match="applied already"):
         _apply(connect, approved, SET_BATCH.replace("750", "751"))  # applied once only
 
 

@@ -116,7 +116,7 @@ def approve(
     from hubctl.services import requests
 
     approved = requests.approve(
-        _database_as(login), request_id=request_id, author=author(ctx, actor or login, reason)
+        _database_as(login), request_id=request_id, author=author(ctx, login or actor, reason)
     )
     _decided(approved, "approved")
 
@@ -177,7 +177,7 @@ def ack_break_glass(
     from hubctl.services import requests
 
     item = requests.acknowledge_break_glass(
-        _database_as(login), change_set=change_set, author=author(ctx, actor or login, reason)
+        _database_as(login), change_set=change_set, author=author(ctx, login or actor, reason)
     )
     echo(f"acknowledged {item.change_set} ({item.actor}: {item.reason})")
 

@@ -53,13 +53,12 @@ def insert_request(
 
 
 def select_requests(
-    conn: Connection, *, request_id: int | None = None, state: str | None = None, lock: bool = False
+    conn: Connection, *, request_id: int | None = None, state: str | None = None
 ) -> list[Row]:
     return fetch(
         conn,
         f"{_REQUEST} WHERE (%(id)s::bigint IS NULL OR r.id = %(id)s)"
-        " AND (%(state)s::text IS NULL OR r.state = %(state)s) ORDER BY r.id"
-        + (" FOR UPDATE OF r" if lock else ""),
+        " AND (%(state)s::text IS NULL OR r.state = %(state)s) ORDER BY r.id",
         {"id": request_id, "state": state},
     )
 

@@ -104,8 +104,9 @@ def open_request(
         return require_request(conn, request_id)
 
 
-def require_request(conn: Connection, request_id: int, *, lock: bool = False) -> ChangeRequest:
-    found = request_rows.select_requests(conn, request_id=request_id, lock=lock)
+def require_request(conn: Connection, request_id: int) -> ChangeRequest:
+    """The request as stored (its moves are serialised by the database's functions)."""
+    found = request_rows.select_requests(conn, request_id=request_id)
     if not found:
         raise NotFoundError(f"request: no change request #{request_id}")
     return ChangeRequest.from_row(found[0])

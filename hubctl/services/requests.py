@@ -61,7 +61,7 @@ def approve(
     requester (by login or claimed name) and a second approval by the same person.
     """
     with _decide(database, request_id, author) as conn:
-        request = require_request(conn, request_id, lock=True)
+        request = require_request(conn, request_id)
         if request.state not in ("open", "approved"):
             raise ValidationError(
                 f"request: #{request_id} is {request.state}; it takes no approvals"
@@ -88,7 +88,7 @@ def reject(
 ) -> ChangeRequest:
     """Close an open or approved request without applying it (the requester may withdraw it)."""
     with _decide(database, request_id, author) as conn:
-        request = require_request(conn, request_id, lock=True)
+        request = require_request(conn, request_id)
         if request.state not in ("open", "approved"):
             raise ValidationError(f"request: #{request_id} is {request.state} already")
         request_rows.set_state(conn, request_id=request_id, state="rejected")
@@ -107,7 +107,7 @@ def apply(
     """
     try:
         with _decide(database, request_id, author) as conn:
-            request = require_request(conn, request_id, lock=True)
+            request = require_request(conn, request_id)
             if request.state != "approved" or len(request.approvers) < request.approvals_required:
                 have = f"{len(request.approvers)} of {request.approvals_required} approvals"
                 raise ValidationError(

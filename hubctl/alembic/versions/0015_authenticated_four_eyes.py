@@ -215,8 +215,9 @@ BEGIN
   END IF;
   IF a.change_set !~ '^request:[0-9]{1,18}$' THEN RETURN false; END IF;
   SELECT * INTO r FROM hub.change_requests WHERE id = substr(a.change_set, 9)::bigint;
+  -- enough approvals were checked when this transaction marked it applied (move_request): not
+  -- again here, where a request that raises its own group's policy would need the new one
   RETURN FOUND AND r.state = 'applied' AND r.applied_txid = txid_current()
-     AND hub.request_has(r.id) >= hub.request_needs(r)
      AND hub.entry_matches_changes(a, r.changes);
 END $$;
 
@@ -365,7 +366,11 @@ BEGIN
     RAISE EXCEPTION 'change request %: no target row changed since it was made: not stale', p_id
       USING ERRCODE = 'check_violation';
   END IF;
-  UPDATE hub.change_requests SET state = p_state WHERE id = p_id;
+  UPDATE hub.change_requests SET state = p_state WHERE id = p_id AND state <> p_state;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'change request % does not exist or is % already', p_id, p_state
+      USING ERRCODE = 'check_violation';
+  END IF;
 END $$;
 CREATE FUNCTION hub.request_open(p_command text, p_changes jsonb, p_reason text) RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, hub AS $$
