@@ -11,6 +11,7 @@ would prove nothing there: members of those roles must give a password (``requir
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from psycopg2 import sql
 
 from hubctl.db.bounded import Limits, open_connection
 from hubctl.db.connection import resolve_migration_url
+from hubctl.db.urls import with_login
 from hubctl.errors import ValidationError
 from hubctl.settings import Settings
 
@@ -110,3 +112,39 @@ def require_passwords(pgdata: Path, owner_url: str) -> bool:
     finally:
         conn.close()
     return True
+
+
+# The Markets page's login on the embedded server (`hubctl up`); its password lives in HUB_HOME.
+EMBEDDED_WEB_LOGIN = "hub_web_page"
+
+
+def embedded_web_url(home: Path, owner_url: str, runtime_url: str) -> str:
+    """The URL the local stack's Markets page writes with: EMBEDDED_WEB_LOGIN (hub_web), created
+    once, with a password kept in ``home``/web-login (0600) beside the data it guards."""
+    require_passwords(home / "pgdata", owner_url)
+    secret_file = home / "web-login"
+    if not secret_file.exists():
+        password = secrets.token_urlsafe(24)
+        _set_web_login(owner_url, password)
+        descriptor = os.open(secret_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(password)
+    return with_login(runtime_url, EMBEDDED_WEB_LOGIN, secret_file.read_text().strip())
+
+
+def _set_web_login(owner_url: str, password: str) -> None:
+    name = sql.Identifier(EMBEDDED_WEB_LOGIN)
+    conn = open_connection(owner_url, Limits())
+    try:
+        with conn, conn.cursor() as cursor:
+            cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (EMBEDDED_WEB_LOGIN,))
+            verb = "ALTER ROLE {name}" if cursor.fetchone() else "CREATE ROLE {name} LOGIN"
+            cursor.execute("SET LOCAL password_encryption = 'scram-sha-256'")
+            cursor.execute(
+                sql.SQL(verb + " PASSWORD {password}").format(
+                    name=name, password=sql.Literal(password)
+                )
+            )
+            cursor.execute(sql.SQL("GRANT hub_operator, hub_web TO {name}").format(name=name))
+    finally:
+        conn.close()

@@ -80,3 +80,27 @@ def test_add_login_approver(embedded_home: Path) -> None:
     assert hubctl("db", "upgrade").exit_code == 0
     hba_again = (embedded_home / "pgdata" / "pg_hba.conf").read_text().splitlines()
     assert hba_again == hba  # idempotent
+
+
+def test_the_local_stacks_markets_page_gets_a_web_login_of_its_own(embedded_home: Path) -> None:
+    from hubctl.db import embedded_server_url
+    from hubctl.db.logins import embedded_web_url
+
+    assert hubctl("db", "upgrade").exit_code == 0
+    owner_url, runtime_url = (
+        embedded_server_url(embedded_home),
+        resolve_database_url(get_settings()),
+    )
+    web_url = embedded_web_url(embedded_home, owner_url, runtime_url)
+    assert embedded_web_url(embedded_home, owner_url, runtime_url) == web_url  # made once
+    assert (embedded_home / "web-login").stat().st_mode & 0o077 == 0
+    conn = psycopg2.connect(libpq_url(web_url))
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute("SELECT set_config('hub.web_user', 'Ann', true)")
+            cursor.execute("SELECT hub.authenticated_person()")
+            assert cursor.fetchone()[0] == "ann"
+    finally:
+        conn.close()
+    with pytest.raises(psycopg2.OperationalError, match="password"):
+        psycopg2.connect(libpq_url(with_login(runtime_url, "hub_web_page"))).close()
