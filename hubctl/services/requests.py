@@ -4,8 +4,10 @@ A write that touches a group with approvals_required >= 1 (its row, a job of it,
 exchanges) is recorded by hubctl.services.changes, rolled back and stored as a request
 (hubctl.services.change_requests). Other people approve it; once it has enough approvals it is
 applied in one audited transaction, on the row versions it was made against, or refused as
-stale. Every step's audit entries share the change_set ``request:<id>``; the database refuses
-self-approval and any write to a protected row that is not such an application or break-glass.
+stale. Every step's audit entries share the change_set ``request:<id>``. The database (migration
+0015) counts only approvals of authenticated people (the login: hub.authenticated_person()),
+refuses the requester's, and refuses any write to a protected row that is not exactly an approved
+request's application or a single-use break-glass.
 """
 
 from __future__ import annotations
