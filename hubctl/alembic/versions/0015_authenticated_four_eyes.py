@@ -65,15 +65,16 @@ $$;
 
 IDENTITY = r"""
 -- Who the session has proved to be, lower-cased, or NULL (nobody: a shared or owning login).
--- A superuser is nobody: pg_has_role is true for a superuser and every role.
+-- A superuser is nobody: pg_has_role is true for a superuser and every role. A role the
+-- migration could not create (to_regrole NULL) makes nobody a member.
 CREATE FUNCTION hub.authenticated_person() RETURNS text
 LANGUAGE sql STABLE SET search_path = pg_catalog AS $$
   SELECT CASE
     WHEN r.rolsuper THEN NULL
-    WHEN pg_has_role(r.oid, 'hub_web', 'MEMBER')
+    WHEN pg_has_role(r.oid, to_regrole('hub_web'), 'MEMBER')
       THEN (SELECT lower(u) FROM nullif(btrim(current_setting('hub.web_user', true)), '') u
              WHERE length(u) <= 200)
-    WHEN pg_has_role(r.oid, 'hub_approver', 'MEMBER') THEN lower(r.rolname)
+    WHEN pg_has_role(r.oid, to_regrole('hub_approver'), 'MEMBER') THEN lower(r.rolname)
   END FROM pg_roles r WHERE r.rolname = session_user
 $$;
 
