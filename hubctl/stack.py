@@ -28,7 +28,7 @@ from pathlib import Path
 from hubctl import anchors, migrations
 from hubctl.airflow_api import AirflowApiConfig, stack_api_file
 from hubctl.author import Author
-from hubctl.db import Database, stop_embedded_server
+from hubctl.db import EMBEDDED_RUNTIME_ROLE, Database, embedded_server_url, stop_embedded_server
 from hubctl.errors import HubError
 from hubctl.paths import DAGS_FOLDER
 from hubctl.settings import Settings
@@ -211,7 +211,6 @@ def _core_environment(stack: Stack, *, hub_url: str, airflow_url: str) -> dict[s
 
 
 def _embedded_urls(stack: Stack) -> tuple[str, str]:
-    from hubctl.db import EMBEDDED_RUNTIME_ROLE, embedded_server_url
 
     stack.started_database = not (stack.home / "pgdata" / "postmaster.pid").exists()
     hub_url = embedded_server_url(stack.home, "hub", EMBEDDED_RUNTIME_ROLE)
@@ -220,6 +219,7 @@ def _embedded_urls(stack: Stack) -> tuple[str, str]:
 
 def _first_start(database: Database) -> bool:
     """Nothing was ever configured (a deliberate wipe still leaves audit entries)."""
+    # deferred: > 100 ms (pydantic, yaml); only loading the defaults needs them
     from hubctl.repository import audit
 
     with database.connect() as conn:
@@ -228,6 +228,7 @@ def _first_start(database: Database) -> bool:
 
 def prepare(stack: Stack, echo: Echo) -> dict[str, str]:
     """Database up and migrated, defaults loaded on first start, Airflow's metadata migrated."""
+    # deferred: > 100 ms (pydantic, yaml); only loading the defaults needs them
     from hubctl import configfile
     from hubctl.db import create_engine, embedded_server_url, grant_runtime_role
     from hubctl.db.logins import embedded_web_url

@@ -14,26 +14,10 @@ from hubctl.anchors import AnchorKey
 from hubctl.db import Database
 from hubctl.errors import ConflictError, ValidationError
 from hubctl.services import audit
-from tests.test_audit import make_history, tamper
+from tests.support.audit import RECOMPUTE_CHAIN, tamper
+from tests.test_audit import make_history
 
 KEY = AnchorKey(b"a key the database never sees")
-# Recompute every hash and the head, as a superuser who rewrote a row would, so plain verify passes.
-RECOMPUTE_CHAIN = """
-DO $$
-DECLARE
-  entry hub.audit_log;
-  previous text := NULL;
-BEGIN
-  FOR entry IN SELECT * FROM hub.audit_log ORDER BY id LOOP
-    entry.prev_hash := previous;
-    previous := encode(sha256(convert_to(coalesce(previous, '') || hub.audit_canonical(entry),
-                                         'UTF8')), 'hex');
-    UPDATE hub.audit_log SET prev_hash = entry.prev_hash, row_hash = previous WHERE id = entry.id;
-  END LOOP;
-  UPDATE hub.audit_chain_head SET last_id = (SELECT max(id) FROM hub.audit_log),
-                                  last_hash = previous WHERE id = 1;
-END $$;
-"""
 
 
 @pytest.fixture

@@ -30,7 +30,9 @@ from hubctl.cli import (
     up,
 )
 from hubctl.cli.common import Invocation
+from hubctl.cli.output import echo
 from hubctl.errors import ChangeRequested, HubError, ValidationError
+from hubctl.tables import CONTROL_TABLES
 
 app = typer.Typer(
     name="hubctl",
@@ -88,8 +90,6 @@ def main(args: list[str] | None = None) -> None:
         _refuse_undecodable(argv)
         app(args=argv, obj=Invocation(command_line=shlex.join(["hubctl", *argv])))
     except ChangeRequested as request:
-        from hubctl.cli.output import echo
-
         echo(str(request))
         sys.exit(0)
     except HubError as error:
@@ -147,7 +147,6 @@ def _refuse_undecodable(args: list[str]) -> None:
 
 def _constraint_field(constraint: str, table: str | None) -> str:
     """ck_dag_configuration_batch_size_positive -> batch_size (the column the rule is about)."""
-    from hubctl.tables import CONTROL_TABLES
 
     control = CONTROL_TABLES.get(table or "")
     rest = constraint.removeprefix("ck_").removeprefix("fk_").removeprefix(f"{table}_")
@@ -157,6 +156,7 @@ def _constraint_field(constraint: str, table: str | None) -> str:
 
 def _driver_error(error: Exception) -> Exception | None:
     """The psycopg2 error behind ``error``: itself (read commands) or SQLAlchemy's ``orig``."""
+    # deferred: the library (psycopg2, pydantic, yaml) costs > 10 ms; `hubctl --help` must not pay for it
     import psycopg2
 
     if isinstance(error, psycopg2.Error):
@@ -166,6 +166,7 @@ def _driver_error(error: Exception) -> Exception | None:
 
 
 def describe_unexpected(error: Exception) -> str:
+    # deferred: the library (psycopg2, pydantic, yaml) costs > 10 ms; `hubctl --help` must not pay for it
     import psycopg2
 
     driver_error = _driver_error(error)
@@ -184,7 +185,6 @@ def describe_unexpected(error: Exception) -> str:
 
 
 def _fail(message: str) -> None:
-    from hubctl.cli.output import echo
 
     echo(f"Error: {message}", err=True)
     sys.exit(1)

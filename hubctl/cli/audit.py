@@ -81,6 +81,7 @@ def log(
 
     Example: hubctl audit log --since 30d --group lse -o csv
     """
+    # deferred: the library (psycopg2, pydantic, yaml) costs > 10 ms; `hubctl --help` must not pay for it
     from hubctl.services import audit
 
     query = audit.AuditQuery(since, until, actor, table, dag, group)
@@ -117,6 +118,7 @@ def show(entry_id: EntryArgument, output: OutputOption = OutputFormat.table) -> 
 
     Example: hubctl audit show 42
     """
+    # deferred: the library (psycopg2, pydantic, yaml) costs > 10 ms; `hubctl --help` must not pay for it
     from hubctl.services import audit
 
     entry = audit.audit_entry(database(), entry_id=entry_id)
@@ -166,6 +168,7 @@ def verify(
 
     Example: hubctl audit verify --anchors ~/.hub/audit-anchors.jsonl
     """
+    # deferred: the library (psycopg2, pydantic, yaml) costs > 10 ms; `hubctl --help` must not pay for it
     from hubctl.services import audit
 
     started = time.perf_counter()
@@ -197,6 +200,7 @@ def anchor(anchors: AnchorsOption = None, output: OutputOption = OutputFormat.ta
 
     Example: HUB_AUDIT_KEY_FILE=/etc/hub/audit.key hubctl audit anchor
     """
+    # deferred: the library (psycopg2, pydantic, yaml) costs > 10 ms; `hubctl --help` must not pay for it
     from hubctl.services import audit
 
     render(asdict(audit.anchor(database(), store=anchors)), output)
@@ -214,6 +218,7 @@ def diff(
 
     Example: hubctl audit diff 7d 0m
     """
+    # deferred: the library (psycopg2, pydantic, yaml) costs > 10 ms; `hubctl --help` must not pay for it
     from hubctl.cli.document import plan_dict, print_changes
     from hubctl.services import documents
 
@@ -244,6 +249,7 @@ def revert(
 
     Example: hubctl audit revert 42 -m "batch size change broke the LSE run"
     """
+    # deferred: the library (psycopg2, pydantic, yaml) costs > 10 ms; `hubctl --help` must not pay for it
     from hubctl.services import audit
 
     change = audit.revert(

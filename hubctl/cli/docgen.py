@@ -11,6 +11,8 @@ from typing import Any
 
 import typer
 
+from hubctl.cli import app
+
 INTRO = """\
 # hubctl command reference
 
@@ -111,7 +113,6 @@ def _section(path: list[str], command: Any) -> str:
 
 
 def generate() -> str:
-    from hubctl.cli import app
 
     root = typer.main.get_command(app)
     sections = [_section(path, command) for path, command in _walk(root, [])]
@@ -120,7 +121,6 @@ def generate() -> str:
 
 def command_paths() -> list[tuple[list[str], str]]:
     """(path, help) of every command and group, for tests."""
-    from hubctl.cli import app
 
     root = typer.main.get_command(app)
     return [(path, inspect.cleandoc(cmd.help or "")) for path, cmd in _walk(root, [])]

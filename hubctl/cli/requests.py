@@ -74,6 +74,7 @@ def list_requests(
 
     Example: hubctl requests list --state open -o json
     """
+    # deferred: the library (psycopg2, pydantic, yaml) costs > 10 ms; `hubctl --help` must not pay for it
     from hubctl.services import requests
 
     rows = [_row(request) for request in requests.list_requests(database(), state=state)]
@@ -86,6 +87,7 @@ def show_request(request_id: RequestArgument, output: OutputOption = OutputForma
 
     Example: hubctl requests show 12 -o yaml
     """
+    # deferred: the library (psycopg2, pydantic, yaml) costs > 10 ms; `hubctl --help` must not pay for it
     from hubctl.services import requests
 
     render(_row(requests.show_request(database(), request_id=request_id)), output)
@@ -113,6 +115,7 @@ def approve(
 
     Example: hubctl requests approve 12 --login bob -m "checked the batch size"
     """
+    # deferred: the library (psycopg2, pydantic, yaml) costs > 10 ms; `hubctl --help` must not pay for it
     from hubctl.services import requests
 
     approved = requests.approve(
@@ -132,6 +135,7 @@ def reject(
 
     Example: hubctl requests reject 12 -m "not during the close"
     """
+    # deferred: the library (psycopg2, pydantic, yaml) costs > 10 ms; `hubctl --help` must not pay for it
     from hubctl.services import requests
 
     _decided(
@@ -151,6 +155,7 @@ def apply(
 
     Example: hubctl requests apply 12
     """
+    # deferred: the library (psycopg2, pydantic, yaml) costs > 10 ms; `hubctl --help` must not pay for it
     from hubctl.services import requests
 
     for change in requests.apply(
@@ -174,6 +179,7 @@ def ack_break_glass(
 
     Example: hubctl requests ack-break-glass break-glass:4f1c... --login bob -m "reviewed"
     """
+    # deferred: the library (psycopg2, pydantic, yaml) costs > 10 ms; `hubctl --help` must not pay for it
     from hubctl.services import requests
 
     item = requests.acknowledge_break_glass(
@@ -188,6 +194,7 @@ def list_break_glass(output: OutputOption = OutputFormat.table) -> None:
 
     Example: hubctl requests break-glass -o json
     """
+    # deferred: the library (psycopg2, pydantic, yaml) costs > 10 ms; `hubctl --help` must not pay for it
     from hubctl.services import requests
 
     pending = requests.unacknowledged_break_glass(database())

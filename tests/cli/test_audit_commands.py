@@ -11,7 +11,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from hubctl.settings import get_settings
-from tests.cli.conftest import Run, audit_rows, last_audit_id, snapshot
+from tests.support.audit import RECOMPUTE_CHAIN, tamper
+from tests.support.cli import Run, audit_rows, last_audit_id, snapshot
+from tests.support.configuration import ADD_TSE
 
 DAG, JOB = "data_collection_equities", "us_markets"
 LOG_FIELDS = {
@@ -80,20 +82,7 @@ def test_log_filters(hub: Run, flags: list[str], expected: int) -> None:
 
 
 def test_log_of_a_removed_group_still_works(hub: Run) -> None:
-    assert (
-        hub(
-            "groups",
-            "add",
-            "tse",
-            "--exchange",
-            "TSE",
-            "--timezone",
-            "Asia/Tokyo",
-            "--calendar",
-            "XTKS",
-        ).exit_code
-        == 0
-    )
+    assert hub(*ADD_TSE, "--calendar", "XTKS").exit_code == 0
     assert hub("groups", "remove", "tse").exit_code == 0
     actions = [
         e["action"] for e in json.loads(hub("audit", "log", "--group", "tse", "-o", "json").stdout)
@@ -221,9 +210,6 @@ def test_log_since_accepts_dates_and_durations(hub: Run) -> None:
 def test_anchor_then_verify_with_anchors_names_the_disagreeing_anchor(
     hub: Run, default_config: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tests.test_anchors import RECOMPUTE_CHAIN
-    from tests.test_audit import tamper
-
     monkeypatch.setenv("HUB_AUDIT_KEY", "an anchor key kept far from the database")
     get_settings.cache_clear()
     store = tmp_path / "anchors"

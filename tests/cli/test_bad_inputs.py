@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import Engine
 
-from tests.cli.conftest import Run, audit_rows, snapshot
+from tests.support.cli import Run, audit_rows, snapshot
 
 DAG, JOB = "data_collection_equities", "us_markets"
 SET = ("config", "set", DAG, JOB)

@@ -15,7 +15,7 @@ from hubctl.cli import app
 from hubctl.db import libpq_url, resolve_database_url, stop_embedded_server
 from hubctl.db.urls import with_login
 from hubctl.settings import get_settings
-from tests.cli.conftest import hubctl
+from tests.support.cli import hubctl
 
 
 def schemas(db_url: str) -> set[str]:

@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 
 from hubctl.db import Database
 from hubctl.services import history
-from tests.cli.conftest import Run, last_audit_id
+from tests.support.cli import Run, last_audit_id
 
 DAG, JOB = "data_collection_equities", "lse"
 CONTROL_TABLES = ("exchange_groups", "dag_configuration", "tickers")

@@ -16,7 +16,7 @@ from typer.testing import Result
 from hubctl.db import Database
 from hubctl.db.urls import with_login
 from hubctl.settings import get_settings
-from tests.cli.conftest import Run, audit_rows, last_audit_id, snapshot
+from tests.support.cli import Run, audit_rows, last_audit_id, snapshot
 
 JOB = ("data_collection_equities", "lse")
 

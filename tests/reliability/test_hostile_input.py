@@ -36,8 +36,8 @@ from sqlalchemy.engine import Engine
 
 from hubctl import yamlio
 from hubctl.tables import EXCHANGE_CODE_PATTERN, SLUG_PATTERN, TICKER_PATTERN
-from tests.cli.conftest import Run, audit_rows, snapshot
-from tests.reliability.conftest import Figures
+from tests.support.cli import Run, audit_rows, snapshot
+from tests.support.reliability import Figures
 
 pytestmark = pytest.mark.reliability
 
