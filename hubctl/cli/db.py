@@ -118,6 +118,7 @@ def add_login(
 
     Example: hubctl db add-login alice --approver
     """
+    # deferred: the library (psycopg2, pydantic, yaml) costs > 10 ms; `hubctl --help` must not pay for it
     from hubctl.db import add_hub_login
     from hubctl.settings import get_settings
 
