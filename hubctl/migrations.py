@@ -67,16 +67,22 @@ def upgrade_hub(settings: Settings, revision: str = "head") -> tuple[list[str], 
     """`hubctl db upgrade`: migrate as the schema's owner; (server notices, revision now).
 
     On the embedded server the owner is its superuser, and the runtime login (hub_app) is then
-    given its rights in the migrated schema.
+    given its rights in the migrated schema; approver and web logins must give a password there.
     """
     # deferred: psycopg2 and SQLAlchemy engines (~90 ms); `db heads` needs neither
-    from hubctl.db import create_engine, grant_runtime_role, resolve_migration_url
+    from hubctl.db import (
+        create_engine,
+        grant_runtime_role,
+        require_passwords,
+        resolve_migration_url,
+    )
 
     url = resolve_migration_url(settings)
     engine = create_engine(url, settings=settings)
     notices = upgrade(engine, revision)
     if not (settings.database_url or settings.migration_database_url):
         grant_runtime_role(url)
+        require_passwords(settings.resolved_home / "pgdata", url)
     return notices, current(engine)
 
 

@@ -246,6 +246,7 @@ def prepare(stack: Stack, echo: Echo) -> dict[str, str]:
     # deferred: > 100 ms (pydantic, yaml); only loading the defaults needs them
     from hubctl import configfile
     from hubctl.db import create_engine, embedded_server_url, grant_runtime_role
+    from hubctl.db.logins import embedded_web_url
     from hubctl.services import documents
 
     if stack.shards > 1:
@@ -256,6 +257,7 @@ def prepare(stack: Stack, echo: Echo) -> dict[str, str]:
     migrations.upgrade(engine)
     engine.dispose()
     grant_runtime_role(owner_url)
+    web_url = embedded_web_url(stack.home, owner_url, hub_url)
     database = Database(hub_url)
     if _first_start(database):
         defaults_loader = Author(actor="hubctl-up", reason="default configuration")
@@ -266,6 +268,7 @@ def prepare(stack: Stack, echo: Echo) -> dict[str, str]:
     # The audit_anchor job signs with it (hubctl.anchors); local only: it lives beside the data.
     anchors.ensure_local_key(stack.home)
     env = airflow_environment(stack, hub_url=hub_url, airflow_url=airflow_url)
+    env["HUB_WEB_DATABASE_URL"] = web_url  # the Markets page vouches for its signed-in user
     echo("migrating Airflow's metadata database ...")
     _run_airflow(["db", "migrate"], env, stack.logs / "airflow-db-migrate.log")
     return env

@@ -165,6 +165,7 @@ def test_the_database_layer_imports_nothing_above_it() -> None:
         "hubctl.db.bounded",
         "hubctl.db.connection",
         "hubctl.db.embedded",
+        "hubctl.db.logins",
         "hubctl.db.urls",
         "hubctl.errors",
         "hubctl.settings",

@@ -91,3 +91,42 @@ def url() -> None:
     from hubctl.db import libpq_url, resolve_database_url
 
     typer.echo(libpq_url(resolve_database_url()))
+
+
+@app.command("add-login")
+def add_login(
+    name: str = typer.Argument(..., help="The login; for an approver, their Airflow user name."),
+    approver: bool = typer.Option(
+        False, "--approver", help="A person who may approve requests and break-glass changes."
+    ),
+    web: bool = typer.Option(
+        False,
+        "--web",
+        help="The Markets page's login (HUB_WEB_DATABASE_URL): vouches for its user.",
+    ),
+    no_password: bool = typer.Option(
+        False, "--no-password", help="Set no password (peer or cert authentication by your DBA)."
+    ),
+    existing: bool = typer.Option(
+        False, "--existing", help="Only grant the roles to a login that exists (IAM, LDAP)."
+    ),
+) -> None:
+    """Create a per-person approver login (or the Markets page's login), as the schema's owner.
+
+    The generated password is printed once and stored nowhere. On the embedded server, approver
+    and web logins must then give their password (pg_hba.conf). docs/deploy.md.
+
+    Example: hubctl db add-login alice --approver
+    """
+    # deferred: the library (psycopg2, pydantic, yaml) costs > 10 ms; `hubctl --help` must not pay for it
+    from hubctl.db import add_hub_login
+    from hubctl.settings import get_settings
+
+    if approver == web:
+        raise typer.BadParameter("give exactly one of --approver and --web")
+    login = add_hub_login(
+        get_settings(), name, web=web, password=not no_password, existing=existing
+    )
+    typer.echo(f"login {login.name}: member of hub_operator and {login.role}")
+    if login.password:
+        typer.echo(f"password (shown once): {login.password}")
