@@ -372,6 +372,7 @@ def _check_audit_guard(database: Database) -> Check:
 def _check_governance_rows(database: Database) -> Check:
     """Change requests and scheduled changes still pending whose stored changes cannot be read
     (stored before migration 0016 refused them): they are skipped, a person settles them."""
+    # deferred: > 50 ms of models; only doctor needs them, `hubctl status` does not
     from hubctl.services import requests, schedule
 
     bad = [
