@@ -17,8 +17,8 @@ from hubctl.errors import HubError
 from hubctl.services import schedule
 from hubctl.settings import get_settings
 from hubctl.specs import load_specs
-from tests.cli.conftest import Run
-from tests.databases import database_of
+from tests.support.cli import Run
+from tests.support.databases import database_of
 
 MALFORMED = '[{"oops": 1}]'
 LATER = "2099-12-29T07:00Z"

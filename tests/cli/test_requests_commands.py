@@ -334,13 +334,13 @@ def test_a_due_scheduled_change_to_a_protected_group_becomes_a_request(
 
 
 def test_a_groups_history_includes_its_requests_approvals_and_scheduled_changes(
-    hub: Run, protected: Engine, database: Database
+    hub: Run, protected: Engine, database: Database, people: dict[str, str]
 ) -> None:
     """Issue 22 item 14: `audit log --group lse` (and so the page's History) left them out."""
     from hubctl.services import audit
 
     request_id = _request(hub, "config", "set", *JOB, "batch_size=750")
-    approved = hub("requests", "approve", str(request_id), "--actor", "bob", "-m", "ok")
+    approved = _approve(hub, request_id, people["bob"], "-m", "ok")
     assert approved.exit_code == 0, approved.stderr
     assert hub("requests", "apply", str(request_id), "--actor", "alice").exit_code == 0
     at = (dt.datetime.now(dt.UTC) + dt.timedelta(days=3)).isoformat()
