@@ -138,13 +138,16 @@ def latest_entries(
     """latest_entry of each (table, key) in ``rows``, in one query, in the order given."""
     if not rows:
         return []
+    # Two index lookups on (table_name, row_key) per row, not one newest-first scan for
+    # "this key OR a TRUNCATE" (which no index serves: it walked the log back to a quiet row).
     sql = """
-    SELECT wanted.n, newest.id, newest.action
+    SELECT wanted.n, entry.id, entry.action
     FROM unnest(%(tables)s::text[], %(keys)s::jsonb[]) WITH ORDINALITY AS wanted(table_name, row_key, n)
-    CROSS JOIN LATERAL (
-      SELECT id, action FROM hub.audit_log
-      WHERE table_name = wanted.table_name AND (row_key = wanted.row_key OR action = 'TRUNCATE')
-      ORDER BY id DESC LIMIT 1) AS newest
+    JOIN hub.audit_log AS entry ON entry.id = greatest(
+      (SELECT max(id) FROM hub.audit_log
+       WHERE table_name = wanted.table_name AND row_key = wanted.row_key),
+      (SELECT max(id) FROM hub.audit_log
+       WHERE table_name = wanted.table_name AND row_key IS NULL AND action = 'TRUNCATE'))
     """
     params = {"tables": [table for table, _ in rows], "keys": [Json(dict(key)) for _, key in rows]}
     found = {row["n"]: row for row in fetch(conn, sql, params)}
