@@ -124,12 +124,7 @@ def get_entry(conn: Connection, *, entry_id: int) -> Row | None:
 
 def latest_entry(conn: Connection, *, table: str, key: Mapping[str, Any]) -> Row | None:
     """The id and action of the newest entry that touched the row (a TRUNCATE of its table counts)."""
-    sql = (
-        "SELECT id, action FROM hub.audit_log WHERE table_name = %(table)s"
-        " AND (row_key = %(key)s::jsonb OR action = 'TRUNCATE') ORDER BY id DESC LIMIT 1"
-    )
-    found = fetch(conn, sql, {"table": table, "key": Json(dict(key))})
-    return found[0] if found else None
+    return latest_entries(conn, rows=[(table, key)])[0]
 
 
 def latest_entries(
