@@ -21,6 +21,7 @@ import pytest
 import sqlalchemy as sa
 from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
 from airflow.api_fastapi.core_api.security import get_user
+from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
@@ -283,3 +284,14 @@ def test_head_verify_and_as_of(web: Page) -> None:
     assert {g["group_name"]: g["enabled"] for g in then["groups"]}["lse"] is True
     assert any(j["job_name"] == "lse" for j in then["jobs"])
     assert web.client.get("/api/as-of", params={"at": "yesterday-ish"}).status_code == 422
+
+
+def test_every_route_needs_airflows_permission_and_every_change_the_csrf_token() -> None:
+    routes = [route for route in page.router.routes if isinstance(route, APIRoute)]
+    assert len(routes) >= 20
+    for route in routes:
+        needs = {dependency.call for dependency in route.dependant.dependencies}
+        changes = route.methods != {"GET"}
+        permission = page.CanEdit.dependency if changes else page.CanRead.dependency
+        assert permission in needs, route.path
+        assert (page.same_origin_with_token in needs) == changes, route.path
