@@ -362,13 +362,16 @@ def head(database: Database) -> int | None:
 
 
 def last_change_of_groups(database: Database, groups: Sequence[str]) -> dict[str, AuditEntry]:
-    """Each group's newest audit entry (the group's row, its jobs, tickers, requests, schedule)."""
-    found = {}
-    for group in groups:
-        entries = audit_log(database, AuditQuery(group=group), limit=1)
-        if entries:
-            found[group] = entries[0]
-    return found
+    """Each group's own row's newest entry: who last set its state (enabled, approvals, ...), when
+    and why. Its jobs' and tickers' changes are in its History; this is two index reads a group."""
+    keys = [(GROUPS.name, {"group_name": group}) for group in groups]
+    with database.connect() as conn:
+        latest = audit_rows.latest_entries(conn, rows=keys)
+        return {
+            group: _require_entry(conn, found["id"])
+            for group, found in zip(groups, latest, strict=True)
+            if found is not None
+        }
 
 
 def last_change_of_row(database: Database, *, table: str, key: dict[str, Any]) -> AuditEntry | None:
