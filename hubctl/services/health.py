@@ -41,16 +41,14 @@ def _airflow(settings: Settings | None) -> AirflowApi | None:
 
 
 def _latest_run(api: AirflowApi, dag_ids: list[str]) -> dict[str, Any] | None:
-    """The newest run of any of ``dag_ids``: its dag_id, dag_run_id, state (None: never ran)."""
-    latest: dict[str, Any] | None = None
-    for dag_id in dag_ids:
-        runs = api.call("GET", f"/api/v2/dags/{dag_id}/dagRuns?limit=1&order_by=-run_after")
-        for run in runs["dag_runs"]:
-            if latest is None or run["run_after"] > latest["run_after"]:
-                latest = run
-    if latest is None:
+    """The newest run of any of ``dag_ids``: its dag_id, dag_run_id, state (None: never ran).
+
+    One batch request for the whole group (a group of 10,000 jobs is one call, not 10,000)."""
+    body = {"dag_ids": dag_ids, "order_by": "-run_after", "page_limit": 1}
+    runs = api.call("POST", "/api/v2/dags/~/dagRuns/list", body)["dag_runs"]
+    if not runs:
         return None
-    return {name: latest.get(name) for name in ("dag_id", "dag_run_id", "state", "run_after")}
+    return {name: runs[0].get(name) for name in ("dag_id", "dag_run_id", "state", "run_after")}
 
 
 def _last_run(api: AirflowApi | None, dag_ids: list[str]) -> tuple[str, dict[str, Any] | None]:
