@@ -295,3 +295,34 @@ def test_every_route_needs_airflows_permission_and_every_change_the_csrf_token()
         permission = page.CanEdit.dependency if changes else page.CanRead.dependency
         assert permission in needs, route.path
         assert (page.same_origin_with_token in needs) == changes, route.path
+
+
+def test_break_glass_waits_for_a_second_persons_acknowledgement(
+    web: Page, database: Database
+) -> None:
+    groups.set_group(
+        database,
+        group_name="lse",
+        changes=FieldChanges({"approvals_required": 1}),
+        author=Author("x"),
+    )
+    groups.set_group_enabled(
+        database,
+        group_name="lse",
+        enabled=False,
+        author=Author("ann", reason="exchange outage", break_glass=True),
+    )
+    (waiting,) = web.get("break-glass")
+    assert (waiting["actor"], waiting["reason"]) == ("ann", "exchange outage")
+    path = f"break-glass/{waiting['change_set']}/acknowledge"
+    assert web.send("POST", path, {"reason": ""}).status_code == 422
+    web.user = "bob"
+    assert web.send("POST", path, {"reason": "reviewed the outage"}).status_code == 200
+    assert web.get("break-glass") == []
+    rejected = web.send("POST", "markets/lse/enabled", {"enabled": True, "reason": "reopen"})
+    request_id = rejected.json()["requested"]
+    done = web.send("POST", f"requests/{request_id}/reject", {"reason": "not yet"})
+    assert done.json()["state"] == "rejected"
+    web.user = "ann"
+    again = web.send("POST", f"requests/{request_id}/approve", {"reason": ""})
+    assert again.status_code == 422 and "rejected" in again.json()["error"]
