@@ -46,6 +46,7 @@ def no_calendar_message(exchanges: Sequence[str]) -> str:
 @lru_cache(maxsize=1)
 def known_calendars() -> frozenset[str]:
     """Every calendar a group may name: exchange_calendars' exchanges (no aliases) and weekday."""
+    # deferred: exchange_calendars imports pandas (~0.5 s); only calendar questions need it
     import exchange_calendars
 
     names = exchange_calendars.get_calendar_names(include_aliases=False)
@@ -56,6 +57,7 @@ def known_calendars() -> frozenset[str]:
 def _exchange_calendar(name: str) -> Any:
     """The calendar from FIRST_DAY to YEARS_AHEAD, or, for one whose recorded holidays start later
     or end sooner (XTKS from 1997, XSES to 2026), the library's own default range."""
+    # deferred: exchange_calendars imports pandas (~0.5 s); only calendar questions need it
     import exchange_calendars
 
     last = dt.date.today().replace(month=12, day=31) + dt.timedelta(days=365 * YEARS_AHEAD)

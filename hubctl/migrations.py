@@ -9,6 +9,8 @@ from contextlib import contextmanager
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
 
 from hubctl.paths import MIGRATIONS_DIR
@@ -67,6 +69,7 @@ def upgrade_hub(settings: Settings, revision: str = "head") -> tuple[list[str], 
     On the embedded server the owner is its superuser, and the runtime login (hub_app) is then
     given its rights in the migrated schema.
     """
+    # deferred: psycopg2 and SQLAlchemy engines (~90 ms); `db heads` needs neither
     from hubctl.db import create_engine, grant_runtime_role, resolve_migration_url
 
     url = resolve_migration_url(settings)
@@ -83,14 +86,12 @@ def downgrade(engine: Engine, revision: str) -> None:
 
 def current(engine: Engine) -> str | None:
     """The revision the database is at, or None for an empty database."""
-    from alembic.runtime.migration import MigrationContext
 
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
 
 
 def head() -> str:
-    from alembic.script import ScriptDirectory
 
     head_revision = ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert head_revision is not None

@@ -195,7 +195,7 @@ def test_the_embedded_default_runs_as_a_login_that_cannot_silence_the_audit(
 
     from hubctl.db import EMBEDDED_RUNTIME_ROLE, resolve_migration_url
     from hubctl.settings import get_settings
-    from tests.cli.conftest import hubctl
+    from tests.support.cli import hubctl
 
     monkeypatch.delenv("HUB_DATABASE_URL", raising=False)
     monkeypatch.setenv("HUB_HOME", str(embedded_home))

@@ -1,7 +1,7 @@
 """The listener keeps its position and heartbeat in hub.listener_state, and a position it cannot
 trust (none, or ahead of the audit head) costs one re-parse of every unit, never a lost change.
 
-Real PostgreSQL; Airflow's API is tests/airflow_stand_in.py, which records what was asked for.
+Real PostgreSQL; Airflow's API is tests/support/airflow_stand_in.py, which records what was asked for.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from sqlalchemy.engine import make_url
 from hubctl.listener import CHANNEL, SETTLE_SECONDS, Listener
 from hubctl.settings import Settings
 from hubctl.shards import all_shards, shard_folder, shard_of_group, write_shard_files
-from tests.airflow_stand_in import AirflowStandIn, airflow_stand_in
+from tests.support.airflow_stand_in import AirflowStandIn, airflow_stand_in
 
 UNITS = 3
 

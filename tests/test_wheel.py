@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 from hubctl import migrations
-from tests.generator.conftest import DEFAULT_DAG_IDS
+from tests.support.configuration import DEFAULT_DAG_IDS
 
 pytestmark = pytest.mark.wheel
 

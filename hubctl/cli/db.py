@@ -16,7 +16,8 @@ def upgrade(revision: str = typer.Argument("head", help="Target revision.")) -> 
 
     Example: hubctl db upgrade
     """
-    from hubctl import migrations  # alembic is slow to import: only the db commands need it
+    # deferred: Alembic and SQLAlchemy (~0.3 s); only the schema commands need them
+    from hubctl import migrations
     from hubctl.settings import get_settings
 
     notices, now_at = migrations.upgrade_hub(get_settings(), revision)
@@ -31,6 +32,7 @@ def downgrade(revision: str = typer.Argument(..., help="Target revision, or 'bas
 
     Example: hubctl db downgrade base
     """
+    # deferred: Alembic and SQLAlchemy (~0.3 s); only the schema commands need them
     from hubctl import migrations
     from hubctl.db import create_engine, resolve_migration_url
 
@@ -45,6 +47,7 @@ def current() -> None:
 
     Example: hubctl db current
     """
+    # deferred: Alembic and SQLAlchemy (~0.3 s); only the schema commands need them
     from hubctl import migrations
     from hubctl.db import create_engine
 
@@ -62,6 +65,7 @@ def stop() -> None:
 
     Example: hubctl db stop
     """
+    # deferred: the library (psycopg2, pydantic, yaml) costs > 10 ms; `hubctl --help` must not pay for it
     from hubctl.db import stop_embedded_server
     from hubctl.settings import get_settings
 
@@ -83,6 +87,7 @@ def url() -> None:
 
     Example: hubctl db url   (and then: psql "$(hubctl db url)")
     """
+    # deferred: the library (psycopg2, pydantic, yaml) costs > 10 ms; `hubctl --help` must not pay for it
     from hubctl.db import libpq_url, resolve_database_url
 
     typer.echo(libpq_url(resolve_database_url()))

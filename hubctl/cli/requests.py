@@ -42,6 +42,7 @@ def list_requests(
 
     Example: hubctl requests list --state open -o json
     """
+    # deferred: the library (psycopg2, pydantic, yaml) costs > 10 ms; `hubctl --help` must not pay for it
     from hubctl.services import requests
 
     rows = [_row(request) for request in requests.list_requests(database(), state=state)]
@@ -54,6 +55,7 @@ def show_request(request_id: RequestArgument, output: OutputOption = OutputForma
 
     Example: hubctl requests show 12 -o yaml
     """
+    # deferred: the library (psycopg2, pydantic, yaml) costs > 10 ms; `hubctl --help` must not pay for it
     from hubctl.services import requests
 
     render(_row(requests.show_request(database(), request_id=request_id)), output)
@@ -77,6 +79,7 @@ def approve(
 
     Example: hubctl requests approve 12 --actor bob -m "checked the batch size"
     """
+    # deferred: the library (psycopg2, pydantic, yaml) costs > 10 ms; `hubctl --help` must not pay for it
     from hubctl.services import requests
 
     _decided(
@@ -96,6 +99,7 @@ def reject(
 
     Example: hubctl requests reject 12 -m "not during the close"
     """
+    # deferred: the library (psycopg2, pydantic, yaml) costs > 10 ms; `hubctl --help` must not pay for it
     from hubctl.services import requests
 
     _decided(
@@ -115,6 +119,7 @@ def apply(
 
     Example: hubctl requests apply 12
     """
+    # deferred: the library (psycopg2, pydantic, yaml) costs > 10 ms; `hubctl --help` must not pay for it
     from hubctl.services import requests
 
     for change in requests.apply(
@@ -136,6 +141,7 @@ def ack_break_glass(
 
     Example: hubctl requests ack-break-glass break-glass:4f1c... -m "reviewed with the desk"
     """
+    # deferred: the library (psycopg2, pydantic, yaml) costs > 10 ms; `hubctl --help` must not pay for it
     from hubctl.services import requests
 
     item = requests.acknowledge_break_glass(
@@ -150,6 +156,7 @@ def list_break_glass(output: OutputOption = OutputFormat.table) -> None:
 
     Example: hubctl requests break-glass -o json
     """
+    # deferred: the library (psycopg2, pydantic, yaml) costs > 10 ms; `hubctl --help` must not pay for it
     from hubctl.services import requests
 
     pending = requests.unacknowledged_break_glass(database())

@@ -26,21 +26,26 @@ jsonb_build_array(
   application_name, change_set
 )::text
 """
-# Entries about the group itself, jobs that were or are in it, tickers on its exchanges, and the
-# governance of those changes: every step of a change request naming the group (its change_set
-# request:<id>) and the scheduled changes that write to it.
+# The group's change requests, as change_set values and as ids (text, as row_key holds them).
+_GROUP_REQUESTS = "SELECT id FROM hub.change_requests WHERE %(group)s = ANY (groups)"
+# A scheduled change is about the group when one of its row changes is: the group's own row, or
+# a job in the group before or after.
+_SCHEDULED_IN_GROUP = """jsonb_path_exists(coalesce(new_row, old_row)->'changes',
+  '$[*] ? (@.key.group_name == $g || @.before.exchange_group == $g || @.after.exchange_group == $g)',
+  jsonb_build_object('g', %(group)s::text))"""
+# Entries about the group itself, jobs that were or are in it, tickers on its exchanges, and its
+# governance: its change requests, their approvals and applications, its scheduled changes.
 _ABOUT_GROUP = f"""(
   (table_name = '{GROUPS.name}' AND row_key->>'group_name' = %(group)s)
   OR (table_name = '{JOBS.name}'
       AND (new_row->>'exchange_group' = %(group)s OR old_row->>'exchange_group' = %(group)s))
   OR (table_name = '{TICKERS.name}' AND action <> 'TRUNCATE'
       AND coalesce(new_row, old_row)->>'exchange' = ANY(%(exchanges)s::text[]))
-  OR change_set IN (SELECT 'request:' || id FROM hub.change_requests WHERE %(group)s = ANY(groups))
-  OR (table_name = 'scheduled_changes' AND EXISTS (
-      SELECT 1 FROM jsonb_array_elements(coalesce(new_row, old_row)->'changes') AS scheduled(change)
-      WHERE coalesce(change->'after', change->'before')->>'group_name' = %(group)s
-         OR coalesce(change->'after', change->'before')->>'exchange_group' = %(group)s
-         OR coalesce(change->'after', change->'before')->>'exchange' = ANY(%(exchanges)s::text[])))
+  OR change_set IN (SELECT 'request:' || id FROM ({_GROUP_REQUESTS}) AS r)
+  OR (table_name = 'change_requests' AND row_key->>'id' IN (SELECT id::text FROM ({_GROUP_REQUESTS}) AS r))
+  OR (table_name = 'change_request_approvals'
+      AND row_key->>'request_id' IN (SELECT id::text FROM ({_GROUP_REQUESTS}) AS r))
+  OR (table_name = 'scheduled_changes' AND action <> 'TRUNCATE' AND {_SCHEDULED_IN_GROUP})
 )"""
 _FILTERS = {
     "since": "occurred_at >= %(since)s",
@@ -105,6 +110,15 @@ def row_changes(
                 "old_row": old_row,
                 "new_row": new_row,
             }
+
+
+def live_rows(conn: Connection, *, table_name: str) -> list[Row]:
+    """A control table's rows now, as JSON objects in the form the audit log records them."""
+    table = CONTROL_TABLES[table_name]  # only a known table name reaches the SQL
+    return [
+        row["row"]
+        for row in fetch(conn, f"SELECT to_jsonb(t) AS row FROM {table.qualified_name} t")
+    ]
 
 
 def transaction_entries(conn: Connection, *, after_id: int | None) -> list[Row]:

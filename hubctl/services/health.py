@@ -18,7 +18,7 @@ from hubctl.repository import status as status_queries
 from hubctl.repository.rows import Row, select_rows
 from hubctl.settings import Settings
 from hubctl.shards import all_shards, is_entry_file, read_build_times, slow_unit_warnings
-from hubctl.specs import dag_id_for, format_age
+from hubctl.specs import dag_id_for, format_age, load_specs, read_snapshot
 from hubctl.tables import GROUPS, JOBS
 
 if TYPE_CHECKING:
@@ -82,6 +82,7 @@ def group_status(
     """Per exchange group: enabled, its DAGs, the latest run, the newest price and its age in
     trading sessions of the group's calendar (a holiday does not age it), the scheduled changes
     about it that are suspended, and its DAGs paused in Airflow."""
+    # deferred: > 50 ms of models; only doctor needs them, `hubctl status` does not
     from hubctl.services import schedule
 
     today = today or dt.date.today()
@@ -126,6 +127,7 @@ class Check:
 
 
 def _check_database(database: Database) -> Check:
+    # deferred: Alembic and SQLAlchemy (~0.3 s); only the schema commands need them
     from hubctl import migrations
     from hubctl.db import create_engine
 
@@ -199,6 +201,7 @@ def _check_build_times(settings: Settings) -> Check:
 
 def _check_break_glass(database: Database) -> list[Check]:
     """One failing check per break-glass change nobody has acknowledged yet (docs/governance.md)."""
+    # deferred: > 50 ms of models; only doctor needs them, `hubctl status` does not
     from hubctl.services.requests import unacknowledged_break_glass
 
     try:
@@ -274,7 +277,6 @@ def _seconds(value: float) -> dt.timedelta:
 
 
 def _check_snapshot(path: Path, max_age: dt.timedelta) -> Check:
-    from hubctl.specs import format_age, read_snapshot
 
     snapshot = read_snapshot(path)
     if snapshot is None:
@@ -338,6 +340,7 @@ def _check_airflow(settings: Settings, loaded: LoadResult, explain: Explain | No
 
 def _check_scheduled_changes(database: Database) -> Check:
     """Suspended scheduled changes wait for a person: their target moved on since scheduling."""
+    # deferred: > 50 ms of models; only doctor needs them, `hubctl status` does not
     from hubctl.services import schedule
 
     suspended = schedule.suspended(database)
@@ -366,7 +369,6 @@ def doctor(
     ``explain`` builds the DAGs of valid jobs Airflow does not serve and returns why each failed
     (hubctl.dag_builder; it imports Airflow, so it is passed in and only called when needed).
     """
-    from hubctl.specs import load_specs
 
     checks = [
         _check_database(database),

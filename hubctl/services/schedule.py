@@ -30,6 +30,7 @@ from hubctl.repository import scheduled as scheduled_sql
 from hubctl.repository.rows import Row
 from hubctl.services import deferred
 from hubctl.services.changes import ChangesCaptured, audited_change
+from hubctl.services.history import in_utc
 from hubctl.services.recorded import from_json, to_json
 from hubctl.services.rows import RowChange
 
@@ -99,6 +100,7 @@ def parse_run_at(text: str, *, now: dt.datetime | None = None) -> dt.datetime:
         ) from None
     if moment.tzinfo is None:
         raise ValidationError(f"at: {text!r} names no zone; add one, e.g. {text.strip()}Z for UTC")
+    in_utc(moment, option="at")  # refuses a time the database could store but never give back
     now = now or dt.datetime.now(dt.UTC)
     if moment <= now:
         raise ValidationError(

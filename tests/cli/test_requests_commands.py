@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from hubctl.db import Database
-from tests.cli.conftest import Run, audit_rows, last_audit_id, snapshot
+from tests.support.cli import Run, audit_rows, last_audit_id, snapshot
 
 JOB = ("data_collection_equities", "lse")
 
@@ -89,7 +89,7 @@ WRITES = {
     "tickers remove": lambda e, t, h: ["tickers", "remove", "HSBA.L"],
     "tickers import": lambda e, t, h: ["tickers", "import", _ticker_csv(t)],
     "apply": lambda e, t, h: ["apply", "-f", _document(h, t), "--yes"],
-    "audit revert": lambda e, t, h: ["audit", "revert", _audit_revert_target(e)],
+    "audit revert": lambda e, t, h: ["audit", "revert", _audit_revert_target(e), "--yes"],
 }
 
 
@@ -267,3 +267,31 @@ def test_a_due_scheduled_change_to_a_protected_group_becomes_a_request(
     (request,) = json.loads(hub("requests", "list", "-o", "json").stdout)
     assert request["state"] == "open" and request["groups"] == ["lse"]
     assert schedule.apply_due(database, now=dt.datetime(2100, 1, 2, tzinfo=dt.UTC)) == []
+
+
+def test_a_groups_history_includes_its_requests_approvals_and_scheduled_changes(
+    hub: Run, protected: Engine, database: Database
+) -> None:
+    """Issue 22 item 14: `audit log --group lse` (and so the page's History) left them out."""
+    from hubctl.services import audit
+
+    request_id = _request(hub, "config", "set", *JOB, "batch_size=750")
+    approved = hub("requests", "approve", str(request_id), "--actor", "bob", "-m", "ok")
+    assert approved.exit_code == 0, approved.stderr
+    assert hub("requests", "apply", str(request_id), "--actor", "alice").exit_code == 0
+    at = (dt.datetime.now(dt.UTC) + dt.timedelta(days=3)).isoformat()
+    scheduled = hub("schedule", "add", "--at", at, "groups", "disable", "lse", "-m", "holiday")
+    assert scheduled.exit_code == 0, scheduled.stderr
+    other = hub("schedule", "add", "--at", at, "groups", "disable", "us_markets", "-m", "other")
+    assert other.exit_code == 0, other.stderr
+    logged = json.loads(hub("audit", "log", "--group", "lse", "-o", "json").stdout)
+    tables = {entry["table"] for entry in logged}
+    assert {"change_requests", "change_request_approvals", "scheduled_changes"} <= tables
+    assert any(entry["change_set"] == f"request:{request_id}" for entry in logged)
+    assert len([e for e in logged if e["table"] == "scheduled_changes"]) == 1  # not us_markets' one
+    page = audit.audit_log(database, audit.AuditQuery(group="lse"), limit=100)  # the History
+    assert [entry.id for entry in page] == [entry["id"] for entry in logged]
+    requests = json.loads(hub("audit", "log", "--table", "requests", "-o", "json").stdout)
+    assert [entry["key"] for entry in requests if entry["action"] == "INSERT"] == [
+        {"id": request_id}
+    ]

@@ -16,8 +16,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from hubctl import migrations
-from tests.cli.conftest import hubctl
-from tests.reliability.conftest import CrashServer, Figures
+from tests.support.cli import hubctl
+from tests.support.reliability import CrashServer, Figures
 
 pytestmark = pytest.mark.reliability
 
