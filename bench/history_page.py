@@ -27,12 +27,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 import psycopg2
+from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
+from airflow.api_fastapi.core_api.security import get_user
+from fastapi.testclient import TestClient
 
 sys.path.insert(0, str(Path(__file__).parent))
 from cli import environment
 
 from hubctl.db.embedded import embedded_server_url
 from hubctl.db.urls import libpq_url
+from hubctl.plugin import app as page
 
 PAGE = 100
 # A group none of the copied entries is about: its filtered page reads the whole log back.
@@ -101,13 +105,7 @@ def median(call: Callable[[], object], runs: int) -> float:
     return statistics.median(times)
 
 
-def client():  # type: ignore[no-untyped-def]
-    from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
-    from airflow.api_fastapi.core_api.security import get_user
-    from fastapi.testclient import TestClient
-
-    from hubctl.plugin import app as page
-
+def client() -> TestClient:
     app = page.create_app()
     app.dependency_overrides[page.CanRead.dependency] = lambda: None
     app.dependency_overrides[get_user] = lambda: SimpleAuthManagerUser(
@@ -116,7 +114,7 @@ def client():  # type: ignore[no-untyped-def]
     return TestClient(app)
 
 
-def fetched(web, path: str, **params: object) -> Callable[[], object]:  # type: ignore[no-untyped-def]
+def fetched(web: TestClient, path: str, **params: object) -> Callable[[], object]:
     def call() -> object:
         response = web.get(f"/api/{path}", params=params)
         response.raise_for_status()
@@ -143,7 +141,7 @@ def main() -> None:
         measure(url, client(), options.runs)
 
 
-def measure(url: str, web, runs: int) -> None:  # type: ignore[no-untyped-def]
+def measure(url: str, web: TestClient, runs: int) -> None:
     with psycopg2.connect(url) as conn, conn.cursor() as cur:
         cur.execute(
             "SELECT count(*), (SELECT id FROM hub.audit_log ORDER BY id OFFSET %s LIMIT 1)"
