@@ -17,13 +17,14 @@ from __future__ import annotations
 import csv
 import enum
 import json
-import numbers
 import re
 import sys
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any
 
 import typer
+
+from hubctl.csvcells import cell, csv_cell
 
 
 class OutputFormat(enum.StrEnum):
@@ -46,23 +47,9 @@ Data = Mapping[str, Any] | Sequence[Mapping[str, Any]]
 _WIDE = 1000  # when stdout is not a terminal, do not wrap tables at 80 columns
 
 
-def cell(value: Any) -> str:
-    """A value in a table or CSV cell: lists joined, mappings as compact JSON, None empty."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, list | tuple):
-        return ", ".join(cell(item) for item in value)
-    if isinstance(value, Mapping):
-        return json.dumps(value, separators=(",", ":"), default=str)
-    return str(value)
-
-
 # C0 and C1 controls, DEL, and the bidirectional overrides that reorder what a line shows.
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _escaped(match: re.Match[str]) -> str:
@@ -80,17 +67,6 @@ def visible(text: str) -> str:
 def echo(line: str, *, err: bool = False) -> None:
     """Print one line that may carry stored text (change reports, plans, errors)."""
     typer.echo(visible(line), err=err)
-
-
-def _csv_cell(value: Any) -> Any:
-    if isinstance(value, numbers.Real) and not isinstance(value, bool):
-        return value  # a number is not a formula, whatever its sign
-    text = (
-        json.dumps(value, separators=(",", ":"), default=str)
-        if isinstance(value, list | tuple | Mapping)
-        else cell(value)
-    )
-    return f"'{text}" if text.startswith(_FORMULA_START) else text
 
 
 def _rows(data: Data) -> list[Mapping[str, Any]]:
@@ -132,7 +108,7 @@ def _print_csv(data: Data) -> None:
     writer = csv.writer(sys.stdout, lineterminator="\r\n")
     writer.writerow(names)
     for row in rows:
-        writer.writerow([_csv_cell(row.get(name)) for name in names])
+        writer.writerow([csv_cell(row.get(name)) for name in names])
 
 
 def render(

@@ -11,22 +11,32 @@ Each route is one call to the same typed service the CLI calls; validation and S
 
 from __future__ import annotations
 
+import csv
+import dataclasses
 import functools
 import hmac
+import io
+import itertools
+import json
 import secrets
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
 from airflow.api_fastapi.core_api.security import GetUserDep, requires_access_dag
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Response
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
+from hubctl import registry
 from hubctl.author import Author
+from hubctl.csvcells import csv_cell
 from hubctl.db import Database
 from hubctl.errors import ChangeRequested, ConflictError, HubError, NotFoundError, ValidationError
-from hubctl.services import audit, config, groups, health, reads
+from hubctl.services import audit, config, groups, markets, reads, requests, schedule
+from hubctl.services.change_requests import describe
+from hubctl.services.changes import ChangesCaptured
 from hubctl.services.rows import FieldChanges, RowChange
 from hubctl.settings import get_settings
 from hubctl.tables import JOBS
@@ -34,10 +44,10 @@ from hubctl.tables import JOBS
 PAGE = Path(__file__).with_name("markets.html")
 CSRF_COOKIE = "hub_csrf"
 CSRF_HEADER = "X-Hub-CSRF"
-HISTORY_LIMIT = 200
+HISTORY_PAGE = 100  # entries per history page unless the page asks for another limit
 STATUS = {ValidationError: 422, ConflictError: 409, NotFoundError: 404}
 # The knobs the Jobs form edits: every settable field but the switch (its own button) and
-# params (a pipeline's own mapping; `hubctl config set params.NAME=...` edits it).
+# params (a pipeline's own mapping, edited through its family's schema: `params` in JobEdit).
 FORM_FIELDS = [
     field
     for field in JOBS.fields
@@ -59,6 +69,28 @@ class Switch(Reason):
 class JobEdit(Reason):
     version: int
     fields: dict[str, str | None] = Field(default_factory=dict)
+    params: dict[str, Any] = Field(default_factory=dict)  # a key set to null is removed
+
+
+class MarketSwitch(BaseModel):
+    group: str
+    enabled: bool
+
+
+class JobChange(BaseModel):
+    dag: str
+    job: str
+    version: int
+    fields: dict[str, str | None] = Field(default_factory=dict)
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class ScheduledEdit(Reason):
+    """A market switch or a job edit, to apply at ``run_at`` (ISO with its zone)."""
+
+    run_at: str
+    market: MarketSwitch | None = None
+    job: JobChange | None = None
 
 
 @functools.cache
@@ -103,7 +135,8 @@ def problems_by_field(message: str) -> dict[str, str]:
     found: dict[str, str] = {}
     for part in message.split("; "):
         name, colon, text = part.partition(": ")
-        key = name if colon and (name in JOBS.field or name in {"reason", "version"}) else ""
+        known = name in JOBS.field or name in {"reason", "version"} or name.startswith("params.")
+        key = name if colon and known else ""
         found[key] = f"{found[key]}; {part}" if key in found else (text if key else part)
     return found
 
@@ -121,7 +154,10 @@ def change_requested(_request: Request, error: Exception) -> JSONResponse:
 
 
 def change_summary(change: RowChange) -> dict[str, Any]:
+    """One row change as the page shows it: what, and each changed field's old and new value."""
     return {
+        "table": change.table,
+        "noun": change.noun,
         "label": change.label,
         "action": change.action,
         "changed": {name: {"old": old, "new": new} for name, (old, new) in change.changed.items()},
@@ -162,9 +198,15 @@ def router_prefix(request: Request) -> str:
     return str(request.scope.get("root_path") or "/")
 
 
+@router.get("/api/head", dependencies=[CanRead])
+def head() -> dict[str, Any]:
+    """The newest audit entry's id: the page polls it and re-reads when it moves."""
+    return {"audit_id": audit.head(database())}
+
+
 @router.get("/api/markets", dependencies=[CanRead])
-def markets() -> list[dict[str, Any]]:
-    return health.group_status(database(), settings=get_settings())
+def markets_view() -> list[dict[str, Any]]:
+    return markets.market_status(database(), settings=get_settings())
 
 
 @router.post("/api/markets/{group}/enabled", dependencies=[CanEdit, Csrf])
@@ -178,26 +220,59 @@ def switch_market(group: str, body: Switch, user: GetUserDep) -> dict[str, Any]:
     return change_summary(change)
 
 
+def params_schemas() -> dict[str, dict[str, Any]]:
+    """Each pipeline family's params as JSON Schema (its own pydantic model's)."""
+    return {
+        name: family.params_model.model_json_schema()
+        for name, family in registry.families().items()
+    }
+
+
 @router.get("/api/jobs", dependencies=[CanRead])
 def jobs() -> dict[str, Any]:
     fields = [{"name": f.name, "help": f.help, "nullable": f.nullable} for f in FORM_FIELDS]
-    return {"fields": fields, "jobs": reads.list_jobs(database())}
+    return {
+        "fields": fields,
+        "params_schemas": params_schemas(),
+        "jobs": reads.list_jobs(database()),
+    }
+
+
+def job_changes(fields: dict[str, str | None], params: dict[str, Any]) -> FieldChanges:
+    editable = {field.name for field in FORM_FIELDS}
+    unknown = sorted(set(fields) - editable)
+    if unknown:
+        raise ValidationError(f"{unknown[0]}: not a field the form edits")
+    return FieldChanges({name: text or None for name, text in fields.items()}, params)
+
+
+def explained_conflict(dag_name: str, job_name: str, error: ConflictError) -> ConflictError:
+    """A version conflict, with who changed the job since the page read it, and when."""
+    key = {"dag_name": dag_name, "job_name": job_name}
+    last = audit.last_change_of_row(database(), table=JOBS.name, key=key)
+    if last is None:
+        return error
+    return ConflictError(
+        f"{error}: changed by {last.actor} at {last.occurred_at.isoformat()} since you opened"
+        " it: reload the row"
+    )
 
 
 @router.put("/api/jobs/{dag_name}/{job_name}", dependencies=[CanEdit, Csrf])
 def edit_job(dag_name: str, job_name: str, body: JobEdit, user: GetUserDep) -> dict[str, Any]:
-    editable = {field.name for field in FORM_FIELDS}
-    unknown = sorted(set(body.fields) - editable)
-    if unknown:
-        raise ValidationError(f"{unknown[0]}: not a field the form edits")
-    change = config.set_job(
-        database(),
-        dag_name=dag_name,
-        job_name=job_name,
-        changes=FieldChanges({name: text or None for name, text in body.fields.items()}),
-        expect_version=body.version,
-        author=web_author(user, body.reason or None),
-    )
+    try:
+        change = config.set_job(
+            database(),
+            dag_name=dag_name,
+            job_name=job_name,
+            changes=job_changes(body.fields, body.params),
+            expect_version=body.version,
+            author=web_author(user, required_reason(body)),
+        )
+    except ConflictError as error:
+        if not str(error).startswith("version:"):
+            raise
+        raise explained_conflict(dag_name, job_name, error) from None
     return change_summary(change)
 
 
@@ -213,24 +288,204 @@ def switch_job(dag_name: str, job_name: str, body: Switch, user: GetUserDep) -> 
     return change_summary(change)
 
 
+def request_view(request: requests.ChangeRequest) -> dict[str, Any]:
+    """A change request with its field-by-field diff (``diff``: one item per row change)."""
+    return {**request.to_dict(), "diff": [change_summary(change) for change in request.changes]}
+
+
+@router.get("/api/requests", dependencies=[CanRead])
+def list_requests(state: str | None = None) -> list[dict[str, Any]]:
+    return [request_view(item) for item in requests.list_requests(database(), state=state or None)]
+
+
+Decision = Callable[..., Any]
+DECISIONS: dict[str, Decision] = {
+    "approve": requests.approve,
+    "reject": requests.reject,
+    "apply": requests.apply,
+}
+
+
+@router.post("/api/requests/{request_id}/{decision}", dependencies=[CanEdit, Csrf])
+def decide_request(
+    request_id: int,
+    decision: Literal["approve", "reject", "apply"],
+    body: Reason,
+    user: GetUserDep,
+) -> dict[str, Any]:
+    """Approve, reject or apply as the signed-in user; the database's refusals come back as 4xx."""
+    decided = DECISIONS[decision](
+        database(), request_id=request_id, author=web_author(user, body.reason or None)
+    )
+    if decision == "apply":
+        return {"applied": [change_summary(change) for change in decided]}
+    return request_view(decided)
+
+
+@router.get("/api/break-glass", dependencies=[CanRead])
+def break_glass() -> list[dict[str, Any]]:
+    return [
+        {**vars(item), "occurred_at": item.occurred_at.isoformat()}
+        for item in requests.unacknowledged_break_glass(database())
+    ]
+
+
+@router.post("/api/break-glass/{change_set}/acknowledge", dependencies=[CanEdit, Csrf])
+def acknowledge(change_set: str, body: Reason, user: GetUserDep) -> dict[str, Any]:
+    done = requests.acknowledge_break_glass(
+        database(), change_set=change_set, author=web_author(user, required_reason(body))
+    )
+    return {**vars(done), "occurred_at": done.occurred_at.isoformat()}
+
+
+def scheduled_view(change: schedule.ScheduledChange) -> dict[str, Any]:
+    return {**change.to_dict(), "diff": [change_summary(row) for row in change.changes]}
+
+
+@router.get("/api/schedule", dependencies=[CanRead])
+def list_scheduled(state: str | None = None) -> list[dict[str, Any]]:
+    return [scheduled_view(item) for item in schedule.list_changes(database(), state=state or None)]
+
+
+@router.post("/api/schedule/{change_id}/cancel", dependencies=[CanEdit, Csrf])
+def cancel_scheduled(change_id: int, body: Reason, user: GetUserDep) -> dict[str, Any]:
+    cancelled = schedule.cancel(
+        database(), change_id=change_id, author=web_author(user, required_reason(body))
+    )
+    return scheduled_view(cancelled)
+
+
+def capture(edit: ScheduledEdit, author: Author) -> ChangesCaptured | None:
+    """Run the edit's service call in Capture mode (as hubctl schedule add runs its command)."""
+    try:
+        if edit.market is not None:
+            groups.set_group_enabled(
+                database(), group_name=edit.market.group, enabled=edit.market.enabled, author=author
+            )
+        elif edit.job is not None:
+            config.set_job(
+                database(),
+                dag_name=edit.job.dag,
+                job_name=edit.job.job,
+                changes=job_changes(edit.job.fields, edit.job.params),
+                expect_version=edit.job.version,
+                author=author,
+            )
+        else:
+            raise ValidationError("market: say what to schedule: a market switch or a job edit")
+    except ChangesCaptured as captured:
+        return captured
+    return None
+
+
+@router.post("/api/schedule", dependencies=[CanEdit, Csrf])
+def schedule_change(body: ScheduledEdit, user: GetUserDep) -> dict[str, Any]:
+    run_at = schedule.parse_run_at(body.run_at)
+    author = web_author(user, required_reason(body))
+    captured = capture(body, dataclasses.replace(author, mode=schedule.capture_at(run_at)))
+    command = describe(captured.changes) if captured is not None else "(nothing)"
+    added = schedule.add(database(), run_at=run_at, command=command, captured=captured)
+    return scheduled_view(added)
+
+
+class HistoryFilters(BaseModel):
+    """The History tab's filters (times as `7d` or ISO), shared by the page and its export."""
+
+    group: str | None = None
+    job: str | None = None
+    actor: str | None = None
+    via: str | None = None
+    since: str | None = None
+    until: str | None = None
+
+    def query(self, before_id: int | None = None) -> audit.AuditQuery:
+        return audit.AuditQuery(
+            group=self.group or None,
+            dag_name=self.job or None,
+            actor=self.actor or None,
+            via=self.via or None,
+            since=self.since or None,
+            until=self.until or None,
+            before_id=before_id,
+        )
+
+
+Filters = Depends(HistoryFilters)
+
+
+def entry_view(entry: audit.AuditEntry, refusal: str | None) -> dict[str, Any]:
+    return {
+        **entry.to_dict(),
+        "label": entry.label,
+        "revertible": refusal is None,
+        "revert_refusal": refusal,
+    }
+
+
 @router.get("/api/history", dependencies=[CanRead])
 def history(
-    group: str | None = None,
-    job: str | None = None,
-    actor: str | None = None,
-    since: str | None = None,
-) -> list[dict[str, Any]]:
-    query = audit.AuditQuery(
-        group=group or None, dag_name=job or None, actor=actor or None, since=since or None
+    filters: HistoryFilters = Filters, before_id: int | None = None, limit: int = HISTORY_PAGE
+) -> dict[str, Any]:
+    """One page, newest first; ``next_before_id`` asks for the next (None: this was the last)."""
+    page = audit.audit_page(database(), filters.query(before_id), limit=limit)
+    return {
+        "entries": [
+            entry_view(entry, refusal)
+            for entry, refusal in zip(page.entries, page.revert_refusals, strict=True)
+        ],
+        "next_before_id": page.next_before_id,
+    }
+
+
+def jsonl_lines(entries: Iterator[audit.AuditEntry]) -> Iterator[str]:
+    for entry in entries:
+        yield json.dumps(entry.to_dict(), default=str) + "\n"
+
+
+def csv_lines(entries: Iterator[audit.AuditEntry]) -> Iterator[str]:
+    """RFC 4180 rows (CRLF, as `hubctl ... -o csv`), header first, a spreadsheet-safe cell each."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    names: list[str] | None = None
+    for entry in entries:
+        row = entry.to_dict()
+        if names is None:
+            names = list(row)
+            writer.writerow(names)
+        writer.writerow([csv_cell(row[name]) for name in names])
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+
+
+EXPORTS = {"csv": (csv_lines, "text/csv"), "jsonl": (jsonl_lines, "application/jsonl")}
+
+
+@router.get("/api/history/export", dependencies=[CanRead])
+def export_history(
+    format: Literal["csv", "jsonl"] = "jsonl", filters: HistoryFilters = Filters
+) -> StreamingResponse:
+    """The filtered view, every entry, streamed in constant memory (as `audit log -o jsonl`)."""
+    lines, media_type = EXPORTS[format]
+    entries = audit.stream_audit_log(database(), filters.query())
+    first = next(entries, None)  # a bad filter fails here, as a 4xx, not mid-stream
+    stream = lines(itertools.chain([first] if first else [], entries))
+    disposition = f'attachment; filename="hub-audit.{format}"'
+    return StreamingResponse(
+        stream, media_type=media_type, headers={"Content-Disposition": disposition}
     )
-    entries = audit.audit_log(database(), query, limit=HISTORY_LIMIT)
-    return [{**entry.to_dict(), "label": entry.label} for entry in entries]
 
 
 @router.get("/api/verify", dependencies=[CanRead])
 def verify() -> dict[str, Any]:
-    report = audit.verify(database())
-    return {"ok": report.ok, "rows_checked": report.rows_checked, "problem": report.problem}
+    """The hash chain, and the anchors signed so far (if an anchor store is configured)."""
+    return dataclasses.asdict(audit.verify_summary(database()))
+
+
+@router.get("/api/as-of", dependencies=[CanRead])
+def as_of(at: str) -> dict[str, Any]:
+    """Groups and jobs as they were at ``at`` (`3d`, ISO), rebuilt from the audit log."""
+    return {"at": at, **reads.configuration_at(database(), at=at)}
 
 
 @router.post("/api/history/{entry_id}/revert", dependencies=[CanEdit, Csrf])

@@ -51,10 +51,12 @@ _FILTERS = {
     "since": "occurred_at >= %(since)s",
     "until": "occurred_at < %(until)s",
     "actor": "actor = %(actor)s",
+    "via": "via = %(via)s",
     "table": "table_name = %(table)s",
     "dag_name": f"(table_name = '{JOBS.name}' AND row_key->>'dag_name' = %(dag_name)s)",
     "job_name": f"(table_name = '{JOBS.name}' AND row_key->>'job_name' = %(job_name)s)",
     "after_id": "id > %(after_id)s",
+    "before_id": "id < %(before_id)s",  # keyset paging: the primary key serves every page alike
     "group": _ABOUT_GROUP,
 }
 
@@ -136,12 +138,29 @@ def get_entry(conn: Connection, *, entry_id: int) -> Row | None:
 
 def latest_entry(conn: Connection, *, table: str, key: Mapping[str, Any]) -> Row | None:
     """The id and action of the newest entry that touched the row (a TRUNCATE of its table counts)."""
-    sql = (
-        "SELECT id, action FROM hub.audit_log WHERE table_name = %(table)s"
-        " AND (row_key = %(key)s::jsonb OR action = 'TRUNCATE') ORDER BY id DESC LIMIT 1"
-    )
-    found = fetch(conn, sql, {"table": table, "key": Json(dict(key))})
-    return found[0] if found else None
+    return latest_entries(conn, rows=[(table, key)])[0]
+
+
+def latest_entries(
+    conn: Connection, *, rows: Sequence[tuple[str, Mapping[str, Any]]]
+) -> list[Row | None]:
+    """latest_entry of each (table, key) in ``rows``, in one query, in the order given."""
+    if not rows:
+        return []
+    # Two index lookups on (table_name, row_key) per row, not one newest-first scan for
+    # "this key OR a TRUNCATE" (which no index serves: it walked the log back to a quiet row).
+    sql = """
+    SELECT wanted.n, entry.id, entry.action
+    FROM unnest(%(tables)s::text[], %(keys)s::jsonb[]) WITH ORDINALITY AS wanted(table_name, row_key, n)
+    JOIN hub.audit_log AS entry ON entry.id = greatest(
+      (SELECT max(id) FROM hub.audit_log
+       WHERE table_name = wanted.table_name AND row_key = wanted.row_key),
+      (SELECT max(id) FROM hub.audit_log
+       WHERE table_name = wanted.table_name AND row_key IS NULL AND action = 'TRUNCATE'))
+    """
+    params = {"tables": [table for table, _ in rows], "keys": [Json(dict(key)) for _, key in rows]}
+    found = {row["n"]: row for row in fetch(conn, sql, params)}
+    return [found.get(n) for n in range(1, len(rows) + 1)]
 
 
 def audited_group_names(conn: Connection) -> list[str]:

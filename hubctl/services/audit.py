@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -13,7 +13,7 @@ from hubctl import anchors
 from hubctl import audit as chain
 from hubctl.author import Author, Capture
 from hubctl.db import Connection, Database
-from hubctl.errors import ConflictError, NotFoundError, ValidationError, unknown
+from hubctl.errors import ConflictError, HubError, NotFoundError, ValidationError, unknown
 from hubctl.repository import audit as audit_rows
 from hubctl.repository import groups as group_rows
 from hubctl.repository import rows as row_sql
@@ -23,6 +23,7 @@ from hubctl.services.changes import ChangesCaptured, audited_change
 from hubctl.services.history import parse_moment
 from hubctl.tables import CONTROL_TABLES, GROUPS, INT4_MAX, TICKERS, ControlTable
 
+MAX_PAGE = 1_000  # the most entries one history page holds
 TABLE_NAMES = {
     "exchange_groups": "exchange_groups",
     "groups": "exchange_groups",
@@ -132,17 +133,21 @@ class AuditQuery:
     group: str | None = None
     job_name: str | None = None
     after_id: int | None = None
+    before_id: int | None = None  # keyset paging: the next page starts below the last id shown
+    via: str | None = None
 
     def filters(self) -> dict[str, Any]:
         return {
             "since": None if self.since is None else parse_moment(self.since, option="since"),
             "until": None if self.until is None else parse_moment(self.until, option="until"),
             "actor": self.actor,
+            "via": self.via,
             "table": None if self.table is None else _table_name(self.table),
             "dag_name": self.dag_name,
             "group": self.group,
             "job_name": self.job_name,
             "after_id": self.after_id,
+            "before_id": self.before_id,
         }
 
 
@@ -251,21 +256,40 @@ def anchor(
     return made
 
 
-def _require_latest(conn: Connection, entry: AuditEntry, table: ControlTable) -> None:
-    latest = audit_rows.latest_entry(conn, table=entry.table, key=entry.key or {})
+def revert_refusal(entry: AuditEntry, latest: Row | None) -> HubError | None:
+    """Why ``entry`` cannot be reverted, or None; ``latest`` is the newest entry on its row
+    (None: not looked up yet). The one rule for `audit revert` and the page's Revert button."""
+    if entry.action == "TRUNCATE" or entry.table not in CONTROL_TABLES:
+        return ValidationError(
+            f"id: entry {entry.id} is a {entry.action} of {entry.table}, not a change to a group,"
+            " job or ticker row; only row changes revert"
+        )
     if latest is None or latest["id"] == entry.id:
-        return
+        return None
+    table = CONTROL_TABLES[entry.table]
     if latest["action"] == "TRUNCATE":
         restore = _RESTORE_HINT.get(table.name, "hubctl apply -f EXPORT")
-        raise ConflictError(
+        return ConflictError(
             f"id: entry {latest['id']} truncated {table.qualified_name} after audit entry"
             f" {entry.id}, and a TRUNCATE cannot be reverted; restore the rows from an export"
             f" made before entry {latest['id']} ({restore}), then change the row with hubctl"
         )
-    raise ConflictError(
+    return ConflictError(
         f"id: {table.noun} {entry.label!r} changed after audit entry {entry.id} (by entry "
         f"{latest['id']}); revert {latest['id']} first, or change it with hubctl directly"
     )
+
+
+def revert_refusals(conn: Connection, entries: Sequence[AuditEntry]) -> list[str | None]:
+    """revert_refusal's text for each of ``entries`` (None: revertible), in one query."""
+    rows_of = [entry for entry in entries if revert_refusal(entry, None) is None]
+    latest = audit_rows.latest_entries(conn, rows=[(e.table, e.key or {}) for e in rows_of])
+    newest = {entry.id: found for entry, found in zip(rows_of, latest, strict=True)}
+    refusals = []
+    for entry in entries:
+        refusal = revert_refusal(entry, newest.get(entry.id))
+        refusals.append(None if refusal is None else str(refusal))
+    return refusals
 
 
 def _require_unchanged(conn: Connection, entry: AuditEntry, table: ControlTable) -> None:
@@ -310,14 +334,99 @@ def revert(
     note = f"revert of audit entry {entry_id}" + (f": {author.reason}" if author.reason else "")
     with audited_change(database, dataclasses.replace(author, reason=note)) as conn:
         entry = _require_entry(conn, entry_id)
-        if entry.action == "TRUNCATE" or entry.table not in CONTROL_TABLES:
-            raise ValidationError(
-                f"id: entry {entry_id} is a {entry.action}; only row changes revert"
-            )
+        _raise_refusal(revert_refusal(entry, None))  # a control table's entry, before locking it
         table = CONTROL_TABLES[entry.table]
         row_sql.lock_tables(conn, tables=[table])
-        _require_latest(conn, entry, table)
+        latest = audit_rows.latest_entry(conn, table=entry.table, key=entry.key or {})
+        _raise_refusal(revert_refusal(entry, latest))
         return _inverse(conn, entry, table)
+
+
+def _raise_refusal(refusal: HubError | None) -> None:
+    if refusal is not None:
+        raise refusal
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    """One page of the log, newest first: each entry with why it cannot be reverted (None: it can),
+    and the ``before_id`` of the next page (None: this is the last)."""
+
+    entries: list[AuditEntry]
+    revert_refusals: list[str | None]
+    next_before_id: int | None
+
+
+def audit_page(database: Database, query: AuditQuery, *, limit: int) -> AuditPage:
+    """``limit`` entries matching ``query`` below its ``before_id`` (keyset paging: the primary
+    key finds the first and the last page alike, unlike an OFFSET)."""
+    if not 1 <= limit <= MAX_PAGE:
+        raise ValidationError(f"limit: must be 1 to {MAX_PAGE} (got {limit})")
+    with database.connect() as conn:
+        exchanges = [] if query.group is None else _group_exchanges(conn, query.group)
+        found = audit_rows.stream_entries(
+            conn, filters=query.filters(), group_exchanges=exchanges, limit=limit
+        )
+        entries = [AuditEntry.from_row(row) for row in found]
+        refusals = revert_refusals(conn, entries)
+    last = entries[-1].id if len(entries) == limit else None
+    return AuditPage(entries, refusals, last)
+
+
+def head(database: Database) -> int | None:
+    """The newest audit entry's id: it moves with every audited write, by any writer."""
+    with database.connect() as conn:
+        found = audit_rows.chain_head(conn)
+    return found["last_id"] if found else None
+
+
+def last_change_of_groups(database: Database, groups: Sequence[str]) -> dict[str, AuditEntry]:
+    """Each group's own row's newest entry: who last set its state (enabled, approvals, ...), when
+    and why. Its jobs' and tickers' changes are in its History; this is two index reads a group."""
+    keys = [(GROUPS.name, {"group_name": group}) for group in groups]
+    with database.connect() as conn:
+        latest = audit_rows.latest_entries(conn, rows=keys)
+        return {
+            group: _require_entry(conn, found["id"])
+            for group, found in zip(groups, latest, strict=True)
+            if found is not None
+        }
+
+
+def last_change_of_row(database: Database, *, table: str, key: dict[str, Any]) -> AuditEntry | None:
+    """The newest entry that changed one row (a version conflict names who and when)."""
+    with database.connect() as conn:
+        latest = audit_rows.latest_entry(conn, table=table, key=key)
+        return None if latest is None else _require_entry(conn, latest["id"])
+
+
+@dataclass(frozen=True)
+class VerifySummary:
+    """The chain's check and the anchors' state (``anchors``: "ok", what disagrees, or why the
+    anchors were not checked)."""
+
+    ok: bool
+    rows_checked: int
+    problem: str | None
+    anchors_checked: int
+    anchors: str
+
+
+def verify_summary(database: Database) -> VerifySummary:
+    """The chain, checked against the anchor store when a store and its key are configured."""
+    try:
+        report = verify_anchored(database)
+    except ValidationError as not_configured:
+        alone = verify(database)
+        return VerifySummary(
+            alone.ok, alone.rows_checked, alone.problem, 0, f"not checked: {not_configured}"
+        )
+    anchors_state = (
+        "ok" if report.problem is None else f"{report.disagreeing_anchor}: {report.problem}"
+    )
+    return VerifySummary(
+        report.ok, report.chain.rows_checked, report.failure, report.anchors_checked, anchors_state
+    )
 
 
 def revert_preview(database: Database, *, entry_id: int, author: Author) -> list[rows.RowChange]:

@@ -69,9 +69,21 @@ def get_job(database: Database, *, dag_name: str, job_name: str, at: str | None 
         return JOBS.as_dict(require_row(conn, table=JOBS, key=key))
 
 
-def list_groups(database: Database, *, enabled: bool | None = None) -> list[Row]:
-    with database.connect() as conn:
+def list_groups(
+    database: Database, *, enabled: bool | None = None, at: str | None = None
+) -> list[Row]:
+    """Exchange groups, now or (``at``: a time) as they were then."""
+    with history.connect_at(database, at) as conn:
         return [GROUPS.as_dict(row) for row in group_rows.list_groups(conn, enabled=enabled)]
+
+
+def configuration_at(database: Database, *, at: str) -> dict[str, list[Row]]:
+    """Every group and job as they were at ``at`` (one replay of the audit log for both)."""
+    with history.connect_at(database, at) as conn:
+        return {
+            "groups": [GROUPS.as_dict(row) for row in group_rows.list_groups(conn, enabled=None)],
+            "jobs": [JOBS.as_dict(row) for row in job_rows.list_jobs(conn)],
+        }
 
 
 def show_group(database: Database, *, group_name: str) -> Row:

@@ -1,0 +1,328 @@
+"""The Markets page's API against a real database, through FastAPI's TestClient.
+
+Airflow's auth manager is the one part replaced: its two dependencies (may this user read/edit
+DAGs, who is signed in) are overridden to a signed-in user the test picks, since deciding that is
+Airflow's job (the e2e page tests sign in for real). CSRF is the app's own and is checked here.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
+from airflow.api_fastapi.core_api.security import get_user
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
+
+from hubctl.author import Author
+from hubctl.db import Database
+from hubctl.plugin import app as page
+from hubctl.services import groups
+from hubctl.services.rows import FieldChanges
+
+TOKEN = "csrf-token-of-this-session"
+JOB = "data_collection_equities/lse"
+
+
+class Page:
+    """The app as one signed-in user at a time sees it; writes carry the session's CSRF token."""
+
+    def __init__(self, client: TestClient) -> None:
+        self.client = client
+        self.user = "ann"
+
+    def get(self, path: str, **params: Any) -> Any:
+        response = self.client.get(f"/api/{path}", params=params)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def send(self, method: str, path: str, body: dict[str, Any]) -> Any:
+        headers = {page.CSRF_HEADER: TOKEN}
+        return self.client.request(method, f"/api/{path}", json=body, headers=headers)
+
+
+@pytest.fixture
+def web(default_config: Engine, database: Database, hub_env: Path) -> Iterator[Page]:
+    app = page.create_app()
+    holder = Page(TestClient(app, cookies={page.CSRF_COOKIE: TOKEN}))
+    app.dependency_overrides[page.CanRead.dependency] = lambda: None
+    app.dependency_overrides[page.CanEdit.dependency] = lambda: None
+    app.dependency_overrides[get_user] = lambda: SimpleAuthManagerUser(
+        username=holder.user, role="admin"
+    )
+    page.database.cache_clear()
+    yield holder
+    page.database.cache_clear()
+
+
+def job_row(web: Page) -> dict[str, Any]:
+    return next(j for j in web.get("jobs")["jobs"] if f"{j['dag_name']}/{j['job_name']}" == JOB)
+
+
+def test_markets_show_the_last_change_and_no_alert_yet(web: Page) -> None:
+    before = {row["group"]: row for row in web.get("markets")}
+    assert before["lse"]["last_change"]["actor"] == "pytest"
+    assert before["lse"]["alert"] is None and before["lse"]["last_run_record"] is None
+    web.user = "ann"
+    done = web.send("POST", "markets/lse/enabled", {"enabled": False, "reason": "holiday"})
+    assert done.status_code == 200, done.text
+    after = {row["group"]: row for row in web.get("markets")}
+    assert after["lse"]["enabled"] is False
+    assert {k: after["lse"]["last_change"][k] for k in ("actor", "via", "reason")} == {
+        "actor": "ann",
+        "via": "web",
+        "reason": "holiday",
+    }
+
+
+def test_every_change_needs_a_reason_and_the_csrf_token(web: Page) -> None:
+    market = web.send("POST", "markets/lse/enabled", {"enabled": False, "reason": " "})
+    assert market.status_code == 422 and "reason" in market.json()["fields"]
+    row = job_row(web)
+    edit = web.send(
+        "PUT", f"jobs/{JOB}", {"version": row["version"], "fields": {"batch_size": "7"}}
+    )
+    assert edit.status_code == 422 and "reason" in edit.json()["fields"]
+    forged = web.client.post("/api/markets/lse/enabled", json={"enabled": False, "reason": "x"})
+    assert forged.status_code == 403
+
+
+def test_params_edit_through_the_familys_model_with_errors_by_field(web: Page) -> None:
+    schemas = web.get("jobs")["params_schemas"]
+    assert "lookback_days" in schemas["data_collection_equities"]["properties"]
+    row = job_row(web)
+    bad = web.send(
+        "PUT",
+        f"jobs/{JOB}",
+        {"version": row["version"], "params": {"lookback_days": 0}, "reason": "r"},
+    )
+    assert bad.status_code == 422, bad.text
+    assert "params.lookback_days" in bad.json()["fields"]
+    good = web.send(
+        "PUT",
+        f"jobs/{JOB}",
+        {"version": row["version"], "params": {"lookback_days": 30}, "reason": "longer window"},
+    )
+    assert good.status_code == 200, good.text
+    assert good.json()["changed"]["params"]["new"]["lookback_days"] == 30
+
+
+def test_a_version_conflict_says_who_changed_the_job_and_when(web: Page) -> None:
+    row = job_row(web)
+    body = {"version": row["version"], "fields": {"batch_size": "7"}, "reason": "smaller"}
+    web.user = "bob"
+    assert web.send("PUT", f"jobs/{JOB}", body).status_code == 200
+    web.user = "ann"
+    stale = web.send("PUT", f"jobs/{JOB}", {**body, "fields": {"batch_size": "9"}})
+    assert stale.status_code == 409
+    assert "changed by bob at " in stale.json()["error"]
+    assert "version" in stale.json()["fields"]
+
+
+def test_requests_approved_by_another_user_then_applied(web: Page, database: Database) -> None:
+    groups.set_group(
+        database,
+        group_name="lse",
+        changes=FieldChanges({"approvals_required": 1}),
+        author=Author("admin"),
+    )
+    asked = web.send("POST", "markets/lse/enabled", {"enabled": False, "reason": "holiday"})
+    assert asked.status_code == 202
+    request_id = asked.json()["requested"]
+    (listed,) = web.get("requests", state="open")
+    assert listed["diff"][0]["changed"] == {"enabled": {"old": True, "new": False}}
+    own = web.send("POST", f"requests/{request_id}/approve", {"reason": ""})
+    assert own.status_code == 422 and "cannot approve it" in own.json()["error"]
+    web.user = "bob"
+    approved = web.send("POST", f"requests/{request_id}/approve", {"reason": "ok"})
+    assert approved.json()["state"] == "approved", approved.text
+    applied = web.send("POST", f"requests/{request_id}/apply", {"reason": ""})
+    assert applied.status_code == 200 and applied.json()["applied"][0]["label"] == "lse"
+    assert web.get("requests", state="applied")[0]["id"] == request_id
+    about_lse = web.get("history", group="lse", limit=50)["entries"]
+    assert any(e["change_set"] == f"request:{request_id}" and e["via"] == "web" for e in about_lse)
+    assert any(e["table"] == "change_request_approvals" for e in about_lse)
+
+
+def test_history_pages_by_keyset_past_200_entries(web: Page, default_config: Engine) -> None:
+    with default_config.begin() as conn:
+        conn.execute(
+            sa.text(
+                "DO $$ BEGIN FOR i IN 1..250 LOOP UPDATE hub.exchange_groups SET priority = 1 + i % 10"
+                " WHERE group_name = 'lse'; END LOOP; END $$"
+            )
+        )
+    with default_config.connect() as conn:
+        everything = conn.execute(sa.text("SELECT id FROM hub.audit_log ORDER BY id DESC"))
+        expected = [row.id for row in everything]
+    seen: list[int] = []
+    before_id = None
+    while True:
+        page_ = web.get("history", limit=100, **({"before_id": before_id} if before_id else {}))
+        seen += [entry["id"] for entry in page_["entries"]]
+        before_id = page_["next_before_id"]
+        if before_id is None:
+            break
+    assert len(expected) > 250 and seen == expected
+    raw_sql = web.get("history", via="sql", limit=300)["entries"]
+    assert len(raw_sql) == 250 and {e["via"] for e in raw_sql} == {"sql"}
+    assert {e["actor"] for e in web.get("history", actor="pytest", limit=300)["entries"]} == {
+        "pytest"
+    }
+
+
+def test_revert_is_offered_only_where_it_works(web: Page, database: Database) -> None:
+    row = job_row(web)
+    for size in ("7", "8"):
+        body = {"version": row["version"], "fields": {"batch_size": size}, "reason": "r"}
+        assert web.send("PUT", f"jobs/{JOB}", body).status_code == 200
+        row = job_row(web)
+    groups.set_group(
+        database,
+        group_name="us_markets",
+        changes=FieldChanges({"approvals_required": 1}),
+        author=Author("x"),
+    )
+    assert (
+        web.send(
+            "POST", "markets/us_markets/enabled", {"enabled": False, "reason": "r"}
+        ).status_code
+        == 202
+    )
+    entries = web.get("history", limit=10)["entries"]
+    request_entry = next(e for e in entries if e["table"] == "change_requests")
+    newest_job, older_job = [e for e in entries if e["table"] == "dag_configuration"][:2]
+    assert newest_job["revertible"] and newest_job["revert_refusal"] is None
+    assert not older_job["revertible"] and "revert" in older_job["revert_refusal"]
+    assert not request_entry["revertible"]
+    refused = web.send("POST", f"history/{request_entry['id']}/revert", {"reason": "undo"})
+    assert refused.status_code == 422
+    assert refused.json()["error"] == request_entry["revert_refusal"]
+    refused = web.send("POST", f"history/{older_job['id']}/revert", {"reason": "undo"})
+    assert (refused.status_code, refused.json()["error"]) == (409, older_job["revert_refusal"])
+    assert web.send("POST", f"history/{newest_job['id']}/revert", {"reason": ""}).status_code == 422
+    done = web.send("POST", f"history/{newest_job['id']}/revert", {"reason": "undo"})
+    assert done.status_code == 200 and done.json()["changed"]["batch_size"]["new"] == 7
+
+
+def test_export_round_trips_with_audit_log_json(web: Page) -> None:
+    web.send("POST", "markets/lse/enabled", {"enabled": False, "reason": "=cmd|' /C calc'!A0"})
+    cli = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("hubctl")),
+            "audit",
+            "log",
+            "-o",
+            "json",
+            "--limit",
+            "0",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    expected = json.loads(cli.stdout)
+    jsonl = web.client.get("/api/history/export", params={"format": "jsonl"})
+    assert jsonl.headers["content-disposition"].startswith("attachment")
+    assert [json.loads(line) for line in jsonl.text.splitlines()] == expected
+    exported = web.client.get("/api/history/export", params={"format": "csv"})
+    rows = list(csv.DictReader(io.StringIO(exported.text, newline="")))
+    assert [int(row["id"]) for row in rows] == [entry["id"] for entry in expected]
+    assert rows[0]["reason"] == "'=cmd|' /C calc'!A0"  # a spreadsheet never runs it
+    only_lse = web.client.get("/api/history/export", params={"format": "jsonl", "group": "lse"})
+    assert 0 < len(only_lse.text.splitlines()) < len(expected)
+
+
+def test_schedule_a_market_switch_then_cancel_it(web: Page) -> None:
+    run_at = (dt.datetime.now(dt.UTC) + dt.timedelta(days=1)).isoformat()
+    added = web.send(
+        "POST",
+        "schedule",
+        {"run_at": run_at, "reason": "closure", "market": {"group": "lse", "enabled": False}},
+    )
+    assert added.status_code == 200, added.text
+    scheduled = added.json()
+    assert (scheduled["state"], scheduled["actor"]) == ("scheduled", "ann")
+    assert scheduled["diff"][0]["changed"] == {"enabled": {"old": True, "new": False}}
+    assert web.get("schedule", state="scheduled")[0]["id"] == scheduled["id"]
+    assert {row["group"]: row for row in web.get("markets")}["lse"]["enabled"] is True
+    cancelled = web.send("POST", f"schedule/{scheduled['id']}/cancel", {"reason": "reopened"})
+    assert cancelled.json()["state"] == "cancelled"
+    row = job_row(web)
+    job_edit = {"dag": "data_collection_equities", "job": "lse", "version": row["version"]}
+    edit = web.send(
+        "POST",
+        "schedule",
+        {"run_at": run_at, "reason": "r", "job": {**job_edit, "params": {"lookback_days": 9}}},
+    )
+    assert (
+        edit.status_code == 200
+        and "lookback_days" in edit.json()["diff"][0]["changed"]["params"]["new"]
+    )
+
+
+def test_head_verify_and_as_of(web: Page) -> None:
+    head = web.get("head")["audit_id"]
+    moment = dt.datetime.now(dt.UTC).isoformat()
+    web.send("POST", "markets/lse/enabled", {"enabled": False, "reason": "holiday"})
+    assert web.get("head")["audit_id"] > head
+    checked = web.get("verify")
+    assert checked["ok"] and checked["rows_checked"] > 0
+    assert checked["anchors"].startswith("not checked: ")
+    then = web.get("as-of", at=moment)
+    assert {g["group_name"]: g["enabled"] for g in then["groups"]}["lse"] is True
+    assert any(j["job_name"] == "lse" for j in then["jobs"])
+    assert web.client.get("/api/as-of", params={"at": "yesterday-ish"}).status_code == 422
+
+
+def test_every_route_needs_airflows_permission_and_every_change_the_csrf_token() -> None:
+    routes = [route for route in page.router.routes if isinstance(route, APIRoute)]
+    assert len(routes) >= 20
+    for route in routes:
+        needs = {dependency.call for dependency in route.dependant.dependencies}
+        changes = route.methods != {"GET"}
+        permission = page.CanEdit.dependency if changes else page.CanRead.dependency
+        assert permission in needs, route.path
+        assert (page.same_origin_with_token in needs) == changes, route.path
+
+
+def test_break_glass_waits_for_a_second_persons_acknowledgement(
+    web: Page, database: Database
+) -> None:
+    groups.set_group(
+        database,
+        group_name="lse",
+        changes=FieldChanges({"approvals_required": 1}),
+        author=Author("x"),
+    )
+    groups.set_group_enabled(
+        database,
+        group_name="lse",
+        enabled=False,
+        author=Author("ann", reason="exchange outage", break_glass=True),
+    )
+    (waiting,) = web.get("break-glass")
+    assert (waiting["actor"], waiting["reason"]) == ("ann", "exchange outage")
+    path = f"break-glass/{waiting['change_set']}/acknowledge"
+    assert web.send("POST", path, {"reason": ""}).status_code == 422
+    web.user = "bob"
+    assert web.send("POST", path, {"reason": "reviewed the outage"}).status_code == 200
+    assert web.get("break-glass") == []
+    rejected = web.send("POST", "markets/lse/enabled", {"enabled": True, "reason": "reopen"})
+    request_id = rejected.json()["requested"]
+    done = web.send("POST", f"requests/{request_id}/reject", {"reason": "not yet"})
+    assert done.json()["state"] == "rejected"
+    web.user = "ann"
+    again = web.send("POST", f"requests/{request_id}/approve", {"reason": ""})
+    assert again.status_code == 422 and "rejected" in again.json()["error"]
