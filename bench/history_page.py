@@ -13,7 +13,7 @@ median of --runs:
                                                same rows by OFFSET (the paging keyset replaces)
   GET api/markets, GET api/jobs                at --jobs jobs goal <= 2 s (the tab's render)
 
-Usage: .venv/bin/python bench/history_page.py [--entries 1000000] [--jobs 10000] [--runs 5]
+Usage: .venv/bin/python bench/history_page.py [--entries 1000000] [--jobs 10000] [--runs 5] [--smoke]
 """
 
 from __future__ import annotations
@@ -128,7 +128,12 @@ def main() -> None:
     parser.add_argument("--entries", type=int, default=1_000_000)
     parser.add_argument("--jobs", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument(
+        "--smoke", action="store_true", help="the smallest run (make test): 2,000 entries, 50 jobs"
+    )
     options = parser.parse_args()
+    if options.smoke:
+        options.entries, options.jobs, options.runs = 2_000, 50, 1
     with environment() as env:
         os.environ.update(env)
         # The superuser: only it may turn the triggers off for the bulk copy.

@@ -33,6 +33,11 @@ SMOKE_RUNS = {
         r"^audit verify --incremental .* \(\d+x faster than full;",
         r"^audit log -o jsonl, all entries .* \([\d.]+x\)$",
     ],
+    "history_page.py --smoke": [
+        r"^history last page of 100 +[\d.]+ s",
+        r"^  its SQL alone: keyset [\d.]+ s, OFFSET [\d.]+ s \(\d+x\)$",
+        r"^api/jobs +[\d.]+ s",
+    ],
     "cli.py --smoke": [
         r"^hubctl config list -o json .* faster than airflow version by wall time",
         r"^hubctl --help .* faster than airflow version by wall time",

@@ -7,13 +7,26 @@ request writes and guard the state moves; these functions only call them and rea
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from psycopg2 import errors as pg_errors
 from psycopg2.extras import Json
 
 from hubctl.db import Connection
+from hubctl.errors import ValidationError
 from hubctl.repository.rows import Row, fetch, fetch_value
+
+# What the governance functions raise when they refuse a move (self-approval, a shared login,
+# a repeated state): the database's own sentence is the message every interface shows.
+_REFUSALS = (pg_errors.CheckViolation, pg_errors.InsufficientPrivilege, pg_errors.RaiseException)
+
+
+def _governance_call(conn: Connection, sql: str, params: Mapping[str, Any]) -> None:
+    try:
+        fetch(conn, sql, params)
+    except _REFUSALS as refusal:
+        raise ValidationError(str(refusal).strip().splitlines()[0]) from None
 
 _REQUEST = (
     "SELECT r.id, r.command, r.changes, r.groups, r.requester, r.reason, r.state, r.created_at,"
@@ -65,12 +78,12 @@ def select_requests(
 
 def insert_approval(conn: Connection, *, request_id: int) -> None:
     """The login's person approves; with enough approvals the request becomes approved."""
-    fetch(conn, "SELECT hub.request_approve(%(id)s)", {"id": request_id})
+    _governance_call(conn, "SELECT hub.request_approve(%(id)s)", {"id": request_id})
 
 
 def set_state(conn: Connection, *, request_id: int, state: str) -> None:
     """applied, rejected or stale (the database checks the move)."""
-    fetch(
+    _governance_call(
         conn,
         "SELECT hub.request_set_state(%(id)s, %(state)s)",
         {"id": request_id, "state": state},
@@ -97,7 +110,7 @@ def unacknowledged_break_glass(conn: Connection) -> list[Row]:
 
 def insert_ack(conn: Connection, *, change_set: str, note: str) -> None:
     """The acknowledger is the login's person; the database refuses whoever broke the glass."""
-    fetch(
+    _governance_call(
         conn,
         "SELECT hub.acknowledge_break_glass(%(change_set)s, %(note)s)",
         {"change_set": change_set, "note": note},

@@ -30,6 +30,8 @@ from hubctl.db import Database
 from hubctl.plugin import app as page
 from hubctl.services import groups
 from hubctl.services.rows import FieldChanges
+from hubctl.settings import get_settings
+from tests.support.databases import web_login
 
 TOKEN = "csrf-token-of-this-session"
 JOB = "data_collection_equities/lse"
@@ -53,7 +55,17 @@ class Page:
 
 
 @pytest.fixture
-def web(default_config: Engine, database: Database, hub_env: Path) -> Iterator[Page]:
+def web(
+    default_config: Engine, db_url: str, hub_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Page]:
+    """The page as Airflow's api-server runs it, on its own web login (HUB_WEB_DATABASE_URL)."""
+    with web_login(default_config, db_url) as url:
+        monkeypatch.setenv("HUB_WEB_DATABASE_URL", url)
+        get_settings.cache_clear()
+        yield from _signed_in_page()
+
+
+def _signed_in_page() -> Iterator[Page]:
     app = page.create_app()
     holder = Page(TestClient(app, cookies={page.CSRF_COOKIE: TOKEN}))
     app.dependency_overrides[page.CanRead.dependency] = lambda: None

@@ -26,6 +26,7 @@ from sqlalchemy.engine import URL, Engine
 
 from hubctl import migrations
 from hubctl.db import Database
+from hubctl.db.urls import with_login
 
 # Off on a server whose data a test run throws away: each costs a disk flush per commit or per
 # CREATE DATABASE, and together they were most of a clone's time.
@@ -155,3 +156,17 @@ class Clones:
             self._ready[subject].put(failure)
         else:
             self._ready[subject].put(name)
+
+
+@contextmanager
+def web_login(engine: Engine, db_url: str) -> Iterator[str]:
+    """A login like the Markets page's own (hub_operator, hub_web: it vouches for the signed-in
+    Airflow user); its URL. Roles are cluster-wide, so the name is unique."""
+    name = f"web_{uuid.uuid4().hex[:6]}"
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"CREATE ROLE {name} LOGIN IN ROLE hub_operator, hub_web"))
+    try:
+        yield with_login(db_url, name)
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.text(f"DROP OWNED BY {name}; DROP ROLE {name}"))
