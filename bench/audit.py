@@ -13,7 +13,13 @@ before the end. Then, each command in a fresh process (median of --runs):
   hubctl audit verify --anchors S --incremental   goal <= 1 s; ratio against the full walk
   hubctl audit log --limit 0 -o jsonl             peak memory against --limit 1000 (flat)
 
-Usage: .venv/bin/python bench/audit.py [--entries 1000000] [--runs 3]
+The entries are written as hubctl's runtime login (as any writer would); the indexes are dropped
+and created again as the schema's owner (the migration URL), since only the owner may.
+
+Usage: .venv/bin/python bench/audit.py [--entries 1000000] [--runs 3] [--smoke]
+
+--smoke writes 1,100 entries and runs each command once: what `make test` runs
+(tests/test_bench.py).
 """
 
 from __future__ import annotations
@@ -49,18 +55,24 @@ END $$;
 """
 
 
-def database_url(env: dict[str, str]) -> str:
-    url = subprocess.run(
-        [str(BIN / "python"), "-c", "from hubctl.db import resolve_database_url as r, libpq_url as l; print(l(r()))"],
-        env=env, check=True, capture_output=True, text=True,
-    ).stdout.strip()  # fmt: skip
-    return url
+def database_urls(env: dict[str, str]) -> tuple[str, str]:
+    """The URLs hubctl resolves in ``env``, as libpq takes them: (runtime login, schema owner)."""
+    code = (
+        "from hubctl.db import libpq_url, resolve_database_url, resolve_migration_url;"
+        " print(libpq_url(resolve_database_url())); print(libpq_url(resolve_migration_url()))"
+    )
+    done = subprocess.run(
+        [str(BIN / "python"), "-c", code], env=env, check=True, capture_output=True, text=True
+    )
+    runtime, owner = done.stdout.split()
+    return runtime, owner
 
 
 def count(conn: psycopg2.extensions.connection) -> int:
     with conn.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM hub.audit_log")
-        return int(cursor.fetchone()[0])
+        [entries] = cursor.fetchone() or (0,)
+        return int(entries)
 
 
 def write_entries(url: str, target: int) -> None:
@@ -108,8 +120,9 @@ def peak_memory(argv: list[str], env: dict[str, str]) -> int:
     return usage.ru_maxrss // 1024
 
 
-def set_indexes(url: str, *, present: bool) -> None:
-    conn = psycopg2.connect(url)
+def set_indexes(owner_url: str, *, present: bool) -> None:
+    """Migration 0007's expression indexes on or off (as the owner of hub.audit_log)."""
+    conn = psycopg2.connect(owner_url)
     conn.autocommit = True
     with conn.cursor() as cursor:
         for name, parts in AUDIT_EXPRESSION_INDEXES.items():
@@ -126,21 +139,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--entries", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--smoke", action="store_true", help="1,100 entries, one run (make test)")
     options = parser.parse_args()
+    if options.smoke:
+        options.entries, options.runs = TAIL + 100, 1
     hubctl = str(BIN / "hubctl")
     with environment() as env:
         store = Path(env.get("HUB_HOME", "/tmp")) / "anchors.jsonl"
         env = {**env, "HUB_AUDIT_KEY": KEY, "HUB_ANCHOR_PATH": str(store)}
-        url = database_url(env)
+        url, owner_url = database_urls(env)
         write_entries(url, options.entries - TAIL)
         timed([hubctl, "audit", "anchor"], env)
         write_entries(url, options.entries)
-        set_indexes(url, present=True)
+        set_indexes(owner_url, present=True)
         log = [hubctl, "audit", "log", "--since", "1d", "--group", "lse", "-o", "json"]
         with_indexes = median(log, env, options.runs)
-        set_indexes(url, present=False)
+        set_indexes(owner_url, present=False)
         without = median(log, env, options.runs)
-        set_indexes(url, present=True)
+        set_indexes(owner_url, present=True)
         report(options, env, with_indexes, without)
 
 

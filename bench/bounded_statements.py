@@ -5,7 +5,9 @@ Each of hubctl's statements runs beside a watch thread (hubctl/db.py: it names a
 and hangs up on a server that stopped answering). Times N `SELECT 1` round trips on each
 connection and prints both means and their ratio.
 
-Usage: .venv/bin/python bench/bounded_statements.py [--statements 2000]
+Usage: .venv/bin/python bench/bounded_statements.py [--statements 2000] [--smoke]
+
+--smoke: 10 statements, what `make test` runs (tests/test_bench.py).
 """
 
 from __future__ import annotations
@@ -31,7 +33,9 @@ def _mean_seconds(cursor: psycopg2.extensions.cursor, statements: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--statements", type=int, default=2000)
-    statements = parser.parse_args().statements
+    parser.add_argument("--smoke", action="store_true", help="10 statements (make test)")
+    options = parser.parse_args()
+    statements = 10 if options.smoke else options.statements
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         import pgserver

@@ -9,7 +9,9 @@ HUB_HOME (migrated and loaded with the defaults first, stopped at the end). One 
 each command warms the OS caches and writes Python's bytecode cache, as for an installed package
 (PYTHONDONTWRITEBYTECODE is dropped for the measured commands). Goal: hubctl <= 0.3 s and >= 5x faster than `airflow version`.
 
-Usage: .venv/bin/python bench/cli.py [--runs 7]
+Usage: .venv/bin/python bench/cli.py [--runs 7] [--smoke]
+
+--smoke runs each command once, without the warm-up: what `make test` runs (tests/test_bench.py).
 """
 
 from __future__ import annotations
@@ -95,10 +97,12 @@ def _stop_embedded(pgdata: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7)
-    runs = max(parser.parse_args().runs, 1)
+    parser.add_argument("--smoke", action="store_true", help="one run, no warm-up (make test)")
+    options = parser.parse_args()
+    runs = 1 if options.smoke else max(options.runs, 1)
     times: dict[str, list[tuple[float, float]]] = {label: [] for label in COMMANDS}
     with environment() as env:
-        for argv in COMMANDS.values():
+        for argv in [] if options.smoke else COMMANDS.values():
             run(argv, env)  # warm-up, untimed
         for _ in range(runs):  # interleaved rounds: load on the machine hits every command alike
             for label, argv in COMMANDS.items():

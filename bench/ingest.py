@@ -18,7 +18,9 @@ best round of each is reported. Also measured: peak Python memory of one batch (
 numpy included) for a daily, a monthly and a full-history batch; text CSV vs binary encoding of
 the same rows; the indicators job over the full history and after one new day.
 
-Usage: .venv/bin/python bench/ingest.py [--tickers 500] [--years 10] [--rounds 2]
+Usage: .venv/bin/python bench/ingest.py [--tickers 500] [--years 10] [--rounds 2] [--smoke]
+
+--smoke: 5 tickers × 1 year, one round: what `make test` runs (tests/test_bench.py).
 """
 
 from __future__ import annotations
@@ -296,7 +298,10 @@ def main() -> None:
     parser.add_argument("--tickers", type=int, default=500)
     parser.add_argument("--years", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--smoke", action="store_true", help="5 tickers, 1 year, 1 round")
     arguments = parser.parse_args()
+    if arguments.smoke:
+        arguments.tickers, arguments.years, arguments.rounds = 5, 1, 1
     workdir = Path(tempfile.mkdtemp(prefix="hubingest"))
     server, engine = start_database(workdir)
     try:

@@ -11,7 +11,10 @@ their FastAPI apps), and inside it times:
 Also, in a fresh process, what the dag-processor pays: importing `hubctl.plugin` after Airflow's
 plugins manager (the plugin must import nothing heavy into the parse path).
 
-Usage: .venv/bin/python bench/plugin_start.py [--runs 5]
+Usage: .venv/bin/python bench/plugin_start.py [--runs 5] [--smoke]
+
+--smoke: one round, no warm-up, and a missed time goal is only reported: what `make test` runs
+(tests/test_bench.py). A heavy module pulled into the parse path fails it either way.
 """
 
 from __future__ import annotations
@@ -68,16 +71,19 @@ def run(code: str, env: dict[str, str]) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
-    runs = parser.parse_args().runs
-    home = tempfile.mkdtemp(prefix="hub-bench-airflow-")
-    env = {**os.environ, "AIRFLOW_HOME": home, "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
-    run(API_SERVER, env)  # warm the OS caches and the bytecode cache
-    rounds = [run(API_SERVER, env) for _ in range(runs)]
+    parser.add_argument("--smoke", action="store_true", help="one round, no warm-up (make test)")
+    options = parser.parse_args()
+    runs = 1 if options.smoke else options.runs
+    with tempfile.TemporaryDirectory(prefix="hub-bench-airflow-") as home:
+        env = {**os.environ, "AIRFLOW_HOME": home, "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
+        if not options.smoke:
+            run(API_SERVER, env)  # warm the OS caches and the bytecode cache
+        rounds = [run(API_SERVER, env) for _ in range(runs)]
+        parse = [run(PARSE_PATH, env) for _ in range(runs)]
     assert all(r["mounted"] for r in rounds), "the api-server did not mount the plugin's app"
     start = statistics.median(r["start"] for r in rounds)
     plugin = statistics.median(r["plugin"] for r in rounds)
     first = statistics.median(r["first"] for r in rounds)
-    parse = [run(PARSE_PATH, env) for _ in range(runs)]
     print(f"api-server create_app (baseline, without the plugin):{start:8.1f} ms")
     print(f"the plugin's share of it (import, build, mount):    {plugin:8.1f} ms"
           f"  = {plugin / start:.1%} of the start; goal <= {GOAL_MS:.0f} ms")  # fmt: skip
@@ -85,7 +91,7 @@ def main() -> None:
     print(f"dag-processor: importing hubctl.plugin:              "
           f"{statistics.median(p['import'] for p in parse):8.1f} ms; heavy modules pulled in: "
           f"{parse[0]['heavy'] or 'none'}")  # fmt: skip
-    if plugin > GOAL_MS or parse[0]["heavy"]:
+    if parse[0]["heavy"] or (plugin > GOAL_MS and not options.smoke):
         raise SystemExit("goal missed")
 
 

@@ -63,21 +63,29 @@ class AnchorKey:
 
 
 def configured_key(settings: Settings | None = None) -> AnchorKey:
-    """HUB_AUDIT_KEY, else the content of HUB_AUDIT_KEY_FILE; one of them must be set."""
+    """HUB_AUDIT_KEY, else HUB_AUDIT_KEY_FILE, else the key `hubctl up` made under HUB_HOME.
+
+    The last one lets a second shell of the local stack anchor and verify with the stack's key.
+    """
     settings = settings or get_settings()
     if settings.audit_key:
         return AnchorKey(settings.audit_key.encode())
     if settings.audit_key_file is not None:
-        try:
-            return AnchorKey(settings.audit_key_file.expanduser().read_bytes().strip())
-        except OSError as error:
-            raise ValidationError(
-                f"HUB_AUDIT_KEY_FILE: cannot read it ({error.strerror})"
-            ) from None
+        return _key_from_file(settings.audit_key_file.expanduser(), "HUB_AUDIT_KEY_FILE")
+    local = local_key_file(settings.resolved_home)
+    if local.exists():
+        return _key_from_file(local, str(local))
     raise ValidationError(
-        "HUB_AUDIT_KEY or HUB_AUDIT_KEY_FILE: set one to sign and check anchors"
-        " (keep the key out of the hub database)"
+        f"no audit key: set HUB_AUDIT_KEY or HUB_AUDIT_KEY_FILE (no key file at {local}"
+        " either, which `hubctl up` makes under HUB_HOME); keep the key out of the hub database"
     )
+
+
+def _key_from_file(path: Path, name: str) -> AnchorKey:
+    try:
+        return AnchorKey(path.read_bytes().strip())
+    except OSError as error:
+        raise ValidationError(f"{name}: cannot read it ({error.strerror})") from None
 
 
 def local_key_file(home: Path) -> Path:
@@ -129,14 +137,21 @@ def new_anchor(key: AnchorKey, *, last_id: int, last_hash: str, count: int) -> A
 
 def append_anchor(path: Path, anchor: Anchor) -> None:
     """Append one line with O_APPEND and fsync: never rewrites what is there, survives a crash."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     line = json.dumps(asdict(anchor), separators=(",", ":")) + "\n"
-    descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    except OSError as error:  # e.g. a path under a file, or a directory we may not write
+        raise _unusable(path, error) from None
     try:
         os.write(descriptor, line.encode())
         os.fsync(descriptor)
     finally:
         os.close(descriptor)
+
+
+def _unusable(path: Path, error: OSError) -> ValidationError:
+    return ValidationError(f"--anchors: {path}: {error.strerror or error}")
 
 
 @dataclass(frozen=True)
@@ -169,6 +184,37 @@ def read_anchors(path: Path) -> Iterator[StoredAnchor]:
                     yield _parsed(number, text)
     except FileNotFoundError:
         raise ValidationError(f"--anchors: no anchor store at {path}") from None
+    except OSError as error:
+        raise _unusable(path, error) from None
+
+
+def order_problem(previous: StoredAnchor | None, current: StoredAnchor) -> str | None:
+    """Why ``current`` does not move forward from the line before it, or None.
+
+    Anchors only move forward: past the previous point in both id and count, or the very same
+    point signed later (an unchanged chain anchored again). A copy of an old line appended at
+    the end would otherwise make --incremental start from before a rewrite.
+    """
+    if previous is None or previous.anchor is None or current.anchor is None:
+        return None
+    before, now = previous.anchor, current.anchor
+    if now.last_id > before.last_id and now.count > before.count:
+        return None
+    same_point = (now.last_id, now.last_hash, now.count) == (
+        before.last_id,
+        before.last_hash,
+        before.count,
+    )
+    if same_point and _time(now) > _time(before):
+        return None
+    return f"not past line {previous.line} (last_id {before.last_id}): replayed or reordered"
+
+
+def _time(anchor: Anchor) -> dt.datetime:
+    try:
+        return dt.datetime.fromisoformat(anchor.time)
+    except ValueError:  # signed, so written by us; an unreadable time orders first
+        return dt.datetime.min.replace(tzinfo=dt.UTC)
 
 
 def signature_problem(stored: StoredAnchor, key: AnchorKey) -> str | None:

@@ -7,7 +7,7 @@ import hashlib
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
-from hubctl.anchors import AnchorKey, StoredAnchor, signature_problem
+from hubctl.anchors import AnchorKey, StoredAnchor, order_problem, signature_problem
 from hubctl.db import Connection
 from hubctl.repository import audit as audit_rows
 
@@ -35,10 +35,22 @@ class ChainReport:
     count: int = 0
     # The watched entries the walk passed: id -> where the chain stood there.
     points: dict[int, ChainPoint] = field(default_factory=dict)
+    # Rows where the live tables differ from the replayed log (hubctl.services.replay).
+    unaudited: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
-        return self.problem is None
+        return self.problem is None and not self.unaudited
+
+    @property
+    def failure(self) -> str | None:
+        """One line: the first broken entry, else the first row changed without an entry."""
+        if self.problem:
+            return f"audit chain broken at id {self.first_broken_id}: {self.problem}"
+        if self.unaudited:
+            more = len(self.unaudited) - 1
+            return self.unaudited[0] + (f" (and {more} more difference(s))" if more else "")
+        return None
 
 
 def verify_chain(
@@ -92,9 +104,7 @@ class AnchoredReport:
         """One line naming what disagrees: the anchor first, else the chain's broken entry."""
         if self.problem:
             return f"{self.disagreeing_anchor}: {self.problem}"
-        if not self.chain.ok:
-            return f"audit chain broken at id {self.chain.first_broken_id}: {self.chain.problem}"
-        return None
+        return self.chain.failure
 
 
 def _disagreement(stored: StoredAnchor, point: ChainPoint | None) -> str | None:
@@ -110,9 +120,12 @@ def _disagreement(stored: StoredAnchor, point: ChainPoint | None) -> str | None:
     return None
 
 
-def _first_bad_signature(anchors: Sequence[StoredAnchor], key: AnchorKey) -> AnchoredReport | None:
+def _first_untrusted_line(anchors: Sequence[StoredAnchor], key: AnchorKey) -> AnchoredReport | None:
+    """The first line that is unsigned, signed by another key, or not past the line before it."""
+    previous = None
     for stored in anchors:
-        problem = signature_problem(stored, key)
+        problem = signature_problem(stored, key) or order_problem(previous, stored)
+        previous = stored
         if problem:
             empty = ChainReport(0, None, None, None, None)
             return AnchoredReport(empty, len(anchors), stored.name, problem)
@@ -123,7 +136,7 @@ def verify_with_anchors(
     conn: Connection, anchors: Sequence[StoredAnchor], key: AnchorKey
 ) -> AnchoredReport:
     """The whole chain, then every anchor in order: the first one it does not pass through is named."""
-    bad = _first_bad_signature(anchors, key)
+    bad = _first_untrusted_line(anchors, key)
     if bad:
         return bad
     report = verify_chain(conn, watch={s.anchor.last_id for s in anchors if s.anchor})
@@ -139,10 +152,10 @@ def verify_with_anchors(
 def verify_from_last_anchor(
     conn: Connection, anchors: Sequence[StoredAnchor], key: AnchorKey
 ) -> AnchoredReport:
-    """Incremental: every signature, the newest anchor's entry (its hash and count), then the chain
+    """Incremental: every signature and the lines' order, the newest anchor's entry (its hash and count), then the chain
     after it. Rows before that entry are not re-hashed: the full check (verify_with_anchors) is
     what catches an old row edited while its stored hashes were left alone."""
-    bad = _first_bad_signature(anchors, key)
+    bad = _first_untrusted_line(anchors, key)
     if bad or not anchors:
         return bad or AnchoredReport(verify_chain(conn), 0)
     newest = anchors[-1]

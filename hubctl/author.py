@@ -21,6 +21,12 @@ if TYPE_CHECKING:
 # applying a scheduled change; raw SQL is recorded as 'sql' by the trigger itself.
 Via = Literal["hubctl", "web", "schedule"]
 
+# The most characters the database stores (migration 0016; docs/audit.md): a reason or note, an
+# actor, and other free text such as a scheduled command line or a scheduler's note.
+REASON_LIMIT = 2000
+ACTOR_LIMIT = 200
+TEXT_LIMIT = 4000
+
 
 @dataclass(frozen=True)
 class Apply:
@@ -64,6 +70,12 @@ class Author:
                 raise ValidationError(f"{name}: not valid UTF-8 (e.g. from $HUBCTL_ACTOR)")
         if not self.actor.strip():
             raise ValidationError("actor: must not be empty")
+        for name, value, limit in (
+            ("actor", self.actor, ACTOR_LIMIT),
+            ("reason", self.reason or "", REASON_LIMIT),
+        ):
+            if len(value) > limit:
+                raise ValidationError(f"{name}: at most {limit} characters (got {len(value)})")
 
 
 def _undecodable(text: str) -> bool:

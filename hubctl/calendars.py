@@ -11,8 +11,10 @@ built once per process (~0.3 s) and kept.
 from __future__ import annotations
 
 import datetime as dt
+import importlib.util
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -45,17 +47,27 @@ def no_calendar_message(exchanges: Sequence[str]) -> str:
 
 @lru_cache(maxsize=1)
 def known_calendars() -> frozenset[str]:
-    """Every calendar a group may name: exchange_calendars' exchanges (no aliases) and weekday."""
-    import exchange_calendars
+    """Every calendar a group may name: exchange_calendars' exchanges (no aliases) and weekday.
 
-    names = exchange_calendars.get_calendar_names(include_aliases=False)
-    return frozenset(name for name in names if len(name) == 4 and name.isupper()) | {WEEKDAY}
+    Read from the package's module names (exchange_calendar_xnys.py -> XNYS) without importing
+    it: the import pulls in pandas (1.7 s or more), and the generator checks every group's
+    calendar on each parse. tests/test_calendars.py compares this with the library's own list.
+    """
+    spec = importlib.util.find_spec("exchange_calendars")
+    folders = spec.submodule_search_locations if spec else None
+    modules = (
+        path.stem.removeprefix("exchange_calendar_")
+        for folder in folders or ()
+        for path in Path(folder).glob("exchange_calendar_*.py")
+    )
+    return frozenset(name.upper() for name in modules if len(name) == 4) | {WEEKDAY}
 
 
 @lru_cache(maxsize=32)
 def _exchange_calendar(name: str) -> Any:
     """The calendar from FIRST_DAY to YEARS_AHEAD, or, for one whose recorded holidays start later
     or end sooner (XTKS from 1997, XSES to 2026), the library's own default range."""
+    # deferred: exchange_calendars imports pandas (~0.5 s); only calendar questions need it
     import exchange_calendars
 
     last = dt.date.today().replace(month=12, day=31) + dt.timedelta(days=365 * YEARS_AHEAD)

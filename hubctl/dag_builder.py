@@ -24,14 +24,15 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import re
 import time
 import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
-from types import ModuleType
 from typing import Any
 
+from airflow.configuration import conf
 from airflow.sdk import DAG, CronTriggerTimetable, get_parsing_context
 
 from hubctl.errors import ValidationError
@@ -105,8 +106,6 @@ def generate_dags(
 
 def import_timeout() -> float:
     """Airflow's [core] dagbag_import_timeout in force for this process."""
-    from airflow.configuration import conf
-
     return conf.getfloat("core", "dagbag_import_timeout")
 
 
@@ -131,6 +130,7 @@ def check_all(settings: Settings | None = None) -> tuple[LoadResult, BuildResult
     Each parse unit (HUB_DAG_SHARDS) is built and timed on its own: ``built.unit_times`` holds
     what `shards.slow_unit_warnings` compares with dagbag_import_timeout.
     """
+    # deferred: Airflow's serialisation costs ~1 s; the parse itself does not need it
     from airflow.serialization.serialized_objects import DagSerialization
 
     settings = settings or get_settings()
@@ -238,12 +238,15 @@ def task_defaults(spec: DagSpec) -> dict[str, Any]:
         "priority_weight": spec.priority,
         # absolute: the configured priority is the weight, not a sum over downstream tasks
         "weight_rule": "absolute",
-        "executor_config": executor_config(
-            spec.cpu_request, spec.cpu_limit, spec.memory_request, spec.memory_limit
-        ),
         # Kubernetes enforces memory_limit on the pod; Local and Celery workers through this.
         "pre_execute": MemoryLimit(spec.memory_limit),
     }
+    if kubernetes_executor_configured():
+        defaults["executor_config"] = {
+            "pod_override": pod_override(
+                spec.cpu_request, spec.cpu_limit, spec.memory_request, spec.memory_limit
+            )
+        }
     if spec.params.get("pool"):
         defaults["pool"] = spec.params["pool"]
     if spec.queue is not None:
@@ -282,44 +285,42 @@ def schedule_for(schedule: str | None, timezone: str) -> CronTriggerTimetable | 
     return CronTriggerTimetable(PRESET_CRONS.get(schedule, schedule), timezone=timezone)
 
 
-def executor_config(
-    cpu_request: str, cpu_limit: str, memory_request: str, memory_limit: str
-) -> dict[str, Any]:
-    """cpu/memory as a Kubernetes ``pod_override`` (honoured by the Kubernetes executor)."""
-    return {"pod_override": _pod_override(cpu_request, cpu_limit, memory_request, memory_limit)}
+@cache
+def kubernetes_executor_configured() -> bool:
+    """Whether ``[core] executor`` names a Kubernetes executor: ``KubernetesExecutor``, an alias
+    of it or a module path to a class of that name, alone, among others or in a team's list.
+
+    Any task may name any configured executor (``executor=``), so when one of them is a
+    Kubernetes executor every task carries its pod override; when none is, no task needs one and
+    no parse imports the kubernetes client (~0.3 s, which a worker pays at every task start).
+    Cached: Airflow's configuration is fixed for the life of a parsing process.
+    """
+    entries = re.split(r"[,;=]", conf.get("core", "executor"))
+    return any(entry.strip().endswith("KubernetesExecutor") for entry in entries)
 
 
 @lru_cache(maxsize=256)
-def _pod_override(cpu_request: str, cpu_limit: str, memory_request: str, memory_limit: str) -> Any:
-    """A V1Pod when the kubernetes client is installed, else the same shape as plain dicts.
+def pod_override(cpu_request: str, cpu_limit: str, memory_request: str, memory_limit: str) -> Any:
+    """cpu/memory as the ``pod_override`` a Kubernetes executor applies to the task's pod: a V1Pod
+    whose ``base`` container has exactly these requests and limits.
 
     Cached per resource combination: most jobs share a few, and models are not free to build.
     """
+    try:
+        from kubernetes.client import models as k8s  # deferred: ~0.3 s, only under Kubernetes
+    except ImportError as error:
+        raise RuntimeError(
+            "a Kubernetes executor is configured but the kubernetes client is not installed:"
+            " pip install 'airflow-hub[kubernetes]'"
+        ) from error
     resources = {
         "requests": {"cpu": cpu_request, "memory": memory_request},
         "limits": {"cpu": cpu_limit, "memory": memory_limit},
     }
-    k8s = _kubernetes_models()
-    if k8s is None:
-        return {"spec": {"containers": [{"name": POD_CONTAINER, "resources": resources}]}}
-    return k8s.V1Pod(
-        spec=k8s.V1PodSpec(
-            containers=[
-                k8s.V1Container(
-                    name=POD_CONTAINER, resources=k8s.V1ResourceRequirements(**resources)
-                )
-            ]
-        )
+    container = k8s.V1Container(
+        name=POD_CONTAINER, resources=k8s.V1ResourceRequirements(**resources)
     )
-
-
-@lru_cache(maxsize=1)
-def _kubernetes_models() -> ModuleType | None:
-    try:
-        from kubernetes.client import models
-    except ImportError:
-        return None
-    return models
+    return k8s.V1Pod(spec=k8s.V1PodSpec(containers=[container]))
 
 
 def tags_for(spec: DagSpec, family: PipelineFamily) -> list[str]:

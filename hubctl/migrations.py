@@ -9,6 +9,8 @@ from contextlib import contextmanager
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
 
 from hubctl.paths import MIGRATIONS_DIR
@@ -65,15 +67,22 @@ def upgrade_hub(settings: Settings, revision: str = "head") -> tuple[list[str], 
     """`hubctl db upgrade`: migrate as the schema's owner; (server notices, revision now).
 
     On the embedded server the owner is its superuser, and the runtime login (hub_app) is then
-    given its rights in the migrated schema.
+    given its rights in the migrated schema; approver and web logins must give a password there.
     """
-    from hubctl.db import create_engine, grant_runtime_role, resolve_migration_url
+    # deferred: psycopg2 and SQLAlchemy engines (~90 ms); `db heads` needs neither
+    from hubctl.db import (
+        create_engine,
+        grant_runtime_role,
+        require_passwords,
+        resolve_migration_url,
+    )
 
     url = resolve_migration_url(settings)
     engine = create_engine(url, settings=settings)
     notices = upgrade(engine, revision)
     if not (settings.database_url or settings.migration_database_url):
         grant_runtime_role(url)
+        require_passwords(settings.resolved_home / "pgdata", url)
     return notices, current(engine)
 
 
@@ -83,14 +92,12 @@ def downgrade(engine: Engine, revision: str) -> None:
 
 def current(engine: Engine) -> str | None:
     """The revision the database is at, or None for an empty database."""
-    from alembic.runtime.migration import MigrationContext
 
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
 
 
 def head() -> str:
-    from alembic.script import ScriptDirectory
 
     head_revision = ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert head_revision is not None

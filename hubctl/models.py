@@ -138,6 +138,7 @@ SCHEDULED_CHANGES = sa.Table(
     sa.Column("note", sa.Text),
     sa.Column("applied_at", sa.DateTime(timezone=True)),
     *_bookkeeping(),
+    sa.Column("scheduled_login", sa.Text),  # migration 0015: the login that scheduled it
     sa.Index("ix_scheduled_changes_due", "run_at", postgresql_where=sa.text("state = 'scheduled'")),
     schema="hub",
 )
@@ -165,6 +166,9 @@ class ChangeRequest(Base):
     decided_by: Mapped[str | None] = mapped_column(sa.Text)
     decided_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
     applied_txid: Mapped[int | None] = mapped_column(sa.BigInteger)
+    # Migration 0015: the authenticated person who asked (NULL on a shared login) and the login.
+    requested_by: Mapped[str | None] = mapped_column(sa.Text)
+    requested_login: Mapped[str | None] = mapped_column(sa.Text)
 
 
 class ChangeRequestApproval(Base):
@@ -184,6 +188,10 @@ class ChangeRequestApproval(Base):
     approved_at: Mapped[dt.datetime] = mapped_column(
         sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
     )
+    # Migration 0015: false for approvals claimed on a shared login before it (they never count).
+    authenticated: Mapped[bool] = mapped_column(
+        sa.Boolean, nullable=False, server_default=sa.true()
+    )
 
 
 class BreakGlassAck(Base):
@@ -196,6 +204,21 @@ class BreakGlassAck(Base):
         sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
     )
     note: Mapped[str] = mapped_column(sa.Text, nullable=False)
+
+
+# Migration 0015: the first transaction that used each break-glass id (single use).
+class BreakGlassUse(Base):
+    __tablename__ = "break_glass_uses"
+    __table_args__ = {"schema": "hub"}
+
+    change_set: Mapped[str] = mapped_column(sa.Text, primary_key=True)
+    txid: Mapped[int] = mapped_column(sa.BigInteger, nullable=False)
+    broken_by: Mapped[str | None] = mapped_column(sa.Text)
+    actor: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    db_user: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    first_at: Mapped[dt.datetime] = mapped_column(
+        sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+    )
 
 
 # Migration 0014: each change listener's position and heartbeat (not audited).

@@ -35,6 +35,10 @@ class Settings:
     # URL the generator reads with (a role that can only SELECT the configuration).
     # Unset: database_url.
     reader_database_url: str | None = None
+    # URL the Markets page writes with: a login in hub_web (`hubctl db add-login NAME --web`),
+    # which vouches for the signed-in Airflow user so that approvals there count. Unset:
+    # database_url (the page works, but its approvals are refused).
+    web_database_url: str | None = None
     # Where the embedded database lives.
     home: Path = Path(".hub")
     # Last-known-good configuration snapshot. Unset: home/snapshot.json.

@@ -29,9 +29,9 @@ from typing import Any, Literal
 from pydantic import ConfigDict, TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
 
-from hubctl.calendars import WEEKDAY
+from hubctl.calendars import WEEKDAY, known_calendars
 from hubctl.db import Database
-from hubctl.errors import DatabaseUnavailableError, HubError, NotFoundError
+from hubctl.errors import DatabaseUnavailableError, HubError, NotFoundError, ValidationError
 from hubctl.registry import validate_params
 from hubctl.repository.jobs import GROUP_PREFIX, read_enabled_jobs
 from hubctl.schemas import ExchangeGroupRecord, JobRecord
@@ -152,7 +152,18 @@ def describe_error(error: Exception) -> str:
 
 def validate_rows(rows: Iterable[Mapping[str, Any]]) -> tuple[list[DagSpec], list[Rejected]]:
     """Each row on its own: a bad one is rejected with its reason, the others are unaffected."""
-    return _validate_each(rows, spec_from_row)
+    return _validate_each(rows, _spec_with_known_calendar)
+
+
+def _spec_with_known_calendar(row: Mapping[str, Any]) -> DagSpec:
+    """``spec_from_row``, refusing a group calendar exchange_calendars does not know (one written
+    by raw SQL: its DAG would build, then its timetable would fail and it would never run)."""
+    spec = spec_from_row(row)
+    if spec.calendar != WEEKDAY and spec.calendar not in known_calendars():
+        raise ValidationError(
+            f"calendar: {spec.calendar!r} is not an exchange_calendars name (e.g. XNYS, XLON)"
+        )
+    return spec
 
 
 def _validate_each(

@@ -21,18 +21,24 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable, Collection, Iterator
+from collections import Counter
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hubctl import anchors, migrations
 from hubctl.airflow_api import AirflowApiConfig, stack_api_file
 from hubctl.author import Author
-from hubctl.db import Database, stop_embedded_server
+from hubctl.db import EMBEDDED_RUNTIME_ROLE, Database, embedded_server_url, stop_embedded_server
 from hubctl.errors import HubError
 from hubctl.paths import DAGS_FOLDER
 from hubctl.settings import Settings
 from hubctl.shards import shard_folder, write_shard_files
+from hubctl.tables import GROUPS, JOBS
+
+if TYPE_CHECKING:
+    from hubctl.services.row_change import RowChange
 
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 DEFAULT_QUEUE = "default"  # Airflow's [operators] default_queue
@@ -211,7 +217,6 @@ def _core_environment(stack: Stack, *, hub_url: str, airflow_url: str) -> dict[s
 
 
 def _embedded_urls(stack: Stack) -> tuple[str, str]:
-    from hubctl.db import EMBEDDED_RUNTIME_ROLE, embedded_server_url
 
     stack.started_database = not (stack.home / "pgdata" / "postmaster.pid").exists()
     hub_url = embedded_server_url(stack.home, "hub", EMBEDDED_RUNTIME_ROLE)
@@ -220,16 +225,28 @@ def _embedded_urls(stack: Stack) -> tuple[str, str]:
 
 def _first_start(database: Database) -> bool:
     """Nothing was ever configured (a deliberate wipe still leaves audit entries)."""
+    # deferred: > 100 ms (pydantic, yaml); only loading the defaults needs them
     from hubctl.repository import audit
 
     with database.connect() as conn:
         return audit.is_empty(conn)
 
 
+def loaded_message(changes: Sequence[RowChange]) -> str:
+    """What the first start loaded, counted from the rows it created."""
+    created = Counter(change.table for change in changes if change.action == "create")
+    return (
+        f"loaded the default configuration ({created[GROUPS.name]} exchange groups,"
+        f" {created[JOBS.name]} jobs, sample data source)"
+    )
+
+
 def prepare(stack: Stack, echo: Echo) -> dict[str, str]:
     """Database up and migrated, defaults loaded on first start, Airflow's metadata migrated."""
+    # deferred: > 100 ms (pydantic, yaml); only loading the defaults needs them
     from hubctl import configfile
     from hubctl.db import create_engine, embedded_server_url, grant_runtime_role
+    from hubctl.db.logins import embedded_web_url
     from hubctl.services import documents
 
     if stack.shards > 1:
@@ -240,14 +257,18 @@ def prepare(stack: Stack, echo: Echo) -> dict[str, str]:
     migrations.upgrade(engine)
     engine.dispose()
     grant_runtime_role(owner_url)
+    web_url = embedded_web_url(stack.home, owner_url, hub_url)
     database = Database(hub_url)
     if _first_start(database):
         defaults_loader = Author(actor="hubctl-up", reason="default configuration")
-        documents.apply_document(database, configfile.load_defaults(), author=defaults_loader)
-        echo("loaded the default configuration (4 exchange groups, 10 jobs, sample data source)")
+        applied = documents.apply_document(
+            database, configfile.load_defaults(), author=defaults_loader
+        )
+        echo(loaded_message(applied.plan.changes))
     # The audit_anchor job signs with it (hubctl.anchors); local only: it lives beside the data.
     anchors.ensure_local_key(stack.home)
     env = airflow_environment(stack, hub_url=hub_url, airflow_url=airflow_url)
+    env["HUB_WEB_DATABASE_URL"] = web_url  # the Markets page vouches for its signed-in user
     echo("migrating Airflow's metadata database ...")
     _run_airflow(["db", "migrate"], env, stack.logs / "airflow-db-migrate.log")
     return env

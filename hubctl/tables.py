@@ -19,6 +19,7 @@ import datetime as dt
 import importlib
 import re
 import typing
+import zoneinfo
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -60,6 +61,7 @@ class Check:
     rule: Callable[[Any], Any]
 
     def __get_pydantic_core_schema__(self, source: Any, handler: Callable[[Any], Any]) -> Any:
+        # deferred: pydantic (~50 ms); read commands never build a schema
         from pydantic_core import core_schema
 
         return core_schema.no_info_after_validator_function(self._checked, handler(source))
@@ -174,7 +176,6 @@ def is_valid_schedule(schedule: str) -> bool:
 
 @lru_cache(maxsize=1)
 def _timezones() -> frozenset[str]:
-    import zoneinfo  # only writes need it: read commands start without it
 
     return frozenset(zoneinfo.available_timezones() | {"UTC"})
 

@@ -1,8 +1,14 @@
-"""Fixtures: one real PostgreSQL per session, a template migrated once, a fresh database per test.
+"""Fixtures: one real PostgreSQL per session (per xdist worker), two migrated templates, a fresh
+clone per test.
 
 The server is the embedded pgserver one, or the server at HUB_TEST_DATABASE_URL (a maintenance
 database URL of a superuser, e.g. postgresql+psycopg2://postgres@localhost/postgres): the audit
-tamper tests need a superuser, as a real attacker would.
+tamper tests need a superuser, as a real attacker would. The embedded server runs without fsync
+(tests/support/databases.py says why); a server given by URL is used as it is.
+
+Templates: ``hub_template_<pid>`` is migrated; ``hub_defaults_<pid>`` is a clone of it holding the
+shipped configuration. A test that asks for ``default_config`` (directly or through ``hub``,
+``configured_hub``, ...) gets a clone of the second, every other database test a clone of the first.
 """
 
 from __future__ import annotations
@@ -13,22 +19,33 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from _pytest.nodeid import coerce_node_id
 from sqlalchemy.engine import URL, Engine, make_url
 
-from hubctl import migrations
-from hubctl.author import Author
 from hubctl.db import Database
 from hubctl.paths import DAGS_FOLDER
 from hubctl.settings import get_settings
+from tests.support import reliability
+from tests.support.cli import Run, hubctl
+from tests.support.configuration import apply_defaults
+from tests.support.databases import (
+    Clones,
+    create_database,
+    create_migrated_template,
+    drop_database,
+    scratch_database,
+    tune_for_throwaway_data,
+    url_of,
+)
 
 TEMPLATE = f"hub_template_{os.getpid()}"
+DEFAULTS_TEMPLATE = f"hub_defaults_{os.getpid()}"
 
 # Airflow reads its configuration at import: give the whole session its own AIRFLOW_HOME first.
 _AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="hub-airflow-"))
@@ -38,8 +55,27 @@ os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(DAGS_FOLDER)
 os.environ.setdefault("HUBCTL_ACTOR", "pytest")
 
 
-def _admin_engine(url: URL) -> Engine:
-    return sa.create_engine(url, poolclass=sa.NullPool, isolation_level="AUTOCOMMIT")
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every test that runs Airflow's processes (e2e, or marked AIRFLOW_PROCESSES) joins one
+    xdist group: under `--dist loadgroup` one worker runs them one after another.
+
+    xdist 3.8 puts the group into the node id by setting ``item._nodeid``, which pytest 9 no
+    longer reads (the id lives in ``item._id``), so the group is set here, after xdist's hook.
+    """
+    if not getattr(config.option, "loadgroup", False):  # set on xdist workers only
+        return
+    for item in items:
+        if item.get_closest_marker("e2e") or item.get_closest_marker("xdist_group"):
+            item._id = coerce_node_id(f"{item.nodeid}@airflow")
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    reliability.record(report)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    reliability.report_figures(terminalreporter)
 
 
 @pytest.fixture(scope="session")
@@ -49,13 +85,15 @@ def pg_server_url() -> Iterator[URL]:
     if configured:
         yield make_url(configured)
         return
-    import pgserver
+    import pgserver  # deferred: only without HUB_TEST_DATABASE_URL
 
     # Unix socket paths are limited to ~100 bytes: keep the data directory short.
     data_dir = Path(tempfile.mkdtemp(prefix="hubpg"))
     server = pgserver.get_server(data_dir, cleanup_mode="stop")
     try:
-        yield make_url(server.get_uri()).set(drivername="postgresql+psycopg2")
+        url = make_url(server.get_uri()).set(drivername="postgresql+psycopg2")
+        tune_for_throwaway_data(url)
+        yield url
     finally:
         server.cleanup()
         atexit.unregister(server._cleanup)  # done already; at exit pytest's log streams are closed
@@ -64,42 +102,39 @@ def pg_server_url() -> Iterator[URL]:
 
 @pytest.fixture(scope="session")
 def template_database(pg_server_url: URL) -> Iterator[str]:
-    admin = _admin_engine(pg_server_url)
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{TEMPLATE}"'))
-        conn.execute(sa.text(f'CREATE DATABASE "{TEMPLATE}"'))
-    engine = sa.create_engine(pg_server_url.set(database=TEMPLATE), poolclass=sa.NullPool)
-    migrations.upgrade(engine)
-    engine.dispose()
-    try:
-        yield TEMPLATE
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{TEMPLATE}" WITH (FORCE)'))
-        admin.dispose()
+    """The migrated template."""
+    create_migrated_template(pg_server_url, TEMPLATE)
+    yield TEMPLATE
+    drop_database(pg_server_url, TEMPLATE)
 
 
-@contextmanager
-def scratch_database(server_url: URL, prefix: str, template: str | None = None) -> Iterator[str]:
-    """A database of its own (a clone of ``template`` when given), dropped afterwards."""
-    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
-    clone = f' TEMPLATE "{template}"' if template else ""
-    admin = _admin_engine(server_url)
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"{clone}'))
-    try:
-        yield server_url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+@pytest.fixture(scope="session")
+def defaults_template(pg_server_url: URL, template_database: str) -> Iterator[str]:
+    """The migrated template with the shipped default configuration applied."""
+    drop_database(pg_server_url, DEFAULTS_TEMPLATE)
+    url = create_database(pg_server_url, DEFAULTS_TEMPLATE, template_database)
+    apply_defaults(Database(url))
+    yield DEFAULTS_TEMPLATE
+    drop_database(pg_server_url, DEFAULTS_TEMPLATE)
+
+
+@pytest.fixture(scope="session")
+def clones(pg_server_url: URL, template_database: str, defaults_template: str) -> Iterator[Clones]:
+    pool = Clones(pg_server_url)
+    yield pool
+    pool.close()
 
 
 @pytest.fixture
-def db_url(pg_server_url: URL, template_database: str) -> Iterator[str]:
-    """A fresh, migrated database of its own for one test (a clone of the template)."""
-    with scratch_database(pg_server_url, "hub_test", template_database) as url:
-        yield url
+def db_url(request: pytest.FixtureRequest, pg_server_url: URL, clones: Clones) -> Iterator[str]:
+    """A fresh, migrated database of its own for one test (with the defaults: see above)."""
+    wants_defaults = "default_config" in request.fixturenames
+    template = request.getfixturevalue(
+        "defaults_template" if wants_defaults else "template_database"
+    )
+    name = clones.take(template)
+    yield url_of(pg_server_url, name)
+    clones.give_back(name)
 
 
 @pytest.fixture
@@ -133,17 +168,40 @@ def hub_env(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Ite
 
 
 @pytest.fixture
-def default_config(engine: Engine, database: Database) -> Engine:
-    """This test's database with the shipped default configuration applied (hubctl apply --defaults)."""
-    from hubctl import configfile
-    from hubctl.services import documents
-
-    documents.apply_document(
-        database,
-        configfile.load_defaults(),
-        author=Author("pytest", reason="default configuration"),
-    )
+def default_config(engine: Engine) -> Engine:
+    """This test's database holding the shipped default configuration (hubctl apply --defaults),
+    cloned from the template that has it (``db_url`` picks that template for this fixture)."""
     return engine
+
+
+@pytest.fixture
+def configured_hub(hub_env: Path, default_config: Engine) -> Engine:
+    """The default configuration in this test's database, with HUB_* pointing at it."""
+    return default_config
+
+
+@pytest.fixture
+def run(hub_env: Path) -> Run:
+    """run("config", "list", "-o", "json") -> click Result with .exit_code, .stdout, .stderr."""
+    return hubctl
+
+
+@pytest.fixture
+def parse(configured_hub: Engine) -> Callable[[], Any]:
+    """Parse the packaged DAG folder with a real DagBag, as the dag-processor does (settings re-read each time)."""
+    from airflow.dag_processing.dagbag import DagBag  # deferred: Airflow costs seconds to import
+
+    def run() -> Any:
+        get_settings.cache_clear()
+        return DagBag(dag_folder=str(DAGS_FOLDER))
+
+    return run
+
+
+@pytest.fixture
+def figures(request: pytest.FixtureRequest) -> reliability.Figures:
+    """What this test proved, in numbers (reported at the end of the run)."""
+    return reliability.Figures(request.node.user_properties)
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from tests.airflow_stand_in import airflow_stand_in
+from tests.support.airflow_stand_in import airflow_stand_in
 
 HUBCTL = str(Path(sys.executable).with_name("hubctl"))
 

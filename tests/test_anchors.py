@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict
 from pathlib import Path
 
@@ -14,26 +15,10 @@ from hubctl.anchors import AnchorKey
 from hubctl.db import Database
 from hubctl.errors import ConflictError, ValidationError
 from hubctl.services import audit
-from tests.test_audit import make_history, tamper
+from tests.support.audit import RECOMPUTE_CHAIN, tamper
+from tests.test_audit import make_history
 
 KEY = AnchorKey(b"a key the database never sees")
-# Recompute every hash and the head, as a superuser who rewrote a row would, so plain verify passes.
-RECOMPUTE_CHAIN = """
-DO $$
-DECLARE
-  entry hub.audit_log;
-  previous text := NULL;
-BEGIN
-  FOR entry IN SELECT * FROM hub.audit_log ORDER BY id LOOP
-    entry.prev_hash := previous;
-    previous := encode(sha256(convert_to(coalesce(previous, '') || hub.audit_canonical(entry),
-                                         'UTF8')), 'hex');
-    UPDATE hub.audit_log SET prev_hash = entry.prev_hash, row_hash = previous WHERE id = entry.id;
-  END LOOP;
-  UPDATE hub.audit_chain_head SET last_id = (SELECT max(id) FROM hub.audit_log),
-                                  last_hash = previous WHERE id = 1;
-END $$;
-"""
 
 
 @pytest.fixture
@@ -103,7 +88,9 @@ def test_a_cut_tail_with_the_head_moved_is_caught_by_the_anchor_past_the_cut(
         "UPDATE hub.audit_chain_head SET last_id = 6,"
         " last_hash = (SELECT row_hash FROM hub.audit_log WHERE id = 6)",
     )
-    assert audit.verify(database).ok
+    plain = audit.verify(database)
+    assert plain.problem is None  # the chain itself holds; the tables no longer replay from it
+    assert "batch_size is 9, the audit log replays 5" in (plain.failure or "")
     for incremental in (False, True):
         report = check(database, store, incremental=incremental)
         assert (report.disagreeing_anchor or "").startswith("anchor on line 2 (last_id 8")
@@ -168,8 +155,11 @@ def test_a_key_must_be_configured_and_long_enough(tmp_path: Path) -> None:
     settings = anchors.Settings(audit_key=None, audit_key_file=tmp_path / "missing")
     with pytest.raises(ValidationError, match="HUB_AUDIT_KEY_FILE: cannot read it"):
         anchors.configured_key(settings)
-    with pytest.raises(ValidationError, match="HUB_AUDIT_KEY or HUB_AUDIT_KEY_FILE"):
-        anchors.configured_key(anchors.Settings())
+    home = tmp_path / "home"
+    with pytest.raises(
+        ValidationError, match=re.escape(f"HUB_AUDIT_KEY_FILE (no key file at {home}")
+    ):
+        anchors.configured_key(anchors.Settings(home=home))
     with pytest.raises(ValidationError, match="at least 16 bytes"):
         AnchorKey(b"short")
     (tmp_path / "key").write_text(KEY.secret.decode() + "\n")
@@ -182,3 +172,37 @@ def test_an_anchor_round_trips_through_the_store(tmp_path: Path) -> None:
     (read,) = anchors.read_anchors(tmp_path / "a.jsonl")
     assert read.anchor is not None and asdict(read.anchor) == asdict(made)
     assert anchors.signature_problem(read, KEY) is None
+
+
+def test_a_replayed_anchor_line_is_a_finding_and_anchoring_refuses(
+    store: Path, engine: sa.Engine, database: Database
+) -> None:
+    """Issue 22 item 9: rewrite an entry between two anchors, re-chain, append a copy of line 1.
+
+    The copy is validly signed and entry 5 still has its hash, so --incremental starting from it
+    would pass; anchors only move forward, so the copy itself is the finding.
+    """
+    tamper(engine, "UPDATE hub.audit_log SET reason = 'nothing to see' WHERE id = 7")
+    tamper(engine, RECOMPUTE_CHAIN)
+    with store.open("a") as lines:
+        lines.write(store.read_text().splitlines()[0] + "\n")
+    for incremental in (False, True):
+        report = check(database, store, incremental=incremental)
+        assert (report.disagreeing_anchor or "").startswith("anchor on line 3 (last_id 5")
+        assert report.problem == "not past line 2 (last_id 8): replayed or reordered"
+    before = store.read_text()
+    with pytest.raises(ConflictError, match=r"not anchoring: anchor on line 3 .*not past line 2"):
+        audit.anchor(database, store=store, key=KEY)
+    assert store.read_text() == before
+
+
+def test_the_same_point_anchored_again_later_moves_forward(store: Path, database: Database) -> None:
+    audit.anchor(database, store=store, key=KEY)
+    audit.anchor(database, store=store, key=KEY)  # nothing changed in between: same point
+    assert [line["last_id"] for line in stored_anchors(store)] == [5, 8, 10, 10]
+    assert check(database, store).ok and check(database, store, incremental=True).ok
+    [*_, last] = stored_anchors(store)
+    with store.open("a") as lines:
+        lines.write(json.dumps(last) + "\n")  # the same line again: not later
+    report = check(database, store, incremental=True)
+    assert report.problem == "not past line 4 (last_id 10): replayed or reordered"

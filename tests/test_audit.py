@@ -13,7 +13,8 @@ from hubctl.audit import ChainReport, verify_chain
 from hubctl.author import Author
 from hubctl.db import audited_transaction
 from hubctl.repository.rows import fetch
-from tests.databases import database_of
+from tests.support.audit import tamper
+from tests.support.databases import database_of
 
 INSERT_GROUP = sa.text(
     "INSERT INTO hub.exchange_groups (group_name, display_name, exchanges, primary_timezone,"
@@ -156,13 +157,6 @@ def make_history(engine: sa.Engine, changes: int = 5) -> None:
             database_of(engine), author=Author("bob", reason=f"step {size}")
         ) as conn:
             fetch(conn, "UPDATE hub.dag_configuration SET batch_size = %(s)s", {"s": size})
-
-
-def tamper(engine: sa.Engine, statement: str) -> None:
-    """What a superuser can do: switch the protection off and edit history."""
-    with engine.begin() as conn:
-        conn.execute(sa.text("ALTER TABLE hub.audit_log DISABLE TRIGGER ALL"))
-        conn.execute(sa.text(statement))
 
 
 def test_untouched_chain_verifies(engine: sa.Engine) -> None:

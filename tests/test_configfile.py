@@ -13,7 +13,7 @@ from hubctl.author import Author
 from hubctl.errors import ValidationError
 from hubctl.services import documents
 from hubctl.tables import JOBS
-from tests.databases import database_of
+from tests.support.databases import database_of
 
 
 def _count(engine: Engine, table: str) -> int:

@@ -165,6 +165,7 @@ def test_the_database_layer_imports_nothing_above_it() -> None:
         "hubctl.db.bounded",
         "hubctl.db.connection",
         "hubctl.db.embedded",
+        "hubctl.db.logins",
         "hubctl.db.urls",
         "hubctl.errors",
         "hubctl.settings",
@@ -195,7 +196,7 @@ def test_the_embedded_default_runs_as_a_login_that_cannot_silence_the_audit(
 
     from hubctl.db import EMBEDDED_RUNTIME_ROLE, resolve_migration_url
     from hubctl.settings import get_settings
-    from tests.cli.conftest import hubctl
+    from tests.support.cli import hubctl
 
     monkeypatch.delenv("HUB_DATABASE_URL", raising=False)
     monkeypatch.setenv("HUB_HOME", str(embedded_home))

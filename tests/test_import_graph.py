@@ -146,3 +146,42 @@ def test_imports_inside_functions_and_package_inits_count(tmp_path: Path) -> Non
 def test_hubctl_has_no_import_cycle() -> None:
     cycle = find_cycle(import_graph(Path(hubctl.__file__).parent))
     assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
+
+
+def _imports_in_functions(tree: ast.Module) -> Iterator[ast.Import | ast.ImportFrom]:
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            yield from (n for n in ast.walk(node) if isinstance(n, ast.Import | ast.ImportFrom))
+
+
+def undeclared_deferred_imports(package: Path) -> list[str]:
+    """Imports inside functions with no ``# deferred: <why>`` comment on them or on the comment
+    lines just above their block of imports."""
+    found = []
+    for path in sorted(package.rglob("*.py")):
+        lines = path.read_text().splitlines()
+        for node in _imports_in_functions(ast.parse("\n".join(lines))):
+            first = node.lineno - 1
+            while first > 0 and lines[first - 1].lstrip().startswith(("from ", "import ")):
+                first -= 1
+            while first > 0 and lines[first - 1].lstrip().startswith("#"):
+                first -= 1
+            if not any("# deferred: " in line for line in lines[first : node.end_lineno]):
+                found.append(f"{path.relative_to(package.parent)}:{node.lineno}")
+    return found
+
+
+def test_every_import_inside_a_function_says_why_it_is_deferred() -> None:
+    """Only a module that costs > 10 ms to import, or comes from an optional extra, is imported
+    inside a function, and the comment says which (docs/architecture.md)."""
+    assert undeclared_deferred_imports(Path(hubctl.__file__).parent) == []
+
+
+def test_an_import_inside_a_function_without_a_reason_is_found(tmp_path: Path) -> None:
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "mod.py").write_text(
+        "def slow():\n    # deferred: pandas (~0.5 s)\n    import pandas\n\n"
+        "def careless():\n    import json\n"
+    )
+    assert undeclared_deferred_imports(package) == ["pkg/mod.py:6"]

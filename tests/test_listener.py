@@ -1,7 +1,7 @@
 """The listener keeps its position and heartbeat in hub.listener_state, and a position it cannot
 trust (none, or ahead of the audit head) costs one re-parse of every unit, never a lost change.
 
-Real PostgreSQL; Airflow's API is tests/airflow_stand_in.py, which records what was asked for.
+Real PostgreSQL; Airflow's API is tests/support/airflow_stand_in.py, which records what was asked for.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from sqlalchemy.engine import make_url
 from hubctl.listener import CHANNEL, SETTLE_SECONDS, Listener
 from hubctl.settings import Settings
 from hubctl.shards import all_shards, shard_folder, shard_of_group, write_shard_files
-from tests.airflow_stand_in import AirflowStandIn, airflow_stand_in
+from tests.support.airflow_stand_in import AirflowStandIn, airflow_stand_in
 
 UNITS = 3
 
@@ -215,3 +215,28 @@ def test_the_runtime_login_keeps_its_row_unaudited(
         with default_config.begin() as conn:
             conn.execute(sa.text(f"DROP OWNED BY {login}; DROP ROLE {login}"))
     assert stored(default_config)["last_audit_id"] == before == head_id(default_config)
+
+
+def test_a_garbage_position_file_from_before_the_table_changes_nothing(
+    default_config: sa.Engine, db_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Before migration 0014 the position lived in a file beside the snapshot; an unreadable one
+    made the listener start from the newest entry and lose what changed while it was stopped.
+    The file is ignored now: the stored row decides, and the change made meanwhile is parsed."""
+    settings = settings_for(db_url, tmp_path, 1)
+    legacy = settings.resolved_snapshot_path.parent / "listener-position"
+    legacy.parent.mkdir(parents=True, exist_ok=True)
+    with airflow_stand_in(["hub_dags.py"]) as airflow:
+        serve_once(Listener(settings, airflow.api()))
+        first = stored(default_config)["last_audit_id"]
+        legacy.write_bytes(b"\xff\xfe not a position \x00")
+        disable_lse(default_config)  # while no listener runs
+        airflow.requests.clear()
+        caplog.clear()
+        restarted = Listener(settings, airflow.api())
+        with caplog.at_level(logging.WARNING, "hubctl.listener"):
+            serve_once(restarted)
+    assert head_id(default_config) > first
+    assert restarted.last_id == head_id(default_config)
+    assert airflow.parse_requests == ["hub_dags.py"]
+    assert caplog.text == ""

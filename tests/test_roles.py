@@ -153,9 +153,43 @@ def test_operator_schedules_and_cancels_but_never_deletes_a_scheduled_change(log
         conn.execute(
             sa.text(
                 "INSERT INTO hub.scheduled_changes (run_at, command, changes, actor)"
-                " VALUES (now(), 'c', '[{}]', 'a')"
+                " SELECT now(), 'c', jsonb_build_array(jsonb_build_object('table',"
+                " 'exchange_groups', 'key', jsonb_build_object('group_name', 'lse'), 'action',"
+                " 'update', 'before', r, 'after', r || '{\"priority\": 6}', 'version_before', 1,"
+                " 'version_after', 2)), 'a' FROM (SELECT to_jsonb(g) - hub.bookkeeping_columns()"
+                " AS r FROM hub.exchange_groups g) x"
             )
         )
         conn.execute(sa.text("UPDATE hub.scheduled_changes SET state = 'cancelled'"))
     assert refused(operator, "DELETE FROM hub.scheduled_changes")
     assert refused(login_as("hub_reader"), "SELECT 1 FROM hub.scheduled_changes")
+
+
+GOVERNANCE_TABLES = (
+    "change_requests",
+    "change_request_approvals",
+    "break_glass_acks",
+    "break_glass_uses",
+)
+
+
+def test_the_runtime_login_writes_no_governance_row(login_as) -> None:
+    """It writes them only through the owner's SECURITY DEFINER functions (migration 0015)."""
+    runtime = login_as("hub_operator")
+    with runtime.connect() as conn:
+        granted = (
+            conn.execute(
+                sa.text(
+                    "SELECT t || ':' || p FROM unnest(CAST(:tables AS text[])) t,"
+                    " unnest(ARRAY['INSERT', 'UPDATE', 'DELETE', 'TRUNCATE']) p"
+                    " WHERE has_table_privilege(current_user, 'hub.' || t, p)"
+                ),
+                {"tables": list(GOVERNANCE_TABLES)},
+            )
+            .scalars()
+            .all()
+        )
+    assert granted == []
+    assert refused(
+        runtime, "INSERT INTO hub.break_glass_acks VALUES ('break-glass:x', 'a', now(), 'n')"
+    )

@@ -7,7 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from hubctl import configfile
+from hubctl.author import Author
+from hubctl.db import Database
 from hubctl.errors import HubError
+from hubctl.repository.rows import fetch_value
+from hubctl.services import documents
 from hubctl.stack import (
     Executor,
     Restarts,
@@ -15,6 +20,7 @@ from hubctl.stack import (
     _launch,
     _raise_if_a_component_died,
     airflow_environment,
+    loaded_message,
     supervise_once,
 )
 
@@ -85,3 +91,18 @@ def test_parse_units_make_the_periodic_parse_a_fallback(
     assert name not in single and airflow_environment(sharded, **urls)[name] == "300"
     monkeypatch.setenv(name, "45")
     assert airflow_environment(sharded, **urls)[name] == "45"
+
+
+def test_the_first_start_says_how_many_jobs_it_loaded(database: Database) -> None:
+    """Issue 22 item 14: `hubctl up` said "10 jobs" whatever the defaults held."""
+    applied = documents.apply_document(
+        database, configfile.load_defaults(), author=Author("hubctl-up", reason="defaults")
+    )
+    with database.connect() as conn:
+        jobs = fetch_value(conn, "SELECT count(*) FROM hub.dag_configuration")
+        groups = fetch_value(conn, "SELECT count(*) FROM hub.exchange_groups")
+    assert loaded_message(applied.plan.changes) == (
+        f"loaded the default configuration ({groups} exchange groups, {jobs} jobs,"
+        " sample data source)"
+    )
+    assert jobs == 11  # the defaults.yaml header says so too

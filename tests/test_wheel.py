@@ -27,7 +27,7 @@ import pytest
 
 from hubctl import migrations
 from hubctl.plugin import BUNDLE
-from tests.generator.conftest import DEFAULT_DAG_IDS
+from tests.support.configuration import DEFAULT_DAG_IDS
 
 pytestmark = pytest.mark.wheel
 

@@ -6,6 +6,7 @@ modules import the library inside each command, so `hubctl --help` stays fast.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 import shlex
@@ -30,7 +31,9 @@ from hubctl.cli import (
     up,
 )
 from hubctl.cli.common import Invocation
+from hubctl.cli.output import echo
 from hubctl.errors import ChangeRequested, HubError, ValidationError
+from hubctl.tables import CONTROL_TABLES
 
 app = typer.Typer(
     name="hubctl",
@@ -53,6 +56,37 @@ app.command(name="up")(up.up)
 app.command(name="listen")(up.listen)
 app.command(name="status")(ops.status)
 app.command(name="doctor")(ops.doctor)
+
+
+def unwrapped_help(text: str) -> str:
+    """``text`` with each paragraph on one line: Typer keeps a docstring's hard line breaks and
+    rich then wraps those lines again at the terminal's width, into ragged lines. Blank lines
+    and each `Example:` line stay as written."""
+    paragraphs = inspect.cleandoc(text).split("\n\n")
+    return "\n\n".join(_joined(paragraph.splitlines()) for paragraph in paragraphs)
+
+
+def _joined(lines: list[str]) -> str:
+    joined: list[str] = []
+    for line in lines:
+        if joined and not line.lstrip().startswith("Example"):
+            joined[-1] = f"{joined[-1]} {line.strip()}"
+        else:
+            joined.append(line.strip())
+    return "\n".join(joined)
+
+
+def _unwrap_every_help(group: typer.Typer) -> None:
+    """Apply unwrapped_help to every command's docstring (and group help) under ``group``, once."""
+    for command in group.registered_commands:
+        text = command.help or inspect.getdoc(command.callback)
+        command.help = None if text is None else unwrapped_help(text)
+    for sub in group.registered_groups:
+        if sub.typer_instance is not None:
+            _unwrap_every_help(sub.typer_instance)
+
+
+_unwrap_every_help(app)
 
 
 def _print_version(value: bool) -> None:
@@ -88,8 +122,6 @@ def main(args: list[str] | None = None) -> None:
         _refuse_undecodable(argv)
         app(args=argv, obj=Invocation(command_line=shlex.join(["hubctl", *argv])))
     except ChangeRequested as request:
-        from hubctl.cli.output import echo
-
         echo(str(request))
         sys.exit(0)
     except HubError as error:
@@ -147,7 +179,6 @@ def _refuse_undecodable(args: list[str]) -> None:
 
 def _constraint_field(constraint: str, table: str | None) -> str:
     """ck_dag_configuration_batch_size_positive -> batch_size (the column the rule is about)."""
-    from hubctl.tables import CONTROL_TABLES
 
     control = CONTROL_TABLES.get(table or "")
     rest = constraint.removeprefix("ck_").removeprefix("fk_").removeprefix(f"{table}_")
@@ -157,6 +188,7 @@ def _constraint_field(constraint: str, table: str | None) -> str:
 
 def _driver_error(error: Exception) -> Exception | None:
     """The psycopg2 error behind ``error``: itself (read commands) or SQLAlchemy's ``orig``."""
+    # deferred: the library (psycopg2, pydantic, yaml) costs > 10 ms; `hubctl --help` must not pay for it
     import psycopg2
 
     if isinstance(error, psycopg2.Error):
@@ -166,6 +198,7 @@ def _driver_error(error: Exception) -> Exception | None:
 
 
 def describe_unexpected(error: Exception) -> str:
+    # deferred: the library (psycopg2, pydantic, yaml) costs > 10 ms; `hubctl --help` must not pay for it
     import psycopg2
 
     driver_error = _driver_error(error)
@@ -184,7 +217,6 @@ def describe_unexpected(error: Exception) -> str:
 
 
 def _fail(message: str) -> None:
-    from hubctl.cli.output import echo
 
     echo(f"Error: {message}", err=True)
     sys.exit(1)

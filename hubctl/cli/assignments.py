@@ -17,6 +17,7 @@ from hubctl.tables import ControlTable
 
 def _parsed_value(key: str, text: str) -> Any:
     """A value read as YAML; imported here, so commands that only read skip PyYAML."""
+    # deferred: the library (psycopg2, pydantic, yaml) costs > 10 ms; `hubctl --help` must not pay for it
     from hubctl import yamlio
 
     try:

@@ -12,7 +12,7 @@ import typer
 
 from hubctl.cli.common import ActorOption, BreakGlassOption, ReasonOption, author, database, report
 from hubctl.cli.output import OutputFormat, OutputOption, cell, render
-from hubctl.errors import HubError
+from hubctl.errors import HubError, ValidationError
 
 if TYPE_CHECKING:
     from hubctl.audit import ChainReport
@@ -62,13 +62,18 @@ def log(
         typer.Option(
             "--table",
             help="exchange_groups (groups), dag_configuration (config), tickers,"
-            " scheduled_changes (schedule).",
+            " scheduled_changes (schedule), change_requests (requests),"
+            " change_request_approvals (approvals), break_glass_acks (acks).",
         ),
     ] = None,
     dag: Annotated[str | None, typer.Option("--dag", help="Only jobs of this pipeline.")] = None,
     group: Annotated[
         str | None,
-        typer.Option("--group", help="The group, its jobs and the tickers on its exchanges."),
+        typer.Option(
+            "--group",
+            help="The group, its jobs, the tickers on its exchanges, its change requests"
+            " (approvals, applications) and scheduled changes.",
+        ),
     ] = None,
     limit: Annotated[
         int, typer.Option("--limit", help="At most N entries, newest first; 0 for all.")
@@ -81,6 +86,7 @@ def log(
 
     Example: hubctl audit log --since 30d --group lse -o csv
     """
+    # deferred: the library (psycopg2, pydantic, yaml) costs > 10 ms; `hubctl --help` must not pay for it
     from hubctl.services import audit
 
     query = audit.AuditQuery(since, until, actor, table, dag, group)
@@ -117,6 +123,7 @@ def show(entry_id: EntryArgument, output: OutputOption = OutputFormat.table) -> 
 
     Example: hubctl audit show 42
     """
+    # deferred: the library (psycopg2, pydantic, yaml) costs > 10 ms; `hubctl --help` must not pay for it
     from hubctl.services import audit
 
     entry = audit.audit_entry(database(), entry_id=entry_id)
@@ -145,6 +152,7 @@ def _chain_fields(result: ChainReport) -> dict[str, Any]:
         "last_hash": result.last_hash,
         "first_broken_id": result.first_broken_id,
         "problem": result.problem,
+        "unaudited": list(result.unaudited),
     }
 
 
@@ -162,18 +170,19 @@ def verify(
 ) -> None:
     """Recompute the hash chain; exit 1 naming the first broken entry if anything was tampered.
 
-    A superuser can rewrite and re-hash the whole chain; --anchors (or --incremental) also checks it against the signed anchors of `hubctl audit anchor` (key: HUB_AUDIT_KEY or HUB_AUDIT_KEY_FILE) and names the first anchor it disagrees with.
+    Then replay the log and compare it with the live tables: a row changed without an audit entry (audit triggers disabled, by any login) is named; --incremental skips this replay. A superuser can rewrite and re-hash the whole chain; --anchors (or --incremental) also checks it against the signed anchors of `hubctl audit anchor` (key: HUB_AUDIT_KEY or HUB_AUDIT_KEY_FILE) and names the first anchor it disagrees with.
 
-    Example: hubctl audit verify --anchors ~/.hub/audit-anchors.jsonl
+    Example: hubctl audit verify --anchors .hub/audit-anchors.jsonl
     """
+    # deferred: the library (psycopg2, pydantic, yaml) costs > 10 ms; `hubctl --help` must not pay for it
     from hubctl.services import audit
 
     started = time.perf_counter()
     if anchors is None and not incremental:
         result = audit.verify(database())
         render({**_chain_fields(result), **_rate(result, started)}, output)
-        if not result.ok:
-            raise HubError(f"audit chain broken at id {result.first_broken_id}: {result.problem}")
+        if result.failure:
+            raise HubError(result.failure)
         return
     anchored = audit.verify_anchored(database(), store=anchors, incremental=incremental)
     fields = {**_chain_fields(anchored.chain), "ok": anchored.ok}
@@ -197,6 +206,7 @@ def anchor(anchors: AnchorsOption = None, output: OutputOption = OutputFormat.ta
 
     Example: HUB_AUDIT_KEY_FILE=/etc/hub/audit.key hubctl audit anchor
     """
+    # deferred: the library (psycopg2, pydantic, yaml) costs > 10 ms; `hubctl --help` must not pay for it
     from hubctl.services import audit
 
     render(asdict(audit.anchor(database(), store=anchors)), output)
@@ -214,6 +224,7 @@ def diff(
 
     Example: hubctl audit diff 7d 0m
     """
+    # deferred: the library (psycopg2, pydantic, yaml) costs > 10 ms; `hubctl --help` must not pay for it
     from hubctl.cli.document import plan_dict, print_changes
     from hubctl.services import documents
 
@@ -237,16 +248,22 @@ def revert(
     actor: ActorOption = None,
     reason: ReasonOption = None,
     break_glass: BreakGlassOption = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
-    """Undo one entry by writing its inverse as a new audited change.
+    """Undo one entry by writing its inverse as a new audited change (-m is required).
 
-    An update gets its old values back, an insert is removed, a delete is re-created. Refused if the row changed after that entry (revert the later entry first).
+    An update gets its old values back, an insert is removed, a delete is re-created. Shows that change and asks first (unless --yes, for scripts). Refused if the row changed after that entry (revert the later entry first).
 
     Example: hubctl audit revert 42 -m "batch size change broke the LSE run"
     """
+    # deferred: the library (psycopg2, pydantic, yaml) costs > 10 ms; `hubctl --help` must not pay for it
     from hubctl.services import audit
 
-    change = audit.revert(
-        database(), entry_id=entry_id, author=author(ctx, actor, reason, break_glass=break_glass)
-    )
-    report(change)
+    if not (reason or "").strip():
+        raise ValidationError("reason: say why (-m)")
+    who = author(ctx, actor, reason, break_glass=break_glass)
+    if not yes:
+        for change in audit.revert_preview(database(), entry_id=entry_id, author=who):
+            report(change, dry_run=True)
+        typer.confirm(f"Revert audit entry {entry_id}?", abort=True)
+    report(audit.revert(database(), entry_id=entry_id, author=who))

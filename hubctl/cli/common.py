@@ -88,6 +88,7 @@ def author(
 
 def database() -> Database:
     """The hub database of the settings (the embedded one when no URL is set)."""
+    # deferred: the library (psycopg2, pydantic, yaml) costs > 10 ms; `hubctl --help` must not pay for it
     from hubctl.db import Database
 
     return Database.from_settings()

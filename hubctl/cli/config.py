@@ -61,6 +61,7 @@ def list_jobs(
 
     Example: hubctl config list --group lse --enabled -o json
     """
+    # deferred: the library (psycopg2, pydantic, yaml) costs > 10 ms; `hubctl --help` must not pay for it
     from hubctl.services import reads
 
     jobs = reads.list_jobs(database(), dag_name=dag, group=group, enabled=enabled, at=at)
@@ -78,6 +79,7 @@ def get_job(
 
     Example: hubctl config get data_collection_equities us_markets --at 2026-03-03T14:00 -o yaml
     """
+    # deferred: the library (psycopg2, pydantic, yaml) costs > 10 ms; `hubctl --help` must not pay for it
     from hubctl.services import reads
 
     render(reads.get_job(database(), dag_name=dag, job_name=job, at=at), output)
@@ -101,6 +103,7 @@ def set_job(
 
     Example: hubctl config set data_collection_equities us_markets batch_size=750 cpu_limit=3000m -m "bigger batches"
     """
+    # deferred: the library (psycopg2, pydantic, yaml) costs > 10 ms; `hubctl --help` must not pay for it
     from hubctl.cli.assignments import parse_assignments
     from hubctl.services import config
 
@@ -132,6 +135,7 @@ def add_job(
 
     Example: hubctl config add historical_load_equities lse exchange_group=lse schedule="0 3 * * *"
     """
+    # deferred: the library (psycopg2, pydantic, yaml) costs > 10 ms; `hubctl --help` must not pay for it
     from hubctl.cli.assignments import parse_assignments
     from hubctl.services import config
 
@@ -159,6 +163,7 @@ def remove_job(
 
     Example: hubctl config remove historical_load_equities lse -m "backfill finished"
     """
+    # deferred: the library (psycopg2, pydantic, yaml) costs > 10 ms; `hubctl --help` must not pay for it
     from hubctl.services import config
 
     report(
@@ -172,6 +177,7 @@ def remove_job(
 
 
 def _set_enabled(dag: str, job: str, enabled: bool, who: Author) -> None:
+    # deferred: the library (psycopg2, pydantic, yaml) costs > 10 ms; `hubctl --help` must not pay for it
     from hubctl.services import config
 
     change = config.set_job_enabled(

@@ -33,7 +33,8 @@ def list_dags(output: OutputOption = OutputFormat.table) -> None:
 
     Example: hubctl dags list -o json
     """
-    from hubctl.specs import load_specs  # pydantic models: imported only when needed
+    # deferred: the library (psycopg2, pydantic, yaml) costs > 10 ms; `hubctl --help` must not pay for it
+    from hubctl.specs import load_specs
 
     loaded = load_specs(save_snapshot=False)
     rows = [_row(spec, loaded) for spec in loaded.specs]
@@ -56,6 +57,7 @@ def check(
 
     Example: hubctl dags check
     """
+    # deferred: imports Airflow (seconds); only this command builds DAGs
     from hubctl.dag_builder import check_all
     from hubctl.shards import slow_unit_warnings
 
@@ -88,6 +90,7 @@ def shards(
 
     Example: hubctl dags shards --count 16 --folder /opt/airflow/dags
     """
+    # deferred: the library (psycopg2, pydantic, yaml) costs > 10 ms; `hubctl --help` must not pay for it
     from hubctl.errors import ValidationError
     from hubctl.settings import get_settings
     from hubctl.shards import MAX_SHARDS, shard_folder, write_shard_files
@@ -114,6 +117,7 @@ def _row(spec: DagSpec, loaded: LoadResult) -> dict[str, Any]:
 
 
 def _note_source(loaded: LoadResult) -> None:
+    # deferred: the library (psycopg2, pydantic, yaml) costs > 10 ms; `hubctl --help` must not pay for it
     from hubctl.specs import format_age
 
     if loaded.source == "snapshot" and loaded.snapshot_age is not None:

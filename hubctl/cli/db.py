@@ -16,7 +16,8 @@ def upgrade(revision: str = typer.Argument("head", help="Target revision.")) -> 
 
     Example: hubctl db upgrade
     """
-    from hubctl import migrations  # alembic is slow to import: only the db commands need it
+    # deferred: Alembic and SQLAlchemy (~0.3 s); only the schema commands need them
+    from hubctl import migrations
     from hubctl.settings import get_settings
 
     notices, now_at = migrations.upgrade_hub(get_settings(), revision)
@@ -31,6 +32,7 @@ def downgrade(revision: str = typer.Argument(..., help="Target revision, or 'bas
 
     Example: hubctl db downgrade base
     """
+    # deferred: Alembic and SQLAlchemy (~0.3 s); only the schema commands need them
     from hubctl import migrations
     from hubctl.db import create_engine, resolve_migration_url
 
@@ -45,6 +47,7 @@ def current() -> None:
 
     Example: hubctl db current
     """
+    # deferred: Alembic and SQLAlchemy (~0.3 s); only the schema commands need them
     from hubctl import migrations
     from hubctl.db import create_engine
 
@@ -62,6 +65,7 @@ def stop() -> None:
 
     Example: hubctl db stop
     """
+    # deferred: the library (psycopg2, pydantic, yaml) costs > 10 ms; `hubctl --help` must not pay for it
     from hubctl.db import stop_embedded_server
     from hubctl.settings import get_settings
 
@@ -83,6 +87,46 @@ def url() -> None:
 
     Example: hubctl db url   (and then: psql "$(hubctl db url)")
     """
+    # deferred: the library (psycopg2, pydantic, yaml) costs > 10 ms; `hubctl --help` must not pay for it
     from hubctl.db import libpq_url, resolve_database_url
 
     typer.echo(libpq_url(resolve_database_url()))
+
+
+@app.command("add-login")
+def add_login(
+    name: str = typer.Argument(..., help="The login; for an approver, their Airflow user name."),
+    approver: bool = typer.Option(
+        False, "--approver", help="A person who may approve requests and break-glass changes."
+    ),
+    web: bool = typer.Option(
+        False,
+        "--web",
+        help="The Markets page's login (HUB_WEB_DATABASE_URL): vouches for its user.",
+    ),
+    no_password: bool = typer.Option(
+        False, "--no-password", help="Set no password (peer or cert authentication by your DBA)."
+    ),
+    existing: bool = typer.Option(
+        False, "--existing", help="Only grant the roles to a login that exists (IAM, LDAP)."
+    ),
+) -> None:
+    """Create a per-person approver login (or the Markets page's login), as the schema's owner.
+
+    The generated password is printed once and stored nowhere. On the embedded server, approver
+    and web logins must then give their password (pg_hba.conf). docs/deploy.md.
+
+    Example: hubctl db add-login alice --approver
+    """
+    # deferred: the library (psycopg2, pydantic, yaml) costs > 10 ms; `hubctl --help` must not pay for it
+    from hubctl.db import add_hub_login
+    from hubctl.settings import get_settings
+
+    if approver == web:
+        raise typer.BadParameter("give exactly one of --approver and --web")
+    login = add_hub_login(
+        get_settings(), name, web=web, password=not no_password, existing=existing
+    )
+    typer.echo(f"login {login.name}: member of hub_operator and {login.role}")
+    if login.password:
+        typer.echo(f"password (shown once): {login.password}")

@@ -11,6 +11,8 @@ from typing import Any
 
 import typer
 
+from hubctl.cli import app
+
 INTRO = """\
 # hubctl command reference
 
@@ -41,8 +43,9 @@ Generated from the code by `python -m hubctl.cli.docgen > docs/cli.md`; do not e
   it is safe to run on a database operators have changed. `hubctl export` writes a file that
   `apply` reproduces exactly. Apply runs in one transaction and refuses if the database changed
   since the plan it showed.
-- **Revert.** `audit revert ID` writes the inverse of one entry as a new audited change, and is
-  refused when a later entry changed the same row (revert that one first).
+- **Revert.** `audit revert ID -m WHY` shows the inverse of one entry and asks (`--yes` for
+  scripts), then writes it as a new audited change; it is refused when a later entry changed the
+  same row (revert that one first).
 """
 
 
@@ -111,7 +114,6 @@ def _section(path: list[str], command: Any) -> str:
 
 
 def generate() -> str:
-    from hubctl.cli import app
 
     root = typer.main.get_command(app)
     sections = [_section(path, command) for path, command in _walk(root, [])]
@@ -120,7 +122,6 @@ def generate() -> str:
 
 def command_paths() -> list[tuple[list[str], str]]:
     """(path, help) of every command and group, for tests."""
-    from hubctl.cli import app
 
     root = typer.main.get_command(app)
     return [(path, inspect.cleandoc(cmd.help or "")) for path, cmd in _walk(root, [])]

@@ -38,6 +38,7 @@ STDIN = Path("-")
 
 
 def _document(file: Path | None, defaults: bool) -> tuple[ConfigDocument, Mode]:
+    # deferred: the library (psycopg2, pydantic, yaml) costs > 10 ms; `hubctl --help` must not pay for it
     from hubctl import configfile
 
     if defaults == (file is not None):
@@ -104,6 +105,7 @@ def export(
 
     Example: hubctl export --at 3d > three-days-ago.yaml
     """
+    # deferred: the library (psycopg2, pydantic, yaml) costs > 10 ms; `hubctl --help` must not pay for it
     from hubctl import configfile
     from hubctl.services import documents
 
@@ -131,6 +133,7 @@ def plan(
 
     Example: hubctl plan -f hub.yaml --detailed-exitcode
     """
+    # deferred: the library (psycopg2, pydantic, yaml) costs > 10 ms; `hubctl --help` must not pay for it
     from hubctl.services import documents
 
     document, mode = _document(file, defaults)
@@ -162,6 +165,7 @@ def apply(
 
     Example: hubctl apply -f hub.yaml -m "Q3 review"
     """
+    # deferred: the library (psycopg2, pydantic, yaml) costs > 10 ms; `hubctl --help` must not pay for it
     from hubctl.services import documents
 
     document, mode = _document(file, defaults)

@@ -40,6 +40,7 @@ def list_groups(
 
     Example: hubctl groups list -o json
     """
+    # deferred: the library (psycopg2, pydantic, yaml) costs > 10 ms; `hubctl --help` must not pay for it
     from hubctl.services import reads
 
     render(reads.list_groups(database(), enabled=enabled), output, columns=LIST_COLUMNS)
@@ -51,6 +52,7 @@ def show_group(group: GroupArgument, output: OutputOption = OutputFormat.table) 
 
     Example: hubctl groups show lse
     """
+    # deferred: the library (psycopg2, pydantic, yaml) costs > 10 ms; `hubctl --help` must not pay for it
     from hubctl.services import reads
 
     render(reads.show_group(database(), group_name=group), output)
@@ -93,6 +95,7 @@ def add_group(
 
     Example: hubctl groups add tse --exchange TSE --timezone Asia/Tokyo --open 09:00 --close 15:00 --calendar XTKS
     """
+    # deferred: the library (psycopg2, pydantic, yaml) costs > 10 ms; `hubctl --help` must not pay for it
     from hubctl.services import groups
 
     change = groups.add_group(
@@ -126,6 +129,7 @@ def set_group(
 
     Example: hubctl groups set lse market_close=17:00 exchanges=LSE,AIM -m "AIM joins"
     """
+    # deferred: the library (psycopg2, pydantic, yaml) costs > 10 ms; `hubctl --help` must not pay for it
     from hubctl.cli.assignments import parse_assignments
     from hubctl.services import groups
 
@@ -141,6 +145,7 @@ def set_group(
 
 
 def _set_enabled(group: str, enabled: bool, who: Author) -> None:
+    # deferred: the library (psycopg2, pydantic, yaml) costs > 10 ms; `hubctl --help` must not pay for it
     from hubctl.services import groups
 
     change = groups.set_group_enabled(database(), group_name=group, enabled=enabled, author=who)
@@ -189,6 +194,7 @@ def remove_group(
 
     Example: hubctl groups remove tse -m "market dropped"
     """
+    # deferred: the library (psycopg2, pydantic, yaml) costs > 10 ms; `hubctl --help` must not pay for it
     from hubctl.services import groups
 
     report(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Annotated
 
@@ -38,6 +39,7 @@ def status(output: OutputOption = OutputFormat.table) -> None:
 
     Example: hubctl status -o json
     """
+    # deferred: the library (psycopg2, pydantic, yaml) costs > 10 ms; `hubctl --help` must not pay for it
     from hubctl.services.health import group_status
     from hubctl.settings import get_settings
 
@@ -46,6 +48,7 @@ def status(output: OutputOption = OutputFormat.table) -> None:
 
 def _build_failures(specs: Sequence[DagSpec]) -> list[Rejected]:
     """Why these valid jobs produced no DAG: build them as the generator does (imports Airflow)."""
+    # deferred: imports Airflow (seconds); only this command builds DAGs
     from hubctl.dag_builder import build_dags
 
     return build_dags(specs).failures
@@ -70,8 +73,8 @@ def doctor(
 
     Example: hubctl doctor
     """
-    import datetime as dt
 
+    # deferred: the library (psycopg2, pydantic, yaml) costs > 10 ms; `hubctl --help` must not pay for it
     from hubctl.services.health import doctor as run_checks
     from hubctl.settings import get_settings
 

@@ -14,6 +14,7 @@ Stored text is hostile until shown otherwise, and each format defends the reader
 
 from __future__ import annotations
 
+import csv
 import enum
 import json
 import re
@@ -73,6 +74,7 @@ def _rows(data: Data) -> list[Mapping[str, Any]]:
 
 
 def _print_table(data: Data, columns: Sequence[str] | None, title: str | None) -> None:
+    # deferred: rich's console and table cost ~50 ms; only table output needs them
     from rich.console import Console
     from rich.table import Column, Table
     from rich.text import Text
@@ -98,7 +100,6 @@ def _print_table(data: Data, columns: Sequence[str] | None, title: str | None) -
 
 
 def _print_csv(data: Data) -> None:
-    import csv
 
     rows = _rows(data)
     names = list(dict.fromkeys(name for row in rows for name in row))
@@ -128,6 +129,7 @@ def render(
     elif output is OutputFormat.csv:
         _print_csv(data)
     else:
+        # deferred: the library (psycopg2, pydantic, yaml) costs > 10 ms; `hubctl --help` must not pay for it
         from hubctl import yamlio
 
         typer.echo(yamlio.dump(data if isinstance(data, Mapping) else list(data)).rstrip())

@@ -25,6 +25,7 @@ def show(
 
     Example: hubctl runs show calculate_indicators__all manual__2026-03-03T14:00:00+00:00
     """
+    # deferred: the library (psycopg2, pydantic, yaml) costs > 10 ms; `hubctl --help` must not pay for it
     from hubctl.services import runs
 
     found = runs.run_provenance(database(), dag_id=dag_id, run_id=run_id)

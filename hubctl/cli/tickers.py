@@ -27,6 +27,7 @@ def list_tickers(
 
     Example: hubctl tickers list --group lse -o csv
     """
+    # deferred: the library (psycopg2, pydantic, yaml) costs > 10 ms; `hubctl --help` must not pay for it
     from hubctl.services import reads
 
     render(
@@ -54,6 +55,7 @@ def add_ticker(
 
     Example: hubctl tickers add RIO.L --exchange LSE --grouping ftse100
     """
+    # deferred: the library (psycopg2, pydantic, yaml) costs > 10 ms; `hubctl --help` must not pay for it
     from hubctl.services import tickers
 
     change = tickers.add_ticker(
@@ -79,6 +81,7 @@ def remove_ticker(
 
     Example: hubctl tickers remove RIO.L -m "delisted"
     """
+    # deferred: the library (psycopg2, pydantic, yaml) costs > 10 ms; `hubctl --help` must not pay for it
     from hubctl.services import tickers
 
     report(
@@ -102,6 +105,7 @@ def import_tickers(
 
     Example: hubctl tickers import ftse.csv
     """
+    # deferred: the library (psycopg2, pydantic, yaml) costs > 10 ms; `hubctl --help` must not pay for it
     from hubctl.services import tickers
 
     result = tickers.import_tickers(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from enum import StrEnum
 from typing import Annotated
@@ -46,6 +47,7 @@ def up(
 
     Example: hubctl up --executor celery --workers 2 --worker-queues default --worker-queues default,eu_workers
     """
+    # deferred: the library (psycopg2, pydantic, yaml) costs > 10 ms; `hubctl --help` must not pay for it
     from hubctl import stack
     from hubctl.settings import get_settings
 
@@ -77,8 +79,8 @@ def listen() -> None:
 
     Example: HUB_AIRFLOW_API_URL=http://airflow:8080 hubctl listen
     """
-    import logging
 
+    # deferred: the library (psycopg2, pydantic, yaml) costs > 10 ms; `hubctl --help` must not pay for it
     from hubctl import listener
     from hubctl.settings import get_settings
 

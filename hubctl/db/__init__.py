@@ -24,6 +24,7 @@ from hubctl.db.embedded import (
     grant_runtime_role,
     stop_embedded_server,
 )
+from hubctl.db.logins import NewLogin, add_hub_login, require_passwords
 from hubctl.db.urls import connection_arguments, libpq_url
 
 __all__ = [
@@ -32,12 +33,15 @@ __all__ = [
     "Connection",
     "Database",
     "Limits",
+    "NewLogin",
+    "add_hub_login",
     "audited_transaction",
     "connection_arguments",
     "create_engine",
     "embedded_server_url",
     "grant_runtime_role",
     "libpq_url",
+    "require_passwords",
     "resolve_database_url",
     "resolve_migration_url",
     "stop_embedded_server",

@@ -8,6 +8,7 @@ SQLAlchemy engines exist for the two users that need one: Alembic and the market
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -20,6 +21,7 @@ from psycopg2.extensions import connection as Connection
 
 from hubctl.db.bounded import BoundedConnection, Limits, open_connection
 from hubctl.db.embedded import EMBEDDED_RUNTIME_ROLE, embedded_server_url
+from hubctl.db.urls import with_login
 from hubctl.errors import DatabaseUnavailableError
 from hubctl.settings import Settings, get_settings
 
@@ -74,6 +76,18 @@ class Database:
     def from_settings(cls, settings: Settings | None = None) -> Database:
         settings = settings or get_settings()
         return cls(resolve_database_url(settings), Limits.from_settings(settings))
+
+    @classmethod
+    def web(cls, settings: Settings | None = None) -> Database:
+        """The Markets page's login: HUB_WEB_DATABASE_URL (a member of hub_web, which vouches
+        for the signed-in Airflow user), else the hub's own URL (whose approvals do not count)."""
+        settings = settings or get_settings()
+        url = settings.web_database_url or resolve_database_url(settings)
+        return cls(url, Limits.from_settings(settings))
+
+    def as_login(self, user: str, password: str | None = None) -> Database:
+        """The same database as another login (a person's own, e.g. to approve a request)."""
+        return dataclasses.replace(self, url=with_login(self.url, user, password))
 
     @classmethod
     def reader(cls, settings: Settings | None = None) -> Database:
@@ -143,6 +157,9 @@ def audited_transaction(
                 " set_config('hub.reason', %(reason)s, true),"
                 " set_config('hub.change_set', %(change_set)s, true),"
                 " set_config('hub.via', %(via)s, true),"
+                # the Markets page's login vouches for its signed-in user (only a member of
+                # hub_web counts: hub.authenticated_person())
+                " set_config('hub.web_user', %(web_user)s, true),"
                 # hubctl may capture a change and roll it back: four-eyes checks at commit
                 " set_config('hub.check_at_commit', 'on', true)",
                 {
@@ -150,6 +167,7 @@ def audited_transaction(
                     "reason": author.reason or "",
                     "change_set": change_set or str(uuid.uuid4()),
                     "via": author.via,
+                    "web_user": author.actor if author.via == "web" else "",
                 },
             )
         yield conn

@@ -6,7 +6,7 @@ without importing SQLAlchemy, for every connection hubctl opens.
 
 from __future__ import annotations
 
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, urlsplit, urlunsplit
 
 from hubctl.errors import ValidationError
 
@@ -37,3 +37,13 @@ def libpq_url(url: str) -> str:
     """The URL as psql and libpq take it: `postgresql://`, whatever driver SQLAlchemy names."""
     connection_arguments(url)  # refuses what is not PostgreSQL
     return "postgresql://" + url.partition("://")[2]
+
+
+def with_login(url: str, user: str, password: str | None = None) -> str:
+    """``url`` with its login replaced by ``user`` (and ``password``, else none: libpq then looks
+    in PGPASSWORD and ~/.pgpass)."""
+    connection_arguments(url)  # refuses what is not PostgreSQL
+    parts = urlsplit(url)
+    login = quote(user, safe="") + (f":{quote(password, safe='')}" if password else "")
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{login}@{host}"))

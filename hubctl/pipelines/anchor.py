@@ -17,15 +17,15 @@ from typing import Any
 from airflow.sdk import DAG, task
 
 from hubctl.dag_builder import new_dag
+from hubctl.db import Database
 from hubctl.pipelines.runtime import load_config
+from hubctl.services import audit
 from hubctl.specs import DagSpec
 
 
 @task
 def anchor(config: dict[str, Any]) -> dict[str, Any]:
     """Anchor the chain (XCom: last_id, last_hash, count, time, key id, signature; never the key)."""
-    from hubctl.db import Database
-    from hubctl.services import audit
 
     return dataclasses.asdict(audit.anchor(Database.from_settings()))
 

@@ -26,6 +26,7 @@ from hubctl.specs import DagSpec
 def collect(batch: list[list[str]], config: dict[str, Any]) -> dict[str, Any]:
     """One batch, all stages, up to the run's date; fails only if every ticker failed, and does
     nothing when that date is no trading session of the group's calendar."""
+    # deferred: pandas and yfinance cost seconds; the running task needs them, the DAG parse does not
     from hubctl.marketdata.collect import collect_batch
 
     name_batch(batch)
@@ -50,6 +51,7 @@ def report(
     batches: list[dict[str, Any]], rejected: dict[str, str] | None, config: dict[str, Any]
 ) -> dict[str, Any]:
     """The run's counts per stage, failed tickers with reasons, securities written."""
+    # deferred: pandas and yfinance cost seconds; the running task needs them, the DAG parse does not
     from hubctl.marketdata.collect import summarise
 
     return finish_report(summarise(batches), rejected, DagSpec.model_validate(config))

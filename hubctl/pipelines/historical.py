@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from airflow.sdk import DAG, task
+from airflow.sdk.exceptions import AirflowSkipException
 
 from hubctl.pipelines.params import HistoricalParams
 from hubctl.pipelines.runtime import hub_engine
@@ -25,8 +26,8 @@ from hubctl.specs import DagSpec
 @task
 def plan_month(config: dict[str, Any]) -> dict[str, str]:
     """The window to load (group, start, end); skips the run once the load has reached today."""
-    from airflow.sdk.exceptions import AirflowSkipException
 
+    # deferred: pandas and yfinance cost seconds; the running task needs them, the DAG parse does not
     from hubctl.marketdata.historical import next_window
 
     spec = DagSpec.model_validate(config)
@@ -41,6 +42,7 @@ def plan_month(config: dict[str, Any]) -> dict[str, str]:
 @task
 def load(batch: list[list[str]], window: dict[str, str], config: dict[str, Any]) -> dict[str, Any]:
     """One batch of the window; rows already stored are skipped; fails only if every ticker did."""
+    # deferred: pandas and yfinance cost seconds; the running task needs them, the DAG parse does not
     from hubctl.marketdata.historical import MonthWindow, load_month_batch
 
     name_batch(batch)
@@ -64,6 +66,7 @@ def finish_month(
     config: dict[str, Any],
 ) -> dict[str, Any]:
     """Advance the watermark to the window's end (every batch succeeded) and report the month."""
+    # deferred: pandas and yfinance cost seconds; the running task needs them, the DAG parse does not
     from hubctl.marketdata import historical
 
     with hub_engine() as engine:

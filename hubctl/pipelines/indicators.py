@@ -23,6 +23,7 @@ from hubctl.specs import DagSpec
 @task
 def securities_to_update(config: dict[str, Any]) -> list[list[int]]:
     """The conf's securities (all, without ``security_ids``) whose indicators are stale, batched."""
+    # deferred: pandas and yfinance cost seconds; the running task needs them, the DAG parse does not
     from hubctl.marketdata import analytics
     from hubctl.marketdata.collect import plan_batches
 
@@ -35,6 +36,7 @@ def securities_to_update(config: dict[str, Any]) -> list[list[int]]:
 @task
 def update(security_ids: list[int]) -> dict[str, Any]:
     """Recompute and upsert the stale indicator rows of a batch of securities."""
+    # deferred: pandas and yfinance cost seconds; the running task needs them, the DAG parse does not
     from hubctl.marketdata.analytics import update_indicators
 
     with hub_engine() as engine:
@@ -44,6 +46,7 @@ def update(security_ids: list[int]) -> dict[str, Any]:
 @task
 def report(batches: list[dict[str, Any]], config: dict[str, Any]) -> dict[str, Any]:
     """Securities recomputed and rows written, with the configuration version used."""
+    # deferred: pandas and yfinance cost seconds; the running task needs them, the DAG parse does not
     from hubctl.marketdata.analytics import summarise
 
     return {**summarise(batches), "configuration_version": DagSpec.model_validate(config).version}

@@ -17,15 +17,15 @@ from typing import Any
 from airflow.sdk import DAG, task
 
 from hubctl.dag_builder import new_dag
+from hubctl.db import Database
 from hubctl.pipelines.runtime import load_config
+from hubctl.services import schedule
 from hubctl.specs import DagSpec
 
 
 @task
 def apply_due(config: dict[str, Any]) -> list[dict[str, Any]]:
     """Apply what is due now (XCom: id, state and note of each change it settled)."""
-    from hubctl.db import Database
-    from hubctl.services import schedule
 
     settled = schedule.apply_due(Database.from_settings(), now=dt.datetime.now(dt.UTC))
     return [{"id": change.id, "state": change.state, "note": change.note} for change in settled]

@@ -15,9 +15,13 @@ from typing import Any
 
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import DAG, TaskGroup, get_current_context, task
+from airflow.sdk.exceptions import AirflowSkipException
 
 from hubctl.dag_builder import new_dag
+from hubctl.db import Database
+from hubctl.errors import NotFoundError
 from hubctl.pipelines.runtime import load_config
+from hubctl.repository.tickers import list_tickers
 from hubctl.specs import DagSpec, dag_id_for, live_spec
 
 log = logging.getLogger(__name__)
@@ -42,6 +46,7 @@ def group_name(spec: DagSpec) -> str:
 
 def run_date(spec: DagSpec) -> dt.date:
     """The exchange-local date of this run: its logical date (or, without one, when it ran)."""
+    # deferred: pandas and yfinance cost seconds; the running task needs them, the DAG parse does not
     from hubctl.marketdata.collect import trading_date
 
     context = get_current_context()
@@ -52,8 +57,6 @@ def run_date(spec: DagSpec) -> dt.date:
 @task
 def get_tickers(config: dict[str, Any]) -> list[list[str]]:
     """The enabled (ticker, exchange) pairs listed on the group's exchanges: the run's universe."""
-    from hubctl.db import Database
-    from hubctl.repository.tickers import list_tickers
 
     spec = DagSpec.model_validate(config)
     with Database.from_settings().connect() as conn:
@@ -68,6 +71,7 @@ def validate_tickers(tickers: list[list[str]], config: dict[str, Any]) -> list[l
     Rejected tickers (malformed, listed on another exchange, repeated) are pushed under the XCom
     key ``rejected`` for the report.
     """
+    # deferred: pandas and yfinance cost seconds; the running task needs them, the DAG parse does not
     from hubctl.marketdata.collect import plan_batches
     from hubctl.marketdata.collect import validate_tickers as check
 
@@ -111,9 +115,6 @@ class TriggerIndicators(TriggerDagRunOperator):
     """
 
     def execute(self, context: Any) -> Any:
-        from airflow.sdk.exceptions import AirflowSkipException
-
-        from hubctl.errors import NotFoundError
 
         if not (self.conf or {}).get("security_ids"):
             raise AirflowSkipException("no prices were written: no indicators to update")

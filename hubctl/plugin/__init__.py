@@ -42,6 +42,7 @@ class LazyApp:
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if self._app is None:
+            # deferred: FastAPI and the services (seconds); only the api-server serves the app
             from hubctl.plugin.app import create_app
 
             self._app = create_app()
@@ -57,6 +58,7 @@ class MarketsPlugin(AirflowPlugin):
         when a plugin lists it. Airflow asks its plugin instances on the first (de)serialisation,
         so the import waits until then: airflow.timetables.base pulls in Airflow's serialisation
         (~25 ms), which every process that loads plugins would otherwise pay at start."""
+        # deferred: Airflow's timetable base (~50 ms); only when Airflow loads plugins for timetables
         from hubctl.timetables import TradingSessionsTimetable
 
         return [TradingSessionsTimetable]

@@ -95,7 +95,8 @@ class ScheduledEdit(Reason):
 
 @functools.cache
 def database() -> Database:
-    return Database.from_settings()
+    """The page's own login (HUB_WEB_DATABASE_URL): it vouches for the signed-in user."""
+    return Database.web()
 
 
 def web_author(user: BaseUser, reason: str | None) -> Author:

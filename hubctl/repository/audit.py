@@ -26,21 +26,26 @@ jsonb_build_array(
   application_name, change_set
 )::text
 """
-# Entries about the group itself, jobs that were or are in it, tickers on its exchanges, and the
-# governance of those changes: every step of a change request naming the group (its change_set
-# request:<id>) and the scheduled changes that write to it.
+# The group's change requests, as change_set values and as ids (text, as row_key holds them).
+_GROUP_REQUESTS = "SELECT id FROM hub.change_requests WHERE %(group)s = ANY (groups)"
+# A scheduled change is about the group when one of its row changes is: the group's own row, or
+# a job in the group before or after.
+_SCHEDULED_IN_GROUP = """jsonb_path_exists(coalesce(new_row, old_row)->'changes',
+  '$[*] ? (@.key.group_name == $g || @.before.exchange_group == $g || @.after.exchange_group == $g)',
+  jsonb_build_object('g', %(group)s::text))"""
+# Entries about the group itself, jobs that were or are in it, tickers on its exchanges, and its
+# governance: its change requests, their approvals and applications, its scheduled changes.
 _ABOUT_GROUP = f"""(
   (table_name = '{GROUPS.name}' AND row_key->>'group_name' = %(group)s)
   OR (table_name = '{JOBS.name}'
       AND (new_row->>'exchange_group' = %(group)s OR old_row->>'exchange_group' = %(group)s))
   OR (table_name = '{TICKERS.name}' AND action <> 'TRUNCATE'
       AND coalesce(new_row, old_row)->>'exchange' = ANY(%(exchanges)s::text[]))
-  OR change_set IN (SELECT 'request:' || id FROM hub.change_requests WHERE %(group)s = ANY(groups))
-  OR (table_name = 'scheduled_changes' AND EXISTS (
-      SELECT 1 FROM jsonb_array_elements(coalesce(new_row, old_row)->'changes') AS scheduled(change)
-      WHERE coalesce(change->'after', change->'before')->>'group_name' = %(group)s
-         OR coalesce(change->'after', change->'before')->>'exchange_group' = %(group)s
-         OR coalesce(change->'after', change->'before')->>'exchange' = ANY(%(exchanges)s::text[])))
+  OR change_set IN (SELECT 'request:' || id FROM ({_GROUP_REQUESTS}) AS r)
+  OR (table_name = 'change_requests' AND row_key->>'id' IN (SELECT id::text FROM ({_GROUP_REQUESTS}) AS r))
+  OR (table_name = 'change_request_approvals'
+      AND row_key->>'request_id' IN (SELECT id::text FROM ({_GROUP_REQUESTS}) AS r))
+  OR (table_name = 'scheduled_changes' AND action <> 'TRUNCATE' AND {_SCHEDULED_IN_GROUP})
 )"""
 _FILTERS = {
     "since": "occurred_at >= %(since)s",
@@ -107,6 +112,15 @@ def row_changes(
             }
 
 
+def live_rows(conn: Connection, *, table_name: str) -> list[Row]:
+    """A control table's rows now, as JSON objects in the form the audit log records them."""
+    table = CONTROL_TABLES[table_name]  # only a known table name reaches the SQL
+    return [
+        row["row"]
+        for row in fetch(conn, f"SELECT to_jsonb(t) AS row FROM {table.qualified_name} t")
+    ]
+
+
 def transaction_entries(conn: Connection, *, after_id: int | None) -> list[Row]:
     """This transaction's entries after id ``after_id``, oldest first.
 
@@ -124,12 +138,7 @@ def get_entry(conn: Connection, *, entry_id: int) -> Row | None:
 
 def latest_entry(conn: Connection, *, table: str, key: Mapping[str, Any]) -> Row | None:
     """The id and action of the newest entry that touched the row (a TRUNCATE of its table counts)."""
-    sql = (
-        "SELECT id, action FROM hub.audit_log WHERE table_name = %(table)s"
-        " AND (row_key = %(key)s::jsonb OR action = 'TRUNCATE') ORDER BY id DESC LIMIT 1"
-    )
-    found = fetch(conn, sql, {"table": table, "key": Json(dict(key))})
-    return found[0] if found else None
+    return latest_entries(conn, rows=[(table, key)])[0]
 
 
 def latest_entries(
@@ -138,13 +147,16 @@ def latest_entries(
     """latest_entry of each (table, key) in ``rows``, in one query, in the order given."""
     if not rows:
         return []
+    # Two index lookups on (table_name, row_key) per row, not one newest-first scan for
+    # "this key OR a TRUNCATE" (which no index serves: it walked the log back to a quiet row).
     sql = """
-    SELECT wanted.n, newest.id, newest.action
+    SELECT wanted.n, entry.id, entry.action
     FROM unnest(%(tables)s::text[], %(keys)s::jsonb[]) WITH ORDINALITY AS wanted(table_name, row_key, n)
-    CROSS JOIN LATERAL (
-      SELECT id, action FROM hub.audit_log
-      WHERE table_name = wanted.table_name AND (row_key = wanted.row_key OR action = 'TRUNCATE')
-      ORDER BY id DESC LIMIT 1) AS newest
+    JOIN hub.audit_log AS entry ON entry.id = greatest(
+      (SELECT max(id) FROM hub.audit_log
+       WHERE table_name = wanted.table_name AND row_key = wanted.row_key),
+      (SELECT max(id) FROM hub.audit_log
+       WHERE table_name = wanted.table_name AND row_key IS NULL AND action = 'TRUNCATE'))
     """
     params = {"tables": [table for table, _ in rows], "keys": [Json(dict(key)) for _, key in rows]}
     found = {row["n"]: row for row in fetch(conn, sql, params)}

@@ -1,24 +1,39 @@
-"""Change requests, their approvals and break-glass acknowledgements (migration 0013).
+"""Change requests, their approvals and break-glass acknowledgements (migrations 0013, 0015).
 
-The database sets who asks and who approves (the session's hub.actor) and guards the state
-moves; these functions only read and write the rows.
+The runtime login writes them only through the database's SECURITY DEFINER functions, which take
+who asks and who approves from the login (hub.authenticated_person()), bind what an applied
+request writes and guard the state moves; these functions only call them and read the rows.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from psycopg2 import errors as pg_errors
 from psycopg2.extras import Json
 
 from hubctl.db import Connection
+from hubctl.errors import ValidationError
 from hubctl.repository.rows import Row, fetch, fetch_value
+
+# What the governance functions raise when they refuse a move (self-approval, a shared login,
+# a repeated state): the database's own sentence is the message every interface shows.
+_REFUSALS = (pg_errors.CheckViolation, pg_errors.InsufficientPrivilege, pg_errors.RaiseException)
+
+
+def _governance_call(conn: Connection, sql: str, params: Mapping[str, Any]) -> None:
+    try:
+        fetch(conn, sql, params)
+    except _REFUSALS as refusal:
+        raise ValidationError(str(refusal).strip().splitlines()[0]) from None
 
 _REQUEST = (
     "SELECT r.id, r.command, r.changes, r.groups, r.requester, r.reason, r.state, r.created_at,"
-    " r.decided_by, r.decided_at, hub.approvals_needed(r.groups, r.approvals_required)"
-    " AS approvals_required, coalesce((SELECT array_agg(a.approver ORDER BY a.approved_at)"
-    " FROM hub.change_request_approvals a WHERE a.request_id = r.id), '{}') AS approvers"
+    " r.decided_by, r.decided_at, r.requested_by, hub.request_needs(r) AS approvals_required,"
+    " coalesce((SELECT array_agg(a.approver ORDER BY a.approved_at)"
+    " FROM hub.change_request_approvals a WHERE a.request_id = r.id AND a.authenticated), '{}')"
+    " AS approvers"
     " FROM hub.change_requests r"
 )
 
@@ -36,67 +51,49 @@ def protected_groups(conn: Connection, *, after_id: int | None) -> list[str]:
     )
 
 
-def set_change_set(conn: Connection, *, change_set: str) -> None:
-    """The change-set id the audit records for the rest of this transaction."""
-    fetch(conn, "SELECT set_config('hub.change_set', %(value)s, true)", {"value": change_set})
-
-
-def next_request_id(conn: Connection) -> int:
-    return int(fetch_value(conn, "SELECT nextval('hub.change_requests_id_seq')"))
-
-
 def insert_request(
-    conn: Connection,
-    *,
-    request_id: int,
-    command: str,
-    changes: Sequence[dict[str, Any]],
-    groups: Sequence[str],
-    reason: str | None,
-) -> None:
-    fetch(
-        conn,
-        "INSERT INTO hub.change_requests (id, command, changes, groups, approvals_required,"
-        " requester, reason) VALUES (%(id)s, %(command)s, %(changes)s, %(groups)s, 1,"
-        " hub.current_actor(), %(reason)s)",
-        {
-            "id": request_id,
-            "command": command,
-            "changes": Json(list(changes)),
-            "groups": list(groups),
-            "reason": reason,
-        },
+    conn: Connection, *, command: str, changes: Sequence[dict[str, Any]], reason: str | None
+) -> int:
+    """A new open request; the database fills in who asked, its groups and approvals, and sets
+    this transaction's change_set to request:<id>."""
+    return int(
+        fetch_value(
+            conn,
+            "SELECT hub.request_open(%(command)s, %(changes)s, %(reason)s)",
+            {"command": command, "changes": Json(list(changes)), "reason": reason},
+        )
     )
 
 
 def select_requests(
-    conn: Connection, *, request_id: int | None = None, state: str | None = None, lock: bool = False
+    conn: Connection, *, request_id: int | None = None, state: str | None = None
 ) -> list[Row]:
     return fetch(
         conn,
         f"{_REQUEST} WHERE (%(id)s::bigint IS NULL OR r.id = %(id)s)"
-        " AND (%(state)s::text IS NULL OR r.state = %(state)s) ORDER BY r.id"
-        + (" FOR UPDATE OF r" if lock else ""),
+        " AND (%(state)s::text IS NULL OR r.state = %(state)s) ORDER BY r.id",
         {"id": request_id, "state": state},
     )
 
 
 def insert_approval(conn: Connection, *, request_id: int) -> None:
-    """The approver and the requester are filled in by the database."""
-    fetch(
-        conn,
-        "INSERT INTO hub.change_request_approvals (request_id, requester, approver)"
-        " VALUES (%(id)s, '', '')",
-        {"id": request_id},
-    )
+    """The login's person approves; with enough approvals the request becomes approved."""
+    _governance_call(conn, "SELECT hub.request_approve(%(id)s)", {"id": request_id})
 
 
 def set_state(conn: Connection, *, request_id: int, state: str) -> None:
-    fetch(
+    """applied, rejected or stale (the database checks the move)."""
+    _governance_call(
         conn,
-        "UPDATE hub.change_requests SET state = %(state)s WHERE id = %(id)s",
+        "SELECT hub.request_set_state(%(id)s, %(state)s)",
         {"id": request_id, "state": state},
     )
+
+
+def authenticated_person(conn: Connection) -> str | None:
+    """Who this connection's login proves to be (None: a shared login, the owner, a superuser)."""
+    person = fetch_value(conn, "SELECT hub.authenticated_person()")
+    return None if person is None else str(person)
 
 
 def unacknowledged_break_glass(conn: Connection) -> list[Row]:
@@ -112,9 +109,9 @@ def unacknowledged_break_glass(conn: Connection) -> list[Row]:
 
 
 def insert_ack(conn: Connection, *, change_set: str, note: str) -> None:
-    fetch(
+    """The acknowledger is the login's person; the database refuses whoever broke the glass."""
+    _governance_call(
         conn,
-        "INSERT INTO hub.break_glass_acks (change_set, acknowledged_by, note)"
-        " VALUES (%(change_set)s, hub.current_actor(), %(note)s)",
+        "SELECT hub.acknowledge_break_glass(%(change_set)s, %(note)s)",
         {"change_set": change_set, "note": note},
     )

@@ -9,6 +9,7 @@ from typing import Any
 
 from psycopg2.extras import Json
 
+from hubctl.author import TEXT_LIMIT
 from hubctl.db import Connection
 from hubctl.repository.rows import Row, fetch
 
@@ -70,6 +71,8 @@ def set_state(conn: Connection, *, change_id: int, state: str, note: str | None)
         " applied_at = CASE WHEN %(state)s = 'applied' THEN now() END"
         f" WHERE id = %(id)s {_RETURNING}"
     )
+    # an error's message can be longer than the column takes; its start says what went wrong
+    note = note[:TEXT_LIMIT] if note else note
     return fetch(conn, sql, {"id": change_id, "state": state, "note": note})[0]
 
 

@@ -1,8 +1,9 @@
-"""Read-only queries for `hubctl status`: how fresh each exchange group's prices are."""
+"""Read-only queries for `hubctl status` and `hubctl doctor`: how fresh prices are, what is installed."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 from hubctl.db import Connection
@@ -40,3 +41,14 @@ SELECT current_user AS login, r.rolsuper AS superuser,
 def login_powers(conn: Connection) -> dict[str, Any]:
     """The login's name, whether it is a superuser, and whether it owns schema hub or a table."""
     return fetch(conn, _LOGIN_POWERS)[0]
+
+
+def enabled_event_triggers(conn: Connection, *, names: Sequence[str]) -> list[str]:
+    """Which of the event triggers ``names`` exist and are enabled (any login may read this)."""
+    rows = fetch(
+        conn,
+        "SELECT evtname FROM pg_event_trigger WHERE evtname = ANY(%(names)s)"
+        " AND evtenabled <> 'D' ORDER BY evtname",
+        {"names": list(names)},
+    )
+    return [row["evtname"] for row in rows]

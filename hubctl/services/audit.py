@@ -11,15 +11,15 @@ from typing import Any
 
 from hubctl import anchors
 from hubctl import audit as chain
-from hubctl.author import Author
+from hubctl.author import Author, Capture
 from hubctl.db import Connection, Database
 from hubctl.errors import ConflictError, HubError, NotFoundError, ValidationError, unknown
 from hubctl.repository import audit as audit_rows
 from hubctl.repository import groups as group_rows
 from hubctl.repository import rows as row_sql
 from hubctl.repository.rows import Row
-from hubctl.services import rows
-from hubctl.services.changes import audited_change
+from hubctl.services import replay, rows
+from hubctl.services.changes import ChangesCaptured, audited_change
 from hubctl.services.history import parse_moment
 from hubctl.tables import CONTROL_TABLES, GROUPS, INT4_MAX, TICKERS, ControlTable
 
@@ -33,6 +33,12 @@ TABLE_NAMES = {
     "tickers": "tickers",
     "scheduled_changes": "scheduled_changes",
     "schedule": "scheduled_changes",
+    "change_requests": "change_requests",
+    "requests": "change_requests",
+    "change_request_approvals": "change_request_approvals",
+    "approvals": "change_request_approvals",
+    "break_glass_acks": "break_glass_acks",
+    "acks": "break_glass_acks",
 }
 
 
@@ -185,9 +191,17 @@ def audit_entry(database: Database, *, entry_id: int) -> AuditEntry:
 
 
 def verify(database: Database) -> chain.ChainReport:
-    """Recompute the hash chain; the report names the first broken id, if any."""
+    """Recompute the hash chain, then replay it against the live tables (one snapshot); the
+    report names the first broken id, or the rows changed without an audit entry."""
     with database.connect(snapshot=True) as conn:
-        return chain.verify_chain(conn)
+        return _with_replay(conn, chain.verify_chain(conn))
+
+
+def _with_replay(conn: Connection, report: chain.ChainReport) -> chain.ChainReport:
+    """``report`` plus the replay's differences (only a sound chain is worth replaying)."""
+    if not report.ok:
+        return report
+    return dataclasses.replace(report, unaudited=tuple(replay.unaudited_differences(conn)))
 
 
 # How to bring back the rows of a truncated table: a TRUNCATE entry itself cannot be reverted.
@@ -203,12 +217,17 @@ def verify_anchored(
     incremental: bool = False,
     key: anchors.AnchorKey | None = None,
 ) -> chain.AnchoredReport:
-    """The chain against the anchor store: all of it, or (incremental) from the newest anchor on."""
+    """The chain against the anchor store: all of it and the replay, or (incremental) the chain
+    from the newest anchor on, without the replay (it reads the whole log: docs/audit.md)."""
     stored = list(anchors.read_anchors(anchors.store_file(store)))
     key = key or anchors.configured_key()
-    check = chain.verify_from_last_anchor if incremental else chain.verify_with_anchors
     with database.connect(snapshot=True) as conn:
-        return check(conn, stored, key)
+        if incremental:
+            return chain.verify_from_last_anchor(conn, stored, key)
+        report = chain.verify_with_anchors(conn, stored, key)
+        if report.problem:
+            return report
+        return dataclasses.replace(report, chain=_with_replay(conn, report.chain))
 
 
 def anchor(
@@ -362,13 +381,16 @@ def head(database: Database) -> int | None:
 
 
 def last_change_of_groups(database: Database, groups: Sequence[str]) -> dict[str, AuditEntry]:
-    """Each group's newest audit entry (the group's row, its jobs, tickers, requests, schedule)."""
-    found = {}
-    for group in groups:
-        entries = audit_log(database, AuditQuery(group=group), limit=1)
-        if entries:
-            found[group] = entries[0]
-    return found
+    """Each group's own row's newest entry: who last set its state (enabled, approvals, ...), when
+    and why. Its jobs' and tickers' changes are in its History; this is two index reads a group."""
+    keys = [(GROUPS.name, {"group_name": group}) for group in groups]
+    with database.connect() as conn:
+        latest = audit_rows.latest_entries(conn, rows=keys)
+        return {
+            group: _require_entry(conn, found["id"])
+            for group, found in zip(groups, latest, strict=True)
+            if found is not None
+        }
 
 
 def last_change_of_row(database: Database, *, table: str, key: dict[str, Any]) -> AuditEntry | None:
@@ -405,3 +427,17 @@ def verify_summary(database: Database) -> VerifySummary:
     return VerifySummary(
         report.ok, report.chain.rows_checked, report.failure, report.anchors_checked, anchors_state
     )
+
+
+def revert_preview(database: Database, *, entry_id: int, author: Author) -> list[rows.RowChange]:
+    """What revert would write, computed by writing it and rolling back (Capture mode).
+
+    Reverting afterwards writes exactly this, or is refused: revert requires the entry to be the
+    row's latest, so a row changed in between cannot be reverted to something else.
+    """
+    mode = author.mode if isinstance(author.mode, Capture) else Capture()
+    try:
+        revert(database, entry_id=entry_id, author=dataclasses.replace(author, mode=mode))
+    except ChangesCaptured as captured:
+        return captured.changes
+    return []

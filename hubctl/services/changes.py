@@ -97,7 +97,5 @@ def audited_change(
         ):
             yield conn
     except _NeedsApproval as pending:
-        request = open_request(
-            database, changes=pending.changes, groups=pending.groups, author=author
-        )
+        request = open_request(database, changes=pending.changes, author=author)
         raise request.created() from None

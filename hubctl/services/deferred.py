@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from hubctl.db import Connection
-from hubctl.errors import StaleChangeError
+from hubctl.errors import StaleChangeError, ValidationError
 from hubctl.repository import rows as row_sql
 from hubctl.services.rows import RowChange, apply_change
 from hubctl.tables import CONTROL_TABLES
@@ -20,8 +20,11 @@ from hubctl.tables import CONTROL_TABLES
 def apply_captured(conn: Connection, changes: Sequence[RowChange]) -> list[RowChange]:
     """Write ``changes`` in order in the caller's transaction, each only if its row is at its base.
 
-    StaleChangeError when one is not (the caller's transaction then writes nothing).
+    StaleChangeError when one is not (the caller's transaction then writes nothing);
+    ValidationError when there is nothing to write (stored changes that could not be read).
     """
+    if not changes:
+        raise ValidationError("changes: none readable to apply (see `hubctl doctor`)")
     written = []
     for change in changes:
         require_base(conn, change)

@@ -46,7 +46,15 @@ def parse_moment(text: str, *, option: str, now: dt.datetime | None = None) -> d
         raise ValidationError(
             f"{option}: expected 30m, 12h, 7d, 2w or a date such as 2026-01-01 (got {text!r})"
         ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+    return in_utc(moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC), option=option)
+
+
+def in_utc(moment: dt.datetime, *, option: str) -> dt.datetime:
+    """``moment`` (zone-aware) in UTC; one that lands past year 9999 there cannot be stored."""
+    try:
+        return moment.astimezone(dt.UTC)
+    except (OverflowError, ValueError):
+        raise ValidationError(f"{option}: must be before year 10000 (UTC)") from None
 
 
 @dataclass(frozen=True)

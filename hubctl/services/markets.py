@@ -1,5 +1,5 @@
-"""What the Markets page shows per exchange group: `hubctl status`'s row, who changed the group
-last (when and why), and its alert state (None until the monitoring issue adds alerts)."""
+"""What the Markets page shows per exchange group: `hubctl status`'s row, who changed the group's
+own row last (when and why), and its alert state (None until the monitoring issue adds alerts)."""
 
 from __future__ import annotations
 

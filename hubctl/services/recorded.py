@@ -3,7 +3,8 @@
 A captured change (``hubctl schedule add``) and a change to a protected group (four-eyes) both run
 as usual, through the same services and rules; these functions then read what the transaction's
 audit entries recorded, before it rolls back. Each ``RowChange`` carries the version of the row it
-started from (its base). ``to_json``/``from_json`` store them (a jsonb column).
+started from (its base). ``to_json``/``from_json`` store them (a jsonb column); ``read_changes``
+reads a stored list that may not have that shape (a row written before migration 0016).
 """
 
 from __future__ import annotations
@@ -73,3 +74,17 @@ def to_json(changes: Sequence[RowChange]) -> list[dict[str, Any]]:
 
 def from_json(stored: Sequence[dict[str, Any]]) -> list[RowChange]:
     return [RowChange(**change) for change in stored]
+
+
+def read_changes(stored: Any) -> tuple[list[RowChange], str | None]:
+    """Stored changes as RowChanges, or ``([], why)`` when they are not in the shape hubctl
+    stores (a row written before migration 0016 refused such shapes): readers report and skip it."""
+    try:
+        changes = from_json(stored)
+        for change in changes:
+            _ = change.label, change.changed  # the table is known, key and values are mappings
+    except (TypeError, KeyError, ValueError, AttributeError) as error:
+        return [], f"unreadable changes: {type(error).__name__}: {error}"
+    if not changes:
+        return [], "unreadable changes: the list is empty"
+    return changes, None

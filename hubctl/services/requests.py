@@ -4,8 +4,10 @@ A write that touches a group with approvals_required >= 1 (its row, a job of it,
 exchanges) is recorded by hubctl.services.changes, rolled back and stored as a request
 (hubctl.services.change_requests). Other people approve it; once it has enough approvals it is
 applied in one audited transaction, on the row versions it was made against, or refused as
-stale. Every step's audit entries share the change_set ``request:<id>``; the database refuses
-self-approval and any write to a protected row that is not such an application or break-glass.
+stale. Every step's audit entries share the change_set ``request:<id>``. The database (migration
+0015) counts only approvals of authenticated people (the login: hub.authenticated_person()),
+refuses the requester's, and refuses any write to a protected row that is not exactly an approved
+request's application or a single-use break-glass.
 """
 
 from __future__ import annotations
@@ -54,22 +56,29 @@ def approve(
     request_id: int,
     author: Author,
 ) -> ChangeRequest:
-    """Add the author's approval; with enough approvals the request becomes approved."""
+    """Add the approval of the person ``database``'s login proves to be (a per-person approver
+    login, or the Markets page's login vouching for its user); ``author.actor`` never counts.
+
+    With enough approvals the request becomes approved. The database refuses a shared login, the
+    requester (by login or claimed name) and a second approval by the same person.
+    """
     with _decide(database, request_id, author) as conn:
-        request = require_request(conn, request_id, lock=True)
-        if request.requester == author.actor:
-            raise ValidationError(
-                f"approver: {author.actor} requested #{request_id} and cannot approve it; another person must"
-            )
+        request = require_request(conn, request_id)
         if request.state not in ("open", "approved"):
             raise ValidationError(
                 f"request: #{request_id} is {request.state}; it takes no approvals"
             )
-        if author.actor in request.approvers:
-            raise ValidationError(f"approver: {author.actor} already approved #{request_id}")
+        person = request_rows.authenticated_person(conn)
+        if person is None:
+            raise ValidationError(
+                f"approver: this login is shared, so it cannot approve #{request_id} (a claimed"
+                " --actor is not a person); approve with your own login (`hubctl requests approve"
+                f" {request_id} --login NAME`, created by `hubctl db add-login NAME --approver`)"
+                " or on the Markets page"
+            )
+        if person in request.approvers:
+            raise ValidationError(f"approver: {person} already approved #{request_id}")
         request_rows.insert_approval(conn, request_id=request_id)
-        if request.state == "open" and len(request.approvers) + 1 >= request.approvals_required:
-            request_rows.set_state(conn, request_id=request_id, state="approved")
         return require_request(conn, request_id)
 
 
@@ -81,7 +90,7 @@ def reject(
 ) -> ChangeRequest:
     """Close an open or approved request without applying it (the requester may withdraw it)."""
     with _decide(database, request_id, author) as conn:
-        request = require_request(conn, request_id, lock=True)
+        request = require_request(conn, request_id)
         if request.state not in ("open", "approved"):
             raise ValidationError(f"request: #{request_id} is {request.state} already")
         request_rows.set_state(conn, request_id=request_id, state="rejected")
@@ -100,7 +109,7 @@ def apply(
     """
     try:
         with _decide(database, request_id, author) as conn:
-            request = require_request(conn, request_id, lock=True)
+            request = require_request(conn, request_id)
             if request.state != "approved" or len(request.approvers) < request.approvals_required:
                 have = f"{len(request.approvers)} of {request.approvals_required} approvals"
                 raise ValidationError(

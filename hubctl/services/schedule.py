@@ -12,15 +12,17 @@ import dataclasses
 import datetime as dt
 import functools
 import json
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from hubctl.author import Author, Capture
+from hubctl.author import REASON_LIMIT, Author, Capture
 from hubctl.db import Connection, Database, audited_transaction
 from hubctl.errors import (
     ChangeRequested,
     ConflictError,
+    HubError,
     NotFoundError,
     StaleChangeError,
     ValidationError,
@@ -30,8 +32,11 @@ from hubctl.repository import scheduled as scheduled_sql
 from hubctl.repository.rows import Row
 from hubctl.services import deferred
 from hubctl.services.changes import ChangesCaptured, audited_change
-from hubctl.services.recorded import from_json, to_json
+from hubctl.services.history import in_utc
+from hubctl.services.recorded import read_changes, to_json
 from hubctl.services.rows import RowChange
+
+logger = logging.getLogger(__name__)
 
 STATES = ("scheduled", "applied", "suspended", "cancelled", "failed")
 # A change that did not apply may still be cancelled (and so leaves `doctor`'s report).
@@ -42,7 +47,11 @@ _REFUSED = (ValidationError, NotFoundError, ConflictError)
 
 @dataclass(frozen=True)
 class ScheduledChange:
-    """One scheduled change as `schedule list` shows it (``changes``: what it writes)."""
+    """One scheduled change as `schedule list` shows it (``changes``: what it writes).
+
+    ``problem``: why its stored changes cannot be read (then ``changes`` is empty); the scheduler
+    marks such a change failed and goes on, doctor names it.
+    """
 
     id: int
     run_at: dt.datetime
@@ -54,21 +63,23 @@ class ScheduledChange:
     note: str | None
     applied_at: dt.datetime | None
     changes: list[RowChange]
+    problem: str | None = None
 
     @classmethod
     def from_row(cls, row: Row) -> ScheduledChange:
-        changes = from_json(row["changes"])
+        changes, problem = read_changes(row["changes"])
         return cls(
             id=row["id"],
             run_at=row["run_at"],
             state=row["state"],
-            summary=summarise(changes),
+            summary=f"unreadable: {problem}" if problem else summarise(changes),
             command=row["command"],
             actor=row["actor"],
             reason=row["reason"],
             note=row["note"],
             applied_at=row["applied_at"],
             changes=changes,
+            problem=problem,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -99,6 +110,7 @@ def parse_run_at(text: str, *, now: dt.datetime | None = None) -> dt.datetime:
         ) from None
     if moment.tzinfo is None:
         raise ValidationError(f"at: {text!r} names no zone; add one, e.g. {text.strip()}Z for UTC")
+    in_utc(moment, option="at")  # refuses a time the database could store but never give back
     now = now or dt.datetime.now(dt.UTC)
     if moment <= now:
         raise ValidationError(
@@ -116,9 +128,12 @@ def capture_at(run_at: dt.datetime) -> Capture:
 def _make_pending(conn: Connection, *, run_at: dt.datetime) -> None:
     """The changes due by ``run_at``, in order; one that would be suspended then is left out."""
     for row in scheduled_sql.due_changes(conn, until=run_at):
+        changes, problem = read_changes(row["changes"])
+        if problem:  # the scheduler will mark it failed
+            continue
         try:
             with scheduled_sql.savepoint(conn):
-                deferred.apply_captured(conn, from_json(row["changes"]))
+                deferred.apply_captured(conn, changes)
         except _REFUSED:
             continue
 
@@ -194,8 +209,22 @@ def apply_due(database: Database, *, now: dt.datetime) -> list[ScheduledChange]:
     """Apply every change due by ``now``, each in its own transaction; what each came to."""
     with database.connect() as conn:
         due = scheduled_sql.due_changes(conn, until=now)
-    settled = (_apply_one(database, row, now) for row in due)
-    return [change for change in settled if change is not None]
+    settled, errors = [], []
+    for row in due:
+        try:
+            change = _apply_one(database, row, now)
+        except Exception as error:  # one change's failure must not hold back the ones after it
+            logger.exception("scheduled change #%s could not be applied", row["id"])
+            errors.append(f"#{row['id']}: {type(error).__name__}: {error}")
+            continue
+        if change is not None:
+            settled.append(change)
+    if errors:
+        raise HubError(
+            f"scheduled changes: {len(settled)} settled, {len(errors)} raised errors and stay"
+            f" due: {'; '.join(errors)}"
+        )
+    return settled
 
 
 def _apply_one(database: Database, due: Row, now: dt.datetime) -> ScheduledChange | None:
@@ -206,7 +235,8 @@ def _apply_one(database: Database, due: Row, now: dt.datetime) -> ScheduledChang
             row = scheduled_sql.lock_due_change(conn, change_id=due["id"], until=now)
             if row is None:
                 return None
-            state, note = _apply_or_hold(conn, from_json(row["changes"]))
+            changes, problem = read_changes(row["changes"])
+            state, note = ("failed", problem) if problem else _apply_or_hold(conn, changes)
             row = scheduled_sql.set_state(conn, change_id=row["id"], state=state, note=note)
     except ChangeRequested as requested:  # a protected group: people approve it, not the clock
         return _settle(database, due, now, note=str(requested))
@@ -215,7 +245,7 @@ def _apply_one(database: Database, due: Row, now: dt.datetime) -> ScheduledChang
 
 def _scheduler(due: Row, reason: str) -> Author:
     """Who applies a due change: the actor who scheduled it, through the scheduler."""
-    return Author(actor=due["actor"], reason=reason, via="schedule")
+    return Author(actor=due["actor"], reason=reason[:REASON_LIMIT], via="schedule")
 
 
 def _settle(database: Database, due: Row, now: dt.datetime, *, note: str) -> ScheduledChange | None:

@@ -11,7 +11,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from hubctl.settings import get_settings
-from tests.cli.conftest import Run, audit_rows, last_audit_id, snapshot
+from tests.support.audit import RECOMPUTE_CHAIN, tamper
+from tests.support.cli import Run, audit_rows, last_audit_id, snapshot
+from tests.support.configuration import ADD_TSE
 
 DAG, JOB = "data_collection_equities", "us_markets"
 LOG_FIELDS = {
@@ -27,6 +29,9 @@ LOG_FIELDS = {
     "change_set",
     "row_hash",
 }
+
+
+UNDO = ("-m", "undo it", "--yes")
 
 
 def set_batch(hub: Run, size: int, *extra: str) -> int:
@@ -80,20 +85,7 @@ def test_log_filters(hub: Run, flags: list[str], expected: int) -> None:
 
 
 def test_log_of_a_removed_group_still_works(hub: Run) -> None:
-    assert (
-        hub(
-            "groups",
-            "add",
-            "tse",
-            "--exchange",
-            "TSE",
-            "--timezone",
-            "Asia/Tokyo",
-            "--calendar",
-            "XTKS",
-        ).exit_code
-        == 0
-    )
+    assert hub(*ADD_TSE, "--calendar", "XTKS").exit_code == 0
     assert hub("groups", "remove", "tse").exit_code == 0
     actions = [
         e["action"] for e in json.loads(hub("audit", "log", "--group", "tse", "-o", "json").stdout)
@@ -140,7 +132,7 @@ def test_verify_exits_1_with_the_first_broken_id_when_tampered(
 
 def test_revert_update_restores_old_values_and_is_audited(hub: Run, default_config: Engine) -> None:
     entry_id = set_batch(hub, 750)
-    result = hub("audit", "revert", str(entry_id), "--actor", "carol", "-m", "too big")
+    result = hub("audit", "revert", str(entry_id), "--actor", "carol", "-m", "too big", "--yes")
     assert result.exit_code == 0, result.stderr
     assert job_value(default_config, "batch_size") == 500
     revert_entry = audit_rows(default_config)[-1]
@@ -153,7 +145,7 @@ def test_revert_of_a_superseded_entry_is_refused(hub: Run, default_config: Engin
     first = set_batch(hub, 750)
     later = set_batch(hub, 800)
     before = snapshot(default_config)
-    result = hub("audit", "revert", str(first))
+    result = hub("audit", "revert", str(first), *UNDO)
     assert result.exit_code == 1 and f"by entry {later}" in result.stderr
     assert snapshot(default_config) == before
 
@@ -174,13 +166,13 @@ def test_revert_after_a_truncate_says_how_to_restore_instead(
         conn.execute(sa.text(f"TRUNCATE hub.{table}"))
     truncate_id = last_audit_id(default_config)
     before = snapshot(default_config)
-    result = hub("audit", "revert", str(entry_id))
+    result = hub("audit", "revert", str(entry_id), *UNDO)
     assert result.exit_code == 1
     [line] = result.stderr.strip().splitlines()
     assert f"entry {truncate_id} truncated hub.{table} after audit entry {entry_id}" in line
     assert "a TRUNCATE cannot be reverted" in line and restore in line
     assert f"revert {truncate_id} first" not in line
-    assert hub("audit", "revert", str(truncate_id)).exit_code == 1  # indeed it cannot
+    assert hub("audit", "revert", str(truncate_id), *UNDO).exit_code == 1  # indeed it cannot
     assert snapshot(default_config) == before
 
 
@@ -194,18 +186,18 @@ def test_revert_refuses_a_row_changed_behind_the_audit(hub: Run, default_config:
             ),
             {"d": DAG},
         )
-    result = hub("audit", "revert", str(entry_id))
+    result = hub("audit", "revert", str(entry_id), *UNDO)
     assert result.exit_code == 1 and "batch_size" in result.stderr
 
 
 def test_revert_insert_removes_and_revert_delete_restores(hub: Run, default_config: Engine) -> None:
     assert hub("tickers", "add", "RIO.L", "--exchange", "LSE").exit_code == 0
     insert_id = last_audit_id(default_config)
-    assert hub("audit", "revert", str(insert_id)).exit_code == 0
+    assert hub("audit", "revert", str(insert_id), *UNDO).exit_code == 0
     assert "RIO.L" not in json.dumps(json.loads(hub("tickers", "list", "-o", "json").stdout))
     assert hub("config", "remove", DAG, JOB).exit_code == 0
     delete_id = last_audit_id(default_config)
-    assert hub("audit", "revert", str(delete_id)).exit_code == 0
+    assert hub("audit", "revert", str(delete_id), *UNDO).exit_code == 0
     assert job_value(default_config, "schedule") == "@after_close+90m"
     assert job_value(default_config, "params") == {"source": "sample", "lookback_days": 5}
 
@@ -221,9 +213,6 @@ def test_log_since_accepts_dates_and_durations(hub: Run) -> None:
 def test_anchor_then_verify_with_anchors_names_the_disagreeing_anchor(
     hub: Run, default_config: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tests.test_anchors import RECOMPUTE_CHAIN
-    from tests.test_audit import tamper
-
     monkeypatch.setenv("HUB_AUDIT_KEY", "an anchor key kept far from the database")
     get_settings.cache_clear()
     store = tmp_path / "anchors"
@@ -273,3 +262,84 @@ def test_csv_reasons_with_newlines_quotes_and_commas_read_back_identical(hub: Ru
     rows = list(csv.DictReader(io.StringIO(text, newline="")))
     assert [row["reason"] for row in rows] == reasons[::-1]
     assert [row["actor"] for row in rows] == ["pytest"] * len(reasons)
+
+
+def test_a_second_shell_finds_the_key_hubctl_up_made(
+    hub: Run, hub_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 22 item 12: only HUB_HOME set, as in a new shell next to `hubctl up`'s."""
+    from hubctl import anchors
+
+    monkeypatch.delenv("HUB_AUDIT_KEY", raising=False)
+    monkeypatch.delenv("HUB_AUDIT_KEY_FILE", raising=False)
+    anchors.ensure_local_key(hub_env)  # what `hubctl up` does
+    made = hub("audit", "anchor", "-o", "json")
+    assert made.exit_code == 0, made.stderr
+    store = hub_env / "audit-anchors.jsonl"  # the README tour's path under HUB_HOME=.hub
+    assert json.loads(store.read_text())["last_id"] == json.loads(made.stdout)["last_id"]
+    assert hub("audit", "verify", "--anchors", str(store)).exit_code == 0
+
+
+def test_the_readme_tour_says_what_groups_show_prints(hub: Run) -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    [line] = [line for line in readme.splitlines() if line.startswith("hubctl groups show ")]
+    command, comment = line.split("#", 1)
+    shown = hub(*command.split()[1:])
+    assert shown.exit_code == 0 and "XNYS" in shown.stdout and "XNYS" in comment
+    assert "@after_close" not in comment  # the tour promised a schedule the command never shows
+    assert "hubctl audit verify --anchors .hub/audit-anchors.jsonl" in readme  # HUB_HOME is .hub
+
+
+def test_revert_requires_a_reason_shows_the_change_and_asks(
+    hub: Run, default_config: Engine
+) -> None:
+    """Issue 22 item 13: the tour's `audit revert 42` deleted a ticker without a reason or a word."""
+    entry_id = set_batch(hub, 750)
+    before = snapshot(default_config)
+    unexplained = hub("audit", "revert", str(entry_id), "--yes")
+    assert unexplained.exit_code == 1 and unexplained.stderr == "Error: reason: say why (-m)\n"
+    declined = hub("audit", "revert", str(entry_id), "-m", "too big", input="n\n")
+    assert declined.exit_code == 1 and "would update job" in declined.stdout
+    assert "batch_size: 750 -> 500" in declined.stdout
+    assert snapshot(default_config) == before  # the preview rolled back, the answer was no
+    confirmed = hub("audit", "revert", str(entry_id), "-m", "too big", input="y\n")
+    assert confirmed.exit_code == 0 and job_value(default_config, "batch_size") == 500
+    assert audit_rows(default_config)[-1]["reason"] == f"revert of audit entry {entry_id}: too big"
+
+
+LAST_HOUR_OF_9999_IN_NEW_YORK = "9999-12-31T23:00-05:00"  # year 10000 in UTC
+
+
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (["config", "list", "--at", LAST_HOUR_OF_9999_IN_NEW_YORK], "at"),
+        (["audit", "diff", "0m", LAST_HOUR_OF_9999_IN_NEW_YORK], "to"),
+        (["audit", "log", "--since", LAST_HOUR_OF_9999_IN_NEW_YORK], "since"),
+        (["schedule", "add", "--at", LAST_HOUR_OF_9999_IN_NEW_YORK, "groups", "disable", "lse",
+          "-m", "far"], "at"),
+    ],
+)  # fmt: skip
+def test_a_time_past_year_9999_in_utc_is_one_error_line(
+    hub: Run, args: list[str], option: str
+) -> None:
+    """Issue 22 item 14: `--at` in year 10000 printed `ValueError: year 10000 is out of range`."""
+    result = hub(*args)
+    assert (result.exit_code, result.stderr) == (
+        1,
+        f"Error: {option}: must be before year 10000 (UTC)\n",
+    )
+
+
+@pytest.mark.parametrize("command", [["anchor"], ["verify"], ["verify", "--incremental"]])
+def test_an_anchor_path_under_a_file_is_one_error_line(
+    hub: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: list[str]
+) -> None:
+    """Issue 22 item 14: it printed a raw NotADirectoryError."""
+    monkeypatch.setenv("HUB_AUDIT_KEY", "an anchor key kept far from the database")
+    get_settings.cache_clear()
+    (tmp_path / "a-file").write_text("")
+    under = tmp_path / "a-file" / "anchors"
+    result = hub("audit", *command, "--anchors", str(under))
+    assert result.exit_code == 1
+    assert result.stderr == f"Error: --anchors: {under / 'audit-anchors.jsonl'}: Not a directory\n"

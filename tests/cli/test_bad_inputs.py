@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import Engine
 
-from tests.cli.conftest import Run, audit_rows, snapshot
+from tests.support.cli import Run, audit_rows, snapshot
 
 DAG, JOB = "data_collection_equities", "us_markets"
 SET = ("config", "set", DAG, JOB)
@@ -85,7 +85,7 @@ BAD_INPUTS = [
     ("bad --since", ["audit", "log", "--since", "last tuesday"], "since"),
     ("unknown audit table", ["audit", "log", "--table", "users"], "table"),
     ("unknown audit group", ["audit", "log", "--group", "mars"], "group"),
-    ("revert a missing entry", ["audit", "revert", "99999"], "id"),
+    ("revert a missing entry", ["audit", "revert", "99999", "-m", "x", "--yes"], "id"),
     ("plan without a file", ["plan"], "file"),
     (
         "batch size past the column",

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import getpass
-import json
 import os
-import subprocess
-import sys
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
+import typer
 from sqlalchemy.engine import Engine
 
 from hubctl import __version__
-from hubctl.cli import describe_unexpected
-from tests.cli.conftest import Run, audit_rows
+from hubctl.cli import app, describe_unexpected
+from tests.support.cli import Run, audit_rows, heavy_modules_loaded_by
 
 DAG, JOB = "data_collection_equities", "us_markets"
 
@@ -67,43 +67,41 @@ def test_database_refusals_name_the_field(engine: Engine) -> None:
     assert "ck_dag_configuration_batch_size_positive" in message
 
 
-# What read commands must not import: Airflow and pandas (seconds), SQLAlchemy and pydantic
-# (0.25 s together; docs/performance.md).
-HEAVY = ("airflow", "pandas", "numpy", "sqlalchemy", "pydantic")
-
-
-def _modules_loaded_by(args: list[str], env: dict[str, str]) -> list[str]:
-    script = (
-        "import sys, json\n"
-        "from hubctl.cli import main\n"
-        "try:\n"
-        f"    main({args!r})\n"
-        "except SystemExit:\n"
-        "    pass\n"
-        f"heavy = sorted({{m.split('.')[0] for m in sys.modules}} & set({HEAVY!r}))\n"
-        "print(json.dumps(heavy), file=sys.stderr)\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
-    return list(json.loads(done.stderr.strip().splitlines()[-1]))
-
-
 def test_read_commands_import_neither_airflow_nor_pandas_nor_sqlalchemy_nor_pydantic(
     hub: Run,
 ) -> None:
     env = dict(os.environ)
     for read in (["config", "list", "-o", "json"], ["groups", "show", "lse"], ["tickers", "list"]):
-        assert _modules_loaded_by(read, env) == [], read
-    assert _modules_loaded_by(["--help"], env) == []
+        assert heavy_modules_loaded_by(read, env) == [], read
+    assert heavy_modules_loaded_by(["--help"], env) == []
     # A write validates with pydantic, and reaches the database on the same psycopg2 path.
-    assert _modules_loaded_by(
+    assert heavy_modules_loaded_by(
         ["config", "set", "calculate_indicators", "all", "priority=4"], env
     ) == ["pydantic"]
     # A group's write asks exchange_calendars (and pandas) only about a calendar named by hand.
-    assert _modules_loaded_by(["groups", "set", "lse", "priority=4"], env) == ["pydantic"]
+    assert heavy_modules_loaded_by(["groups", "set", "lse", "priority=4"], env) == ["pydantic"]
+
+
+def _every_command(group: typer.Typer, path: tuple[str, ...] = ("hubctl",)) -> Iterator[Any]:
+    for command in group.registered_commands:
+        yield (*path, command.name or command.callback.__name__), command  # type: ignore[union-attr]
+    for sub in group.registered_groups:
+        assert sub.typer_instance is not None
+        yield from _every_command(sub.typer_instance, (*path, sub.name or ""))
+
+
+def test_help_paragraphs_are_not_hard_wrapped(run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 22 item 14: rich re-wrapped a docstring's hard-wrapped lines into ragged ones."""
+    commands = list(_every_command(app))
+    assert len(commands) > 40
+    for path, command in commands:
+        for paragraph in (command.help or "").split("\n\n"):
+            lines = paragraph.splitlines()
+            assert all(line.startswith("Example") for line in lines[1:]), (path, paragraph)
+    monkeypatch.setenv("COLUMNS", "300")  # wide enough for a paragraph on one line
+    shards = run("dags", "shards", "--help").stdout
+    joined = (
+        "Point Airflow's dags_folder at it (`hubctl up` does this itself when HUB_DAG_SHARDS > 1)"
+        " and run the listener with the same HUB_DAG_SHARDS. Unchanged files"
+    )
+    assert joined in shards

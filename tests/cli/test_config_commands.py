@@ -13,8 +13,8 @@ from hubctl.author import Author
 from hubctl.errors import ConflictError
 from hubctl.services import config
 from hubctl.services.rows import FieldChanges
-from tests.cli.conftest import Run, audit_rows, last_audit_id, snapshot
-from tests.databases import database_of
+from tests.support.cli import Run, audit_rows, last_audit_id, snapshot
+from tests.support.databases import database_of
 
 DAG, JOB = "data_collection_equities", "us_markets"
 

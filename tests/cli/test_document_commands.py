@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,8 +16,8 @@ from hubctl.author import Author
 from hubctl.errors import ConflictError
 from hubctl.services import documents
 from hubctl.settings import get_settings
-from tests.cli.conftest import Run, audit_rows, last_audit_id, snapshot
-from tests.databases import database_of
+from tests.support.cli import Run, audit_rows, last_audit_id, snapshot
+from tests.support.databases import database_of, scratch_database
 
 DAG, JOB = "data_collection_equities", "us_markets"
 
@@ -26,14 +25,8 @@ DAG, JOB = "data_collection_equities", "us_markets"
 @pytest.fixture
 def other_database(pg_server_url: URL, template_database: str) -> Iterator[str]:
     """A second fresh, migrated database (export from one, apply to the other)."""
-    name = f"hub_other_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(pg_server_url, poolclass=sa.NullPool, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"'))
-    yield pg_server_url.set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with scratch_database(pg_server_url, "hub_other", template_database) as url:
+        yield url
 
 
 def use_database(monkeypatch: pytest.MonkeyPatch, url: str) -> None:

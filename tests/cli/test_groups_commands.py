@@ -7,7 +7,8 @@ import json
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from tests.cli.conftest import Run, audit_rows, snapshot
+from tests.support.cli import Run, audit_rows, snapshot
+from tests.support.configuration import ADD_TSE
 
 
 def group_row(engine: Engine, name: str) -> dict[str, object] | None:
@@ -97,20 +98,7 @@ def test_remove_refuses_a_group_in_use_and_removes_an_unused_one(
 ) -> None:
     refused = hub("groups", "remove", "lse")
     assert refused.exit_code == 1 and "data_collection_equities/lse" in refused.stderr
-    assert (
-        hub(
-            "groups",
-            "add",
-            "tse",
-            "--exchange",
-            "TSE",
-            "--timezone",
-            "Asia/Tokyo",
-            "--calendar",
-            "XTKS",
-        ).exit_code
-        == 0
-    )
+    assert hub(*ADD_TSE, "--calendar", "XTKS").exit_code == 0
     result = hub("groups", "remove", "tse", "-m", "not needed")
     assert result.exit_code == 0 and "removed exchange group tse" in result.stdout
     assert group_row(default_config, "tse") is None
@@ -134,8 +122,7 @@ def test_the_calendar_is_derived_from_the_exchanges_or_named(
     paris = ("groups", "add", "paris", "--exchange", "EURONEXT", "--timezone", "Europe/Paris")
     assert hub(*paris, "--calendar", "XPAR").exit_code == 0
     assert group_row(default_config, "paris")["calendar"] == "XPAR"  # type: ignore[index]
-    tse = ("groups", "add", "tse", "--exchange", "TSE", "--timezone", "Asia/Tokyo")
-    assert hub(*tse, "--calendar", "weekday").exit_code == 0
+    assert hub(*ADD_TSE, "--calendar", "weekday").exit_code == 0
     assert group_row(default_config, "tse")["calendar"] == "weekday"  # type: ignore[index]
     assert hub("groups", "set", "lse", "calendar=weekday").exit_code == 0
     assert group_row(default_config, "lse")["calendar"] == "weekday"  # type: ignore[index]
@@ -159,7 +146,7 @@ def test_a_calendar_that_is_ambiguous_or_unknown_is_refused_and_nothing_is_writt
         "Error: calendar: exchanges EURONEXT have no single known calendar; set calendar= to one"
         " of XAMS, XBRU, XLIS, XPAR, or to weekday (Monday to Friday, no holidays)"
     )
-    unknown = hub("groups", "add", "tse", "--exchange", "TSE", "--timezone", "Asia/Tokyo")
+    unknown = hub(*ADD_TSE)
     assert unknown.exit_code == 1 and "calendar=" in unknown.stderr and "weekday" in unknown.stderr
     mixed = hub("groups", "set", "lse", "exchanges=LSE,NYSE")  # XLON followed LSE: now none
     assert mixed.exit_code == 1 and "no single known calendar" in mixed.stderr

@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 
 from hubctl.db import Database
 from hubctl.services import history
-from tests.cli.conftest import Run, last_audit_id
+from tests.support.cli import Run, last_audit_id
 
 DAG, JOB = "data_collection_equities", "lse"
 CONTROL_TABLES = ("exchange_groups", "dag_configuration", "tickers")
@@ -70,7 +70,7 @@ def ok(hub: Run, *args: str) -> Callable[[], None]:
 
 
 def revert_last(hub: Run, engine: Engine) -> Callable[[], None]:
-    return lambda: ok(hub, "audit", "revert", str(last_audit_id(engine)))()
+    return lambda: ok(hub, "audit", "revert", str(last_audit_id(engine)), "-m", "undo", "--yes")()
 
 
 def changes(hub: Run, engine: Engine, tmp_path: Path) -> list[Callable[[], None]]:

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from hubctl.services import health
-from tests.cli.conftest import Run
+from tests.support.cli import Run
 
 FIX = "start `hubctl listen` beside Airflow"
 

@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine, make_url
 from hubctl import migrations
 from hubctl.settings import get_settings
 from hubctl.specs import load_specs
-from tests.cli.conftest import Run
+from tests.support.cli import Run
 
 
 def store_price(engine: Engine, ticker: str, exchange: str, trade_date: dt.date) -> None:

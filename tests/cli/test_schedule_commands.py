@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from tests.cli.conftest import Run, snapshot
+from tests.support.cli import Run, snapshot
 
 LATER, LATER_STILL = "2099-12-29T07:00Z", "2099-12-30T07:00:00+01:00"
 

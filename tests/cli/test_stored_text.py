@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hubctl.cli.output import OutputFormat, render, visible
-from tests.cli.conftest import Run
+from tests.support.cli import Run
 
 DAG, JOB = "data_collection_equities", "lse"
 ACTOR = "[/]"

@@ -8,7 +8,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from tests.cli.conftest import Run, audit_rows, last_audit_id, snapshot
+from tests.support.cli import Run, audit_rows, last_audit_id, snapshot
 
 
 def tickers(engine: Engine) -> dict[str, dict[str, object]]:

@@ -16,9 +16,9 @@ from sqlalchemy.engine import Engine
 
 from hubctl.settings import get_settings
 from hubctl.specs import load_specs
-from tests.cli.conftest import Run, snapshot
-from tests.generator.conftest import DEFAULT_DAG_IDS
-from tests.silent_endpoint import SilentEndpoint, silent_endpoint
+from tests.support.cli import Run, snapshot
+from tests.support.configuration import DEFAULT_DAG_IDS
+from tests.support.silent_endpoint import SilentEndpoint, silent_endpoint
 
 DAG, JOB = "data_collection_equities", "us_markets"
 # Airflow kills a parse after dagbag_import_timeout (30 s): the bound must sit well inside it.

@@ -26,6 +26,9 @@ from tests.e2e.test_stack import (
     wait_for,
 )
 
+# Real Airflow stacks: two of them, one per clock.
+pytestmark = pytest.mark.e2e
+
 LIBFAKETIME = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1")
 US, LSE = "data_collection_equities__us_markets", "data_collection_equities__lse"
 # The scheduler's clock -> the next run Airflow must show, per DAG.

@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 
 from hubctl.cli import app
 from hubctl.settings import get_settings
-from tests.cli.test_cli_basics import _modules_loaded_by
-from tests.generator.conftest import CLOSED_PORT_URL, DEFAULT_DAG_IDS, execute
+from tests.support.cli import heavy_modules_loaded_by
+from tests.support.configuration import CLOSED_PORT_URL, DEFAULT_DAG_IDS, execute
 
 
 def _list_json() -> list[dict[str, object]]:
@@ -23,12 +23,12 @@ def _list_json() -> list[dict[str, object]]:
     return list(json.loads(result.stdout))
 
 
-def test_dags_list_does_not_import_airflow(hub: Engine, hub_env: Path) -> None:
-    loaded = _modules_loaded_by(["dags", "list", "-o", "json"], dict(os.environ))
+def test_dags_list_does_not_import_airflow(configured_hub: Engine, hub_env: Path) -> None:
+    loaded = heavy_modules_loaded_by(["dags", "list", "-o", "json"], dict(os.environ))
     assert not {"airflow", "pandas", "numpy"} & set(loaded), loaded
 
 
-def test_dags_list_shows_what_would_be_built(hub: Engine, hub_env: Path) -> None:
+def test_dags_list_shows_what_would_be_built(configured_hub: Engine, hub_env: Path) -> None:
     listed = _list_json()
     assert {row["dag_id"] for row in listed} == DEFAULT_DAG_IDS
     lse = next(row for row in listed if row["dag_id"] == "data_collection_equities__lse")
@@ -43,7 +43,7 @@ def test_dags_list_shows_what_would_be_built(hub: Engine, hub_env: Path) -> None
 
 
 def test_dags_list_falls_back_to_the_snapshot_when_the_database_is_down(
-    hub: Engine, hub_env: Path, monkeypatch: pytest.MonkeyPatch
+    configured_hub: Engine, hub_env: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from hubctl.specs import load_specs
 
@@ -54,7 +54,7 @@ def test_dags_list_falls_back_to_the_snapshot_when_the_database_is_down(
     assert {row["source"] for row in listed} == {"snapshot"}
 
 
-def test_dags_list_table(hub: Engine, hub_env: Path) -> None:
+def test_dags_list_table(configured_hub: Engine, hub_env: Path) -> None:
     result = CliRunner().invoke(app, ["dags", "list"])
     assert result.exit_code == 0, result.output
     for heading in ("dag_id", "schedule", "timezone", "version", "source"):
@@ -63,17 +63,19 @@ def test_dags_list_table(hub: Engine, hub_env: Path) -> None:
     assert "America/New_York" in result.stdout and "database" in result.stdout
 
 
-def test_dags_check_passes_for_the_default_configuration(hub: Engine, hub_env: Path) -> None:
+def test_dags_check_passes_for_the_default_configuration(
+    configured_hub: Engine, hub_env: Path
+) -> None:
     result = CliRunner().invoke(app, ["dags", "check"])
     assert result.exit_code == 0, result.output
     assert "11 DAG(s) built and serialised, 0 failed" in result.stdout
 
 
 def test_dags_check_reports_every_failing_row_and_exits_1(
-    hub: Engine, hub_env: Path, monkeypatch: pytest.MonkeyPatch
+    configured_hub: Engine, hub_env: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     execute(
-        hub,
+        configured_hub,
         "INSERT INTO hub.dag_configuration (dag_name, job_name) VALUES ('nope', 'x');"
         " ALTER TABLE hub.dag_configuration DROP CONSTRAINT ck_dag_configuration_params_object;"
         " UPDATE hub.dag_configuration SET params = '[1]' WHERE job_name = 'all'",

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import Engine
 
-from tests.cli.conftest import audit_rows, hubctl, snapshot
-from tests.generator.conftest import DEFAULT_DAG_IDS, execute
+from tests.support.cli import audit_rows, hubctl, snapshot
+from tests.support.configuration import DEFAULT_DAG_IDS, execute
 
 LSE_DAGS = {"data_collection_equities__lse", "historical_load_equities__lse"}
 
@@ -23,21 +23,25 @@ def test_default_configuration_builds_exactly_the_expected_dags(parse: Callable[
 
 
 def test_disabling_a_group_removes_exactly_its_dags_and_enabling_restores_them(
-    hub: Engine, parse: Callable[[], Any]
+    configured_hub: Engine, parse: Callable[[], Any]
 ) -> None:
-    execute(hub, "UPDATE hub.exchange_groups SET enabled = false WHERE group_name = 'lse'")
+    execute(
+        configured_hub, "UPDATE hub.exchange_groups SET enabled = false WHERE group_name = 'lse'"
+    )
     assert set(parse().dag_ids) == DEFAULT_DAG_IDS - LSE_DAGS
-    execute(hub, "UPDATE hub.exchange_groups SET enabled = true WHERE group_name = 'lse'")
+    execute(
+        configured_hub, "UPDATE hub.exchange_groups SET enabled = true WHERE group_name = 'lse'"
+    )
     assert set(parse().dag_ids) == DEFAULT_DAG_IDS
 
 
 def test_disabling_one_job_removes_exactly_one_dag_and_enabling_restores_it(
-    hub: Engine, parse: Callable[[], Any]
+    configured_hub: Engine, parse: Callable[[], Any]
 ) -> None:
     job = "dag_name = 'historical_load_equities' AND job_name = 'us_markets'"
-    execute(hub, f"UPDATE hub.dag_configuration SET enabled = false WHERE {job}")
+    execute(configured_hub, f"UPDATE hub.dag_configuration SET enabled = false WHERE {job}")
     assert set(parse().dag_ids) == DEFAULT_DAG_IDS - {"historical_load_equities__us_markets"}
-    execute(hub, f"UPDATE hub.dag_configuration SET enabled = true WHERE {job}")
+    execute(configured_hub, f"UPDATE hub.dag_configuration SET enabled = true WHERE {job}")
     assert set(parse().dag_ids) == DEFAULT_DAG_IDS
 
 
@@ -73,13 +77,13 @@ def test_no_database_and_no_snapshot_is_one_clear_import_error(
 
 
 def test_a_row_that_bypassed_validation_costs_only_its_own_dag(
-    hub: Engine,
+    configured_hub: Engine,
     parse: Callable[[], Any],
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     execute(
-        hub,
+        configured_hub,
         "ALTER TABLE hub.dag_configuration DROP CONSTRAINT ck_dag_configuration_schedule_valid;"
         " UPDATE hub.dag_configuration SET schedule = '61 25 * * *'"
         " WHERE dag_name = 'data_collection_equities' AND job_name = 'lse'",
@@ -98,9 +102,12 @@ def test_a_row_that_bypassed_validation_costs_only_its_own_dag(
 
 
 def test_an_unknown_pipeline_is_skipped_with_its_reason(
-    hub: Engine, parse: Callable[[], Any], caplog: pytest.LogCaptureFixture
+    configured_hub: Engine, parse: Callable[[], Any], caplog: pytest.LogCaptureFixture
 ) -> None:
-    execute(hub, "INSERT INTO hub.dag_configuration (dag_name, job_name) VALUES ('nope', 'x')")
+    execute(
+        configured_hub,
+        "INSERT INTO hub.dag_configuration (dag_name, job_name) VALUES ('nope', 'x')",
+    )
     caplog.set_level(logging.ERROR, logger="hubctl")
     assert set(parse().dag_ids) == DEFAULT_DAG_IDS
     assert any(
@@ -130,12 +137,12 @@ def test_a_builder_that_raises_costs_only_its_own_dag(
 
 
 def test_a_worker_parse_reads_and_builds_only_its_dag(
-    hub: Engine, parse: Callable[[], Any], monkeypatch: pytest.MonkeyPatch
+    configured_hub: Engine, parse: Callable[[], Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from hubctl import dag_builder, specs
 
     execute(
-        hub,
+        configured_hub,
         "INSERT INTO hub.dag_configuration (dag_name, job_name)"
         " SELECT 'calculate_indicators', 'extra_' || n FROM generate_series(1, 300) AS n",
     )
@@ -165,7 +172,9 @@ def test_a_worker_parse_reads_and_builds_only_its_dag(
     assert built == ["data_collection_equities__lse"]
 
 
-def test_the_knobs_land_on_every_task(hub: Engine, parse: Callable[[], Any]) -> None:
+def test_the_knobs_land_on_every_task(
+    configured_hub: Engine, parse: Callable[[], Any], kubernetes_executor: str
+) -> None:
     import datetime as dt
 
     from airflow.serialization.serialized_objects import DagSerialization
@@ -173,7 +182,7 @@ def test_the_knobs_land_on_every_task(hub: Engine, parse: Callable[[], Any]) -> 
     from hubctl.memory_limit import MemoryLimit
 
     execute(
-        hub,
+        configured_hub,
         "UPDATE hub.dag_configuration SET max_retries = 7, retry_delay_minutes = 2,"
         " timeout_seconds = 900, priority = 9, max_active_tasks = 4, cpu_request = '250m',"
         " cpu_limit = '1', memory_request = '256Mi', memory_limit = '512Mi',"
@@ -213,14 +222,16 @@ def test_the_knobs_land_on_every_task(hub: Engine, parse: Callable[[], Any]) -> 
     assert DagSerialization.to_dict(dag)["dag"]["dag_id"] == dag.dag_id
 
 
-def test_the_queue_knob_routes_every_task_of_its_job(hub: Engine, parse: Callable[[], Any]) -> None:
+def test_the_queue_knob_routes_every_task_of_its_job(
+    configured_hub: Engine, parse: Callable[[], Any]
+) -> None:
     """The knob added through the table's description alone: CLI, audit, DAG, refusal."""
     lse, us = "data_collection_equities__lse", "data_collection_equities__us_markets"
     args = ("config", "set", "data_collection_equities", "lse")
     result = hubctl(*args, "queue=eu_workers", "-m", "route to the EU workers")
     assert result.exit_code == 0, result.output
     assert "queue: null -> eu_workers" in result.stdout
-    entry = audit_rows(hub)[-1]
+    entry = audit_rows(configured_hub)[-1]
     assert entry["changed_fields"] == {"queue": {"old": None, "new": "eu_workers"}}
     assert (entry["via"], entry["reason"]) == ("hubctl", "route to the EU workers")
 
@@ -229,10 +240,10 @@ def test_the_queue_knob_routes_every_task_of_its_job(hub: Engine, parse: Callabl
     assert "eu_workers" not in {task.queue for task in dags[us].tasks}
     assert "| queue | eu_workers |" in dags[lse].doc_md
 
-    before = snapshot(hub)
+    before = snapshot(configured_hub)
     refused = hubctl(*args, "queue=EU workers")
     assert refused.exit_code == 1 and refused.stderr.startswith("Error: queue: String should")
-    assert snapshot(hub) == before
+    assert snapshot(configured_hub) == before
 
     assert hubctl(*args, "queue=null").exit_code == 0
     assert "eu_workers" not in {task.queue for task in parse().dags[lse].tasks}

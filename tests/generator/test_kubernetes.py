@@ -3,7 +3,9 @@
 The KubernetesExecutor builds each worker pod with ``PodGenerator.construct_pod``: the pod
 template, then its own pod, then the task's ``executor_config["pod_override"]``. These tests run
 that same function on our generated tasks, after Airflow's DAG serialisation round trip (what the
-scheduler holds), and check the ``base`` container's resources.
+scheduler holds), and check the ``base`` container's resources. They run with a Kubernetes
+executor configured (``kubernetes_executor``): only then does the generator build pod overrides.
+Without one, no parse imports the kubernetes client.
 """
 
 from __future__ import annotations
@@ -16,14 +18,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from kubernetes.client import models as k8s
 from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
 from hubctl.cli import app
+from hubctl.dag_builder import kubernetes_executor_configured
 from hubctl.paths import DAGS_FOLDER
 from hubctl.settings import get_settings
-from tests.generator.conftest import DEFAULT_DAG_IDS
+from tests.support.configuration import DEFAULT_DAG_IDS
 
 POD_TEMPLATE = Path(__file__).parents[2] / "deploy" / "kubernetes" / "pod-template.yaml"
 LSE = "data_collection_equities__lse"
@@ -64,7 +68,9 @@ def _base_resources(pod: k8s.V1Pod) -> dict[str, Any]:
     return {"requests": base.resources.requests, "limits": base.resources.limits}
 
 
-def test_executor_config_survives_the_serialisation_round_trip(parse: Callable[[], Any]) -> None:
+def test_executor_config_survives_the_serialisation_round_trip(
+    parse: Callable[[], Any], kubernetes_executor: str
+) -> None:
     dag = _scheduler_copy(parse().dags[LSE])
     for task in dag.tasks:
         pod = task.executor_config["pod_override"]
@@ -73,7 +79,7 @@ def test_executor_config_survives_the_serialisation_round_trip(parse: Callable[[
 
 
 def test_the_executors_worker_pod_has_exactly_the_configured_resources(
-    parse: Callable[[], Any],
+    parse: Callable[[], Any], kubernetes_executor: str
 ) -> None:
     dag = _scheduler_copy(parse().dags[LSE])
     template = _base_resources(_worker_pod_from_template_only())
@@ -93,7 +99,7 @@ def _worker_pod_from_template_only() -> k8s.V1Pod:
 
 
 def test_config_set_cpu_limit_changes_the_worker_pod_on_the_next_parse(
-    hub: Engine, parse: Callable[[], Any]
+    configured_hub: Engine, parse: Callable[[], Any], kubernetes_executor: str
 ) -> None:
     change = ["config", "set", "data_collection_equities", "lse", "cpu_limit=3000m"]
     result = CliRunner().invoke(app, [*change, "-m", "bigger pods for lse", "--actor", "ops"])
@@ -106,29 +112,74 @@ def test_config_set_cpu_limit_changes_the_worker_pod_on_the_next_parse(
         }
 
 
-def test_a_plain_install_without_the_kubernetes_client_still_parses(hub: Engine) -> None:
-    """Absence simulated the Python way: a None entry in sys.modules makes the import fail.
+@pytest.mark.parametrize(
+    ("executors", "kubernetes"),
+    [
+        ("LocalExecutor", False),
+        ("CeleryExecutor", False),
+        ("KubernetesExecutor", True),
+        ("CeleryExecutor, KubernetesExecutor", True),
+        (
+            "k8s:airflow.providers.cncf.kubernetes.executors.kubernetes_executor.KubernetesExecutor",
+            True,
+        ),
+        ("LocalExecutor;team_a=KubernetesExecutor", True),
+    ],
+)
+def test_a_kubernetes_executor_is_recognised_in_every_form_airflow_accepts(
+    monkeypatch: pytest.MonkeyPatch, executors: str, kubernetes: bool
+) -> None:
+    monkeypatch.setenv("AIRFLOW__CORE__EXECUTOR", executors)
+    kubernetes_executor_configured.cache_clear()
+    try:
+        assert kubernetes_executor_configured() is kubernetes
+    finally:
+        kubernetes_executor_configured.cache_clear()
 
-    The kubernetes client is what the generator imports; without it the provider cannot work
-    either, so hiding the client is a plain install as far as the DAG file can tell.
+
+def _parse_in_fresh_process(executors: str, hide_kubernetes: bool) -> list[str]:
+    """Parse the DAG folder in a fresh interpreter under ``executors``; the output lines.
+
+    Absence of the kubernetes client is simulated the Python way: a None entry in sys.modules
+    makes the import fail.
     """
     script = textwrap.dedent(
         f"""
         import sys
-        for name in ("kubernetes", "kubernetes.client", "kubernetes.client.models"):
-            sys.modules[name] = None
+        if {hide_kubernetes!r}:
+            for name in ("kubernetes", "kubernetes.client", "kubernetes.client.models"):
+                sys.modules[name] = None
         from airflow.dag_processing.dagbag import DagBag
         bag = DagBag(dag_folder={str(DAGS_FOLDER)!r})
         assert not bag.import_errors, bag.import_errors
-        pod = bag.dags[{LSE!r}].tasks[0].executor_config["pod_override"]
-        print("PARSED", len(bag.dags), type(pod).__name__, pod["spec"]["containers"][0]["resources"])
+        configs = {{repr(task.executor_config) for dag in bag.dags.values() for task in dag.tasks}}
+        loaded = sorted(name for name in sys.modules if name.split(".")[0] == "kubernetes")
+        print("PARSED", len(bag.dags), sorted(configs), loaded)
         """
     )
     get_settings.cache_clear()
-    done = subprocess.run(
-        [sys.executable, "-c", script], env=dict(os.environ), capture_output=True, text=True
-    )
+    env = {**os.environ, "AIRFLOW__CORE__EXECUTOR": executors}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-3000:]
-    [parsed] = [line for line in done.stdout.splitlines() if line.startswith("PARSED")]
-    assert parsed.split(" ", 3)[1:3] == [str(len(DEFAULT_DAG_IDS)), "dict"]
-    assert "'limits': {'cpu': '2000m', 'memory': '2Gi'}" in parsed
+    return done.stdout.splitlines() + done.stderr.splitlines()
+
+
+def test_without_a_kubernetes_executor_the_parse_imports_no_kubernetes_client(
+    configured_hub: Engine,
+) -> None:
+    """What a worker pays at every task start: the client took ~0.3 s to import."""
+    lines = _parse_in_fresh_process("LocalExecutor,CeleryExecutor", hide_kubernetes=False)
+    [parsed] = [line for line in lines if line.startswith("PARSED")]
+    assert parsed == f"PARSED {len(DEFAULT_DAG_IDS)} ['{{}}'] []"
+
+
+def test_a_kubernetes_executor_without_the_client_names_the_missing_extra(
+    configured_hub: Engine,
+) -> None:
+    """A pod override the executor could not use is never built: each DAG is refused, saying why."""
+    lines = _parse_in_fresh_process("KubernetesExecutor", hide_kubernetes=True)
+    [parsed] = [line for line in lines if line.startswith("PARSED")]
+    assert parsed.startswith("PARSED 0 ")
+    refused = [line for line in lines if "skipping DAG" in line]
+    assert len(refused) == len(DEFAULT_DAG_IDS)
+    assert all("pip install 'airflow-hub[kubernetes]'" in line for line in refused)

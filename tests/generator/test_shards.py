@@ -25,8 +25,8 @@ from hubctl.shards import (
     shard_of_group,
     write_shard_files,
 )
-from tests.cli.conftest import hubctl
-from tests.generator.conftest import CLOSED_PORT_URL, DEFAULT_DAG_IDS, execute
+from tests.support.cli import hubctl
+from tests.support.configuration import CLOSED_PORT_URL, DEFAULT_DAG_IDS, execute
 
 SHARDS = 7
 
@@ -67,11 +67,11 @@ def dag_ids_by_shard(database: Database, count: int) -> dict[int, set[str]]:
 
 
 def test_sql_and_python_put_each_group_in_the_same_shard_and_a_new_group_moves_nothing(
-    hub: Engine, database: Database
+    configured_hub: Engine, database: Database
 ) -> None:
     with database.connect() as conn:
         defaults = len(read_enabled_jobs(conn, statement_timeout_ms=5000))
-    add_groups(hub, 60, 5)
+    add_groups(configured_hub, 60, 5)
     before = dag_ids_by_shard(database, SHARDS)
     with database.connect() as conn:
         every = read_enabled_jobs(conn, statement_timeout_ms=5000)
@@ -82,7 +82,7 @@ def test_sql_and_python_put_each_group_in_the_same_shard_and_a_new_group_moves_n
     assert "calculate_indicators__all" in before[0]  # a job without a group: shard 0
     assert sum(1 for ids in before.values() if ids) >= SHARDS - 1  # 64 groups spread out
 
-    add_groups(hub, 3, 2, prefix="fresh")
+    add_groups(configured_hub, 3, 2, prefix="fresh")
     after = dag_ids_by_shard(database, SHARDS)
     for index in range(SHARDS):
         assert before[index] <= after[index]
@@ -114,14 +114,14 @@ def test_entry_files_are_thin_and_rewriting_keeps_unchanged_ones(tmp_path: Path)
 
 
 def test_each_unit_builds_its_groups_keeps_its_snapshot_and_the_worker_builds_one(
-    hub: Engine,
+    configured_hub: Engine,
     hub_env: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from airflow.dag_processing.dagbag import DagBag
 
-    expected = add_groups(hub, 12, 2) | DEFAULT_DAG_IDS
+    expected = add_groups(configured_hub, 12, 2) | DEFAULT_DAG_IDS
     files = write_shard_files(tmp_path / "dags", 3)
     bags = [DagBag(dag_folder=str(path)) for path in files]
     assert not any(bag.import_errors for bag in bags)
@@ -148,7 +148,7 @@ def test_each_unit_builds_its_groups_keeps_its_snapshot_and_the_worker_builds_on
 
 
 def test_doctor_and_dags_check_warn_when_a_unit_nears_the_import_timeout(
-    hub: Engine, parse: Callable[[], Any], monkeypatch: pytest.MonkeyPatch
+    configured_hub: Engine, parse: Callable[[], Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from hubctl.dag_builder import generate_dags
 
@@ -171,7 +171,7 @@ def test_doctor_and_dags_check_warn_when_a_unit_nears_the_import_timeout(
 
 
 def test_every_audited_change_is_announced_with_the_groups_it_affects(
-    hub: Engine, db_url: str, database: Database
+    configured_hub: Engine, db_url: str, database: Database
 ) -> None:
     from hubctl.db import connection_arguments
 

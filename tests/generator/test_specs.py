@@ -28,17 +28,19 @@ from hubctl.specs import (
     validate_rows,
     write_snapshot,
 )
-from tests.databases import database_of
-from tests.generator.conftest import DEFAULT_DAG_IDS, execute
+from tests.support.configuration import DEFAULT_DAG_IDS, execute
+from tests.support.databases import database_of
 
 
 @pytest.fixture
-def rows(hub: Engine) -> list[dict[str, Any]]:
-    return read(hub, statement_timeout_ms=5000)
+def rows(configured_hub: Engine) -> list[dict[str, Any]]:
+    return read(configured_hub, statement_timeout_ms=5000)
 
 
-def read(hub: Engine, *, statement_timeout_ms: int) -> list[dict[str, Any]]:
-    with database_of(hub).transaction() as conn:  # read-write: the read itself must refuse writes
+def read(configured_hub: Engine, *, statement_timeout_ms: int) -> list[dict[str, Any]]:
+    with database_of(
+        configured_hub
+    ).transaction() as conn:  # read-write: the read itself must refuse writes
         return read_enabled_jobs(conn, statement_timeout_ms=statement_timeout_ms)
 
 
@@ -111,24 +113,26 @@ def _row(rows: list[dict[str, Any]], dag_id: str) -> dict[str, Any]:
     return next(row for row in rows if f"{row['dag_name']}__{row['job_name']}" == dag_id)
 
 
-def test_the_read_is_read_only(hub: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_read_is_read_only(configured_hub: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(jobs, "_SELECT", "CREATE TABLE hub.sneaky (a int); --")
     with pytest.raises(psycopg2.Error, match="read-only transaction"):
-        read(hub, statement_timeout_ms=5000)
+        read(configured_hub, statement_timeout_ms=5000)
 
 
-def test_the_read_has_a_statement_timeout(hub: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_read_has_a_statement_timeout(
+    configured_hub: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(jobs, "_SELECT", "SELECT pg_sleep(5); --")
     with pytest.raises(DatabaseBusyError, match="cancelled SELECT at its statement timeout"):
-        read(hub, statement_timeout_ms=100)
+        read(configured_hub, statement_timeout_ms=100)
 
 
 def test_the_generator_reads_with_the_least_privileged_role(
-    hub: Engine, db_url: str, monkeypatch: pytest.MonkeyPatch
+    configured_hub: Engine, db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """With HUB_READER_DATABASE_URL (a hub_reader login) the generator needs nothing else."""
     login = f"generator_{os.getpid()}"
-    execute(hub, f"CREATE ROLE {login} LOGIN IN ROLE hub_reader")
+    execute(configured_hub, f"CREATE ROLE {login} LOGIN IN ROLE hub_reader")
     try:
         reader_url = sa.make_url(db_url).set(username=login)
         monkeypatch.setenv("HUB_READER_DATABASE_URL", reader_url.render_as_string(False))
@@ -138,7 +142,7 @@ def test_the_generator_reads_with_the_least_privileged_role(
         assert loaded.source == "database"
         assert {spec.dag_id for spec in loaded.specs} == DEFAULT_DAG_IDS
     finally:
-        execute(hub, f"DROP OWNED BY {login}; DROP ROLE {login}")
+        execute(configured_hub, f"DROP OWNED BY {login}; DROP ROLE {login}")
 
 
 def test_the_snapshot_is_rewritten_only_when_the_specs_change(
@@ -161,7 +165,7 @@ def test_the_snapshot_is_rewritten_only_when_the_specs_change(
 
 
 def test_database_down_uses_the_snapshot_and_says_how_old_it_is(
-    hub: Engine,
+    configured_hub: Engine,
     hub_env: Path,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
@@ -192,7 +196,7 @@ def test_a_corrupt_snapshot_is_ignored_with_a_clear_log_line(
     assert any("ignoring the configuration snapshot" in r.getMessage() for r in caplog.records)
 
 
-def test_a_worker_parse_never_writes_the_snapshot(hub: Engine, hub_env: Path) -> None:
+def test_a_worker_parse_never_writes_the_snapshot(configured_hub: Engine, hub_env: Path) -> None:
     load_specs(dag_id="calculate_indicators__all")
     assert not get_settings().resolved_snapshot_path.exists()
 
@@ -210,9 +214,13 @@ def test_snapshot_entries_are_validated_one_by_one(hub_env: Path, database_down:
     assert [failure.dag_id for failure in loaded.rejected] == ["calculate_indicators__broken"]
 
 
-def test_live_spec_is_the_row_as_it_is_now(hub: Engine, hub_env: Path) -> None:
-    execute(hub, "UPDATE hub.dag_configuration SET batch_size = 42 WHERE job_name = 'all'")
+def test_live_spec_is_the_row_as_it_is_now(configured_hub: Engine, hub_env: Path) -> None:
+    execute(
+        configured_hub, "UPDATE hub.dag_configuration SET batch_size = 42 WHERE job_name = 'all'"
+    )
     assert live_spec("calculate_indicators", "all").batch_size == 42
-    execute(hub, "UPDATE hub.dag_configuration SET enabled = false WHERE job_name = 'all'")
+    execute(
+        configured_hub, "UPDATE hub.dag_configuration SET enabled = false WHERE job_name = 'all'"
+    )
     with pytest.raises(NotFoundError):
         live_spec("calculate_indicators", "all")

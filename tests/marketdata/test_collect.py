@@ -12,7 +12,7 @@ from sqlalchemy import Engine, text
 
 from hubctl.marketdata import collect
 from hubctl.marketdata.sources import FetchResult, SampleSource
-from tests.marketdata.helpers import assert_sample_rows, stored_prices
+from tests.support.marketdata import assert_sample_rows, stored_prices
 
 TICKERS = [["AAPL", "NASDAQ"], ["MSFT", "NASDAQ"], ["JPM", "NYSE"]]
 FRIDAY = date(2024, 3, 15)

@@ -118,9 +118,11 @@ def test_windows_outside_the_series() -> None:
 def test_five_hundred_tickers_by_ten_years_is_fast() -> None:
     tickers = [f"S{i:03d}" for i in range(500)]
 
-    started = time.perf_counter()
+    # CPU time of this process: what the source costs, not what a loaded machine lends it (the
+    # tests run on two workers beside other work).
+    started = time.process_time()
     result = SampleSource().fetch_prices(tickers, date(2015, 1, 1), date(2024, 12, 31))
-    elapsed = time.perf_counter() - started
+    elapsed = time.process_time() - started
 
     assert len(result.frames) == 500
     assert sum(len(frame) for frame in result.frames.values()) == 500 * 2609

@@ -13,7 +13,7 @@ from sqlalchemy import Connection, Engine, text
 from hubctl.marketdata import storage
 from hubctl.marketdata.analytics import indicator_rows
 from hubctl.marketdata.sources import SampleSource
-from tests.marketdata.helpers import assert_sample_rows, stored_prices
+from tests.support.marketdata import assert_sample_rows, stored_prices
 
 START, END = date(2024, 1, 1), date(2024, 3, 29)  # 65 business days
 

@@ -22,8 +22,8 @@ from sqlalchemy.engine import Engine
 from hubctl.marketdata import storage
 from hubctl.marketdata.collect import collect_batch
 from hubctl.pipelines.tasks import INDICATORS_DAG_ID, SYNTHETIC_TAG
-from tests.generator.conftest import execute
-from tests.marketdata.helpers import assert_sample_rows, stored_prices
+from tests.support.configuration import execute
+from tests.support.marketdata import assert_sample_rows, stored_prices
 
 pytestmark = pytest.mark.usefixtures("airflow_metadata_db")
 
@@ -80,9 +80,11 @@ def _triggered_conf(since: datetime) -> list[dict[str, Any]]:
 
 
 def test_collection_loads_every_ticker_with_the_live_config_and_reruns_idempotently(
-    hub: Engine, parse: Callable[[], Any]
+    configured_hub: Engine, parse: Callable[[], Any]
 ) -> None:
-    _set_job(hub, "data_collection_equities", "us_markets", "batch_size = 4")  # version 2
+    _set_job(
+        configured_hub, "data_collection_equities", "us_markets", "batch_size = 4"
+    )  # version 2
     dag = parse().dags[COLLECTION]
     assert SYNTHETIC_TAG in dag.tags and "Synthetic data" in (dag.doc_md or "")
     started = datetime.now(UTC)
@@ -90,7 +92,7 @@ def test_collection_loads_every_ticker_with_the_live_config_and_reruns_idempoten
     run, values = _test(dag, logical_date=FRIDAY_RUN)
 
     # lookback_days=5 from Friday the 15th: the bars of Monday the 11th to Friday the 15th
-    assert_sample_rows(hub, US_TICKERS, date(2024, 3, 11), date(2024, 3, 15))
+    assert_sample_rows(configured_hub, US_TICKERS, date(2024, 3, 11), date(2024, 3, 15))
     assert values["load_config"]["version"] == 2
     assert _mapped(run, "batches.collect") == 3  # 10 tickers in batches of 4
     report = values["publish.report"]
@@ -100,23 +102,25 @@ def test_collection_loads_every_ticker_with_the_live_config_and_reruns_idempoten
     assert report["label"].startswith("SYNTHETIC")
     assert [len(conf["security_ids"]) for conf in _triggered_conf(started)] == [10]
 
-    before = stored_prices(hub)
+    before = stored_prices(configured_hub)
     _, again = _test(dag, logical_date=FRIDAY_RUN)
 
-    pd.testing.assert_frame_equal(stored_prices(hub), before)  # values and loaded_at untouched
+    pd.testing.assert_frame_equal(
+        stored_prices(configured_hub), before
+    )  # values and loaded_at untouched
     assert again["publish.report"]["stages"]["upsert"] == {"securities": 0, "rows": 0}
     assert again["publish.report"]["security_ids"] == []
     assert len(_triggered_conf(started)) == 1  # nothing written, nothing to trigger
 
 
 def test_batch_size_from_the_configuration_sets_the_number_of_batches(
-    hub: Engine, parse: Callable[[], Any]
+    configured_hub: Engine, parse: Callable[[], Any]
 ) -> None:
     dag = parse().dags[COLLECTION]
     first, _ = _test(dag, logical_date=FRIDAY_RUN)
     assert _mapped(first, "batches.collect") == 1  # 10 tickers, batch_size 500
 
-    _set_job(hub, "data_collection_equities", "us_markets", "batch_size = 3")
+    _set_job(configured_hub, "data_collection_equities", "us_markets", "batch_size = 3")
     second, values = _test(dag, logical_date=FRIDAY_RUN)  # same DAG object: no re-parse
 
     assert _mapped(second, "batches.collect") == 4
@@ -126,21 +130,21 @@ def test_batch_size_from_the_configuration_sets_the_number_of_batches(
 
 
 def test_a_failing_ticker_is_reported_and_the_others_load(
-    hub: Engine, parse: Callable[[], Any]
+    configured_hub: Engine, parse: Callable[[], Any]
 ) -> None:
     _set_job(
-        hub,
+        configured_hub,
         "data_collection_equities",
         "us_markets",
         'params = params || \'{"fail_tickers": ["MSFT"]}\'::jsonb, batch_size = 5',
     )
 
-    _set_job(hub, "calculate_indicators", "all", "enabled = false")  # its DAG is gone
+    _set_job(configured_hub, "calculate_indicators", "all", "enabled = false")  # its DAG is gone
 
     run, values = _test(parse().dags[COLLECTION], logical_date=FRIDAY_RUN)
 
     loaded = [ticker for ticker in US_TICKERS if ticker != "MSFT"]
-    assert_sample_rows(hub, loaded, date(2024, 3, 11), date(2024, 3, 15))
+    assert_sample_rows(configured_hub, loaded, date(2024, 3, 11), date(2024, 3, 15))
     report = values["publish.report"]
     assert report["failures"] == {"MSFT": "download: sample source told to fail for MSFT"}
     assert report["stages"]["metadata"]["ok"] == 9
@@ -156,55 +160,61 @@ def _watermark(engine: Engine) -> date | None:
 
 
 def test_historical_load_steps_month_by_month_skips_existing_rows_and_stops_at_today(
-    hub: Engine, parse: Callable[[], Any]
+    configured_hub: Engine, parse: Callable[[], Any]
 ) -> None:
     _set_job(
-        hub, "historical_load_equities", "lse", "params = params || '{\"years_back\": 1}'::jsonb"
+        configured_hub,
+        "historical_load_equities",
+        "lse",
+        "params = params || '{\"years_back\": 1}'::jsonb",
     )
     dag = parse().dags["historical_load_equities__lse"]
     today = datetime(2024, 3, 15, 2, 0, tzinfo=UTC)  # the 02:00 London run of 15 March 2024
 
     _, first = _test(dag, logical_date=today)
-    assert _watermark(hub) == date(2023, 3, 31)
+    assert _watermark(configured_hub) == date(2023, 3, 31)
     assert first["publish.finish_month"]["window"] == {
         "group": "lse", "start": "2023-03-01", "end": "2023-03-31"
     }  # fmt: skip
-    assert_sample_rows(hub, LSE_TICKERS, date(2023, 3, 1), date(2023, 3, 31))
+    assert_sample_rows(configured_hub, LSE_TICKERS, date(2023, 3, 1), date(2023, 3, 31))
 
     # April's first week of BP.L is already stored (from another source): it is skipped, not rewritten.
     collect_batch(
-        hub,
+        configured_hub,
         group="lse",
         tickers=[["BP.L", "LSE"]],
         source_name="sample",
         end_date=date(2023, 4, 7),  # a 6-day lookback: Monday 3rd to Friday 7th
         lookback_days=6,
     )
-    execute(hub, "UPDATE market.ohlcv SET source = 'earlier' WHERE trade_date >= '2023-04-01'")
+    execute(
+        configured_hub,
+        "UPDATE market.ohlcv SET source = 'earlier' WHERE trade_date >= '2023-04-01'",
+    )
     _, second = _test(dag, logical_date=today)
-    assert _watermark(hub) == date(2023, 4, 30)
+    assert _watermark(configured_hub) == date(2023, 4, 30)
     assert second["publish.finish_month"]["stages"]["skip_existing"] == {"rows": 5}
-    with hub.connect() as conn:
+    with configured_hub.connect() as conn:
         kept = conn.execute(text("SELECT count(*) FROM market.ohlcv WHERE source = 'earlier'"))
         assert kept.scalar_one() == 5
 
     # Jump to the last month: it loads up to yesterday, and the next run has nothing left to do.
-    with hub.begin() as conn:
+    with configured_hub.begin() as conn:
         storage.advance_load_progress(conn, group_name="lse", loaded_through=date(2024, 2, 29))
     _, last = _test(dag, logical_date=today)
     assert last["publish.finish_month"]["loaded_through"] == "2024-03-14"
     done, after = _test(dag, logical_date=today)
-    assert _watermark(hub) == date(2024, 3, 14)
+    assert _watermark(configured_hub) == date(2024, 3, 14)
     states = {ti.task_id: ti.state for ti in done.get_task_instances()}
     assert states["prepare.plan_month"] == states["publish.finish_month"] == "skipped"
     assert "publish.finish_month" not in after
 
 
 def test_indicators_compute_the_triggered_securities_then_every_stale_one(
-    hub: Engine, parse: Callable[[], Any]
+    configured_hub: Engine, parse: Callable[[], Any]
 ) -> None:
     report = collect_batch(
-        hub,
+        configured_hub,
         group="us_markets",
         tickers=[["AAPL", "NASDAQ"], ["MSFT", "NASDAQ"]],
         source_name="sample",
@@ -219,7 +229,7 @@ def test_indicators_compute_the_triggered_securities_then_every_stale_one(
 
     assert triggered["publish.report"]["security_ids"] == [first]
     assert manual["publish.report"]["security_ids"] == [second]
-    with hub.connect() as conn:
+    with configured_hub.connect() as conn:
         counts = dict(
             conn.execute(
                 text("SELECT security_id, count(sma_20) FROM market.indicators GROUP BY 1")
@@ -237,6 +247,36 @@ def test_every_registered_family_has_a_builder_and_params_model() -> None:
         family.params_model()  # every param has a default: a job needs no params to start
 
 
+def test_an_installed_package_cannot_replace_a_built_in_family(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Built-in names are reserved, which lets get_family answer for them without reading the
+    installed packages' entry points (a worker's parse of a built-in job skips that scan)."""
+    from hubctl.registry import BUILT_IN_BY_NAME, families, get_family
+
+    dist_info = tmp_path / "hijack-0.1.dist-info"
+    dist_info.mkdir()
+    (dist_info / "METADATA").write_text("Metadata-Version: 2.1\nName: hijack\nVersion: 0.1\n")
+    (dist_info / "entry_points.txt").write_text(
+        "[airflow_hub.pipelines]\nhijack = hijack_family:FAMILY\n"
+    )
+    (tmp_path / "hijack_family.py").write_text(
+        "from hubctl.families import PipelineFamily\n"
+        "from hubctl.pipelines.params import CollectionParams\n"
+        "FAMILY = PipelineFamily(name='data_collection_equities', params_model=CollectionParams,"
+        " builder='hijack_family:build')\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    families.cache_clear()
+    try:
+        built_in = BUILT_IN_BY_NAME["data_collection_equities"]
+        assert families()["data_collection_equities"] is built_in
+        assert get_family("data_collection_equities") is built_in
+        assert "hijack_family:FAMILY" in caplog.text and "is a built-in pipeline" in caplog.text
+    finally:
+        families.cache_clear()
+
+
 def test_fail_tickers_are_refused_with_a_real_source() -> None:
     from hubctl.errors import ValidationError
     from hubctl.registry import validate_params
@@ -247,7 +287,10 @@ def test_fail_tickers_are_refused_with_a_real_source() -> None:
 
 
 def test_audit_anchor_signs_the_chain_head_into_the_store(
-    hub: Engine, parse: Callable[[], Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    configured_hub: Engine,
+    parse: Callable[[], Any],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The generated job runs the anchor service with the key from the worker's environment."""
     from airflow.models.xcom import XComModel
@@ -262,7 +305,7 @@ def test_audit_anchor_signs_the_chain_head_into_the_store(
     monkeypatch.setenv("HUB_ANCHOR_PATH", str(tmp_path / "anchors.jsonl"))
     get_settings.cache_clear()
     run, values = _test(parse().dags["audit_anchor__hub"])
-    with hub.connect() as conn:
+    with configured_hub.connect() as conn:
         head = conn.execute(text("SELECT last_id FROM hub.audit_chain_head")).scalar()
     with create_session() as session:
         recorded = session.query(XComModel).filter_by(run_id=run.run_id, key="hub_audit_id").one()
@@ -272,6 +315,6 @@ def test_audit_anchor_signs_the_chain_head_into_the_store(
     assert json.loads(line) == values["anchor"]
     key = AnchorKey(b"the workers' anchor key, never in the database")
     assert audit.verify_anchored(
-        Database(hub.url.render_as_string(hide_password=False)), key=key
+        Database(configured_hub.url.render_as_string(hide_password=False)), key=key
     ).ok
     get_settings.cache_clear()

@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine
 from hubctl import dag_builder
 from hubctl.dag_builder import new_dag
 from hubctl.specs import DagSpec
-from tests.generator.conftest import execute
+from tests.support.configuration import execute
 
 pytestmark = pytest.mark.usefixtures("airflow_metadata_db")
 
@@ -44,7 +44,7 @@ def _drill(spec: DagSpec) -> Any:
 
 
 def test_a_task_over_its_memory_limit_fails_naming_the_knob_and_its_sibling_succeeds(
-    hub: Engine,
+    configured_hub: Engine,
     parse: Callable[[], Any],
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
@@ -57,7 +57,7 @@ def test_a_task_over_its_memory_limit_fails_naming_the_knob_and_its_sibling_succ
         lambda name: _drill if name == "calculate_indicators" else real_builder(name),
     )
     execute(
-        hub,
+        configured_hub,
         "UPDATE hub.dag_configuration SET memory_request = '128Mi', memory_limit = '256Mi',"
         " max_retries = 0 WHERE dag_name = 'calculate_indicators'",
     )

@@ -19,8 +19,9 @@ from hubctl.services import config, groups, health, schedule
 from hubctl.services.changes import ChangesCaptured
 from hubctl.services.rows import FieldChanges
 from hubctl.settings import get_settings
-from tests.databases import database_of
 from tests.pipelines.test_builders import _test
+from tests.support.configuration import add_tse_group
+from tests.support.databases import database_of
 
 pytestmark = pytest.mark.usefixtures("airflow_metadata_db")
 NOW = dt.datetime.now(dt.UTC)
@@ -47,9 +48,9 @@ def _states(engine: Engine) -> list[str]:
 
 
 def test_the_job_applies_due_changes_once_as_their_scheduler(
-    hub: Engine, parse: Callable[[], Any]
+    configured_hub: Engine, parse: Callable[[], Any]
 ) -> None:
-    database = database_of(hub)
+    database = database_of(configured_hub)
     due = _schedule(
         database,
         DUE,
@@ -82,17 +83,17 @@ def test_the_job_applies_due_changes_once_as_their_scheduler(
 
     _, values = _test(dag)
     assert values["apply_due"] == [{"id": due, "state": "applied", "note": None}]
-    assert _states(hub) == ["applied", "scheduled", "cancelled"]
+    assert _states(configured_hub) == ["applied", "scheduled", "cancelled"]
     enabled = "SELECT group_name, enabled FROM hub.exchange_groups WHERE group_name IN ('lse', 'us_markets') ORDER BY 1"
-    assert _rows(hub, enabled) == [
+    assert _rows(configured_hub, enabled) == [
         {"group_name": "lse", "enabled": False},
         {"group_name": "us_markets", "enabled": True},
     ]
     batch = "SELECT batch_size FROM hub.dag_configuration WHERE job_name = 'lse' AND dag_name = 'data_collection_equities'"
-    assert _rows(hub, batch) != [{"batch_size": 7}]
+    assert _rows(configured_hub, batch) != [{"batch_size": 7}]
 
     applied = _rows(
-        hub,
+        configured_hub,
         "SELECT actor, via, reason FROM hub.audit_log WHERE table_name = 'exchange_groups'"
         " AND row_key->>'group_name' = 'lse' AND via = 'schedule'",
     )
@@ -100,7 +101,7 @@ def test_the_job_applies_due_changes_once_as_their_scheduler(
         {"actor": "ann", "via": "schedule", "reason": f"scheduled change #{due}: closure"}
     ]
     own = _rows(
-        hub,
+        configured_hub,
         "SELECT row_key->>'id' AS id, action, actor, via, new_row->>'state' AS state FROM hub.audit_log"
         " WHERE table_name = 'scheduled_changes' ORDER BY hub.audit_log.id",
     )
@@ -125,13 +126,13 @@ def test_the_job_applies_due_changes_once_as_their_scheduler(
     ]
     _, values = _test(dag)  # the next minute's run: nothing is applied twice
     assert values["apply_due"] == []
-    assert _states(hub) == ["applied", "scheduled", "cancelled"]
+    assert _states(configured_hub) == ["applied", "scheduled", "cancelled"]
 
 
 def test_a_change_whose_target_moved_on_is_suspended_and_reported(
-    hub: Engine,
+    configured_hub: Engine,
 ) -> None:
-    database = database_of(hub)
+    database = database_of(configured_hub)
     suspended = _schedule(
         database,
         DUE,
@@ -150,9 +151,9 @@ def test_a_change_whose_target_moved_on_is_suspended_and_reported(
         "target changed since it was scheduled: exchange group 'lse' changed since: it was at"
         " version 1, now 2"
     )
-    assert _rows(hub, "SELECT priority FROM hub.exchange_groups WHERE group_name = 'lse'") != [
-        {"priority": 2}
-    ]
+    assert _rows(
+        configured_hub, "SELECT priority FROM hub.exchange_groups WHERE group_name = 'lse'"
+    ) != [{"priority": 2}]
     [lse] = [row for row in health.group_status(database) if row["group"] == "lse"]
     assert lse["suspended_changes"] == [suspended]
     [check] = [c for c in health.doctor(database, get_settings()) if c.name == "scheduled changes"]
@@ -165,17 +166,10 @@ def test_a_change_whose_target_moved_on_is_suspended_and_reported(
     assert check.ok
 
 
-def test_a_change_the_rules_refuse_by_then_fails_with_why(hub: Engine) -> None:
+def test_a_change_the_rules_refuse_by_then_fails_with_why(configured_hub: Engine) -> None:
     """The rules hold when a change applies: a group that gained a job cannot be removed."""
-    database = database_of(hub)
-    groups.add_group(
-        database,
-        group_name="tse",
-        exchanges=["TSE"],
-        timezone="Asia/Tokyo",
-        calendar="weekday",
-        author=Author("a"),
-    )
+    database = database_of(configured_hub)
+    add_tse_group(database, calendar="weekday")
     failing = _schedule(
         database,
         DUE,
@@ -191,11 +185,13 @@ def test_a_change_the_rules_refuse_by_then_fails_with_why(hub: Engine) -> None:
     [settled] = schedule.apply_due(database, now=NOW)
     assert (settled.id, settled.state) == (failing, "failed")
     assert "data_collection_equities/tse" in (settled.note or "")
-    assert _rows(hub, "SELECT group_name FROM hub.exchange_groups WHERE group_name = 'tse'")
+    assert _rows(
+        configured_hub, "SELECT group_name FROM hub.exchange_groups WHERE group_name = 'tse'"
+    )
 
 
-def test_a_change_another_runner_holds_is_skipped(hub: Engine) -> None:
-    database = database_of(hub)
+def test_a_change_another_runner_holds_is_skipped(configured_hub: Engine) -> None:
+    database = database_of(configured_hub)
     held = _schedule(
         database,
         DUE,
@@ -203,7 +199,7 @@ def test_a_change_another_runner_holds_is_skipped(hub: Engine) -> None:
             database, group_name="lse", enabled=False, author=Author("a", mode=mode)
         ),
     )
-    with hub.begin() as conn:
+    with configured_hub.begin() as conn:
         conn.execute(
             sa.text("SELECT 1 FROM hub.scheduled_changes WHERE id = :id FOR UPDATE"), {"id": held}
         )

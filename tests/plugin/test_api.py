@@ -21,6 +21,7 @@ import pytest
 import sqlalchemy as sa
 from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
 from airflow.api_fastapi.core_api.security import get_user
+from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
@@ -29,6 +30,8 @@ from hubctl.db import Database
 from hubctl.plugin import app as page
 from hubctl.services import groups
 from hubctl.services.rows import FieldChanges
+from hubctl.settings import get_settings
+from tests.support.databases import web_login
 
 TOKEN = "csrf-token-of-this-session"
 JOB = "data_collection_equities/lse"
@@ -52,7 +55,17 @@ class Page:
 
 
 @pytest.fixture
-def web(default_config: Engine, database: Database, hub_env: Path) -> Iterator[Page]:
+def web(
+    default_config: Engine, db_url: str, hub_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Page]:
+    """The page as Airflow's api-server runs it, on its own web login (HUB_WEB_DATABASE_URL)."""
+    with web_login(default_config, db_url) as url:
+        monkeypatch.setenv("HUB_WEB_DATABASE_URL", url)
+        get_settings.cache_clear()
+        yield from _signed_in_page()
+
+
+def _signed_in_page() -> Iterator[Page]:
     app = page.create_app()
     holder = Page(TestClient(app, cookies={page.CSRF_COOKIE: TOKEN}))
     app.dependency_overrides[page.CanRead.dependency] = lambda: None
@@ -283,3 +296,45 @@ def test_head_verify_and_as_of(web: Page) -> None:
     assert {g["group_name"]: g["enabled"] for g in then["groups"]}["lse"] is True
     assert any(j["job_name"] == "lse" for j in then["jobs"])
     assert web.client.get("/api/as-of", params={"at": "yesterday-ish"}).status_code == 422
+
+
+def test_every_route_needs_airflows_permission_and_every_change_the_csrf_token() -> None:
+    routes = [route for route in page.router.routes if isinstance(route, APIRoute)]
+    assert len(routes) >= 20
+    for route in routes:
+        needs = {dependency.call for dependency in route.dependant.dependencies}
+        changes = route.methods != {"GET"}
+        permission = page.CanEdit.dependency if changes else page.CanRead.dependency
+        assert permission in needs, route.path
+        assert (page.same_origin_with_token in needs) == changes, route.path
+
+
+def test_break_glass_waits_for_a_second_persons_acknowledgement(
+    web: Page, database: Database
+) -> None:
+    groups.set_group(
+        database,
+        group_name="lse",
+        changes=FieldChanges({"approvals_required": 1}),
+        author=Author("x"),
+    )
+    groups.set_group_enabled(
+        database,
+        group_name="lse",
+        enabled=False,
+        author=Author("ann", reason="exchange outage", break_glass=True),
+    )
+    (waiting,) = web.get("break-glass")
+    assert (waiting["actor"], waiting["reason"]) == ("ann", "exchange outage")
+    path = f"break-glass/{waiting['change_set']}/acknowledge"
+    assert web.send("POST", path, {"reason": ""}).status_code == 422
+    web.user = "bob"
+    assert web.send("POST", path, {"reason": "reviewed the outage"}).status_code == 200
+    assert web.get("break-glass") == []
+    rejected = web.send("POST", "markets/lse/enabled", {"enabled": True, "reason": "reopen"})
+    request_id = rejected.json()["requested"]
+    done = web.send("POST", f"requests/{request_id}/reject", {"reason": "not yet"})
+    assert done.json()["state"] == "rejected"
+    web.user = "ann"
+    again = web.send("POST", f"requests/{request_id}/approve", {"reason": ""})
+    assert again.status_code == 422 and "rejected" in again.json()["error"]

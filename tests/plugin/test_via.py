@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
+
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -9,8 +12,11 @@ from sqlalchemy.exc import IntegrityError
 
 from hubctl.author import Author
 from hubctl.db import Database
-from hubctl.services import audit, config, groups
+from hubctl.errors import ChangeRequested, ValidationError
+from hubctl.plugin.app import change_requested
+from hubctl.services import audit, config, groups, requests
 from hubctl.services.rows import FieldChanges
+from tests.support.databases import web_login
 
 
 def _last_entry(engine: Engine) -> dict[str, object]:
@@ -63,15 +69,16 @@ def test_the_database_refuses_an_unknown_via(default_config: Engine) -> None:
         )
 
 
+@pytest.fixture
+def web_database(default_config: Engine, db_url: str) -> Iterator[Database]:
+    """The Markets page's own login: it vouches for the signed-in user."""
+    with web_login(default_config, db_url) as url:
+        yield Database(url)
+
+
 def test_a_page_write_to_a_protected_group_becomes_the_web_users_request(
-    default_config: Engine, database: Database
+    default_config: Engine, database: Database, web_database: Database
 ) -> None:
-    import json
-
-    from hubctl.errors import ChangeRequested
-    from hubctl.plugin.app import change_requested
-    from hubctl.services import requests
-
     groups.set_group(
         database,
         group_name="lse",
@@ -80,16 +87,43 @@ def test_a_page_write_to_a_protected_group_becomes_the_web_users_request(
     )
     with pytest.raises(ChangeRequested) as requested:
         groups.set_group_enabled(
-            database,
+            web_database,
             group_name="lse",
             enabled=False,
             author=Author("ann", reason="holiday", via="web"),
         )
     request = requests.show_request(database, request_id=requested.value.request_id)
     assert (request.requester, request.state, request.groups) == ("ann", "open", ["lse"])
-    assert request.command.startswith("update ") and "lse: enabled True -> False" in request.command
+    assert request.requested_by == "ann"  # vouched for by the page's login: needs exactly 1
+    assert request.command.startswith("update ") and "lse: enabled true -> false" in request.command
     assert _last_entry(default_config) == {"actor": "ann", "via": "web", "reason": "holiday"}
     response = change_requested(None, requested.value)  # type: ignore[arg-type]
     assert response.status_code == 202
     assert json.loads(response.body)["requested"] == request.id
     assert "lse requires 1 approval" in json.loads(response.body)["message"]
+
+
+def test_approvals_on_the_page_count_for_its_signed_in_user_only(
+    default_config: Engine, database: Database, web_database: Database
+) -> None:
+    groups.set_group(
+        database,
+        group_name="lse",
+        changes=FieldChanges({"approvals_required": 1}),
+        author=Author("x"),
+    )
+    with pytest.raises(ChangeRequested) as requested:
+        groups.set_group_enabled(
+            web_database, group_name="lse", enabled=False, author=Author("ann", via="web")
+        )
+    request_id = requested.value.request_id
+    with pytest.raises(ValidationError, match="ann requested it and cannot approve it"):
+        requests.approve(web_database, request_id=request_id, author=Author("ann", via="web"))
+    with pytest.raises(ValidationError, match="cannot approve"):  # a claimed web user elsewhere
+        requests.approve(database, request_id=request_id, author=Author("bob", via="web"))
+    approved = requests.approve(
+        web_database, request_id=request_id, author=Author("Bob", via="web")
+    )
+    assert (approved.state, approved.approvers) == ("approved", ["bob"])
+    requests.apply(web_database, request_id=request_id, author=Author("bob", via="web"))
+    assert requests.show_request(database, request_id=request_id).state == "applied"

@@ -28,9 +28,9 @@ from hubctl.services import config, documents, reads
 from hubctl.services.rows import FieldChanges
 from hubctl.settings import get_settings
 from hubctl.tables import JOBS
-from tests.cli.conftest import audit_rows
-from tests.databases import database_of
-from tests.reliability.conftest import Figures
+from tests.support.cli import audit_rows
+from tests.support.databases import database_of
+from tests.support.reliability import Figures
 
 pytestmark = pytest.mark.reliability
 

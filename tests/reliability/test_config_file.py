@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import Engine
 
-from tests.cli.conftest import Run, snapshot
-from tests.reliability.conftest import Figures
+from tests.support.cli import Run, snapshot
+from tests.support.reliability import Figures
 
 pytestmark = pytest.mark.reliability
 

@@ -25,11 +25,11 @@ from hubctl.audit import verify_chain
 from hubctl.author import Author
 from hubctl.services import documents
 from hubctl.settings import get_settings
-from tests.cli.conftest import hubctl
-from tests.databases import database_of
-from tests.generator.conftest import CLOSED_PORT_URL, DEFAULT_DAG_IDS
 from tests.reliability import upsert_task
-from tests.reliability.conftest import CrashServer, Figures, count
+from tests.support.cli import hubctl
+from tests.support.configuration import CLOSED_PORT_URL, DEFAULT_DAG_IDS
+from tests.support.databases import database_of
+from tests.support.reliability import CrashServer, Figures, count
 
 pytestmark = pytest.mark.reliability
 

@@ -36,8 +36,8 @@ from sqlalchemy.engine import Engine
 
 from hubctl import yamlio
 from hubctl.tables import EXCHANGE_CODE_PATTERN, SLUG_PATTERN, TICKER_PATTERN
-from tests.cli.conftest import Run, audit_rows, snapshot
-from tests.reliability.conftest import Figures
+from tests.support.cli import Run, audit_rows, snapshot
+from tests.support.reliability import Figures
 
 pytestmark = pytest.mark.reliability
 
@@ -594,7 +594,7 @@ def test_apply_file(hubctl: Hubctl, text: str, who: Who) -> None:
 )
 def test_audit_revert(hubctl: Hubctl, entry: str, reason: str | None) -> None:
     says = f"revert of audit entry {entry}" + (f": {reason}" if reason else "")
-    written = hubctl.attempt("audit", "revert", entry, who=(None, reason), says=says)
+    written = hubctl.attempt("audit", "revert", entry, "--yes", who=(None, reason), says=says)
     assert written is None or len(written) == 1
 
 

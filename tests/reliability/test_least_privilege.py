@@ -16,16 +16,23 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from hubctl import migrations
-from tests.cli.conftest import hubctl
-from tests.reliability.conftest import CrashServer, Figures
+from tests.support.cli import hubctl
+from tests.support.reliability import CrashServer, Figures
 
 pytestmark = pytest.mark.reliability
 
-ROLES = ("hub_reader", "hub_operator", "hub_auditor")
+ROLES = ("hub_reader", "hub_operator", "hub_auditor", "hub_approver", "hub_web")
 CONFIG = ("hub.dag_configuration", "hub.exchange_groups", "hub.tickers")
 AUDIT = ("hub.audit_chain_head", "hub.audit_log")
-# Four-eyes (migration 0013): requests move state, approvals and acknowledgements are only added.
+# Four-eyes (migrations 0013, 0015): the runtime writes requests, approvals and acknowledgements
+# only through the owner's SECURITY DEFINER functions.
 REQUESTS = ("hub.break_glass_acks", "hub.change_request_approvals", "hub.change_requests")
+DEFINER_FUNCTIONS = (
+    "hub.acknowledge_break_glass(text,text)",
+    "hub.request_approve(bigint)",
+    "hub.request_open(text,jsonb,text)",
+    "hub.request_set_state(bigint,text)",
+)
 MARKET = (
     "market.indicators",
     "market.load_progress",
@@ -41,9 +48,8 @@ EXPECTED = {
         *(f"table:{t}:{p}" for t in CONFIG for p in ("SELECT", "INSERT", "UPDATE", "DELETE")),
         *(f"table:{t}:SELECT" for t in (*AUDIT, *MARKET)),
         "table:public.alembic_version:SELECT",  # hubctl doctor and db current, as the runtime
-        *(f"table:{t}:{p}" for t in REQUESTS for p in ("SELECT", "INSERT")),
-        "table:hub.change_requests:UPDATE",
-        "table:hub.change_requests_id_seq:USAGE",
+        *(f"table:{t}:SELECT" for t in (*REQUESTS, "hub.break_glass_uses")),
+        *(f"function:{f}:EXECUTE" for f in DEFINER_FUNCTIONS),
         # scheduled changes are cancelled, never deleted
         *(f"table:hub.scheduled_changes:{p}" for p in ("SELECT", "INSERT", "UPDATE")),
         # the listener's position and heartbeat (migration 0014): kept, never deleted
@@ -53,9 +59,18 @@ EXPECTED = {
         "schema:hub:USAGE",
         *(
             f"table:{t}:SELECT"
-            for t in (*AUDIT, *REQUESTS, "hub.scheduled_changes", "hub.listener_state")
+            for t in (
+                *AUDIT,
+                *REQUESTS,
+                "hub.break_glass_uses",
+                "hub.scheduled_changes",
+                "hub.listener_state",
+            )
         ),
     },
+    # Membership only: a person's login (hub_approver) or the Markets page's login (hub_web).
+    "hub_approver": set(),
+    "hub_web": set(),
 }
 
 # Every privilege a role holds in this database, wherever it was granted, and every membership.

@@ -23,13 +23,15 @@ import sqlalchemy as sa
 
 from hubctl import configfile
 from hubctl.author import Author
+from hubctl.paths import DAGS_FOLDER
 from hubctl.services import documents
-from tests.databases import database_of
-from tests.generator.conftest import DAGS_FOLDER, DEFAULT_DAG_IDS
-from tests.reliability.conftest import CrashServer, Figures
-from tests.silent_endpoint import silent_endpoint
+from tests.support.configuration import DEFAULT_DAG_IDS
+from tests.support.databases import database_of
+from tests.support.markers import AIRFLOW_PROCESSES
+from tests.support.reliability import CrashServer, Figures
+from tests.support.silent_endpoint import silent_endpoint
 
-pytestmark = pytest.mark.reliability
+pytestmark = [pytest.mark.reliability, AIRFLOW_PROCESSES]
 
 OUTAGE_SECONDS = 60
 NEW_DAG = "calculate_indicators__after_outage"

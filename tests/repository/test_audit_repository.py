@@ -15,7 +15,8 @@ from hubctl.db import Connection
 from hubctl.repository import audit as audit_rows
 from hubctl.services import config, groups
 from hubctl.services.rows import FieldChanges
-from tests.databases import database_of
+from tests.support.configuration import add_tse_group
+from tests.support.databases import database_of
 
 
 def entries(
@@ -82,14 +83,7 @@ def test_a_truncate_counts_as_the_latest_change_of_every_row(default_config: Eng
 
 def test_removed_groups_stay_in_history(default_config: Engine) -> None:
     database = database_of(default_config)
-    groups.add_group(
-        database,
-        group_name="tse",
-        exchanges=["TSE"],
-        timezone="Asia/Tokyo",
-        calendar="XTKS",
-        author=Author("t"),
-    )
+    add_tse_group(database)
     groups.remove_group(database, group_name="tse", author=Author("t"))
     with database.connect() as conn:
         assert "tse" in audit_rows.audited_group_names(conn)

@@ -14,20 +14,13 @@ from hubctl.repository import groups as group_rows
 from hubctl.repository import rows
 from hubctl.repository import tickers as ticker_rows
 from hubctl.tables import GROUPS, JOBS, TICKERS
-from tests.databases import database_of
-
-TSE = {
-    "group_name": "tse",
-    "display_name": "Tokyo",
-    "exchanges": ["TSE"],
-    "primary_timezone": "Asia/Tokyo",
-    "calendar": "XTKS",
-}
+from tests.support.configuration import TSE_ROW
+from tests.support.databases import database_of
 
 
 def test_insert_select_update_delete(database: Database) -> None:
     with audited_transaction(database, author=Author("t")) as conn:
-        created = rows.insert_row(conn, table=GROUPS, values=TSE)
+        created = rows.insert_row(conn, table=GROUPS, values=TSE_ROW)
         assert (created["version"], created["updated_by"], created["priority"]) == (1, "t", 5)
         changed = rows.update_row(
             conn, table=GROUPS, key={"group_name": "tse"}, values={"priority": 9}
@@ -97,7 +90,7 @@ def test_lock_tables_holds_other_writers_until_commit(default_config: Engine) ->
 def test_reading_as_of_is_a_property_of_one_connection(database: Database) -> None:
     """`--at` rides on the connection: another connection, and this one after the block, read
     the live table."""
-    moment = {"exchange_groups": [{**TSE, "priority": 5, "version": 3, "enabled": True}]}
+    moment = {"exchange_groups": [{**TSE_ROW, "priority": 5, "version": 3, "enabled": True}]}
     with database.connect() as conn, database.connect() as other:
         with rows.reading_as_of(conn, moment):
             [then] = rows.select_rows(conn, table=GROUPS)

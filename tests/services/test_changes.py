@@ -11,7 +11,7 @@ from hubctl.errors import ChangeRequested
 from hubctl.services import groups
 from hubctl.services.changes import ChangesCaptured
 from hubctl.services.rows import FieldChanges
-from tests.databases import database_of
+from tests.support.databases import database_of
 
 
 def _protect_lse(engine: Engine) -> None:

@@ -15,7 +15,8 @@ from hubctl.services import config, deferred, groups, reads
 from hubctl.services.changes import ChangesCaptured, audited_change
 from hubctl.services.recorded import from_json, to_json
 from hubctl.services.rows import FieldChanges
-from tests.databases import database_of
+from tests.support.configuration import add_tse_group
+from tests.support.databases import database_of
 
 LSE = {"group_name": "lse"}
 
@@ -85,16 +86,10 @@ def test_a_change_whose_row_moved_on_is_stale(default_config: Engine) -> None:
 
 def test_a_create_is_stale_once_its_key_exists(default_config: Engine) -> None:
     database = database_of(default_config)
-    add = {
-        "group_name": "tse",
-        "exchanges": ["TSE"],
-        "timezone": "Asia/Tokyo",
-        "calendar": "weekday",
-    }
     with pytest.raises(ChangesCaptured) as captured:
-        groups.add_group(database, **add, author=_capturing("a"))
+        add_tse_group(database, author=_capturing("a"))
     assert [change.action for change in captured.value.changes] == ["create"]
-    groups.add_group(database, **add, author=Author("a"))
+    add_tse_group(database)
     with (
         pytest.raises(StaleChangeError, match="was created since"),
         audited_change(database, author=Author("a")) as conn,

@@ -13,7 +13,8 @@ from hubctl.services import audit, config, groups, rows
 from hubctl.services.changes import audited_change
 from hubctl.services.rows import FieldChanges, RowChange
 from hubctl.tables import JOBS
-from tests.databases import database_of
+from tests.support.configuration import add_tse_group
+from tests.support.databases import database_of
 
 HISTORICAL = {"dag_name": "historical_load_equities", "job_name": "tse"}
 
@@ -45,14 +46,7 @@ def test_a_planned_change_is_applied_through_the_tables_rules(default_config: En
 def test_a_revert_is_held_to_the_same_rules(default_config: Engine) -> None:
     """Reverting a job's removal after its group is gone is refused by the job's rule."""
     database = database_of(default_config)
-    groups.add_group(
-        database,
-        group_name="tse",
-        exchanges=["TSE"],
-        timezone="Asia/Tokyo",
-        calendar="XTKS",
-        author=Author("t"),
-    )
+    add_tse_group(database)
     config.add_job(database, **HISTORICAL, values={"exchange_group": "tse"}, author=Author("t"))
     config.remove_job(database, **HISTORICAL, author=Author("t"))
     with default_config.connect() as conn:
