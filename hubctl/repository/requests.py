@@ -28,6 +28,7 @@ def _governance_call(conn: Connection, sql: str, params: Mapping[str, Any]) -> N
     except _REFUSALS as refusal:
         raise ValidationError(str(refusal).strip().splitlines()[0]) from None
 
+
 _REQUEST = (
     "SELECT r.id, r.command, r.changes, r.groups, r.requester, r.reason, r.state, r.created_at,"
     " r.decided_by, r.decided_at, r.requested_by, hub.request_needs(r) AS approvals_required,"
