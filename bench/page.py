@@ -27,7 +27,7 @@ from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 
-from hubctl.plugin import BUNDLE
+from hubctl.plugin.bundle import BUNDLE
 from hubctl.stack import launched
 
 TABS = ("markets", "jobs", "requests", "schedule", "history")

@@ -55,6 +55,7 @@ SMOKE_RUNS = {
 NEEDS_A_STACK = {
     "latency.py": "starts `hubctl up` (scheduler, dag-processor, api-server, listener)",
     "scheduler.py": "starts `hubctl up` and runs two DAGs through a real scheduler",
+    "page.py": "starts `hubctl up` and drives the Markets page in Chromium",
 }
 
 

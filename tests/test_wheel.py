@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 
 from hubctl import migrations
-from hubctl.plugin import BUNDLE
+from hubctl.plugin.bundle import BUNDLE
 from tests.support.configuration import DEFAULT_DAG_IDS
 
 pytestmark = pytest.mark.wheel

@@ -12,26 +12,14 @@ request (`hubctl.plugin.app`), inside the api-server that serves it.
 
 from __future__ import annotations
 
-import functools
-import hashlib
-from pathlib import Path
 from typing import Any
 
 from airflow.plugins_manager import AirflowPlugin
 
+from hubctl.plugin.bundle import bundle_hash
+
 URL_PREFIX = "/hub"
 PAGE_ROUTE = "markets"  # the UI shows the page at /plugin/markets
-BUNDLE = Path(__file__).with_name("static") / "markets.js"
-
-
-@functools.cache
-def bundle_hash() -> str:
-    """First 16 hex digits of the built bundle's sha256 ("unbuilt" before `make install`): the
-    bundle's URL changes with its content, so browsers may cache it for good."""
-    try:
-        return hashlib.sha256(BUNDLE.read_bytes()).hexdigest()[:16]
-    except FileNotFoundError:
-        return "unbuilt"
 
 
 class LazyApp:

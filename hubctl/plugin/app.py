@@ -33,7 +33,7 @@ from hubctl.author import Author
 from hubctl.csvcells import csv_cell
 from hubctl.db import Database
 from hubctl.errors import ChangeRequested, ConflictError, HubError, NotFoundError, ValidationError
-from hubctl.plugin import BUNDLE, bundle_hash
+from hubctl.plugin.bundle import BUNDLE, bundle_hash
 from hubctl.services import audit, config, groups, markets, reads, requests, schedule
 from hubctl.services.change_requests import describe
 from hubctl.services.changes import ChangesCaptured

@@ -159,7 +159,9 @@ def latest_entries(
        WHERE table_name = wanted.table_name AND row_key IS NULL AND action = 'TRUNCATE'))
     """
     params = {"tables": [table for table, _ in rows], "keys": [Json(dict(key)) for _, key in rows]}
-    found = {row["n"]: row for row in fetch(conn, sql, params)}
+    found = {
+        row["n"]: {"id": row["id"], "action": row["action"]} for row in fetch(conn, sql, params)
+    }
     return [found.get(n) for n in range(1, len(rows) + 1)]
 
 

@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from hubctl.plugin import BUNDLE, URL_PREFIX, MarketsPlugin, bundle_hash
+from hubctl.plugin import URL_PREFIX, MarketsPlugin
 from hubctl.plugin.app import FORM_FIELDS, CanRead, create_app, problems_by_field
+from hubctl.plugin.bundle import BUNDLE, bundle_hash
 
 ROOT = Path(__file__).resolve().parents[2]
 HEAVY = ("fastapi", "pydantic", "pandas", "sqlalchemy", "psycopg2", "hubctl.plugin.app",
