@@ -379,7 +379,7 @@ def wait_until_ready(stack: Stack, timeout: float = READY_TIMEOUT_SECONDS) -> No
                     return
         except OSError:
             pass
-        time.sleep(1)
+        time.sleep(0.25)  # a ready api-server is seen within 0.25 s, not 1 s
     raise HubError(f"Airflow's api-server did not answer at {stack.api_url} within {timeout:.0f} s")
 
 
