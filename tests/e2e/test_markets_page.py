@@ -627,6 +627,24 @@ def test_revert_is_offered_only_on_entries_that_can_be_reverted(
     assert offered == revertible
 
 
+# Airflow's <body> is transparent in light mode (the canvas shows): the colour behind the page is
+# the first opaque background from the page's root up, else the canvas of the color-scheme. Chakra
+# gives oklch() colours: a 1x1 canvas turns any CSS colour into sRGB "rgb(r, g, b)".
+PAINTED_BACKGROUND = """
+const dark = getComputedStyle(document.documentElement).colorScheme.includes("dark");
+let color = dark ? "rgb(18, 18, 18)" : "rgb(255, 255, 255)";
+for (let node = arguments[0]; node; node = node.parentElement) {
+  const own = getComputedStyle(node).backgroundColor;
+  if (own !== "transparent" && !/^rgba\\(.*, 0\\)$/.test(own)) { color = own; break; }
+}
+const context = document.createElement("canvas").getContext("2d");
+context.fillStyle = color;
+context.fillRect(0, 0, 1, 1);
+const [r, g, b] = context.getImageData(0, 0, 1, 1).data;
+return `rgb(${r}, ${g}, ${b})`;
+"""
+
+
 def _luminance(css_color: str) -> float:
     red, green, blue = (int(part) for part in re.findall(r"\d+", css_color)[:3])
     return (0.2126 * red + 0.7152 * green + 0.0722 * blue) / 255
@@ -648,9 +666,7 @@ def test_screenshot_and_layout_of_every_tab_in_light_and_dark(
                 analyst.open_page(tab)
                 classes = driver.execute_script("return document.documentElement.className")
                 assert (mode == "dark") == ("dark" in classes.split()), classes
-                background = driver.execute_script(
-                    "return getComputedStyle(document.body).backgroundColor"
-                )
+                background = driver.execute_script(PAINTED_BACKGROUND, analyst.root())
                 assert (_luminance(background) < 0.2) == (mode == "dark"), background
                 offenders = driver.execute_script(LAYOUT_CHECK, analyst.root())
                 assert offenders == [], (tab, mode, width)
