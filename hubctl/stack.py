@@ -455,9 +455,18 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def stop_on_interrupts() -> None:
+    """Ctrl-C and SIGTERM end `hubctl up` (KeyboardInterrupt, then ``stop``).
+
+    Set explicitly: a process started in the background (a non-interactive shell's `&`, a
+    pytest-xdist worker) inherits SIGINT ignored, and Python then installs no handler of its own.
+    """
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
+
+
 def supervise(stack: Stack, echo: Echo) -> None:
     """Block until Ctrl-C (or SIGTERM), or until a vital component dies for good (then raise)."""
-    signal.signal(signal.SIGTERM, _interrupt)
     restarts = Restarts()
     while True:
         supervise_once(stack, restarts, echo)
@@ -512,6 +521,7 @@ def restart_exited_components(stack: Stack, restarts: Restarts, echo: Echo) -> N
 
 def up(settings: Settings, echo: Echo, executor: Executor = Executor()) -> None:
     stack = Stack.from_settings(settings, executor)
+    stop_on_interrupts()
     try:
         if executor.kind == "celery":
             start_redis(stack)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
 import sys
 from pathlib import Path
 
@@ -106,3 +108,26 @@ def test_the_first_start_says_how_many_jobs_it_loaded(database: Database) -> Non
         " sample data source)"
     )
     assert jobs == 11  # the defaults.yaml header says so too
+
+
+def test_ctrl_c_stops_up_even_when_started_with_ctrl_c_ignored() -> None:
+    """A background process (pytest-xdist's workers, a shell's `&`) starts with SIGINT ignored;
+    `hubctl up` must still stop on the Ctrl-C its caller sends, or its stack outlives it."""
+    code = (
+        "import os, signal, time\n"
+        "from hubctl import stack\n"
+        "stack.stop_on_interrupts()\n"
+        "try:\n"
+        "    os.kill(os.getpid(), signal.SIGINT)\n"
+        "    time.sleep(30)\n"
+        "except KeyboardInterrupt:\n"
+        "    print('interrupted')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.stdout.strip() == "interrupted", result.stderr
