@@ -15,6 +15,7 @@ from sqlalchemy.engine import make_url
 
 from hubctl.db import libpq_url
 from hubctl.tables import GROUPS
+from tests.support.databases import login_in_roles
 
 SEED = """
 INSERT INTO hub.exchange_groups (group_name, display_name, exchanges, primary_timezone)
@@ -43,15 +44,8 @@ def owner(db_url: str) -> Connect:
 @pytest.fixture
 def app_role(owner: Connect, db_url: str) -> Iterator[Connect]:
     """psycopg2 connections as a login with the runtime role's rights (hub_operator)."""
-    name = f"test_app_{uuid.uuid4().hex[:8]}"
-    with owner() as conn, conn.cursor() as cursor:
-        cursor.execute(f"CREATE ROLE {name} LOGIN IN ROLE hub_operator")
-    url = make_url(db_url).set(username=name).render_as_string(hide_password=False)
-    yield lambda: psycopg2.connect(libpq_url(url))
-    engine = sa.create_engine(db_url, poolclass=sa.NullPool)
-    with engine.begin() as conn:
-        conn.execute(sa.text(f"DROP OWNED BY {name}; DROP ROLE {name}"))
-    engine.dispose()
+    with login_in_roles(db_url, "hub_operator") as url:
+        yield lambda: psycopg2.connect(libpq_url(url))
 
 
 def run(connect: Connect, *statements: str) -> None:

@@ -3,18 +3,16 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import psycopg2
 import psycopg2.errors
 import pytest
-import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 
 from hubctl.author import ACTOR_LIMIT, REASON_LIMIT
 from hubctl.db import libpq_url
+from tests.support.databases import login_in_roles
 
 SEED = """
 INSERT INTO hub.exchange_groups (group_name, display_name, exchanges, primary_timezone)
@@ -44,15 +42,8 @@ def owner(db_url: str) -> Connect:
 @pytest.fixture
 def hub_app(owner: Connect, db_url: str) -> Iterator[Connect]:
     """psycopg2 connections as a login with the runtime login's rights (hub_operator)."""
-    name = f"test_app_{uuid.uuid4().hex[:8]}"
-    with owner() as conn, conn.cursor() as cursor:
-        cursor.execute(f"CREATE ROLE {name} LOGIN IN ROLE hub_operator")
-    url = make_url(db_url).set(username=name).render_as_string(hide_password=False)
-    yield lambda: psycopg2.connect(libpq_url(url))
-    engine = sa.create_engine(db_url, poolclass=sa.NullPool)
-    with engine.begin() as conn:
-        conn.execute(sa.text(f"DROP OWNED BY {name}; DROP ROLE {name}"))
-    engine.dispose()
+    with login_in_roles(db_url, "hub_operator") as url:
+        yield lambda: psycopg2.connect(libpq_url(url))
 
 
 def run(connect: Connect, statement: str, *settings: tuple[str, str]) -> None:

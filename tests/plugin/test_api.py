@@ -59,7 +59,7 @@ def web(
     default_config: Engine, db_url: str, hub_env: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Page]:
     """The page as Airflow's api-server runs it, on its own web login (HUB_WEB_DATABASE_URL)."""
-    with web_login(default_config, db_url) as url:
+    with web_login(db_url) as url:
         monkeypatch.setenv("HUB_WEB_DATABASE_URL", url)
         get_settings.cache_clear()
         yield from _signed_in_page()

@@ -72,7 +72,7 @@ def test_the_database_refuses_an_unknown_via(default_config: Engine) -> None:
 @pytest.fixture
 def web_database(default_config: Engine, db_url: str) -> Iterator[Database]:
     """The Markets page's own login: it vouches for the signed-in user."""
-    with web_login(default_config, db_url) as url:
+    with web_login(db_url) as url:
         yield Database(url)
 
 

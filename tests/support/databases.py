@@ -19,7 +19,7 @@ import queue
 import threading
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Engine
@@ -159,14 +159,21 @@ class Clones:
 
 
 @contextmanager
-def web_login(engine: Engine, db_url: str) -> Iterator[str]:
-    """A login like the Markets page's own (hub_operator, hub_web: it vouches for the signed-in
-    Airflow user); its URL. Roles are cluster-wide, so the name is unique."""
-    name = f"web_{uuid.uuid4().hex[:6]}"
+def login_in_roles(db_url: str, *roles: str, prefix: str = "test") -> Iterator[str]:
+    """A login of its own in ``roles`` (e.g. hub_operator: the runtime login's rights); its URL.
+    Roles are cluster-wide, so the name is unique; it is dropped afterwards."""
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    engine = sa.create_engine(db_url, poolclass=sa.NullPool)
     with engine.begin() as conn:
-        conn.execute(sa.text(f"CREATE ROLE {name} LOGIN IN ROLE hub_operator, hub_web"))
+        conn.execute(sa.text(f"CREATE ROLE {name} LOGIN IN ROLE {', '.join(roles)}"))
     try:
         yield with_login(db_url, name)
     finally:
         with engine.begin() as conn:
             conn.execute(sa.text(f"DROP OWNED BY {name}; DROP ROLE {name}"))
+        engine.dispose()
+
+
+def web_login(db_url: str) -> AbstractContextManager[str]:
+    """A login like the Markets page's own (hub_web vouches for the signed-in Airflow user)."""
+    return login_in_roles(db_url, "hub_operator", "hub_web", prefix="web")
