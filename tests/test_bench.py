@@ -17,9 +17,16 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.markers import AIRFLOW_PROCESSES
+
 BENCH = Path(__file__).parents[1] / "bench"
 
 # script and arguments -> the lines (regular expressions) its output must contain
+# plugin_start starts Airflow's api-server and parse runs the dag-processor's parse: like the stack
+# tests, these run Airflow's own processes, so they share the stacks' xdist group and never load
+# the machine while a stack's timed waits run.
+pytestmark = AIRFLOW_PROCESSES
+
 SMOKE_RUNS = {
     "parse.py --smoke": [
         # (a)/(b), (c)/(a), (d)/(a) by wall and CPU time, "same DAGs" (ids, tasks, default_args)
