@@ -29,8 +29,8 @@ from hubctl.author import Author
 from hubctl.db import Database
 from hubctl.plugin import app as page
 from hubctl.services import groups
-from hubctl.services.rows import FieldChanges
 from hubctl.settings import get_settings
+from tests.support.configuration import protect_group
 from tests.support.databases import web_login
 
 TOKEN = "csrf-token-of-this-session"
@@ -143,12 +143,7 @@ def test_a_version_conflict_says_who_changed_the_job_and_when(web: Page) -> None
 
 
 def test_requests_approved_by_another_user_then_applied(web: Page, database: Database) -> None:
-    groups.set_group(
-        database,
-        group_name="lse",
-        changes=FieldChanges({"approvals_required": 1}),
-        author=Author("admin"),
-    )
+    protect_group(database, "lse", author=Author("admin"))
     asked = web.send("POST", "markets/lse/enabled", {"enabled": False, "reason": "holiday"})
     assert asked.status_code == 202
     request_id = asked.json()["requested"]
@@ -200,12 +195,7 @@ def test_revert_is_offered_only_where_it_works(web: Page, database: Database) ->
         body = {"version": row["version"], "fields": {"batch_size": size}, "reason": "r"}
         assert web.send("PUT", f"jobs/{JOB}", body).status_code == 200
         row = job_row(web)
-    groups.set_group(
-        database,
-        group_name="us_markets",
-        changes=FieldChanges({"approvals_required": 1}),
-        author=Author("x"),
-    )
+    protect_group(database, "us_markets", author=Author("x"))
     assert (
         web.send(
             "POST", "markets/us_markets/enabled", {"enabled": False, "reason": "r"}
@@ -312,12 +302,7 @@ def test_every_route_needs_airflows_permission_and_every_change_the_csrf_token()
 def test_break_glass_waits_for_a_second_persons_acknowledgement(
     web: Page, database: Database
 ) -> None:
-    groups.set_group(
-        database,
-        group_name="lse",
-        changes=FieldChanges({"approvals_required": 1}),
-        author=Author("x"),
-    )
+    protect_group(database, "lse", author=Author("x"))
     groups.set_group_enabled(
         database,
         group_name="lse",

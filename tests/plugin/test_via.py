@@ -16,6 +16,7 @@ from hubctl.errors import ChangeRequested, ValidationError
 from hubctl.plugin.app import change_requested
 from hubctl.services import audit, config, groups, requests
 from hubctl.services.rows import FieldChanges
+from tests.support.configuration import protect_group
 from tests.support.databases import web_login
 
 
@@ -79,12 +80,7 @@ def web_database(default_config: Engine, db_url: str) -> Iterator[Database]:
 def test_a_page_write_to_a_protected_group_becomes_the_web_users_request(
     default_config: Engine, database: Database, web_database: Database
 ) -> None:
-    groups.set_group(
-        database,
-        group_name="lse",
-        changes=FieldChanges({"approvals_required": 1}),
-        author=Author("ann"),
-    )
+    protect_group(database, "lse", author=Author("ann"))
     with pytest.raises(ChangeRequested) as requested:
         groups.set_group_enabled(
             web_database,
@@ -106,12 +102,7 @@ def test_a_page_write_to_a_protected_group_becomes_the_web_users_request(
 def test_approvals_on_the_page_count_for_its_signed_in_user_only(
     default_config: Engine, database: Database, web_database: Database
 ) -> None:
-    groups.set_group(
-        database,
-        group_name="lse",
-        changes=FieldChanges({"approvals_required": 1}),
-        author=Author("x"),
-    )
+    protect_group(database, "lse", author=Author("x"))
     with pytest.raises(ChangeRequested) as requested:
         groups.set_group_enabled(
             web_database, group_name="lse", enabled=False, author=Author("ann", via="web")

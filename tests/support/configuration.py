@@ -11,6 +11,7 @@ from hubctl import configfile
 from hubctl.author import Author
 from hubctl.db import Database
 from hubctl.services import documents, groups
+from hubctl.services.rows import FieldChanges
 
 # A port nothing listens on: every connection is refused at once.
 CLOSED_PORT_URL = "postgresql+psycopg2://nobody@127.0.0.1:1/hub"
@@ -52,6 +53,16 @@ def add_tse_group(database: Database, calendar: str = "XTKS", author: Author = P
         exchanges=["TSE"],
         timezone="Asia/Tokyo",
         calendar=calendar,
+        author=author,
+    )
+
+
+def protect_group(database: Database, group: str, author: Author = PYTEST) -> None:
+    """Four-eyes on ``group``: one approval required (raising the policy needs none)."""
+    groups.set_group(
+        database,
+        group_name=group,
+        changes=FieldChanges({"approvals_required": 1}),
         author=author,
     )
 
