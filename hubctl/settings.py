@@ -66,6 +66,8 @@ class Settings:
     airflow_password: str | None = None
     # Port of the local stack's api-server.
     airflow_port: int = 8080
+    # Port `hubctl metrics` serves on unless given --port (`hubctl up` runs it on 127.0.0.1).
+    metrics_port: int = 9464
     # The generator raises after building the good DAGs.
     strict: bool = False
     # The key that signs audit anchors (text), or a file holding it. Never sent to the database:

@@ -11,6 +11,7 @@ results go to the same `airflow` database. Everything persists under HUB_HOME, s
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import secrets
@@ -49,8 +50,10 @@ REDIS_MISSING = (
 # Pool processes per worker unless AIRFLOW__CELERY__WORKER_CONCURRENCY says otherwise: Celery's
 # default (16) costs memory a laptop-sized stack does not have.
 WORKER_CONCURRENCY = "4"
-# hubctl's own long-running process: any committed change -> re-parse of its unit (listener.py).
+# hubctl's own long-running processes: any committed change -> re-parse of its unit
+# (listener.py); the hub's state for Prometheus (metrics.py).
 LISTENER = "hub-listener"
+METRICS = "hub-metrics"
 ADMIN = "admin"
 # The simple auth manager's users and roles (docs/web.md): an analyst may edit DAGs, so the
 # Markets page lets them switch markets and edit jobs; a viewer may only read.
@@ -89,6 +92,7 @@ class Executor:
 class Stack:
     home: Path
     port: int
+    metrics_port: int = 9464
     dags_folder: Path = DAGS_FOLDER
     executor: Executor = Executor()
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
@@ -100,12 +104,16 @@ class Stack:
 
     @classmethod
     def from_settings(cls, settings: Settings, executor: Executor = Executor()) -> Stack:
-        if settings.dag_shards == 1:
-            return cls(home=settings.resolved_home, port=settings.airflow_port, executor=executor)
-        return cls(
+        stack = cls(
             home=settings.resolved_home,
             port=settings.airflow_port,
+            metrics_port=settings.metrics_port,
             executor=executor,
+        )
+        if settings.dag_shards == 1:
+            return stack
+        return dataclasses.replace(
+            stack,
             dags_folder=shard_folder(settings),
             shards=settings.dag_shards,
         )
@@ -362,9 +370,19 @@ def redis_answers(port: int) -> bool:
         return False
 
 
+def _hubctl() -> str:
+    return str(Path(sys.executable).with_name("hubctl"))
+
+
 def start_listener(stack: Stack, env: dict[str, str]) -> None:
     """With Airflow, so no change is missed; it finds the API's address once it is published."""
-    _launch(stack, LISTENER, [str(Path(sys.executable).with_name("hubctl")), "listen"], env)
+    _launch(stack, LISTENER, [_hubctl(), "listen"], env)
+
+
+def start_metrics(stack: Stack, env: dict[str, str]) -> None:
+    """The hub's metrics for a Prometheus on this machine (loopback only, like the api-server)."""
+    arguments = [_hubctl(), "metrics", "--host", "127.0.0.1", "--port", str(stack.metrics_port)]
+    _launch(stack, METRICS, arguments, env)
 
 
 def wait_until_ready(stack: Stack, timeout: float = READY_TIMEOUT_SECONDS) -> None:
@@ -505,7 +523,7 @@ class Restarts:
 def restart_exited_components(stack: Stack, restarts: Restarts, echo: Echo) -> None:
     """Start again each of Airflow's components and the listener that exited (not workers, Redis)."""
     now = time.monotonic()
-    for name in (*COMPONENTS, LISTENER):
+    for name in (*COMPONENTS, LISTENER, METRICS):
         process = stack.processes.get(name)
         if process is None or process.poll() is None or not restarts.due(name, now):
             continue
@@ -529,6 +547,7 @@ def up(settings: Settings, echo: Echo, executor: Executor = Executor()) -> None:
         env = prepare(stack, echo)
         start(stack, env)
         start_listener(stack, env)
+        start_metrics(stack, env)
         echo(f"starting Airflow ({', '.join(stack.processes)}); logs in {stack.logs}")
         for name, queues in stack.workers.items():
             echo(f"{name} serves queue(s) {', '.join(queues)}")
@@ -538,6 +557,7 @@ def up(settings: Settings, echo: Echo, executor: Executor = Executor()) -> None:
         echo(
             f"Markets page: {stack.api_url}/plugin/markets  (users and passwords: {stack.airflow_home / 'passwords.json'})"
         )
+        echo(f"hub metrics for Prometheus: http://127.0.0.1:{stack.metrics_port}/metrics")
         echo(
             "every committed change now reaches Airflow in seconds. Ctrl-C stops everything; data stays."
         )
@@ -572,7 +592,8 @@ def launched(
     environment: dict[str, str] | None = None,
 ) -> Iterator[tuple[subprocess.Popen[bytes], AirflowApiConfig]]:
     """Run `hubctl up [arguments]` as a child process (for tests and benchmarks); Ctrl-C it on exit."""
-    env = client_environment(home, HUB_AIRFLOW_PORT=str(port or free_port()), **(environment or {}))
+    ports = {"HUB_AIRFLOW_PORT": str(port or free_port()), "HUB_METRICS_PORT": str(free_port())}
+    env = client_environment(home, **{**ports, **(environment or {})})
     home.mkdir(parents=True, exist_ok=True)
     with (home / "up.log").open("wb") as log:
         hubctl = str(Path(sys.executable).with_name("hubctl"))

@@ -54,6 +54,7 @@ app.add_typer(schedule.app, name="schedule")
 document.register(app)
 app.command(name="up")(up.up)
 app.command(name="listen")(up.listen)
+app.command(name="metrics")(up.metrics)
 app.command(name="status")(ops.status)
 app.command(name="doctor")(ops.doctor)
 

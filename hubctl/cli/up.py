@@ -91,3 +91,32 @@ def listen() -> None:
     logger.setLevel(logging.INFO)
     logger.propagate = False
     listener.listen(get_settings())
+
+
+def metrics(
+    port: Annotated[
+        int | None,
+        typer.Option(min=0, max=65535, help="port to serve on [default: HUB_METRICS_PORT, 9464]"),
+    ] = None,
+    host: Annotated[
+        str, typer.Option(help="address to listen on (0.0.0.0: every interface)")
+    ] = "127.0.0.1",
+) -> None:
+    """Serve the hub's own state as Prometheus metrics on http://HOST:PORT/metrics.
+
+    Per exchange group: enabled, freshness in trading sessions, open alerts by rule; pending
+    change requests, suspended scheduled changes, the audit chain checked from the newest anchor
+    on and the anchor's age, each listener's lag behind the audit log. Every scrape reads the hub
+    database (HUB_DATABASE_URL) with the same few queries, whatever the number of jobs. Prometheus
+    scrapes this directly: Airflow's API needs a JWT that expires. `hubctl up` runs it on
+    HUB_METRICS_PORT (docs/monitoring.md).
+
+    Example: hubctl metrics --port 9464 --host 0.0.0.0
+    """
+    # deferred: the library (psycopg2, prometheus_client) costs > 10 ms; `hubctl --help` must not pay for it
+    from hubctl import metrics as hub_metrics
+    from hubctl.settings import get_settings
+
+    settings = get_settings()
+    port = settings.metrics_port if port is None else port
+    hub_metrics.serve(settings, typer.echo, host=host, port=port)

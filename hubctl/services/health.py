@@ -76,6 +76,12 @@ def generated_dags(groups: list[Row], jobs: list[Row]) -> dict[str, list[str]]:
     }
 
 
+def stale_sessions(calendar: str, newest: dt.date | None, today: dt.date) -> int | None:
+    """Trading sessions of ``calendar`` that ended after ``newest``, the newest price's date
+    (a holiday does not count); None: the group has no prices at all."""
+    return None if newest is None else calendars.sessions_missed(calendar, newest, today)
+
+
 def group_status(
     database: Database, *, settings: Settings | None = None, today: dt.date | None = None
 ) -> list[dict[str, Any]]:
@@ -106,9 +112,7 @@ def group_status(
             "last_run_record": run,
             "latest_trade_date": newest,
             "calendar": group["calendar"],
-            "stale_sessions": None
-            if newest is None
-            else calendars.sessions_missed(group["calendar"], newest, today),
+            "stale_sessions": stale_sessions(group["calendar"], newest, today),
             "suspended_changes": suspended.get(name, []),
         })  # fmt: skip
     return with_airflow_pauses(rows, api)

@@ -14,22 +14,7 @@ from hubctl import migrations
 from hubctl.settings import get_settings
 from hubctl.specs import load_specs
 from tests.support.cli import Run
-
-
-def store_price(engine: Engine, ticker: str, exchange: str, trade_date: dt.date) -> None:
-    with engine.begin() as conn:
-        security_id = conn.execute(
-            sa.text(
-                "INSERT INTO market.securities (ticker, exchange) VALUES (:t, :e) RETURNING security_id"
-            ),
-            {"t": ticker, "e": exchange},
-        ).scalar()
-        conn.execute(
-            sa.text(
-                "INSERT INTO market.ohlcv VALUES (:s, :d, 1, 2, 0.5, 1.5, 1.5, 100, 'sample', now())"
-            ),
-            {"s": security_id, "d": trade_date},
-        )
+from tests.support.marketdata import store_price
 
 
 def test_status_shows_each_group_its_dags_and_freshness(hub: Run, default_config: Engine) -> None:

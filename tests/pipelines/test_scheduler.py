@@ -13,27 +13,18 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from hubctl.author import Author, Capture
-from hubctl.db import Database
+from hubctl.author import Author
 from hubctl.services import config, groups, health, schedule
-from hubctl.services.changes import ChangesCaptured
 from hubctl.services.rows import FieldChanges
 from hubctl.settings import get_settings
 from tests.pipelines.test_builders import _test
-from tests.support.configuration import add_tse_group
+from tests.support.configuration import add_tse_group, schedule_change
 from tests.support.databases import database_of
 
 pytestmark = pytest.mark.usefixtures("airflow_metadata_db")
 NOW = dt.datetime.now(dt.UTC)
 DUE, NOT_YET = NOW - dt.timedelta(minutes=1), NOW + dt.timedelta(days=1)
 COLLECTION_LSE = {"dag_name": "data_collection_equities", "job_name": "lse"}
-
-
-def _schedule(database: Database, run_at: dt.datetime, write: Callable[[Capture], Any]) -> int:
-    """What `hubctl schedule add` does: capture the write as it will run at ``run_at``, store it."""
-    with pytest.raises(ChangesCaptured) as captured:
-        write(schedule.capture_at(run_at))
-    return schedule.add(database, run_at=run_at, command="test", captured=captured.value).id
 
 
 def _rows(engine: Engine, sql: str, **binds: Any) -> list[dict[str, Any]]:
@@ -51,7 +42,7 @@ def test_the_job_applies_due_changes_once_as_their_scheduler(
     configured_hub: Engine, parse: Callable[[], Any]
 ) -> None:
     database = database_of(configured_hub)
-    due = _schedule(
+    due = schedule_change(
         database,
         DUE,
         lambda mode: groups.set_group_enabled(
@@ -61,14 +52,14 @@ def test_the_job_applies_due_changes_once_as_their_scheduler(
             author=Author("ann", reason="closure", mode=mode),
         ),
     )
-    _schedule(
+    schedule_change(
         database,
         NOT_YET,
         lambda mode: groups.set_group_enabled(
             database, group_name="us_markets", enabled=False, author=Author("ann", mode=mode)
         ),
     )
-    cancelled = _schedule(
+    cancelled = schedule_change(
         database,
         DUE,
         lambda mode: config.set_job(
@@ -133,7 +124,7 @@ def test_a_change_whose_target_moved_on_is_suspended_and_reported(
     configured_hub: Engine,
 ) -> None:
     database = database_of(configured_hub)
-    suspended = _schedule(
+    suspended = schedule_change(
         database,
         DUE,
         lambda mode: groups.set_group(
@@ -170,7 +161,7 @@ def test_a_change_the_rules_refuse_by_then_fails_with_why(configured_hub: Engine
     """The rules hold when a change applies: a group that gained a job cannot be removed."""
     database = database_of(configured_hub)
     add_tse_group(database, calendar="weekday")
-    failing = _schedule(
+    failing = schedule_change(
         database,
         DUE,
         lambda mode: groups.remove_group(database, group_name="tse", author=Author("a", mode=mode)),
@@ -192,7 +183,7 @@ def test_a_change_the_rules_refuse_by_then_fails_with_why(configured_hub: Engine
 
 def test_a_change_another_runner_holds_is_skipped(configured_hub: Engine) -> None:
     database = database_of(configured_hub)
-    held = _schedule(
+    held = schedule_change(
         database,
         DUE,
         lambda mode: groups.set_group_enabled(

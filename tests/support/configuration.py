@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from hubctl import configfile
-from hubctl.author import Author
+from hubctl.author import Author, Capture
 from hubctl.db import Database
-from hubctl.services import documents, groups
+from hubctl.services import documents, groups, schedule
+from hubctl.services.changes import ChangesCaptured
 from hubctl.services.rows import FieldChanges
 
 # A port nothing listens on: every connection is refused at once.
@@ -71,3 +75,12 @@ def execute(engine: Engine, statement: str, **binds: Any) -> None:
     """One raw SQL statement, committed at once."""
     with engine.begin() as conn:
         conn.execute(sa.text(statement), binds)
+
+
+def schedule_change(
+    database: Database, run_at: dt.datetime, write: Callable[[Capture], Any]
+) -> int:
+    """What `hubctl schedule add` does: capture the write as it will run at ``run_at``, store it."""
+    with pytest.raises(ChangesCaptured) as captured:
+        write(schedule.capture_at(run_at))
+    return schedule.add(database, run_at=run_at, command="test", captured=captured.value).id

@@ -36,3 +36,19 @@ def assert_sample_rows(engine: Engine, tickers: Sequence[str], start: date, end:
     columns = ["ticker", *OHLCV_COLUMNS]
     pd.testing.assert_frame_equal(stored[columns], expected[columns], check_dtype=False)
     assert (stored["source"] == "sample").all()
+
+
+def store_price(engine: Engine, ticker: str, exchange: str, trade_date: date) -> None:
+    with engine.begin() as conn:
+        security_id = conn.execute(
+            text(
+                "INSERT INTO market.securities (ticker, exchange) VALUES (:t, :e) RETURNING security_id"
+            ),
+            {"t": ticker, "e": exchange},
+        ).scalar()
+        conn.execute(
+            text(
+                "INSERT INTO market.ohlcv VALUES (:s, :d, 1, 2, 0.5, 1.5, 1.5, 100, 'sample', now())"
+            ),
+            {"s": security_id, "d": trade_date},
+        )
