@@ -39,7 +39,10 @@ def compose() -> dict[str, Any]:
 
 def test_services_and_commands(compose: dict[str, Any]) -> None:
     services = compose["services"]
-    assert set(services) == {"postgres", "redis", "airflow-init", "hub-listener", *AIRFLOW_SERVICES}
+    assert set(services) == {
+        *("postgres", "redis", "airflow-init", "hub-listener", "hub-metrics"),
+        *AIRFLOW_SERVICES,
+    }
     for name, command in AIRFLOW_SERVICES.items():
         assert services[name]["command"] == command
     assert services["airflow-init"]["command"] == ["/opt/airflow-hub/deploy/init.sh"]
@@ -71,9 +74,25 @@ def test_the_listener_runs_hubctl_listen_once_the_api_answers(compose: dict[str,
     assert listener["depends_on"]["airflow-init"]["condition"] == "service_completed_successfully"
 
 
+def test_the_metrics_service_serves_what_the_scrape_config_scrapes(compose: dict[str, Any]) -> None:
+    metrics = compose["services"]["hub-metrics"]
+    assert metrics["entrypoint"] == "hubctl"
+    command = metrics["command"].split()
+    assert command[0] == "metrics" and command[command.index("--host") + 1] == "0.0.0.0"
+    port = command[command.index("--port") + 1]
+    assert metrics["ports"] == [f"{port}:{port}"]
+    assert port in " ".join(metrics["healthcheck"]["test"])
+    assert set(metrics["environment"]) >= SHARED_ENV
+    assert metrics["depends_on"]["airflow-init"]["condition"] == "service_completed_successfully"
+    scrape = yaml.safe_load((ROOT / "deploy" / "prometheus" / "prometheus.yml").read_text())
+    [job] = scrape["scrape_configs"]
+    assert job["static_configs"] == [{"targets": [f"hub-metrics:{port}"]}]
+    assert scrape["rule_files"] == ["rules.yml"]
+
+
 def test_long_running_services_have_healthchecks_and_wait_for_init(compose: dict[str, Any]) -> None:
     services = compose["services"]
-    for name in ["postgres", "redis", *AIRFLOW_SERVICES]:
+    for name in ["postgres", "redis", "hub-metrics", *AIRFLOW_SERVICES]:
         assert services[name]["healthcheck"]["test"], name
     for name in AIRFLOW_SERVICES:
         depends_on = services[name]["depends_on"]
