@@ -53,6 +53,10 @@ SMOKE_RUNS = {
         r"^\| \*\*ours: validate \+ upsert\*\* \| .* \| [\d.]+ \|",
         r"^goal \(>= 0.5 of a raw COPY into an empty table\): ours / COPY .* = [\d.]+;",
     ],
+    "metrics.py --smoke": [
+        r"^scrape at 50 jobs, 10 open alerts, .*: [\d.]+ s \(reads [\d.]+ s\) \(goal <= 0.5 s: \w+\)$",
+        r"^ratio: [\d.]+x the defaults' scrape$",
+    ],
     "bounded_statements.py --smoke": [r"^ratio: [\d.]+x, cost per statement: -?\d+ us$"],
     "plugin_start.py --smoke": [
         r"^the plugin's share of it .* of the start; goal",
