@@ -188,7 +188,7 @@ class HubCollector(Collector):
         try:
             state = read_state(self.database, self.settings, today=dt.date.today())
         except (psycopg2.Error, HubError) as error:
-            log.warning("the hub database did not answer: %s", str(error).strip())
+            log.warning("could not read the hub database: %s", str(error).strip().splitlines()[0])
             state = None
         yield GaugeMetricFamily(
             "hub_database_up",

@@ -41,9 +41,10 @@ def up(
     on first start, migrates Airflow's metadata and runs its api-server, scheduler, dag-processor
     and triggerer. Tasks run with the LocalExecutor, or with --executor celery on Celery workers
     (a redis-server from PATH is the broker; each worker serves the queues it is given, and a
-    job's `queue` knob routes its tasks). Prints the UI address and login; Ctrl-C stops
-    everything and keeps the data for next time. The port comes from HUB_AIRFLOW_PORT
-    (default 8080).
+    job's `queue` knob routes its tasks). Beside them run the change listener (`hubctl listen`)
+    and the hub's metrics for Prometheus (`hubctl metrics` on 127.0.0.1, port HUB_METRICS_PORT,
+    default 9464). Prints the UI address and login; Ctrl-C stops everything and keeps the data
+    for next time. The port comes from HUB_AIRFLOW_PORT (default 8080).
 
     Example: hubctl up --executor celery --workers 2 --worker-queues default --worker-queues default,eu_workers
     """
