@@ -12,7 +12,10 @@ alerts, anchors again, writes --tail entries after the anchor, and times the sam
 
 Each line also gives the server's own figure (hub_metrics_scrape_seconds: the reads alone).
 
-Usage: .venv/bin/python bench/metrics.py [--jobs 10000] [--alerts 1000] [--tail 1000] [--runs 7] [--smoke]
+--entries N first writes audit entries up to N (bench/audit.py's writer), to see what the log's
+length costs a scrape: the newest anchor's count(*) reads the log up to it.
+
+Usage: .venv/bin/python bench/metrics.py [--jobs 10000] [--alerts 1000] [--tail 1000] [--entries 0] [--runs 7] [--smoke]
 
 --smoke: 50 jobs, 10 alerts, 100 entries after the anchor, one run (make test, tests/test_bench.py).
 """
@@ -34,7 +37,7 @@ from pathlib import Path
 import psycopg2
 
 sys.path.insert(0, str(Path(__file__).parent))
-from audit import KEY, database_urls
+from audit import KEY, count, database_urls, write_entries
 from cli import BIN, environment
 
 GOAL_SECONDS = 0.5
@@ -154,6 +157,9 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=10_000)
     parser.add_argument("--alerts", type=int, default=1_000)
     parser.add_argument("--tail", type=int, default=1_000)
+    parser.add_argument(
+        "--entries", type=int, default=0, help="audit entries written before the first anchor"
+    )
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--smoke", action="store_true", help="50 jobs, one run (make test)")
     options = parser.parse_args()
@@ -165,6 +171,7 @@ def main() -> None:
         urls = url, owner_url = database_urls(env)
         execute(owner_url, ONE_PRICE_PER_GROUP)
         execute(url, LISTENER)
+        write_entries(url, options.entries)  # before the jobs: each round updates every job
         anchor_and_tail(urls, env, options.tail)
         with endpoint(env) as metrics_url:
             baseline = timed_scrapes(metrics_url, options.runs)
@@ -173,15 +180,22 @@ def main() -> None:
                 execute(url, ADD_ALERTS, alerts=min(options.alerts, options.jobs))
             anchor_and_tail(urls, env, options.tail)
             loaded = timed_scrapes(metrics_url, options.runs)
-    report(options, baseline, loaded)
+        with psycopg2.connect(url) as conn:
+            entries = count(conn)
+        conn.close()
+    report(options, baseline, loaded, entries)
 
 
 def report(
-    options: argparse.Namespace, baseline: tuple[float, float], loaded: tuple[float, float]
+    options: argparse.Namespace,
+    baseline: tuple[float, float],
+    loaded: tuple[float, float],
+    entries: int,
 ) -> None:
     verdict = "ok" if loaded[0] <= GOAL_SECONDS else "MISSED"
     tail = f"{options.tail:,} entries after the newest anchor"
     print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs; {options.runs} runs")
+    print(f"audit log: {entries:,} entries at the end")
     print(
         f"scrape at 11 jobs (the defaults), {tail}: {baseline[0]:.3f} s (reads {baseline[1]:.3f} s)"
     )
