@@ -97,7 +97,9 @@ def listen() -> None:
 def metrics(
     port: Annotated[
         int | None,
-        typer.Option(min=0, max=65535, help="port to serve on [default: HUB_METRICS_PORT, 9464]"),
+        typer.Option(
+            min=0, max=65535, help="port to serve on (default: HUB_METRICS_PORT, else 9464)"
+        ),
     ] = None,
     host: Annotated[
         str, typer.Option(help="address to listen on (0.0.0.0: every interface)")
