@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Iterator
 from typing import Any
@@ -67,7 +68,7 @@ def test_a_holding_finding_touches_the_open_alert_and_notifies_no_more(
     database: Database, default_config: Engine
 ) -> None:
     alerts.reconcile(database, rules=ALL_RULES, findings=[FAILING], now=NOW)
-    worse = Finding(**{**FAILING.__dict__, "value": 40.0})
+    worse = dataclasses.replace(FAILING, value=40.0)
     done = alerts.reconcile(database, rules=ALL_RULES, findings=[worse], now=LATER)
     assert not done.opened and not done.resolved
     (touched,) = done.touched
