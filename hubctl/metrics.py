@@ -33,15 +33,16 @@ from hubctl.repository import listener as listener_queries
 from hubctl.repository import metrics as metric_queries
 from hubctl.repository import status as status_queries
 from hubctl.repository.rows import Row, select_rows
+from hubctl.services.alerts import open_alert_counts_in
 from hubctl.services.health import stale_sessions
 from hubctl.settings import Settings
-from hubctl.tables import GROUPS
+from hubctl.tables import GROUP_RULES, GROUPS, JOB_RULES
 
 log = logging.getLogger("hubctl.metrics")
 
-# The rules of issue 24's alerts (hub.alerts.rule); every one is exported, 0 when none is open.
-ALERT_RULES = ("failure_rate", "task_duration", "data_late", "source_unreachable")
-NO_GROUP = ""  # the group label of alerts about jobs that belong to no exchange group
+# Every rule is exported for every group, 0 when none is open.
+ALERT_RULES = sorted(JOB_RULES | GROUP_RULES)
+NO_GROUP = ""  # the group of alerts about jobs that belong to no exchange group
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,7 @@ class ChainState:
 class HubState:
     groups: list[Row]
     stale_sessions: dict[str, int | None]
-    open_alerts: dict[tuple[str, str], int]
+    open_alerts: dict[str, dict[str, int]]  # group -> rule -> open alerts
     requests_pending: int
     scheduled_suspended: int
     listeners: list[Row]
@@ -88,7 +89,7 @@ def read_state(database: Database, settings: Settings, *, today: dt.date) -> Hub
         groups = select_rows(conn, table=GROUPS)
         latest = status_queries.latest_trade_dates(conn)
         counts = metric_queries.governance_counts(conn)
-        alerts = metric_queries.open_alerts(conn)
+        alerts = open_alert_counts_in(conn)
         listeners = listener_queries.states(conn)
         chain_now = chain_state(conn, settings, dt.datetime.now(dt.UTC))
     return HubState(
@@ -127,7 +128,7 @@ def group_families(state: HubState) -> Iterator[Metric]:
     alerts = _gauge("hub_alerts_open", "Open hub alerts by rule and group", ("rule", "group"))
     for rule in ALERT_RULES:
         for name in [*(group["group_name"] for group in state.groups), NO_GROUP]:
-            alerts.add_metric([rule, name], float(state.open_alerts.get((rule, name), 0)))
+            alerts.add_metric([rule, name], float(state.open_alerts.get(name, {}).get(rule, 0)))
     yield from (enabled, fresh, alerts)
 
 
