@@ -205,12 +205,13 @@ def order_problem(previous: StoredAnchor | None, current: StoredAnchor) -> str |
         before.last_hash,
         before.count,
     )
-    if same_point and _time(now) > _time(before):
+    if same_point and signed_at(now) > signed_at(before):
         return None
     return f"not past line {previous.line} (last_id {before.last_id}): replayed or reordered"
 
 
-def _time(anchor: Anchor) -> dt.datetime:
+def signed_at(anchor: Anchor) -> dt.datetime:
+    """When the anchor was made; an unreadable time is the earliest moment (oldest, first)."""
     try:
         return dt.datetime.fromisoformat(anchor.time)
     except ValueError:  # signed, so written by us; an unreadable time orders first

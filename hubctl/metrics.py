@@ -79,7 +79,7 @@ def chain_state(conn: Connection, settings: Settings, now: dt.datetime) -> Chain
     report = chain.verify_from_last_anchor(conn, stored, key)
     if not report.ok:
         log.warning("audit chain: %s", report.failure)
-    age = now - dt.datetime.fromisoformat(signed[-1].time)
+    age = now - anchors.signed_at(signed[-1])
     return ChainState(report.ok, max(age.total_seconds(), 0.0))
 
 
