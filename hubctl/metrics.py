@@ -108,7 +108,7 @@ def read_state(database: Database, settings: Settings, *, today: dt.date) -> Hub
     )
 
 
-def _gauge(name: str, documentation: str, labels: tuple[str, ...] = ()) -> GaugeMetricFamily:
+def _gauge(name: str, documentation: str, labels: tuple[str, ...]) -> GaugeMetricFamily:
     return GaugeMetricFamily(name, documentation, labels=list(labels))
 
 

@@ -13,6 +13,7 @@ import json
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +25,7 @@ import pytest
 import sqlalchemy as sa
 
 from hubctl.airflow_api import AirflowApi, AirflowApiError
-from hubctl.stack import client_environment, launched
+from hubctl.stack import client_environment, free_port, launched
 from tests.support.stacks import prepared_home
 
 pytestmark = pytest.mark.e2e
@@ -102,7 +103,7 @@ def stack() -> Iterator[RunningStack]:
     home = prepared_home("hube2e")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("AIRFLOW__API__MAXIMUM_PAGE_LIMIT", str(PAGE_LIMIT))
-        yield from _running(home)
+        yield from _running(home, {"HUB_METRICS_PORT": str(free_port())})
 
 
 def _running(home: Path, environment: dict[str, str] | None = None) -> Iterator[RunningStack]:
@@ -124,6 +125,23 @@ def dag_states(api: AirflowApi) -> dict[str, bool]:
 
 def run_state(api: AirflowApi, dag_id: str, run_id: str) -> str:
     return str(api.call("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}")["state"])
+
+
+def test_up_serves_the_hub_metrics(stack: RunningStack) -> None:
+    """`hubctl up` runs `hubctl metrics` on HUB_METRICS_PORT (the fixture's teardown proves it
+    stops with the stack)."""
+    url = f"http://127.0.0.1:{stack.env['HUB_METRICS_PORT']}/metrics"
+
+    def scraped() -> str | None:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as reply:
+                return str(reply.read().decode())
+        except OSError:
+            return None
+
+    text = wait_for(scraped, 60, "hubctl metrics")
+    assert "hub_database_up 1.0" in text
+    assert 'hub_group_enabled{group="lse"} 1.0' in text
 
 
 def test_default_dags_appear(stack: RunningStack) -> None:
