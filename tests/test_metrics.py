@@ -9,6 +9,7 @@ import math
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -20,6 +21,7 @@ from hubctl import metrics
 from hubctl.anchors import AnchorKey
 from hubctl.author import Author
 from hubctl.db import Database
+from hubctl.db.bounded import BoundedCursor
 from hubctl.errors import ChangeRequested
 from hubctl.repository import listener as listener_queries
 from hubctl.services import audit, groups, schedule
@@ -206,3 +208,35 @@ def test_every_dashboard_panel_and_rule_queries_a_metric_the_collector_exports(
         name for expression in queries["dashboard"] for name in METRIC_NAME.findall(expression)
     }
     assert exported - shown <= {"hub_metrics_scrape_seconds"}, "a metric no panel shows"
+
+
+def test_a_scrape_makes_the_same_statements_whatever_the_number_of_jobs(
+    default_config: Engine, anchored: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    statements: list[str] = []
+    execute_statement = BoundedCursor.execute
+
+    def counted(cursor: BoundedCursor, query: Any, vars: Any = None) -> None:
+        statements.append(str(query))
+        execute_statement(cursor, query, vars)
+
+    monkeypatch.setattr(BoundedCursor, "execute", counted)
+    exposition(anchored, settings)
+    few = list(statements)
+    execute(
+        default_config,
+        "INSERT INTO hub.dag_configuration (dag_name, job_name, exchange_group)"
+        " SELECT 'data_collection_equities', 'many_' || n, 'lse' FROM generate_series(1, 300) n",
+    )
+    execute(
+        default_config,
+        "INSERT INTO hub.alerts (rule, subject, exchange_group, value, threshold, first_seen,"
+        " last_seen) SELECT 'failure_rate', 'many_' || n, 'lse', 10, 5, now(), now()"
+        " FROM generate_series(1, 50) n",
+    )
+    statements.clear()
+    found = samples(exposition(anchored, settings))
+
+    assert value(found, "hub_alerts_open", rule="failure_rate", group="lse") == 50.0
+    assert value(found, "hub_audit_chain_verified") == 1.0  # 300 more entries walked
+    assert len(statements) == len(few) <= 10
