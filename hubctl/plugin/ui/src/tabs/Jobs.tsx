@@ -5,22 +5,17 @@ import { Link as RouterLink } from "react-router-dom";
 import { ApiError, send } from "../api";
 import { Cell, ErrorNote, Grid, Note } from "../components";
 import { usePolled } from "../live";
+import { asText, parsed } from "../values";
 import type { TabProps } from "./props";
 
-type FieldInfo = { name: string; help: string; nullable: boolean };
-type Job = Record<string, unknown> & { dag_name: string; job_name: string; version: number; enabled: boolean; params?: Record<string, unknown> };
-type JobsBody = { fields: FieldInfo[]; jobs: Job[]; params_schemas?: Record<string, { properties?: Record<string, { description?: string }> }> };
+export type FieldInfo = { name: string; help: string; nullable: boolean };
+export type Job = Record<string, unknown> & { dag_name: string; job_name: string; version: number; enabled: boolean; params?: Record<string, unknown> };
+export type JobsBody = { fields: FieldInfo[]; jobs: Job[]; params_schemas?: Record<string, { properties?: Record<string, { description?: string }> }> };
 
 const COLUMNS = [
   { title: "DAG", width: "26ch" }, { title: "Job", width: "22ch" }, { title: "State", width: "11ch" },
   { title: "Version", width: "9ch" }, { title: "Params", width: "36ch" }, { title: "", width: "9ch" },
 ];
-
-const asText = (value: unknown): string =>
-  value === null || value === undefined ? "" : typeof value === "string" ? value : JSON.stringify(value);
-
-/** A typed params value: numbers, booleans and JSON as such, anything else as the text typed. */
-const parsed = (text: string): unknown => { try { return JSON.parse(text); } catch { return text; } };
 
 export function Jobs({ head, canEdit, rowsShown }: TabProps) {
   const { data, error, reload } = usePolled<JobsBody>("api/jobs", [head]);
