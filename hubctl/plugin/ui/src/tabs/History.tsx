@@ -17,9 +17,9 @@ type Verify = { ok: boolean; rows_checked: number; problem: string | null; ancho
 
 const FILTERS = ["group", "job", "actor", "via", "since", "until"] as const;
 const COLUMNS = [
-  { title: "#", width: "8ch" }, { title: "When", width: "24ch" }, { title: "Actor", width: "14ch" },
-  { title: "Via", width: "9ch" }, { title: "What", width: "30ch" }, { title: "Changes", width: "44ch" },
-  { title: "Reason", width: "32ch" }, { title: "", width: "10ch" },
+  { title: "#", width: "8ch" }, { title: "When", width: "26ch" }, { title: "Actor", width: "13ch" },
+  { title: "Via", width: "9ch" }, { title: "What", width: "28ch" }, { title: "Changes", width: "40ch" },
+  { title: "Reason", width: "27ch" }, { title: "", width: "10ch" },
 ];
 
 /** The older API answered a bare list: one page, no further pages. */

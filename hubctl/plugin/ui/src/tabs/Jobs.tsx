@@ -17,19 +17,32 @@ const COLUMNS = [
   { title: "Version", width: "9ch" }, { title: "Params", width: "36ch" }, { title: "", width: "9ch" },
 ];
 
+const PAGE = 100; // rows rendered at a time: 10,000 jobs would take seconds to render at once
+
+const matches = (job: Job, text: string) =>
+  !text || `${job.dag_name}/${job.job_name} ${asText(job.exchange_group)}`.toLowerCase().includes(text.toLowerCase());
+
 export function Jobs({ head, canEdit, rowsShown }: TabProps) {
   const { data, error, reload } = usePolled<JobsBody>("api/jobs", [head]);
   const [open, setOpen] = useState<string | null>(null);
+  const [filter, setFilter] = useState("");
+  const [shown, setShown] = useState(PAGE);
   useEffect(() => { if (data) rowsShown(); }, [data, rowsShown]);
   const editing = data?.jobs.find((job) => `${job.dag_name}/${job.job_name}` === open) ?? null;
+  const found = (data?.jobs ?? []).filter((job) => matches(job, filter));
   return (
     <Stack gap={2}>
       <ErrorNote text={error} />
       {editing && data ? (
         <JobForm key={open} job={editing} fields={data.fields} schema={data.params_schemas?.[editing.dag_name]} canEdit={canEdit} saved={reload} close={() => setOpen(null)} />
       ) : null}
+      <HStack gap={2}>
+        <Input id="jobs-filter" size="sm" w="30ch" placeholder="filter: dag, job or group" value={filter}
+          onChange={(e) => { setFilter(e.target.value); setShown(PAGE); }} />
+        <Text id="jobs-count" fontSize="sm" color="fg.muted" whiteSpace="nowrap">{Math.min(shown, found.length)} of {found.length} jobs</Text>
+      </HStack>
       <Grid id="jobs" columns={COLUMNS}>
-        {(data?.jobs ?? []).map((job) => {
+        {found.slice(0, shown).map((job) => {
           const key = `${job.dag_name}/${job.job_name}`;
           return (
             <Table.Row key={key} data-job={key}>
@@ -43,6 +56,9 @@ export function Jobs({ head, canEdit, rowsShown }: TabProps) {
           );
         })}
       </Grid>
+      {found.length > shown ? (
+        <Button id="jobs-more" size="sm" variant="outline" alignSelf="start" whiteSpace="nowrap" onClick={() => setShown(shown + PAGE)}>Show {Math.min(PAGE, found.length - shown)} more</Button>
+      ) : null}
     </Stack>
   );
 }

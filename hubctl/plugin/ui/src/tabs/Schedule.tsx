@@ -14,8 +14,8 @@ type Scheduled = {
 };
 
 const COLUMNS = [
-  { title: "#", width: "7ch" }, { title: "Run at", width: "24ch" }, { title: "State", width: "12ch" },
-  { title: "What", width: "40ch" }, { title: "By", width: "14ch" }, { title: "Reason", width: "30ch" },
+  { title: "#", width: "7ch" }, { title: "Run at", width: "26ch" }, { title: "State", width: "12ch" },
+  { title: "What", width: "38ch" }, { title: "By", width: "14ch" }, { title: "Reason", width: "30ch" },
   { title: "", width: "10ch" },
 ];
 
