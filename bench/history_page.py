@@ -78,13 +78,16 @@ def columns(cur: psycopg2.extensions.cursor, table: str, leave_out: set[str]) ->
     return [name for (name,) in cur.fetchall() if name not in leave_out]
 
 
+def add_jobs(cur: psycopg2.extensions.cursor, jobs: int) -> None:
+    """``jobs`` copies of the first job in a group, by one audited INSERT (bench/page.py too)."""
+    names = columns(cur, "dag_configuration", {"version", "created_at", "updated_at"})
+    values = ", ".join(f"job.{n}" if n != "job_name" else "job.job_name || '_' || n" for n in names)
+    cur.execute(ADD_JOBS.format(columns=", ".join(names), values=values), {"copies": jobs})
+
+
 def load(url: str, *, jobs: int, entries: int) -> None:
     with psycopg2.connect(url) as conn, conn.cursor() as cur:
-        names = columns(cur, "dag_configuration", {"version", "created_at", "updated_at"})
-        values = ", ".join(
-            f"job.{n}" if n != "job_name" else "job.job_name || '_' || n" for n in names
-        )
-        cur.execute(ADD_JOBS.format(columns=", ".join(names), values=values), {"copies": jobs})
+        add_jobs(cur, jobs)
         cur.execute("SELECT count(*) FROM hub.audit_log")
         have = cur.fetchone()[0]
         copied = ", ".join(columns(cur, "audit_log", {"id", "row_key"}))

@@ -5,16 +5,19 @@ import { getJson } from "./api";
 const HEAD_EVERY_MS = 2000;
 
 /** The audit log's newest id, polled every 2 s while the page is visible: every writer (hubctl,
- * raw SQL, the SQL API, another tab) moves it, so a change shows within one poll and one fetch. */
-export function useAuditHead(): number | null {
-  const [head, setHead] = useState<number | null>(null);
+ * raw SQL, the SQL API, another tab) moves it, so a change shows within one poll and one fetch.
+ * `undefined` until the first answer (`null`: an empty log, or the first poll failed). */
+export function useAuditHead(): number | null | undefined {
+  const [head, setHead] = useState<number | null | undefined>(undefined);
   useEffect(() => {
     let stopped = false;
     const poll = () => {
       if (document.visibilityState !== "visible") return;
-      getJson<{ audit_id: number }>("api/head")
+      getJson<{ audit_id: number | null }>("api/head")
         .then((body) => !stopped && setHead(body.audit_id))
-        .catch(() => undefined); // a missed poll is retried in 2 s
+        // A missed poll is retried in 2 s; a failed first one still lets the tab load (and show
+        // its own error).
+        .catch(() => !stopped && setHead((known) => (known === undefined ? null : known)));
     };
     poll();
     const timer = setInterval(poll, HEAD_EVERY_MS);

@@ -61,8 +61,10 @@ function Page() {
             <Tabs.Trigger key={name} value={name} id={`tab-${name}`} whiteSpace="nowrap">{title}</Tabs.Trigger>
           ))}
         </Tabs.List>
-        {/* An element, not a call: each tab keeps its own hooks, so switching tabs is safe. */}
-        <Box pt={3}><View key={tab} head={head} canEdit={who?.can_edit ?? false} rowsShown={rowsShown} /></Box>
+        {/* An element, not a call: each tab keeps its own hooks, so switching tabs is safe. The
+            tab waits for the audit head, so its one fetch is at least as new as the head:
+            fetching at once, then again when the first head arrived, doubled its first render. */}
+        <Box pt={3}>{head === undefined ? null : <View key={tab} head={head} canEdit={who?.can_edit ?? false} rowsShown={rowsShown} />}</Box>
       </Tabs.Root>
     </Box>
   );
