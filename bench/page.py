@@ -73,25 +73,41 @@ def wait(condition: Any, timeout: float = 60) -> Any:
     raise TimeoutError("the page did not render in time")
 
 
-def first_render_ms(driver: Any, url: str, tab: str) -> float:
+# Where a first render's time went, from the browser's resource timing (ms since navigation):
+# Airflow's shell until our bundle has loaded, then the tab's data answered, then rows on screen.
+PHASES = r"""
+const [tab] = arguments;
+const rows = performance.getEntriesByName(`hub:${tab}:rows`)[0];
+if (!rows) return null;
+const loaded = (pattern) => Math.max(0, ...performance.getEntriesByType("resource")
+  .filter((entry) => pattern.test(entry.name)).map((entry) => entry.responseEnd));
+return [loaded(/hub\/static\/markets\.js/), loaded(/hub\/api\/(?!head|session|verify)/),
+        rows.startTime];
+"""
+
+
+def first_render_ms(driver: Any, url: str, tab: str) -> list[float]:
+    """[bundle loaded, data answered, rows on screen], ms since navigation."""
     driver.get(f"{url}/plugin/markets?tab={tab}")
-    script = f"return performance.getEntriesByName('hub:{tab}:rows')[0]?.startTime"
-    return float(wait(lambda: driver.execute_script(script)))
+    return [float(ms) for ms in wait(lambda: driver.execute_script(PHASES, tab))]
 
 
-def render_times(driver: Any, url: str, tabs: Sequence[str], runs: int) -> dict[str, list[float]]:
+def render_times(
+    driver: Any, url: str, tabs: Sequence[str], runs: int
+) -> dict[str, list[list[float]]]:
     for tab in tabs:
         first_render_ms(driver, url, tab)  # warm-up, not counted
     return {tab: [first_render_ms(driver, url, tab) for _ in range(runs)] for tab in tabs}
 
 
-def report(title: str, figures: dict[str, list[float]], goal_ms: float) -> None:
-    for tab, times in figures.items():
-        median = statistics.median(times)
-        verdict = "ok" if median <= goal_ms else "OVER GOAL"
+def report(title: str, figures: dict[str, list[list[float]]], goal_ms: float) -> None:
+    for tab, runs in figures.items():
+        bundle, data, rows = (statistics.median(phase) for phase in zip(*runs, strict=True))
+        verdict = "ok" if rows <= goal_ms else "OVER GOAL"
         print(
-            f"first render, {title}, {tab:<9} median {median:6.0f} ms  max {max(times):6.0f} ms"
-            f"  (goal <= {goal_ms:.0f} ms) {verdict}"
+            f"first render, {title}, {tab:<9} median {rows:5.0f} ms, max"
+            f" {max(run[2] for run in runs):5.0f} ms (goal <= {goal_ms:.0f} ms) {verdict};"
+            f" medians: bundle loaded {bundle:5.0f}, data answered {data:5.0f}"
         )
 
 

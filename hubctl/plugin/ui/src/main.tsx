@@ -4,8 +4,8 @@ import { useSearchParams } from "react-router-dom";
 
 import { type Session, session } from "./api";
 import { ErrorNote } from "./components";
-import { useAuditHead } from "./live";
-import { History } from "./tabs/History";
+import { startEarly, useAuditHead } from "./live";
+import { History, historyPath } from "./tabs/History";
 import { Jobs } from "./tabs/Jobs";
 import { Markets } from "./tabs/Markets";
 import { Requests } from "./tabs/Requests";
@@ -17,13 +17,19 @@ declare global {
   var ChakraUISystem: ReturnType<typeof createSystem> | undefined;
 }
 
-const TABS: Record<string, { title: string; view: (props: TabProps) => React.ReactNode }> = {
-  markets: { title: "Markets", view: Markets },
-  jobs: { title: "Jobs", view: Jobs },
-  requests: { title: "Requests", view: Requests },
-  schedule: { title: "Schedule", view: Schedule },
-  history: { title: "History", view: History },
+type Tab = { title: string; view: (props: TabProps) => React.ReactNode; data: (params: URLSearchParams) => string };
+const TABS: Record<string, Tab> = {
+  markets: { title: "Markets", view: Markets, data: () => "api/markets" },
+  jobs: { title: "Jobs", view: Jobs, data: () => "api/jobs" },
+  requests: { title: "Requests", view: Requests, data: () => "api/requests" },
+  schedule: { title: "Schedule", view: Schedule, data: () => "api/schedule" },
+  history: { title: "History", view: History, data: (params) => historyPath(params, null) },
 };
+
+// The opened tab's data is asked for as soon as Airflow loads the bundle, not once React has
+// rendered the page (a few hundred ms later on a busy machine): the first render waits for it.
+const opened = new URLSearchParams(location.search);
+startEarly((TABS[opened.get("tab") ?? "markets"] ?? TABS.markets).data(opened));
 
 function Page() {
   const [params, setParams] = useSearchParams();

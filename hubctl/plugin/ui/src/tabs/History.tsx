@@ -22,6 +22,10 @@ const COLUMNS = [
   { title: "Reason", width: "27ch" }, { title: "", width: "10ch" },
 ];
 
+/** One page of the filtered log: the first (`before` null) or the one below id `before`. */
+export const historyPath = (params: URLSearchParams, before: number | null): string =>
+  `api/history${query({ ...Object.fromEntries(FILTERS.map((name) => [name, params.get(name)])), before_id: before, limit: 100 })}`;
+
 /** The older API answered a bare list: one page, no further pages. */
 const asPage = (body: Page | Entry[] | null): Page | null =>
   body === null ? null : Array.isArray(body) ? { entries: body, next_before_id: null } : body;
@@ -31,8 +35,7 @@ export function History({ head, canEdit, rowsShown }: TabProps) {
   const filters = Object.fromEntries(FILTERS.map((name) => [name, params.get(name) ?? ""]));
   const [draft, setDraft] = useState(filters);
   const [pages, setPages] = useState<number[]>([]); // before_id of each page after the first
-  const before = pages.at(-1) ?? null;
-  const polled = usePolled<Page | Entry[]>(`api/history${query({ ...filters, before_id: before, limit: 100 })}`, [head]);
+  const polled = usePolled<Page | Entry[]>(historyPath(params, pages.at(-1) ?? null), [head]);
   const page = asPage(polled.data);
   const verify = usePolled<Verify>("api/verify", [head]);
   const [ask, setAsk] = useState<Ask | null>(null);
