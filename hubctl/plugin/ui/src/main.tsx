@@ -3,8 +3,9 @@ import { useCallback, useEffect, useState } from "react";
 import { useSearchParams } from "react-router-dom";
 
 import { type Session, session } from "./api";
-import { ErrorNote } from "./components";
+import { ErrorNote, PAGE_CSS } from "./components";
 import { startEarly, useAuditHead } from "./live";
+import { Zone, useTimezone } from "./time";
 import { History, historyPath } from "./tabs/History";
 import { Jobs } from "./tabs/Jobs";
 import { Markets } from "./tabs/Markets";
@@ -36,6 +37,7 @@ function Page() {
   const tab = params.get("tab") ?? "markets";
   const View = (TABS[tab] ?? TABS.markets).view;
   const head = useAuditHead();
+  const zone = useTimezone();
   const [who, setWho] = useState<Session | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [ready, setReady] = useState<string | null>(null);
@@ -52,7 +54,8 @@ function Page() {
     setParams((old) => { const kept = new URLSearchParams(old); kept.set("tab", next); return kept; });
   };
   return (
-    <Box p={4} minW={0} data-hub-tab={tab} data-ready={ready === tab ? "true" : "false"} data-head={head ?? ""}>
+    <Zone.Provider value={zone}>
+    <Box p={4} minW={0} css={PAGE_CSS} data-hub-tab={tab} data-ready={ready === tab ? "true" : "false"} data-head={head ?? ""}>
       <HStack justify="space-between" mb={2} gap={4}>
         <Text fontSize="xl" fontWeight="semibold" whiteSpace="nowrap">Markets</Text>
         <HStack gap={2} minW={0}>
@@ -73,6 +76,7 @@ function Page() {
         <Box pt={3}>{head === undefined ? null : <View key={tab} head={head} canEdit={who?.can_edit ?? false} rowsShown={rowsShown} />}</Box>
       </Tabs.Root>
     </Box>
+    </Zone.Provider>
   );
 }
 

@@ -84,7 +84,7 @@ export function History({ head, canEdit, rowsShown }: TabProps) {
               <Table.Cell><When iso={entry.occurred_at} /></Table.Cell>
               <Table.Cell><Cell value={entry.actor} /></Table.Cell>
               <Table.Cell><Badge whiteSpace="nowrap" variant="outline">{entry.via}</Badge></Table.Cell>
-              <Table.Cell><Stack gap={0}><Cell value={entry.label} /><Text fontSize="xs" color="fg.muted" truncate title={`${entry.action} ${entry.table}`}>{entry.action} {entry.table}</Text></Stack></Table.Cell>
+              <Table.Cell><Cell value={entry.label} /><span className="hub-cell hub-muted" title={`${entry.action} ${entry.table}`}>{entry.action} {entry.table}</span></Table.Cell>
               <Table.Cell><Diff changes={entry.changes} /></Table.Cell>
               <Table.Cell><Prose value={entry.reason ?? ""} /></Table.Cell>
               <Table.Cell>
