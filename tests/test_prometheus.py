@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy.engine import Engine
 
 from hubctl.db import Database
 from hubctl.services import groups
@@ -62,7 +63,7 @@ def test_the_rules_pass_their_unit_tests() -> None:
 
 @pytest.fixture
 def metrics_endpoint(
-    default_config: Any, db_url: str, tmp_path: Path
+    default_config: Engine, db_url: str, tmp_path: Path
 ) -> Iterator[tuple[int, Database]]:
     """`hubctl metrics` on a free port, reading this test's database with the defaults."""
     port = free_port()
