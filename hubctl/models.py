@@ -238,6 +238,95 @@ class ListenerState(Base):
     pid: Mapped[int] = mapped_column(sa.Integer, nullable=False)
 
 
+# Migration 0017: alerts, their deliveries, source fetches and the monitor's reads (not audited).
+ALERTS = sa.Table(
+    "alerts",
+    Base.metadata,
+    sa.Column("id", sa.BigInteger, primary_key=True),
+    sa.Column("rule", sa.Text, nullable=False),
+    sa.Column("subject", sa.Text, nullable=False),
+    sa.Column("exchange_group", sa.Text),
+    sa.Column("dag_id", sa.Text),
+    sa.Column("value", sa.Double, nullable=False),
+    sa.Column("threshold", sa.Double, nullable=False),
+    sa.Column("detail", sa.Text, nullable=False, server_default=""),
+    sa.Column("first_seen", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("last_seen", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("resolved_at", sa.DateTime(timezone=True)),
+    sa.Index(
+        "uq_alerts_open",
+        "rule",
+        "subject",
+        unique=True,
+        postgresql_where=sa.text("resolved_at IS NULL"),
+    ),
+    sa.Index("ix_alerts_exchange_group", "exchange_group"),
+    schema="hub",
+)
+ALERT_DELIVERIES = sa.Table(
+    "alert_deliveries",
+    Base.metadata,
+    sa.Column(
+        "alert_id",
+        sa.BigInteger,
+        sa.ForeignKey("hub.alerts.id", name="alert_deliveries_alert_id_fkey", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("event", sa.Text, primary_key=True),
+    sa.Column(
+        "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+    ),
+    sa.Column("delivered_at", sa.DateTime(timezone=True)),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("last_error", sa.Text),
+    sa.Index(
+        "ix_alert_deliveries_pending",
+        "created_at",
+        postgresql_where=sa.text("delivered_at IS NULL"),
+    ),
+    schema="hub",
+)
+SOURCE_FETCHES = sa.Table(
+    "source_fetches",
+    Base.metadata,
+    sa.Column("id", sa.BigInteger, primary_key=True),
+    sa.Column("exchange_group", sa.Text, nullable=False),
+    sa.Column("dag_id", sa.Text),
+    sa.Column("run_id", sa.Text),
+    sa.Column(
+        "fetched_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+    ),
+    sa.Column("ok", sa.Boolean, nullable=False),
+    sa.Column("error", sa.Text),
+    sa.Index("ix_source_fetches_group_id", "exchange_group", "id"),
+    schema="hub",
+)
+MONITORED_RUNS = sa.Table(
+    "monitored_runs",
+    Base.metadata,
+    sa.Column("dag_id", sa.Text, primary_key=True),
+    sa.Column("run_id", sa.Text, primary_key=True),
+    sa.Column("state", sa.Text),
+    sa.Column("start_date", sa.DateTime(timezone=True)),
+    sa.Column("end_date", sa.DateTime(timezone=True)),
+    sa.Column("duration_seconds", sa.Double),
+    sa.Column("updated_at", sa.DateTime(timezone=True)),
+    sa.Index("ix_monitored_runs_dag_end", "dag_id", "end_date"),
+    schema="hub",
+)
+MONITOR_STATE = sa.Table(
+    "monitor_state",
+    Base.metadata,
+    sa.Column("id", sa.Boolean, primary_key=True, server_default=sa.true()),
+    sa.Column("runs_cursor", sa.DateTime(timezone=True)),
+    sa.Column("tasks_cursor", sa.DateTime(timezone=True)),
+    sa.Column("evaluated_at", sa.DateTime(timezone=True)),
+    sa.Column("api_calls", sa.Integer),
+    sa.Column("last_error", sa.Text),
+    schema="hub",
+)
+
+
 class Security(Base):
     __tablename__ = "securities"
     __table_args__ = {"schema": "market"}

@@ -106,6 +106,15 @@ MAX_AFTER_CLOSE_MINUTES = 1439
 _CRON_BOUNDS = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 7))
 _CRON_ITEM = re.compile(r"^(\*|([0-9A-Z]{1,3})(-([0-9A-Z]{1,3}))?)(/([0-9]{1,2}))?$")
 _MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
+# An alert silence lasts until: 2026-12-08T09:00Z, 2026-12-08T09:00:00.5+01:00 (a zone, always).
+_SILENCE_UNTIL = re.compile(
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?(Z|[+-][0-9]{2}:[0-9]{2})$"
+)
+# The alert rules (hubctl.services.alerts), each silenced on the row its threshold lives in.
+JOB_RULES = frozenset({"failure_rate", "task_duration"})
+GROUP_RULES = frozenset({"data_late", "source_unreachable"})
+MAX_THRESHOLD_MINUTES = 10080  # a week
+MAX_THRESHOLD_COUNT = 1000
 _DAYS = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")
 
 
@@ -204,6 +213,34 @@ def valid_schedule(value: str) -> None:
         )
 
 
+def silence_rule(allowed: frozenset[str]) -> Callable[[dict[str, str]], None]:
+    """The Check of a ``silences`` field: rules of its own table -> ISO 8601 moments with a zone."""
+
+    def valid_silences(value: dict[str, str]) -> None:
+        for rule, until in value.items():
+            if rule not in allowed:
+                raise ValueError(
+                    f"{rule!r} is not a rule of this table; one of {', '.join(sorted(allowed))}"
+                )
+            if silence_until(until) is None:
+                raise ValueError(
+                    f"{rule}: {until!r} is not an ISO 8601 time with a zone"
+                    " (e.g. 2026-12-08T09:00:00Z)"
+                )
+
+    return valid_silences
+
+
+def silence_until(text: str) -> dt.datetime | None:
+    """An ISO 8601 moment with a zone (the migration's hub.is_silence_until agrees); else None."""
+    if not isinstance(text, str) or _SILENCE_UNTIL.match(text) is None:
+        return None
+    try:
+        return dt.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+
+
 def valid_timezone(value: str) -> None:
     if value not in _timezones():
         raise ValueError(
@@ -230,6 +267,8 @@ NonNegativeInt = Annotated[int, Constraint(ge=0, le=INT4_MAX)]
 CpuQuantity = Annotated[str, Check(valid_cpu)]
 MemoryQuantity = Annotated[str, Check(valid_memory)]
 Schedule = Annotated[str, Check(valid_schedule)]
+Minutes = Annotated[int, Constraint(ge=1, le=MAX_THRESHOLD_MINUTES)]
+Count = Annotated[int, Constraint(ge=1, le=MAX_THRESHOLD_COUNT)]
 CalendarName = Annotated[str, Constraint(pattern=CALENDAR_PATTERN)]
 
 
@@ -266,6 +305,21 @@ class ExchangeGroup:
         Constraint(ge=0, le=10),
         Help("approvals another person must give before a change to the group applies; 0: none"),
     ] = 0
+    data_late_minutes: Annotated[
+        Minutes,
+        Help(
+            "alert data_late when prices miss the last trading session that closed more than"
+            " this many minutes ago"
+        ),
+    ] = 60
+    unreachable_fetches: Annotated[
+        Count, Help("alert source_unreachable after this many consecutive failed source fetches")
+    ] = 3
+    silences: Annotated[
+        dict[str, str],
+        Check(silence_rule(GROUP_RULES)),
+        Help("alert rule -> ISO 8601 time until which it is silenced (hubctl alerts silence)"),
+    ] = {}  # pydantic copies it per instance
 
     def check(self) -> None:
         if self.market_open >= self.market_close:
@@ -308,6 +362,19 @@ class Job:
     priority: Annotated[Priority, Help("task priority weight, 1 to 10", doc=True)] = 5
     params: Annotated[
         dict[str, Any], Check(no_nul), Help("the pipeline's own settings", doc=True)
+    ] = {}  # pydantic copies it per instance
+    failure_rate_percent: Annotated[
+        Annotated[int, Constraint(ge=1, le=100)],
+        Help("alert failure_rate when more than this % of the last failure_rate_runs runs failed"),
+    ] = 5
+    failure_rate_runs: Annotated[Count, Help("finished runs the failure rate is counted over")] = 20
+    task_minutes: Annotated[
+        Minutes, Help("alert task_duration when a task instance runs longer than this")
+    ] = 30
+    silences: Annotated[
+        dict[str, str],
+        Check(silence_rule(JOB_RULES)),
+        Help("alert rule -> ISO 8601 time until which it is silenced (hubctl alerts silence)"),
     ] = {}  # pydantic copies it per instance
 
     def check(self) -> None:

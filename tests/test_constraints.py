@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -55,13 +56,26 @@ BAD_ROWS = [
     ("dag_configuration", {"params": "[1, 2]"}, "ck_dag_configuration_params_object"),
     ("dag_configuration", {"queue": "EU workers"}, "ck_dag_configuration_queue_slug"),
     ("dag_configuration", {"queue": ""}, "ck_dag_configuration_queue_slug"),
+    ("exchange_groups", {"data_late_minutes": 0}, "ck_exchange_groups_data_late_minutes_valid"),
+    ("exchange_groups", {"data_late_minutes": 10081}, "ck_exchange_groups_data_late_minutes_valid"),
+    ("exchange_groups", {"unreachable_fetches": -3}, "ck_exchange_groups_unreachable_fetches_valid"),
+    ("exchange_groups", {"silences": '{"failure_rate": "2026-12-08T09:00:00Z"}'}, "ck_exchange_groups_silences_valid"),
+    ("exchange_groups", {"silences": '{"data_late": "2026-12-08T09:00:00"}'}, "ck_exchange_groups_silences_valid"),
+    ("exchange_groups", {"silences": '["data_late"]'}, "ck_exchange_groups_silences_valid"),
+    ("dag_configuration", {"failure_rate_percent": 0}, "ck_dag_configuration_failure_rate_percent_valid"),
+    ("dag_configuration", {"failure_rate_percent": 101}, "ck_dag_configuration_failure_rate_percent_valid"),
+    ("dag_configuration", {"failure_rate_runs": 1001}, "ck_dag_configuration_failure_rate_runs_valid"),
+    ("dag_configuration", {"task_minutes": -30}, "ck_dag_configuration_task_minutes_valid"),
+    ("dag_configuration", {"silences": '{"data_late": "2026-12-08T09:00:00Z"}'}, "ck_dag_configuration_silences_valid"),
+    ("dag_configuration", {"silences": '{"task_duration": "2026-13-08T09:00:00Z"}'}, "ck_dag_configuration_silences_valid"),
+    ("dag_configuration", {"silences": '{"task_duration": 5}'}, "ck_dag_configuration_silences_valid"),
     ("tickers", {"ticker": "aapl"}, "ck_tickers_ticker_symbol"),
     ("tickers", {"exchange": "Nasdaq"}, "ck_tickers_exchange_code"),
     ("tickers", {"groupings": ["S&P 500"]}, "ck_tickers_groupings_slugs"),
 ]  # fmt: skip
 
 BASE_ROWS = {"exchange_groups": GROUP, "dag_configuration": JOB, "tickers": TICKER}
-JSONB_COLUMNS = {"params"}
+JSONB_COLUMNS = {"params", "silences"}
 
 
 def insert(conn: sa.Connection, table: str, row: dict[str, Any]) -> None:
@@ -215,3 +229,20 @@ def test_a_sql_insert_of_an_ambiguous_group_without_a_calendar_is_refused(
             sa.text("SELECT count(*) FROM hub.exchange_groups WHERE group_name = 'paris'")
         )
         assert found.scalar_one() == 0
+
+
+@pytest.mark.parametrize(
+    ("until", "accepted"),
+    [("2026-12-08T09:00:00Z", True), ("2026-12-08T09:00Z", True), ("2026-12-08T09:00:00.5+01:00", True),
+     ("2026-12-08T09:00:00", False), ("2026-12-08 09:00:00Z", False), ("2026-02-30T09:00:00Z", False),
+     ("2026-12-08T25:00:00Z", False), ("tomorrow", False), ("", False)],
+)  # fmt: skip
+def test_silence_times_agree(engine: sa.Engine, until: str, accepted: bool) -> None:
+    """A silence lasts until an ISO 8601 time with a zone: pydantic and the CHECK agree."""
+    assert (tables.silence_until(until) is not None) is accepted
+    with engine.connect() as conn:
+        found = conn.execute(
+            sa.text("SELECT hub.silences_valid(CAST(:s AS jsonb), ARRAY['data_late'])"),
+            {"s": json.dumps({"data_late": until})},
+        ).scalar()
+    assert found is accepted

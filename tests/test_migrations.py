@@ -136,3 +136,34 @@ def test_0011_gives_groups_their_calendar_and_collection_jobs_the_session_close(
     }
     migrations.downgrade(engine, "0010")
     assert read(schedules) == {f"{d}/{g}": s for d, g, s in jobs}
+
+
+def test_0017_gives_existing_rows_the_seeds_thresholds_and_no_silences(empty_db_url: str) -> None:
+    engine = sa.create_engine(empty_db_url, poolclass=sa.NullPool)
+    migrations.upgrade(engine, "0016")
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO hub.exchange_groups (group_name, display_name, exchanges,"
+                " primary_timezone) VALUES ('lse', 'LSE', ARRAY['LSE'], 'Europe/London');"
+                " INSERT INTO hub.dag_configuration (dag_name, job_name, exchange_group)"
+                " VALUES ('d', 'j', 'lse')"
+            )
+        )
+    migrations.upgrade(engine)
+    with engine.connect() as conn:
+        group = conn.execute(
+            sa.text(
+                "SELECT data_late_minutes, unreachable_fetches, silences FROM hub.exchange_groups"
+            )
+        ).one()
+        job = conn.execute(
+            sa.text(
+                "SELECT failure_rate_percent, failure_rate_runs, task_minutes, silences"
+                " FROM hub.dag_configuration"
+            )
+        ).one()
+    assert tuple(group) == (60, 3, {}) and tuple(job) == (5, 20, 30, {})
+    migrations.downgrade(engine, "0016")
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM hub.dag_configuration")).scalar() == 1

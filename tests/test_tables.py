@@ -95,6 +95,14 @@ def test_field_help_names_every_settable_field_and_its_default() -> None:
         (JOBS, {"cpu_request": "3", "cpu_limit": "2"}, "must not exceed cpu_limit"),
         (GROUPS, {"market_open": "17:00"}, "must be before market_close"),
         (TICKERS, {"groupings": ["Bad Tag"]}, "groupings.0"),
+        (JOBS, {"failure_rate_percent": 0}, "failure_rate_percent"),
+        (JOBS, {"silences": {"data_late": "2026-12-08T09:00:00Z"}}, "not a rule of this table"),
+        (
+            GROUPS,
+            {"silences": {"data_late": "2026-12-08"}},
+            "data_late: '2026-12-08' is not an ISO",
+        ),
+        (GROUPS, {"unreachable_fetches": 1001}, "unreachable_fetches"),
     ],
 )
 def test_rules_written_once_are_applied_by_pydantic(

@@ -17,6 +17,7 @@ import typer
 
 from hubctl import __version__
 from hubctl.cli import (
+    alerts,
     audit,
     config,
     dags,
@@ -51,6 +52,7 @@ app.add_typer(dags.app, name="dags")
 app.add_typer(runs.app, name="runs")
 app.add_typer(requests.app, name="requests")
 app.add_typer(schedule.app, name="schedule")
+app.add_typer(alerts.app, name="alerts")
 document.register(app)
 app.command(name="up")(up.up)
 app.command(name="listen")(up.listen)

@@ -26,14 +26,17 @@ STATUS_COLUMNS = (
     "stale_sessions",
     "suspended_changes",
     "paused_in_airflow",
+    "alerts",
+    "alert_rules",
 )
 
 
 def status(output: OutputOption = OutputFormat.table) -> None:
     """Per exchange group: enabled, its DAGs, the last run's state, the newest price stored, how
     many trading sessions of the group's calendar have ended since (holidays do not count), the
-    ids of suspended scheduled changes about it (hubctl schedule list), and which of its DAGs
-    Airflow has paused (by whom, when).
+    ids of suspended scheduled changes about it (hubctl schedule list), which of its DAGs
+    Airflow has paused (by whom, when), and its open alerts: how many, of which rules
+    (hubctl alerts list --open).
 
     The last run and the pauses come from Airflow's API (HUB_AIRFLOW_API_URL, or the stack of `hubctl up`).
 
@@ -67,9 +70,9 @@ def doctor(
     the schema: it could silence the audit), the generator's snapshot, every enabled job (one
     `job <dag_id>` line, with the reason, per job that produces no DAG), Airflow's API, and that
     Airflow serves exactly the DAGs the configuration defines, and that none of them is paused in
-    Airflow while its market is enabled. Warns about suspended scheduled changes, and when no
-    listener passes changes on to Airflow (no heartbeat, or behind the audit log). Exit 1 when
-    any check fails.
+    Airflow while its market is enabled. Warns about suspended scheduled changes, when no
+    listener passes changes on to Airflow (no heartbeat, or behind the audit log), and while an
+    alert is open (naming its rule and subject). Exit 1 when any check fails.
 
     Example: hubctl doctor
     """

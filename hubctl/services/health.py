@@ -16,6 +16,7 @@ from hubctl.listener import HEARTBEAT_SECONDS
 from hubctl.repository import listener as listener_queries
 from hubctl.repository import status as status_queries
 from hubctl.repository.rows import Row, select_rows
+from hubctl.services import alerts
 from hubctl.settings import Settings
 from hubctl.shards import all_shards, is_entry_file, read_build_times, slow_unit_warnings
 from hubctl.specs import dag_id_for, format_age, load_specs, read_snapshot
@@ -90,6 +91,7 @@ def group_status(
         groups = select_rows(conn, table=GROUPS)
         dags = generated_dags(groups, select_rows(conn, table=JOBS))
         latest = status_queries.latest_trade_dates(conn)
+        open_alerts = alerts.open_alert_counts_in(conn)
     api = _airflow(settings)
     suspended = schedule.suspended_by_group(database, groups)
     rows = []
@@ -110,6 +112,8 @@ def group_status(
             if newest is None
             else calendars.sessions_missed(group["calendar"], newest, today),
             "suspended_changes": suspended.get(name, []),
+            "alerts": sum(open_alerts.get(name, {}).values()),
+            "alert_rules": sorted(open_alerts.get(name, {})),
         })  # fmt: skip
     return with_airflow_pauses(rows, api)
 
@@ -357,6 +361,24 @@ def _check_scheduled_changes(database: Database) -> Check:
     )
 
 
+ALERTS_NAMED = 10  # doctor names this many open alerts, then counts the rest
+
+
+def _check_alerts(database: Database) -> Check:
+    """Open alerts (hubctl.services.alerts) warn: someone should look, nothing is broken here."""
+    found = alerts.list_alerts(database, open_only=True)
+    if not found:
+        return Check("alerts", True, "none open")
+    named = ", ".join(f"{alert.rule} {alert.subject}" for alert in found[:ALERTS_NAMED])
+    more = f" and {len(found) - ALERTS_NAMED} more" if len(found) > ALERTS_NAMED else ""
+    return Check(
+        "alerts",
+        False,
+        f"{len(found)} open: {named}{more}; see `hubctl alerts list --open`",
+        warning=True,
+    )
+
+
 # The event triggers of migration 0005: they refuse ALTER TABLE ... DISABLE TRIGGER on the hub's
 # tables. Only a superuser can create them, so a database migrated by another login has none.
 AUDIT_GUARD = ("hub_keep_the_audit_on", "hub_keep_the_audit_on_drop")
@@ -424,6 +446,7 @@ def doctor(
             _check_governance_rows(database),
             _check_audit_guard(database),
             _check_listener(database),
+            _check_alerts(database),
         ]
     try:
         loaded = load_specs(settings, save_snapshot=False)

@@ -33,6 +33,13 @@ DEFINER_FUNCTIONS = (
     "hub.request_open(text,jsonb,text)",
     "hub.request_set_state(bigint,text)",
 )
+MONITORING = (
+    "hub.alert_deliveries",
+    "hub.alerts",
+    "hub.monitor_state",
+    "hub.monitored_runs",
+    "hub.source_fetches",
+)
 MARKET = (
     "market.indicators",
     "market.load_progress",
@@ -54,6 +61,10 @@ EXPECTED = {
         *(f"table:hub.scheduled_changes:{p}" for p in ("SELECT", "INSERT", "UPDATE")),
         # the listener's position and heartbeat (migration 0014): kept, never deleted
         *(f"table:hub.listener_state:{p}" for p in ("SELECT", "INSERT", "UPDATE")),
+        # alerts and what the monitor reads (migration 0017): fetches and runs may be pruned
+        *(f"table:{t}:{p}" for t in MONITORING for p in ("SELECT", "INSERT", "UPDATE")),
+        *(f"table:{t}:DELETE" for t in ("hub.source_fetches", "hub.monitored_runs")),
+        *(f"table:{s}:USAGE" for s in ("hub.alerts_id_seq", "hub.source_fetches_id_seq")),
     },
     "hub_auditor": {
         "schema:hub:USAGE",
@@ -65,6 +76,7 @@ EXPECTED = {
                 "hub.break_glass_uses",
                 "hub.scheduled_changes",
                 "hub.listener_state",
+                *MONITORING,
             )
         ),
     },
