@@ -65,7 +65,8 @@ SELECT ranked.dag_id, count(*) AS finished, count(*) FILTER (WHERE ranked.state 
 """
 # One index probe per security (the ohlcv primary key starts with security_id).
 _GROUP_FRESHNESS = """
-SELECT g.group_name, g.calendar, g.primary_timezone, g.market_close, g.data_late_minutes,
+SELECT g.group_name, g.calendar, g.primary_timezone AS timezone, g.market_close,
+       g.data_late_minutes,
        max(latest.trade_date) AS newest
   FROM hub.exchange_groups g
   LEFT JOIN market.securities s ON s.exchange = ANY (g.exchanges)
