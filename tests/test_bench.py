@@ -53,6 +53,11 @@ SMOKE_RUNS = {
         r"^\| \*\*ours: validate \+ upsert\*\* \| .* \| [\d.]+ \|",
         r"^goal \(>= 0.5 of a raw COPY into an empty table\): ours / COPY .* = [\d.]+;",
     ],
+    "monitor.py --smoke": [
+        r"^statements per run at 200 / at 20 jobs \(10 changed\): [\d.]+$",
+        r"^api_calls per run at 200 / at 20 jobs \(10 changed\): [\d.]+$",
+        r"^goal: <= 10 s per run at 200 jobs, all changed: [\d.]+ s$",
+    ],
     "bounded_statements.py --smoke": [r"^ratio: [\d.]+x, cost per statement: -?\d+ us$"],
     "plugin_start.py --smoke": [
         r"^the plugin's share of it .* of the start; goal",
