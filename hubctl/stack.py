@@ -11,6 +11,7 @@ results go to the same `airflow` database. Everything persists under HUB_HOME, s
 from __future__ import annotations
 
 import contextlib
+import importlib.metadata
 import json
 import os
 import secrets
@@ -63,6 +64,7 @@ RESTART_DELAY_SECONDS = 3.0
 RESTART_BUDGET = 5
 RESTART_WINDOW_SECONDS = 300.0
 STOP_TIMEOUT_SECONDS = 30
+STOP_GRACE_SECONDS = 5
 
 Echo = Callable[[str], None]
 
@@ -269,9 +271,45 @@ def prepare(stack: Stack, echo: Echo) -> dict[str, str]:
     anchors.ensure_local_key(stack.home)
     env = airflow_environment(stack, hub_url=hub_url, airflow_url=airflow_url)
     env["HUB_WEB_DATABASE_URL"] = web_url  # the Markets page vouches for its signed-in user
+    migrate_airflow_metadata(stack, env, airflow_url, echo)
+    return env
+
+
+def migrate_airflow_metadata(stack: Stack, env: dict[str, str], url: str, echo: Echo) -> None:
+    """`airflow db migrate`, unless this Airflow version already migrated this database.
+
+    Airflow pays its whole start-up to find nothing to do; the stamp (Airflow's version and the
+    revision its migrate left) lets every later `hubctl up` of a home skip that.
+    """
+    stamp = stack.airflow_home / "metadata-migrated.json"
+    wanted = {"airflow": importlib.metadata.version("apache-airflow")}
+    if stamp.exists() and json.loads(stamp.read_text()) == {**wanted, **_airflow_revision(url)}:
+        return
     echo("migrating Airflow's metadata database ...")
     _run_airflow(["db", "migrate"], env, stack.logs / "airflow-db-migrate.log")
-    return env
+    stamp.parent.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(json.dumps({**wanted, **_airflow_revision(url)}))
+
+
+def _airflow_revision(url: str) -> dict[str, str]:
+    """The Alembic revision Airflow's metadata is at ({} before its first migrate)."""
+    # deferred: > 100 ms (SQLAlchemy); only the stack's start needs it
+    import sqlalchemy as sa
+
+    from hubctl.db import create_engine
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            if not sa.inspect(conn).has_table("alembic_version"):
+                return {}
+            return {
+                "revision": conn.execute(
+                    sa.text("SELECT version_num FROM alembic_version")
+                ).scalar_one()
+            }
+    finally:
+        engine.dispose()
 
 
 def _airflow_binary() -> str:
@@ -432,9 +470,11 @@ def stop(stack: Stack) -> None:
 
 
 def _stop_groups(processes: list[subprocess.Popen[bytes]]) -> None:
-    for process in processes:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
+    _signal_running(processes, signal.SIGTERM)
+    # On the first SIGTERM Airflow's executors wait for running tasks; a second ends them (the
+    # scheduler retries them at the next start): Ctrl-C stops now, not after the longest task.
+    _wait_all(processes, time.monotonic() + STOP_GRACE_SECONDS)
+    _signal_running(processes, signal.SIGTERM)
     deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
     for process in processes:
         try:
@@ -443,6 +483,18 @@ def _stop_groups(processes: list[subprocess.Popen[bytes]]) -> None:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
         _kill_group_leftovers(process.pid)
+
+
+def _signal_running(processes: list[subprocess.Popen[bytes]], signum: int) -> None:
+    for process in processes:
+        if process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signum)
+
+
+def _wait_all(processes: list[subprocess.Popen[bytes]], deadline: float) -> None:
+    while any(process.poll() is None for process in processes) and time.monotonic() < deadline:
+        time.sleep(0.1)
 
 
 def _kill_group_leftovers(group: int) -> None:

@@ -83,6 +83,11 @@ PROTECTED_WRITES = [
     "UPDATE hub.tickers SET enabled = false WHERE ticker = 'VOD.L'",
     "INSERT INTO hub.tickers (ticker, exchange) VALUES ('BARC.L', 'LSE')",
     "UPDATE hub.tickers SET exchange = 'LSE' WHERE ticker = 'AAPL'",
+    # thresholds and silences (migration 0017) are fields like any other
+    "UPDATE hub.exchange_groups SET data_late_minutes = 600 WHERE group_name = 'lse'",
+    'UPDATE hub.exchange_groups SET silences = \'{"data_late": "2099-01-01T00:00:00Z"}\''
+    " WHERE group_name = 'lse'",
+    "UPDATE hub.dag_configuration SET failure_rate_percent = 100 WHERE job_name = 'lse_job'",
 ]
 
 

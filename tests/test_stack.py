@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,7 @@ from hubctl.errors import HubError
 from hubctl.repository.rows import fetch_value
 from hubctl.services import documents
 from hubctl.stack import (
+    STOP_TIMEOUT_SECONDS,
     Executor,
     Restarts,
     Stack,
@@ -23,8 +26,11 @@ from hubctl.stack import (
     _raise_if_a_component_died,
     airflow_environment,
     loaded_message,
+    stop,
     supervise_once,
 )
+from tests.support.markers import AIRFLOW_PROCESSES
+from tests.support.stacks import prepare_home, prepared_home
 
 EXITS = [sys.executable, "-c", "import sys; sys.exit(3)"]
 SLEEPS = [sys.executable, "-c", "import time; time.sleep(60)"]
@@ -131,3 +137,37 @@ def test_ctrl_c_stops_up_even_when_started_with_ctrl_c_ignored() -> None:
         timeout=60,
     )
     assert result.stdout.strip() == "interrupted", result.stderr
+
+
+# Ignores the first SIGTERM, as Airflow's LocalExecutor does while a task runs; ends on the second.
+PATIENT = [
+    sys.executable,
+    "-c",
+    "import signal, sys, time\n"
+    "seen = []\n"
+    "signal.signal(signal.SIGTERM, lambda *_: sys.exit(0) if seen else seen.append(1))\n"
+    "time.sleep(60)\n",
+]
+
+
+def test_stopping_signals_again_a_component_that_waits_for_its_tasks(tmp_path: Path) -> None:
+    stack = Stack(home=tmp_path, port=0)
+    _launch(stack, "scheduler", PATIENT, {})
+    process = stack.processes["scheduler"]
+    time.sleep(0.5)  # its handler is installed
+    started = time.monotonic()
+    stop(stack)
+    assert process.returncode == 0, "ended by its own handler, on the second SIGTERM"
+    assert time.monotonic() - started < STOP_TIMEOUT_SECONDS
+
+
+@AIRFLOW_PROCESSES
+def test_a_home_airflow_already_migrated_is_not_migrated_again() -> None:
+    home = prepared_home("hubmig")
+    try:
+        stamp = home / "airflow" / "metadata-migrated.json"
+        assert "migrating Airflow" not in prepare_home(home), "the stamp matches: no migrate"
+        stamp.write_text(stamp.read_text().replace('"airflow": "', '"airflow": "0.'))
+        assert "migrating Airflow" in prepare_home(home), "another Airflow version's stamp"
+    finally:
+        shutil.rmtree(home, ignore_errors=True)

@@ -26,12 +26,16 @@ def _parsed_value(key: str, text: str) -> Any:
         raise ValidationError(f"{key}: {error.problem}") from None
 
 
+# What a mapping field's value looks like on the command line.
+_MAPPING_EXAMPLES = {PARAMS: "{source: sample}", "silences": "{} (hubctl alerts silence sets one)"}
+
+
 def _field_value(table: ControlTable, name: str, text: str) -> Any:
-    if name == PARAMS:
+    if table.field[name].is_json:
         value = _parsed_value(name, text)
         if not isinstance(value, dict):
             raise ValidationError(
-                f"params: expected a mapping such as {{source: sample}} (got {text!r})"
+                f"{name}: expected a mapping such as {_MAPPING_EXAMPLES[name]} (got {text!r})"
             )
         return value
     if table.field[name].is_list:

@@ -10,6 +10,11 @@ other tickers carry on. Only when *every* ticker failed does the batch raise ``B
 so that Airflow retries it; a source outage (``RetryableSourceError``) or a database error
 raises at once for the same reason. Each stage that writes commits on its own, and every write
 is an idempotent upsert, so a retried or rerun batch ends with the same rows.
+
+Each call to the source is told to a ``FetchLog`` when the caller passes one (the collection DAG
+records it in hub.source_fetches, what the source_unreachable alert counts): ``None`` when the call
+reached the source (tickers it had no data for are per-ticker failures, not a failed fetch), else
+the error that made the whole call fail, which is raised on as before.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from __future__ import annotations
 import logging
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from itertools import groupby
@@ -29,11 +34,13 @@ from sqlalchemy.engine import Engine
 
 from hubctl import calendars
 from hubctl.marketdata import storage
-from hubctl.marketdata.sources import PriceSource, get_source
+from hubctl.marketdata.sources import FetchResult, PriceSource, SourceError, get_source
 from hubctl.marketdata.validation import validate_stacked
 from hubctl.tables import TICKER_PATTERN
 
 T = TypeVar("T")
+# Told the outcome of each source call: None when it reached the source, else the error's text.
+FetchLog = Callable[[str | None], None]
 log = logging.getLogger(__name__)
 SYNTHETIC_LABEL = "SYNTHETIC: the 'sample' source generates prices; they are not market data"
 
@@ -139,6 +146,7 @@ def collect_batch(
     lookback_days: int,
     fail_tickers: Iterable[str] = (),
     calendar: str = calendars.WEEKDAY,
+    fetch_log: FetchLog | None = None,
 ) -> BatchReport:
     """Collect ``tickers`` ((ticker, exchange) pairs) up to ``end_date``; see the module doc.
 
@@ -155,7 +163,7 @@ def collect_batch(
         return report
     ids = register(engine, report, listed)
     starts = fetch_starts(engine, ids, end_date, lookback_days)
-    rows = validate(report, download(source, report, starts, end_date, calendar), ids)
+    rows = validate(report, download(source, report, starts, end_date, calendar, fetch_log), ids)
     store_prices(engine, report, rows, source.name)
     store_metadata(engine, report, source, ids)
     report.raise_if_all_failed()
@@ -191,6 +199,7 @@ def download(
     starts: Mapping[str, date],
     end: date,
     calendar: str = calendars.WEEKDAY,
+    fetch_log: FetchLog | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Prices from each ticker's start to ``end``: one source call per distinct start date.
 
@@ -204,12 +213,27 @@ def download(
     }
     frames: dict[str, pd.DataFrame] = {}
     for start, group in groupby(sorted(due, key=due.__getitem__), key=due.__getitem__):
-        result = source.fetch_prices(list(group), start, end)
+        result = fetch_prices(source, list(group), start, end, fetch_log)
         frames.update(result.frames)
         report.fail("download", result.failures)
     rows = sum(len(frame) for frame in frames.values())
     report.count("download", ok=len(frames), rows=rows, up_to_date=len(starts) - len(due))
     return frames
+
+
+def fetch_prices(
+    source: PriceSource, tickers: list[str], start: date, end: date, fetch_log: FetchLog | None
+) -> FetchResult:
+    """One source call, told to ``fetch_log``: a source or network error is a failed fetch."""
+    try:
+        result = source.fetch_prices(tickers, start, end)
+    except (SourceError, OSError) as error:
+        if fetch_log is not None:
+            fetch_log(f"{type(error).__name__}: {error}")
+        raise
+    if fetch_log is not None:
+        fetch_log(None)
+    return result
 
 
 def validate(

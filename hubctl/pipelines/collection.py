@@ -12,14 +12,18 @@ imported at every parse.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import DAG, task
+from airflow.sdk import DAG, get_current_context, task
 
+from hubctl.db import Database
 from hubctl.pipelines.params import CollectionParams
 from hubctl.pipelines.runtime import hub_engine
 from hubctl.pipelines.tasks import finish_report, group_name, name_batch, run_date, ticker_batch_dag
 from hubctl.specs import DagSpec
+
+if TYPE_CHECKING:
+    from hubctl.marketdata.collect import FetchLog
 
 
 @task
@@ -42,8 +46,29 @@ def collect(batch: list[list[str]], config: dict[str, Any]) -> dict[str, Any]:
             end_date=run_date(spec),
             lookback_days=params.lookback_days,
             calendar=spec.calendar,
+            fetch_log=_fetch_log(spec),
         )
     return report.as_dict()
+
+
+def _fetch_log(spec: DagSpec) -> FetchLog:
+    """Each source call of this batch, recorded in hub.source_fetches (the source_unreachable
+    alert counts the failed ones in a row)."""
+    # deferred: the services' write path (~11 ms) is for the running task, not every DAG parse
+    from hubctl.services import alerts
+
+    database, run_id = Database.from_settings(), get_current_context()["run_id"]
+
+    def record(error: str | None) -> None:
+        alerts.record_fetch(
+            database,
+            exchange_group=group_name(spec),
+            dag_id=spec.dag_id,
+            run_id=run_id,
+            error=error,
+        )
+
+    return record
 
 
 @task(multiple_outputs=True)

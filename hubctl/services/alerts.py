@@ -9,6 +9,7 @@ audited. A silence is a field of the job or the group whose threshold it is (hub
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -137,8 +138,7 @@ def _unique(findings: Sequence[Finding]) -> list[Finding]:
 
 
 def _shortened(finding: Finding) -> Finding:
-    detail = finding.detail.replace("\x00", "\\0")[:TEXT_LIMIT]
-    return Finding(**{**finding.__dict__, "detail": detail})
+    return dataclasses.replace(finding, detail=finding.detail.replace("\x00", "\\0")[:TEXT_LIMIT])
 
 
 def _ids(rows: Sequence[Row]) -> list[int]:

@@ -155,3 +155,15 @@ def test_alerts_list_is_a_light_read(hub: Run) -> None:
     assert loaded == []
     assert "Example:" in hub("alerts", "list", "--help").stdout
     assert "Example:" in hub("alerts", "silence", "--help").stdout
+
+
+def test_silences_are_lifted_by_setting_the_field_empty(hub: Run) -> None:
+    until = "2099-01-01T00:00:00Z"
+    assert hub("alerts", "silence", "data_late", "lse", "--until", until).exit_code == 0
+    result = hub("groups", "set", "lse", "silences={}", "-m", "feed is back")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(hub("groups", "show", "lse", "-o", "json").stdout)["silences"] == {}
+    refused = hub("groups", "set", "lse", "silences=soon")
+    assert refused.exit_code == 1 and "silences: expected a mapping" in refused.stderr
+    bad = hub("config", "set", "data_collection_equities", "lse", "failure_rate_percent=-5")
+    assert bad.stderr.startswith("Error: failure_rate_percent: Input should be greater than")

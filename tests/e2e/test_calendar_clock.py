@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from tests.e2e.test_stack import (
     assert_runs_planned_after_closes,
     wait_for,
 )
+from tests.support.stacks import prepared_home
 
 # Real Airflow stacks: two of them, one per clock.
 pytestmark = pytest.mark.e2e
@@ -55,7 +55,7 @@ def stack_at(request: pytest.FixtureRequest) -> Iterator[tuple[dt.datetime, Runn
     # The monotonic clock moves with the wall clock: Python's sleeps wait on an absolute
     # monotonic deadline, which libfaketime otherwise mistranslates (EINVAL).
     clock = {"LD_PRELOAD": str(LIBFAKETIME), "FAKETIME": f"{offset:+d}"}
-    home = Path(tempfile.mkdtemp(prefix="hubclock"))  # short: the database socket lives here
+    home = prepared_home("hubclock")
     for running in _running(home, clock):
         yield moment, running
 

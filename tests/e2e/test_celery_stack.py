@@ -12,10 +12,8 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import tempfile
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import psutil
@@ -25,6 +23,7 @@ import sqlalchemy as sa
 from hubctl.airflow_api import AirflowApi, AirflowApiError
 from hubctl.stack import client_environment, launched
 from tests.e2e.test_stack import RunningStack, session_logical_date, started_processes, wait_for
+from tests.support.stacks import prepared_home
 
 pytestmark = pytest.mark.e2e
 
@@ -46,7 +45,7 @@ US_GAPS = (
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[RunningStack]:
-    home = Path(tempfile.mkdtemp(prefix="hubcel"))  # short: the database socket lives here
+    home = prepared_home("hubcel")
     arguments = ("--executor", "celery", "--workers", "2")
     arguments += ("--worker-queues", "default", "--worker-queues", "default,eu_workers")
     # A task whose worker died is failed (then retried) once its heartbeat is this old.

@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import json
 import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import psutil
@@ -29,6 +27,7 @@ from hubctl.db import connection_arguments, embedded_server_url
 from hubctl.shards import shard_of_group
 from hubctl.stack import client_environment, launched
 from tests.e2e.test_stack import DEFAULT_DAGS, HUBCTL, RunningStack, started_processes, wait_for
+from tests.support.stacks import prepared_home
 
 pytestmark = pytest.mark.e2e
 
@@ -43,7 +42,7 @@ LSE_DAGS = {"data_collection_equities__lse", "historical_load_equities__lse"}
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[RunningStack]:
-    home = Path(tempfile.mkdtemp(prefix="hubl"))  # short: the database socket lives here
+    home = prepared_home("hubl")
     with launched(home, environment=SETTINGS) as (process, api_config):
         env = client_environment(home, **SETTINGS)
         running = RunningStack(home, env, AirflowApi(api_config), process)

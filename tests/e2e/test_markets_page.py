@@ -35,6 +35,7 @@ from hubctl.airflow_api import AirflowApi, AirflowApiConfig, AirflowApiError
 from hubctl.db import Database, connection_arguments, embedded_server_url
 from hubctl.repository.rows import fetch
 from hubctl.stack import client_environment, launched
+from tests.support.stacks import prepared_home
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
@@ -124,7 +125,7 @@ def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> Any:
 @pytest.fixture(scope="module")
 def stack() -> Iterator[Stack]:
     _require_browser()
-    home = Path(tempfile.mkdtemp(prefix="hubweb"))  # short: the database socket lives here
+    home = prepared_home("hubweb")
     with launched(home) as (_process, config):
         passwords = json.loads((home / "airflow" / "passwords.json").read_text())
         running = Stack(home, config.url, passwords)

@@ -12,7 +12,6 @@ import itertools
 import json
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ import sqlalchemy as sa
 
 from hubctl.airflow_api import AirflowApi, AirflowApiError
 from hubctl.stack import client_environment, launched
+from tests.support.stacks import prepared_home
 
 pytestmark = pytest.mark.e2e
 
@@ -99,7 +99,7 @@ PAGE_LIMIT = 5
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[RunningStack]:
-    home = Path(tempfile.mkdtemp(prefix="hube2e"))  # short: the database socket lives here
+    home = prepared_home("hube2e")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("AIRFLOW__API__MAXIMUM_PAGE_LIMIT", str(PAGE_LIMIT))
         yield from _running(home)

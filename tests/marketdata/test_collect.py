@@ -11,8 +11,13 @@ import pytest
 from sqlalchemy import Engine, text
 
 from hubctl.marketdata import collect
-from hubctl.marketdata.sources import FetchResult, SampleSource
-from tests.support.marketdata import assert_sample_rows, stored_prices
+from hubctl.marketdata.sources import FetchResult, RetryableSourceError, SampleSource
+from tests.support.marketdata import (
+    assert_sample_rows,
+    fetch_log_of,
+    recorded_fetches,
+    stored_prices,
+)
 
 TICKERS = [["AAPL", "NASDAQ"], ["MSFT", "NASDAQ"], ["JPM", "NYSE"]]
 FRIDAY = date(2024, 3, 15)
@@ -129,6 +134,39 @@ def test_a_weekend_window_fetches_nothing(engine: Engine) -> None:
     report = _collect(engine, end=date(2024, 3, 17)).as_dict()  # Sunday: no weekday session
 
     assert report["stages"] == {"download": {"up_to_date": 3}}
+
+
+def test_each_source_call_is_recorded_and_per_ticker_failures_are_a_good_fetch(
+    engine: Engine,
+) -> None:
+    """Two start dates make two calls; MSFT's failure is the source's answer, not an outage."""
+    _collect(engine, tickers=TICKERS[:1], end=date(2024, 3, 8))
+    log = fetch_log_of(engine, "us_markets")
+    report = _collect(engine, lookback=10, fail_tickers=["MSFT"], fetch_log=log).as_dict()
+    assert report["failures"] == {"MSFT": "download: sample source told to fail for MSFT"}
+    assert recorded_fetches(engine) == [("us_markets", True, None), ("us_markets", True, None)]
+    _collect(engine, end=date(2024, 3, 17), fetch_log=log)  # a weekend: no call, no record
+    assert len(recorded_fetches(engine)) == 2
+
+
+class _DownSource(SampleSource):
+    def fetch_prices(self, tickers: Sequence[str], start: date, end: date) -> FetchResult:
+        raise RetryableSourceError("market data source unreachable: connection refused")
+
+
+def test_a_failed_source_call_is_recorded_then_raised(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(collect, "get_source", lambda name, fail_tickers: _DownSource())
+    with pytest.raises(RetryableSourceError, match="unreachable"):
+        _collect(engine, fetch_log=fetch_log_of(engine, "us_markets"))
+    assert recorded_fetches(engine) == [
+        (
+            "us_markets",
+            False,
+            "RetryableSourceError: market data source unreachable: connection refused",
+        )
+    ]
 
 
 def test_validate_tickers() -> None:

@@ -19,6 +19,7 @@ import pytest
 import yfinance as yf
 from curl_cffi import requests as curl_requests
 from curl_cffi.requests.exceptions import ConnectionError as CurlConnectionError
+from sqlalchemy import Engine
 from yfinance.data import YfData
 
 from hubctl.marketdata.collect import BatchReport, download
@@ -29,6 +30,7 @@ from hubctl.marketdata.sources import (
     YFinanceSource,
 )
 from hubctl.marketdata.validation import validate_ohlcv
+from tests.support.marketdata import fetch_log_of, recorded_fetches
 
 EXCHANGE_TZ = "America/New_York"
 QUOTE_KEYS = ("open", "high", "low", "close", "volume")
@@ -223,6 +225,32 @@ def test_no_network_at_all_is_retryable(timezone_cached: bool) -> None:
 
     with pytest.raises(RetryableSourceError, match="unreachable"):
         source.fetch_prices(tickers, date(2024, 1, 3), date(2024, 1, 10))
+
+
+@pytest.mark.parametrize(
+    ("mode", "yahoo_has", "recorded"),
+    [
+        ("ok", {"AAPL": _bars("AAPL")}, (True, None)),  # MSFT unknown: a per-ticker failure
+        ("rate_limited", {}, (False, "RetryableSourceError: ")),
+        ("down", {}, (False, "RetryableSourceError: ")),
+    ],
+)
+def test_each_yahoo_call_is_recorded_as_a_fetch(
+    engine: Engine, mode: str, yahoo_has: dict[str, pd.DataFrame], recorded: tuple[bool, str | None]
+) -> None:
+    """What source_unreachable counts: a call Yahoo answered is ok, whatever it said per ticker."""
+    YfData.cache_get.cache_clear()
+    source = YFinanceSource(session=FakeYahoo(yahoo_has, mode=mode))
+    starts = dict.fromkeys(["AAPL", "MSFT"], date(2024, 1, 3))
+    report = BatchReport.new("us_markets", source, starts)
+    log = fetch_log_of(engine, "us_markets")
+    try:
+        download(source, report, starts, date(2024, 1, 10), fetch_log=log)
+    except RetryableSourceError:
+        assert mode != "ok"
+    ((group, ok, error),) = recorded_fetches(engine)
+    assert (group, ok) == ("us_markets", recorded[0])
+    assert error == recorded[1] if recorded[1] is None else error.startswith(recorded[1])
 
 
 def test_metadata_is_mapped_and_unknown_tickers_fail() -> None:

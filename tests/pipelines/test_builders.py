@@ -101,6 +101,8 @@ def test_collection_loads_every_ticker_with_the_live_config_and_reruns_idempoten
     assert report["stages"]["upsert"] == {"securities": 10, "rows": 50}
     assert report["label"].startswith("SYNTHETIC")
     assert [len(conf["security_ids"]) for conf in _triggered_conf(started)] == [10]
+    fetches = _source_fetches(configured_hub)  # one source call per batch, each recorded
+    assert fetches == [("us_markets", COLLECTION, run.run_id, True)] * 3
 
     before = stored_prices(configured_hub)
     _, again = _test(dag, logical_date=FRIDAY_RUN)
@@ -111,6 +113,15 @@ def test_collection_loads_every_ticker_with_the_live_config_and_reruns_idempoten
     assert again["publish.report"]["stages"]["upsert"] == {"securities": 0, "rows": 0}
     assert again["publish.report"]["security_ids"] == []
     assert len(_triggered_conf(started)) == 1  # nothing written, nothing to trigger
+    assert len(_source_fetches(configured_hub)) == 3  # everything up to date: no source call
+
+
+def _source_fetches(engine: Engine) -> list[tuple[str, str, str, bool]]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT exchange_group, dag_id, run_id, ok FROM hub.source_fetches ORDER BY id")
+        ).all()
+    return [(row[0], row[1], row[2], row[3]) for row in rows]
 
 
 def test_batch_size_from_the_configuration_sets_the_number_of_batches(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Iterator
 from typing import Any
@@ -13,7 +14,6 @@ from sqlalchemy.engine import Engine
 from hubctl.author import Author
 from hubctl.db import Database
 from hubctl.errors import ChangeRequested, NotFoundError, ValidationError
-from hubctl.repository import alerts as alert_rows
 from hubctl.services import alerts, config, groups, requests
 from hubctl.services.alerts import Finding
 from hubctl.services.rows import FieldChanges
@@ -68,7 +68,7 @@ def test_a_holding_finding_touches_the_open_alert_and_notifies_no_more(
     database: Database, default_config: Engine
 ) -> None:
     alerts.reconcile(database, rules=ALL_RULES, findings=[FAILING], now=NOW)
-    worse = Finding(**{**FAILING.__dict__, "value": 40.0})
+    worse = dataclasses.replace(FAILING, value=40.0)
     done = alerts.reconcile(database, rules=ALL_RULES, findings=[worse], now=LATER)
     assert not done.opened and not done.resolved
     (touched,) = done.touched
@@ -294,15 +294,4 @@ def test_record_fetch_keeps_ok_and_the_error(database: Database, default_config:
     assert rows == [
         {"ok": True, "n": None, "dag_id": LSE_DAG},
         {"ok": False, "n": 4000, "dag_id": None},
-    ]
-
-
-def test_failed_fetch_streaks_count_since_the_last_success(database: Database) -> None:
-    for error in ("boom", None, "refused", "timeout"):
-        alerts.record_fetch(database, exchange_group="lse", error=error)
-    alerts.record_fetch(database, exchange_group="us_markets")
-    with database.connect() as conn:
-        streaks = alert_rows.failed_fetch_streaks(conn)
-    assert [(row["exchange_group"], row["failed"], row["last_error"]) for row in streaks] == [
-        ("lse", 2, "timeout")
     ]

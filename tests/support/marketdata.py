@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 
 import pandas as pd
 from sqlalchemy import Engine, text
 
 from hubctl.marketdata.sources import OHLCV_COLUMNS, SampleSource
+from hubctl.services import alerts
+from tests.support.databases import database_of
 
 
 def stored_prices(engine: Engine) -> pd.DataFrame:
@@ -36,3 +38,18 @@ def assert_sample_rows(engine: Engine, tickers: Sequence[str], start: date, end:
     columns = ["ticker", *OHLCV_COLUMNS]
     pd.testing.assert_frame_equal(stored[columns], expected[columns], check_dtype=False)
     assert (stored["source"] == "sample").all()
+
+
+def fetch_log_of(engine: Engine, group: str) -> Callable[[str | None], None]:
+    """A collection FetchLog that records each source call in hub.source_fetches for ``group``."""
+    database = database_of(engine)
+    return lambda error: alerts.record_fetch(database, exchange_group=group, error=error)
+
+
+def recorded_fetches(engine: Engine) -> list[tuple[str, bool, str | None]]:
+    """hub.source_fetches as (exchange_group, ok, error), oldest first."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT exchange_group, ok, error FROM hub.source_fetches ORDER BY id")
+        ).all()
+    return [(group, ok, error) for group, ok, error in rows]
