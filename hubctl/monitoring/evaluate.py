@@ -126,7 +126,7 @@ def _findings(
     if reading is not None:
         monitoring.store_runs(conn, runs=[
             (run.dag_id, run.run_id, run.state, run.start_date, run.end_date,
-             run.duration_seconds, run.end_date)
+             run.duration_seconds, None)  # Airflow's run responses carry no updated_at
             for run in reading.runs
         ])  # fmt: skip
         outcomes = [rules.RunOutcomes(**row) for row in monitoring.run_outcomes(conn)]

@@ -5,8 +5,9 @@ Connection, once when an alert opens and once when it resolves.
 One stack for the module, started with the alert Connection and recipients, and Yahoo made
 unreachable: HTTPS goes through a proxy on a port nothing listens on (the real yfinance and curl
 fail to connect, as without a network), while Airflow's own HTTP calls do not use it. The
-hub_monitor job's schedule is cleared so that only the tests evaluate, at known moments (`hubctl
-alerts evaluate`, or a run of the job triggered through the API), never two at once.
+schedules of hub_monitor and of the collections under test are cleared before the stack starts:
+only the tests evaluate, at known moments (`hubctl alerts evaluate`, or a run of the job triggered
+through the API), never two at once, and only the runs they trigger exist.
 
 Order matters, to share the stack's minutes: the slow task starts first (its collection blocks on
 rows this module holds locked; HUB_LOCK_TIMEOUT_MS=0 lets it wait), the failing runs start with
@@ -19,7 +20,6 @@ import datetime as dt
 import functools
 import json
 import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,10 +31,12 @@ import psycopg2
 import pytest
 
 from hubctl.airflow_api import AirflowApiError
-from hubctl.db import connection_arguments, embedded_server_url
+from hubctl.db import connection_arguments, embedded_server_url, stop_embedded_server
+from hubctl.stack import client_environment
 from tests.e2e.test_stack import HUBCTL, RunningStack, _running, wait_for
 from tests.support.markers import AIRFLOW_PROCESSES
 from tests.support.smtp_receiver import SmtpReceiver, smtp_receiver
+from tests.support.stacks import prepared_home
 
 pytestmark = [pytest.mark.e2e, AIRFLOW_PROCESSES]
 
@@ -72,9 +74,9 @@ class Monitored:
         rows = self.hubctl("alerts", "list", "--open", "-o", "json")
         return {f"{row['rule']} {row['subject']}": row for row in rows}
 
-    def mails(self, subject: str) -> list[str]:
-        """The subjects of the notifications received about ``subject`` (e.g. a dag_id)."""
-        return [found for found, _ in self.receiver.texts(f" {subject}")]
+    def mails(self, alert: str) -> list[str]:
+        """The subject lines of the notifications received about ``alert`` ("RULE SUBJECT")."""
+        return [found for found, _ in self.receiver.texts(f" {alert}") if found.endswith(alert)]
 
     def trigger(self, dag_id: str) -> str:
         body = {"logical_date": None}
@@ -101,18 +103,10 @@ def faked_clock(moment: dt.datetime) -> dict[str, str]:
     return {"LD_PRELOAD": str(LIBFAKETIME), "FAKETIME": f"{offset:+d}"}
 
 
-def no_retries(stack: RunningStack, dag_id: str) -> bool:
-    """Whether Airflow serves the DAG with max_retries=0 (a failing run then fails at once)."""
-    try:
-        task = stack.api.call("GET", f"/api/v2/dags/{dag_id}/tasks/batches.collect")
-    except AirflowApiError:  # not parsed yet, or a busy api-server
-        return False
-    return int(task["retries"]) == 0
-
-
 @pytest.fixture(scope="module")
 def monitored() -> Iterator[Monitored]:
-    home = Path(tempfile.mkdtemp(prefix="hubmon"))  # short: the database socket lives here
+    home = prepared_home("hubmon")
+    configure(home)
     with smtp_receiver() as receiver:
         environment = {
             "AIRFLOW_CONN_HUB_ALERTS": receiver.connection_json(),
@@ -122,22 +116,29 @@ def monitored() -> Iterator[Monitored]:
             **{name: "127.0.0.1,localhost" for name in ("NO_PROXY", "no_proxy")},
         }
         for stack in _running(home, environment):
-            configure(stack)
             with held_rows(home):
                 yield start_runs(stack, receiver)
 
 
-def configure(stack: RunningStack) -> None:
-    """No scheduled evaluation; one failing run is enough for each group's rule."""
-    stack.hubctl("config", "set", "hub_monitor", "hub", "schedule=null", *WHY)
-    stack.hubctl("config", "set", "data_collection_equities", "us_markets", "task_minutes=1", *WHY)
-    stack.hubctl("config", "set", "data_collection_equities", "german_markets", "max_retries=0",
-                 "failure_rate_runs=1", f"params.fail_tickers={DE_TICKERS}", *WHY)  # fmt: skip
-    stack.hubctl("config", "set", "data_collection_equities", "european_markets",
-                 "max_retries=0", "params.source=yfinance", *WHY)  # fmt: skip
-    stack.hubctl("groups", "set", "european_markets", "unreachable_fetches=1", *WHY)
-    for dag_id in (DE, EU):
-        wait_for(functools.partial(no_retries, stack, dag_id), 180, f"{dag_id} re-parsed")
+# Before the stack starts, so that Airflow never schedules these DAGs: only the runs this module
+# triggers exist, and each fails at once (no retries) or succeeds.
+CONFIGURATION = [
+    ("config", "set", "hub_monitor", "hub", "schedule=null"),
+    ("config", "set", "data_collection_equities", "us_markets", "schedule=null", "task_minutes=1"),
+    ("config", "set", "data_collection_equities", "german_markets", "schedule=null",
+     "max_retries=0", "failure_rate_runs=1", f"params.fail_tickers={DE_TICKERS}"),
+    ("config", "set", "data_collection_equities", "european_markets", "schedule=null",
+     "max_retries=0", "params.source=yfinance"),
+    ("groups", "set", "european_markets", "unreachable_fetches=1"),
+]  # fmt: skip
+
+
+def configure(home: Path) -> None:
+    for command in CONFIGURATION:
+        done = subprocess.run([HUBCTL, *command, *WHY], env=client_environment(home),
+                              capture_output=True, text=True, timeout=120)  # fmt: skip
+        assert done.returncode == 0, done.stderr[-3000:]
+    stop_embedded_server(home)  # `hubctl up` starts (and stops) its own
 
 
 @contextmanager
@@ -170,7 +171,8 @@ def held_rows(home: Path) -> Iterator[None]:
 def start_runs(stack: RunningStack, receiver: SmtpReceiver) -> Monitored:
     monitored = Monitored(stack, receiver, {}, time.monotonic())
     for dag_id in (US, DE, EU):
-        monitored.runs[dag_id] = monitored.trigger(dag_id)
+        monitored.runs[dag_id] = wait_for(functools.partial(monitored.trigger, dag_id), 180,
+                                          f"{dag_id} to accept a run")  # fmt: skip
     return monitored
 
 
@@ -182,15 +184,15 @@ def test_a_failing_collection_opens_one_alert_and_a_later_success_resolves_it(
     assert f"failure_rate {DE}" in opened["opened"]
     alert = monitored.open_alerts()[f"failure_rate {DE}"]
     assert (alert["value"], alert["threshold"]) == (100, 5)
-    assert monitored.mails(DE) == [f"[airflow-hub] OPEN failure_rate {DE}"]
+    assert monitored.mails(f"failure_rate {DE}") == [f"[airflow-hub] OPEN failure_rate {DE}"]
     assert f"failure_rate {DE}" not in monitored.evaluate()["opened"]  # no second notification
     monitored.hubctl("config", "set", "data_collection_equities", "german_markets",
                      "params.fail_tickers=[]", *WHY)  # fmt: skip
-    assert monitored.finished(DE, monitored.trigger(DE)) == "success"
+    assert monitored.finished(DE, str(monitored.trigger(DE))) == "success"
     # This time the generated job evaluates, with the workers' own Connection and recipients.
-    assert monitored.finished(MONITOR, monitored.trigger(MONITOR), 120) == "success"
+    assert monitored.finished(MONITOR, str(monitored.trigger(MONITOR)), 120) == "success"
     assert f"failure_rate {DE}" not in monitored.open_alerts()
-    assert monitored.mails(DE) == [
+    assert monitored.mails(f"failure_rate {DE}") == [
         f"[airflow-hub] OPEN failure_rate {DE}", f"[airflow-hub] RESOLVED failure_rate {DE}"
     ]  # fmt: skip
 
@@ -200,7 +202,7 @@ def test_yahoo_unreachable_opens_source_unreachable(monitored: Monitored) -> Non
     monitored.evaluate()
     alert = monitored.open_alerts()["source_unreachable european_markets"]
     assert "RetryableSourceError" in alert["detail"] and "proxy" in alert["detail"]
-    assert monitored.mails("european_markets") == [
+    assert monitored.mails("source_unreachable european_markets") == [
         "[airflow-hub] OPEN source_unreachable european_markets"
     ]
 
