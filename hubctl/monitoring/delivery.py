@@ -99,12 +99,12 @@ def notice(delivery: Mapping[str, Any]) -> Notice:
 def smtp_sender(settings: Settings) -> Send:
     """Send each notice with the smtp provider's SmtpNotifier through the Airflow Connection
     ``settings.alert_connection`` to ``settings.alert_to``."""
-    # deferred: the provider imports Airflow (~1 s); only a run that has something to send needs it
-    from airflow.providers.smtp.notifications.smtp import SmtpNotifier
-
     recipients = [address.strip() for address in (settings.alert_to or "").split(",")]
 
     def send(message: Notice) -> None:
+        # deferred: the provider imports Airflow (~1 s); only a run with something to send needs it
+        from airflow.providers.smtp.notifications.smtp import SmtpNotifier
+
         notifier = SmtpNotifier(
             to=[address for address in recipients if address],
             smtp_conn_id=settings.alert_connection,
