@@ -31,7 +31,14 @@ from typing import TYPE_CHECKING
 from hubctl import anchors, migrations
 from hubctl.airflow_api import AirflowApiConfig, stack_api_file
 from hubctl.author import Author
-from hubctl.db import EMBEDDED_RUNTIME_ROLE, Database, embedded_server_url, stop_embedded_server
+from hubctl.db import (
+    EMBEDDED_RUNTIME_ROLE,
+    Database,
+    create_engine,
+    embedded_server_url,
+    grant_runtime_role,
+    stop_embedded_server,
+)
 from hubctl.errors import HubError
 from hubctl.paths import DAGS_FOLDER
 from hubctl.settings import Settings
@@ -247,7 +254,6 @@ def prepare(stack: Stack, echo: Echo) -> dict[str, str]:
     """Database up and migrated, defaults loaded on first start, Airflow's metadata migrated."""
     # deferred: > 100 ms (pydantic, yaml); only loading the defaults needs them
     from hubctl import configfile
-    from hubctl.db import create_engine, embedded_server_url, grant_runtime_role
     from hubctl.db.logins import embedded_web_url
     from hubctl.services import documents
 
@@ -295,8 +301,6 @@ def _airflow_revision(url: str) -> dict[str, str]:
     """The Alembic revision Airflow's metadata is at ({} before its first migrate)."""
     # deferred: > 100 ms (SQLAlchemy); only the stack's start needs it
     import sqlalchemy as sa
-
-    from hubctl.db import create_engine
 
     engine = create_engine(url)
     try:

@@ -13,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
+from hubctl import migrations
 from hubctl.db import libpq_url
 from hubctl.tables import GROUPS
 from tests.support.databases import login_in_roles
@@ -528,3 +529,55 @@ def test_a_script_may_alter_a_table_it_wrote_to_in_the_same_transaction(owner: C
         "UPDATE hub.dag_configuration SET batch_size = 7 WHERE job_name = 'us_job'",
         "ALTER TABLE hub.dag_configuration ALTER COLUMN batch_size SET DEFAULT 500",
     )
+
+
+NEW_JOB = {"dag_name": "d", "job_name": "new_job"}
+INSERT_NEW_JOB = (
+    "INSERT INTO hub.dag_configuration (dag_name, job_name, exchange_group)"
+    " VALUES ('d', 'new_job', 'lse')"
+)
+# A job created with a threshold nobody approved.
+INSERT_NEW_JOB_SLOW = INSERT_NEW_JOB.replace("exchange_group)", "exchange_group, task_minutes)")
+INSERT_NEW_JOB_SLOW = INSERT_NEW_JOB_SLOW.replace("'lse')", "'lse', 99)")
+
+
+def _create_of_new_job(connect: Connect) -> str:
+    """A stored request creating a job on lse (its row as the schema of the moment has it)."""
+    return json.dumps(
+        value(
+            connect,
+            "SELECT jsonb_build_array(jsonb_build_object('table', 'dag_configuration', 'key',"
+            f" '{json.dumps(NEW_JOB)}'::jsonb, 'action', 'create', 'before', NULL, 'after',"
+            f" hub.as_row('dag_configuration', to_jsonb(t)) || '{json.dumps(NEW_JOB)}',"
+            " 'version_before', NULL, 'version_after', 1))"
+            " FROM hub.dag_configuration t WHERE job_name = 'lse_job'",
+        )
+    )
+
+
+def test_a_create_requested_before_0017_applies_with_the_thresholds_defaults(
+    empty_db_url: str,
+) -> None:
+    engine = sa.create_engine(empty_db_url, poolclass=sa.NullPool)
+    migrations.upgrade(engine, "0016")
+    owner = lambda: psycopg2.connect(libpq_url(empty_db_url))  # noqa: E731
+    run(
+        owner,
+        SEED,
+        "UPDATE hub.exchange_groups SET approvals_required = 1 WHERE group_name = 'lse'",
+    )
+    with login_in_roles(empty_db_url, "hub_operator", "hub_approver") as alice_url:
+        request_id = _open(
+            lambda: psycopg2.connect(libpq_url(alice_url)), _create_of_new_job(owner)
+        )
+    migrations.upgrade(engine)
+    with login_in_roles(empty_db_url, "hub_operator", "hub_approver") as bob_url:
+        assert _approve(lambda: psycopg2.connect(libpq_url(bob_url)), request_id) == "approved"
+    with pytest.raises(psycopg2.errors.InsufficientPrivilege):
+        _apply(owner, request_id, INSERT_NEW_JOB_SLOW)
+    _apply(owner, request_id, INSERT_NEW_JOB)
+    assert (
+        value(owner, "SELECT task_minutes FROM hub.dag_configuration WHERE job_name = 'new_job'")
+        == 30
+    )
+    engine.dispose()

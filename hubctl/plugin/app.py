@@ -231,13 +231,14 @@ def params_schemas() -> dict[str, dict[str, Any]]:
 
 
 @router.get("/api/jobs", dependencies=[CanRead])
-def jobs() -> dict[str, Any]:
+def jobs() -> JSONResponse:
+    """Every job, the form's fields and each family's params schema. A JSONResponse, not a dict:
+    the rows are JSON-ready already, and FastAPI's encoder walking 10,000 of them again doubled
+    the call (docs/performance.md)."""
     fields = [{"name": f.name, "help": f.help, "nullable": f.nullable} for f in FORM_FIELDS]
-    return {
-        "fields": fields,
-        "params_schemas": params_schemas(),
-        "jobs": reads.list_jobs(database()),
-    }
+    return JSONResponse(
+        {"fields": fields, "params_schemas": params_schemas(), "jobs": reads.list_jobs(database())}
+    )
 
 
 def job_changes(fields: dict[str, str | None], params: dict[str, Any]) -> FieldChanges:

@@ -76,13 +76,22 @@ RETURNING id
 """
 
 # Per group: the failed fetches since its last successful one (groups with none are left out).
+# Both lookups walk the (exchange_group, id) index from the newest row, so the cost follows the
+# streak, not the table's history.
 _FAILED_STREAKS = """
-SELECT f.exchange_group, count(*)::int AS failed, max(f.fetched_at) AS last_failed_at,
-       (array_agg(f.error ORDER BY f.id DESC))[1] AS last_error
-FROM hub.source_fetches f
-WHERE NOT f.ok AND f.id > coalesce(
-  (SELECT max(o.id) FROM hub.source_fetches o WHERE o.exchange_group = f.exchange_group AND o.ok), 0)
-GROUP BY f.exchange_group ORDER BY f.exchange_group
+SELECT g.group_name AS exchange_group, s.failed, s.last_failed_at, s.last_error
+FROM hub.exchange_groups g
+CROSS JOIN LATERAL (
+  SELECT max(o.id) AS id FROM hub.source_fetches o WHERE o.exchange_group = g.group_name AND o.ok
+) last_ok
+CROSS JOIN LATERAL (
+  SELECT count(*)::int AS failed, max(f.fetched_at) AS last_failed_at,
+         (array_agg(f.error ORDER BY f.id DESC))[1] AS last_error
+  FROM hub.source_fetches f
+  WHERE f.exchange_group = g.group_name AND f.id > coalesce(last_ok.id, 0)
+) s
+WHERE s.failed > 0
+ORDER BY g.group_name
 """
 
 
@@ -161,6 +170,6 @@ def record_fetch(
 
 
 def failed_fetch_streaks(conn: Connection) -> list[Row]:
-    """Per group with failures since its last successful fetch: exchange_group, failed (how
-    many in a row), last_failed_at, last_error."""
+    """Per existing group with failures since its last successful fetch: exchange_group, failed
+    (how many in a row), last_failed_at, last_error."""
     return fetch(conn, _FAILED_STREAKS)

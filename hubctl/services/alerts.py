@@ -107,7 +107,7 @@ def _reconcile(
     new = [item for item in findings if (item.rule, item.subject) not in open_ids]
     silenced_now = silenced_subjects(conn, now)
     silenced = tuple(item for item in new if _is_silenced(item, silenced_now))
-    to_open = [item for item in new if item not in silenced]
+    to_open = [item for item in new if not _is_silenced(item, silenced_now)]
     seen = {(item.rule, item.subject) for item in findings}
     gone = [alert_id for key, alert_id in open_ids.items() if key[0] in rules and key not in seen]
     opened = alert_rows.insert_alerts(conn, findings=to_open, now=now)
@@ -122,10 +122,12 @@ def _reconcile(
 
 def _check_findings(findings: Sequence[Finding]) -> None:
     for finding in findings:
-        if finding.rule not in RULES:
-            raise ValidationError(
-                f"rule: {finding.rule!r} is not one of {', '.join(sorted(RULES))}"
-            )
+        _check_rule(finding.rule)
+
+
+def _check_rule(rule: str) -> None:
+    if rule not in RULES:
+        raise ValidationError(f"rule: {rule!r} is not one of {', '.join(sorted(RULES))}")
 
 
 def _unique(findings: Sequence[Finding]) -> list[Finding]:
@@ -189,16 +191,15 @@ def silence(
     """Silence ``rule`` for ``subject`` until ``until`` (ISO 8601 with a zone): an audited change
     of the ``silences`` field of the subject's job (a dag_id, or ``dag_id/task_id`` for
     task_duration) or group. A protected group's change becomes a request (ChangeRequested)."""
-    moment = _silence_moment(rule, until, now)
+    _check_silence(rule, until, now)
     table = JOBS if rule in JOB_RULES else GROUPS
     with audited_change(database, author) as conn:
         key = _silenced_row(conn, rule, subject)
-        return _set_silence(conn, table, key, rule, moment)
+        return _set_silence(conn, table, key, rule, until)
 
 
-def _silence_moment(rule: str, until: str, now: dt.datetime) -> str:
-    if rule not in RULES:
-        raise ValidationError(f"rule: {rule!r} is not one of {', '.join(sorted(RULES))}")
+def _check_silence(rule: str, until: str, now: dt.datetime) -> None:
+    _check_rule(rule)
     moment = silence_until(until)
     if moment is None:
         raise ValidationError(
@@ -206,7 +207,6 @@ def _silence_moment(rule: str, until: str, now: dt.datetime) -> str:
         )
     if moment <= now:
         raise ValidationError(f"until: {until} is not in the future")
-    return until
 
 
 def _silenced_row(conn: Connection, rule: str, subject: str) -> dict[str, str]:

@@ -45,7 +45,12 @@ def test_export_then_apply_on_an_empty_database_reproduces_the_export(
 ) -> None:
     assert hub("config", "set", DAG, JOB, "batch_size=750", "params.pool=fast_lane").exit_code == 0
     assert hub("groups", "set", "lse", "market_close=17:05").exit_code == 0
+    # thresholds and silences (a mapping of ISO times, which YAML must not read as timestamps)
+    assert hub("groups", "set", "lse", "data_late_minutes=90").exit_code == 0
+    silence = ("alerts", "silence", "data_late", "lse", "--until", "2099-01-01T09:00:00Z")
+    assert hub(*silence).exit_code == 0
     exported = hub("export").stdout
+    assert "2099-01-01T09:00:00Z" in exported
     use_database(monkeypatch, other_database)
     result = hub("apply", "-f", write(tmp_path, exported), "--yes", "-m", "clone")
     assert result.exit_code == 0, result.stderr

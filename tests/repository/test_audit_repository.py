@@ -56,6 +56,31 @@ def test_filters(default_config: Engine) -> None:
         assert [e["id"] for e in entries(conn, limit=2)] == [44, 43]
 
 
+def test_a_group_page_is_its_newest_entries_below_the_keyset(default_config: Engine) -> None:
+    """The group filter reads each of its parts on its own and merges them: a page is still the
+    newest ``limit`` of all of them, each once (a job update matches old and new group alike)."""
+    database = database_of(default_config)
+    for size in (11, 12, 13):
+        config.set_job(
+            database,
+            dag_name="data_collection_equities",
+            job_name="lse",
+            changes=FieldChanges({"batch_size": size}),
+            author=Author("zoe"),
+        )
+    with database.connect() as conn:
+        about = [e["id"] for e in entries(conn, group="lse", group_exchanges=["LSE"])]
+        # the group, its two job inserts, three updates, six tickers
+        assert len(about) == len(set(about)) == 1 + 2 + 3 + 6
+        assert about == sorted(about, reverse=True)
+        page = entries(conn, group="lse", group_exchanges=["LSE"], limit=4)
+        assert [e["id"] for e in page] == about[:4]
+        below = entries(conn, group="lse", group_exchanges=["LSE"], limit=4, before_id=about[3])
+        assert [e["id"] for e in below] == about[4:8]
+        by_zoe = entries(conn, group="lse", group_exchanges=["LSE"], actor="zoe", limit=2)
+        assert [e["id"] for e in by_zoe] == about[:2]
+
+
 def test_latest_entry_of_a_row(default_config: Engine) -> None:
     key = {"dag_name": "calculate_indicators", "job_name": "all"}
     database = database_of(default_config)

@@ -13,6 +13,9 @@ Revises: 0016
 Create Date: 2026-12-07
 """
 
+import json
+import re
+
 from alembic import op
 
 revision = "0017"
@@ -151,6 +154,42 @@ $$;
 """
 
 
+def _added_defaults() -> dict[str, dict[str, object]]:
+    """Per table, the added columns' defaults as JSON (from the definitions above)."""
+    return {
+        table: {
+            name: json.loads(re.search(r"DEFAULT (\S+)", definition)[1].strip("'"))  # type: ignore[index]
+            for name, definition, _ in columns
+        }
+        for table, columns in COLUMNS.items()
+    }
+
+
+# A change request stored before this revision that creates a row does not name the added
+# columns; the row it writes has their defaults, which is what was approved. Comparing against
+# the defaults (not NULL) lets it apply, and still refuses a row with any other value.
+def _entry_matches_changes(base: str) -> str:
+    return f"""
+CREATE OR REPLACE FUNCTION hub.entry_matches_changes(a hub.audit_log, p_changes jsonb) RETURNS boolean
+LANGUAGE sql STABLE SET search_path = pg_catalog, hub AS $$
+  SELECT EXISTS (
+    SELECT 1 FROM jsonb_array_elements(p_changes) c
+     WHERE c->>'table' = a.table_name AND c->'key' = a.row_key
+       AND c->>'action' = CASE a.action WHEN 'INSERT' THEN 'create' WHEN 'UPDATE' THEN 'update' WHEN 'DELETE' THEN 'delete' END
+       AND (a.old_row->'version') IS NOT DISTINCT FROM nullif(c->'version_before', 'null')
+       AND (a.action = 'DELETE'
+            OR hub.as_row(a.table_name, coalesce(a.old_row, {base}) || (c->'after'))
+               = (a.new_row - hub.bookkeeping_columns())))
+$$;
+"""
+
+
+CREATED_ROWS_GET_DEFAULTS = _entry_matches_changes(
+    f"coalesce('{json.dumps(_added_defaults())}'::jsonb -> a.table_name, '{{}}')"
+)
+CREATED_ROWS_AS_BEFORE = _entry_matches_changes("'{}'")
+
+
 def upgrade() -> None:
     op.execute(SILENCES_VALID)
     for table, columns in COLUMNS.items():
@@ -161,9 +200,11 @@ def upgrade() -> None:
             )
     op.execute(TABLES)
     op.execute(GRANTS)
+    op.execute(CREATED_ROWS_GET_DEFAULTS)
 
 
 def downgrade() -> None:
+    op.execute(CREATED_ROWS_AS_BEFORE)
     op.execute(
         "DROP TABLE hub.monitor_state, hub.monitored_runs, hub.source_fetches,"
         " hub.alert_deliveries, hub.alerts"

@@ -1,37 +1,44 @@
 import { Box, Button, HStack, Input, Stack, Table, Text } from "@chakra-ui/react";
-import { type ReactNode, useState } from "react";
+import { type ReactNode, useContext, useState } from "react";
 
-import { formatTime, relativeTime, useTimezone } from "./time";
+import { Zone, formatTime, relativeTime } from "./time";
+
+// The cells of a 100-row table are plain elements with these classes (set once on the page's
+// root, in Airflow's theme tokens), not Chakra components: styling each of thousands of cells
+// again on every render was most of a History page's first render (docs/performance.md).
+export const PAGE_CSS = {
+  "& .hub-cell": { display: "block", overflow: "hidden", textOverflow: "ellipsis", whiteSpace: "nowrap", maxWidth: "100%" },
+  "& .hub-muted": { color: "fg.muted", fontSize: "xs" },
+  "& .hub-prose": { overflowWrap: "normal", wordBreak: "normal", whiteSpace: "pre-wrap" },
+  "& .diff": { display: "flex", flexDirection: "column", fontSize: "sm" },
+  "& .hub-diff-row": { display: "flex", gap: "1", alignItems: "baseline", minWidth: 0 },
+  "& .hub-field": { fontWeight: "semibold", whiteSpace: "nowrap" },
+  "& .hub-arrow": { color: "fg.muted" },
+};
+
+const asString = (value: unknown): string => (value === null || value === undefined ? "" : String(value));
 
 /** An identifier or short value: one line, cut with an ellipsis, the full value on hover. */
-export const Cell = ({ value, maxW = "100%" }: { value: unknown; maxW?: string }) => {
-  const text = value === null || value === undefined ? "" : String(value);
-  return (
-    <Text as="span" display="block" truncate whiteSpace="nowrap" maxW={maxW} title={text} data-truncate="">
-      {text}
-    </Text>
-  );
+export const Cell = ({ value, maxW }: { value: unknown; maxW?: string }) => {
+  const text = asString(value);
+  return <span className="hub-cell" style={maxW ? { maxWidth: maxW } : undefined} title={text} data-truncate="">{text}</span>;
 };
 
 /** A time, relative ("3 minutes ago") and absolute in Airflow's chosen zone. */
 export function When({ iso }: { iso: string | null | undefined }) {
-  const zone = useTimezone();
-  if (!iso) return <Text as="span">-</Text>;
+  const zone = useContext(Zone);
+  if (!iso) return <span>-</span>;
   const absolute = formatTime(iso, zone);
   return (
-    <Stack gap={0} title={`${absolute} (${iso})`} data-when={iso}>
-      <Text as="span" whiteSpace="nowrap" truncate className="absolute">{absolute}</Text>
-      <Text as="span" whiteSpace="nowrap" truncate color="fg.muted" fontSize="xs">{relativeTime(iso)}</Text>
-    </Stack>
+    <div title={`${absolute} (${iso})`} data-when={iso}>
+      <span className="hub-cell absolute">{absolute}</span>
+      <span className="hub-cell hub-muted">{relativeTime(iso)}</span>
+    </div>
   );
 }
 
 /** Free text (reasons, messages): wraps only between words, never inside one. */
-export const Prose = ({ value }: { value: unknown }) => (
-  <Text as="span" overflowWrap="normal" wordBreak="normal" whiteSpace="pre-wrap" data-prose="">
-    {value === null || value === undefined ? "" : String(value)}
-  </Text>
-);
+export const Prose = ({ value }: { value: unknown }) => <span className="hub-prose" data-prose="">{asString(value)}</span>;
 
 const shown = (value: unknown): string =>
   value === undefined ? "" : typeof value === "string" ? value : JSON.stringify(value);
@@ -43,16 +50,16 @@ export function Diff({ changes }: { changes: Changes }) {
   const fields = Object.entries(changes ?? {});
   if (!fields.length) return null;
   return (
-    <Stack gap={0} fontSize="sm" className="diff">
+    <div className="diff">
       {fields.map(([name, change]) => (
-        <HStack key={name} gap={1} alignItems="baseline" minW={0}>
-          <Text as="span" fontWeight="semibold" whiteSpace="nowrap">{name}</Text>
+        <div key={name} className="hub-diff-row">
+          <span className="hub-field">{name}</span>
           <Cell value={shown(change?.old)} maxW="18ch" />
-          <Text as="span" color="fg.muted">→</Text>
+          <span className="hub-arrow">→</span>
           <Cell value={shown(change?.new)} maxW="18ch" />
-        </HStack>
+        </div>
       ))}
-    </Stack>
+    </div>
   );
 }
 

@@ -4,17 +4,45 @@ import { getJson } from "./api";
 
 const HEAD_EVERY_MS = 2000;
 
+type Head = { audit_id: number | null };
+/** Started when the bundle loads, before React renders the page: the audit head, then the open
+ * tab's data, in that order (so the data is at least as new as the head). Each is used once. */
+let early: { head: Promise<Head> | null; path: string; data: Promise<unknown> | null } | null = null;
+
+export function startEarly(path: string): void {
+  const head = getJson<Head>("api/head");
+  const data = head.then(() => getJson<unknown>(path));
+  data.catch(() => undefined); // the tab reports the failure when it uses it
+  early = { head, path, data };
+}
+
+function earlyHead(): Promise<Head> | null {
+  const head = early?.head ?? null;
+  if (early) early.head = null;
+  return head;
+}
+
+function earlyData<T>(path: string): Promise<T> | null {
+  if (!early?.data || early.path !== path) return null;
+  const data = early.data as Promise<T>;
+  early.data = null;
+  return data;
+}
+
 /** The audit log's newest id, polled every 2 s while the page is visible: every writer (hubctl,
- * raw SQL, the SQL API, another tab) moves it, so a change shows within one poll and one fetch. */
-export function useAuditHead(): number | null {
-  const [head, setHead] = useState<number | null>(null);
+ * raw SQL, the SQL API, another tab) moves it, so a change shows within one poll and one fetch.
+ * `undefined` until the first answer (`null`: an empty log, or the first poll failed). */
+export function useAuditHead(): number | null | undefined {
+  const [head, setHead] = useState<number | null | undefined>(undefined);
   useEffect(() => {
     let stopped = false;
     const poll = () => {
       if (document.visibilityState !== "visible") return;
-      getJson<{ audit_id: number }>("api/head")
+      (earlyHead() ?? getJson<Head>("api/head"))
         .then((body) => !stopped && setHead(body.audit_id))
-        .catch(() => undefined); // a missed poll is retried in 2 s
+        // A missed poll is retried in 2 s; a failed first one still lets the tab load (and show
+        // its own error).
+        .catch(() => !stopped && setHead((known) => (known === undefined ? null : known)));
     };
     poll();
     const timer = setInterval(poll, HEAD_EVERY_MS);
@@ -38,7 +66,7 @@ export function usePolled<T>(path: string, triggers: unknown[] = []): Polled<T> 
   const latest = useRef(0);
   useEffect(() => {
     const call = ++latest.current;
-    getJson<T>(path)
+    (earlyData<T>(path) ?? getJson<T>(path))
       .then((body) => {
         if (call !== latest.current) return; // an older answer arriving late
         setData(body);

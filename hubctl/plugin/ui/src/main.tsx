@@ -3,9 +3,10 @@ import { useCallback, useEffect, useState } from "react";
 import { useSearchParams } from "react-router-dom";
 
 import { type Session, session } from "./api";
-import { ErrorNote } from "./components";
-import { useAuditHead } from "./live";
-import { History } from "./tabs/History";
+import { ErrorNote, PAGE_CSS } from "./components";
+import { startEarly, useAuditHead } from "./live";
+import { Zone, useTimezone } from "./time";
+import { History, historyPath } from "./tabs/History";
 import { Jobs } from "./tabs/Jobs";
 import { Markets } from "./tabs/Markets";
 import { Requests } from "./tabs/Requests";
@@ -17,19 +18,26 @@ declare global {
   var ChakraUISystem: ReturnType<typeof createSystem> | undefined;
 }
 
-const TABS: Record<string, { title: string; view: (props: TabProps) => React.ReactNode }> = {
-  markets: { title: "Markets", view: Markets },
-  jobs: { title: "Jobs", view: Jobs },
-  requests: { title: "Requests", view: Requests },
-  schedule: { title: "Schedule", view: Schedule },
-  history: { title: "History", view: History },
+type Tab = { title: string; view: (props: TabProps) => React.ReactNode; data: (params: URLSearchParams) => string };
+const TABS: Record<string, Tab> = {
+  markets: { title: "Markets", view: Markets, data: () => "api/markets" },
+  jobs: { title: "Jobs", view: Jobs, data: () => "api/jobs" },
+  requests: { title: "Requests", view: Requests, data: () => "api/requests" },
+  schedule: { title: "Schedule", view: Schedule, data: () => "api/schedule" },
+  history: { title: "History", view: History, data: (params) => historyPath(params, null) },
 };
+
+// The opened tab's data is asked for as soon as Airflow loads the bundle, not once React has
+// rendered the page (a few hundred ms later on a busy machine): the first render waits for it.
+const opened = new URLSearchParams(location.search);
+startEarly((TABS[opened.get("tab") ?? "markets"] ?? TABS.markets).data(opened));
 
 function Page() {
   const [params, setParams] = useSearchParams();
   const tab = params.get("tab") ?? "markets";
   const View = (TABS[tab] ?? TABS.markets).view;
   const head = useAuditHead();
+  const zone = useTimezone();
   const [who, setWho] = useState<Session | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [ready, setReady] = useState<string | null>(null);
@@ -46,7 +54,8 @@ function Page() {
     setParams((old) => { const kept = new URLSearchParams(old); kept.set("tab", next); return kept; });
   };
   return (
-    <Box p={4} minW={0} data-hub-tab={tab} data-ready={ready === tab ? "true" : "false"} data-head={head ?? ""}>
+    <Zone.Provider value={zone}>
+    <Box p={4} minW={0} css={PAGE_CSS} data-hub-tab={tab} data-ready={ready === tab ? "true" : "false"} data-head={head ?? ""}>
       <HStack justify="space-between" mb={2} gap={4}>
         <Text fontSize="xl" fontWeight="semibold" whiteSpace="nowrap">Markets</Text>
         <HStack gap={2} minW={0}>
@@ -61,10 +70,13 @@ function Page() {
             <Tabs.Trigger key={name} value={name} id={`tab-${name}`} whiteSpace="nowrap">{title}</Tabs.Trigger>
           ))}
         </Tabs.List>
-        {/* An element, not a call: each tab keeps its own hooks, so switching tabs is safe. */}
-        <Box pt={3}><View key={tab} head={head} canEdit={who?.can_edit ?? false} rowsShown={rowsShown} /></Box>
+        {/* An element, not a call: each tab keeps its own hooks, so switching tabs is safe. The
+            tab waits for the audit head, so its one fetch is at least as new as the head:
+            fetching at once, then again when the first head arrived, doubled its first render. */}
+        <Box pt={3}>{head === undefined ? null : <View key={tab} head={head} canEdit={who?.can_edit ?? false} rowsShown={rowsShown} />}</Box>
       </Tabs.Root>
     </Box>
+    </Zone.Provider>
   );
 }
 

@@ -17,10 +17,14 @@ type Verify = { ok: boolean; rows_checked: number; problem: string | null; ancho
 
 const FILTERS = ["group", "job", "actor", "via", "since", "until"] as const;
 const COLUMNS = [
-  { title: "#", width: "8ch" }, { title: "When", width: "24ch" }, { title: "Actor", width: "14ch" },
-  { title: "Via", width: "9ch" }, { title: "What", width: "30ch" }, { title: "Changes", width: "44ch" },
-  { title: "Reason", width: "32ch" }, { title: "", width: "10ch" },
+  { title: "#", width: "8ch" }, { title: "When", width: "26ch" }, { title: "Actor", width: "13ch" },
+  { title: "Via", width: "9ch" }, { title: "What", width: "28ch" }, { title: "Changes", width: "40ch" },
+  { title: "Reason", width: "27ch" }, { title: "", width: "10ch" },
 ];
+
+/** One page of the filtered log: the first (`before` null) or the one below id `before`. */
+export const historyPath = (params: URLSearchParams, before: number | null): string =>
+  `api/history${query({ ...Object.fromEntries(FILTERS.map((name) => [name, params.get(name)])), before_id: before, limit: 100 })}`;
 
 /** The older API answered a bare list: one page, no further pages. */
 const asPage = (body: Page | Entry[] | null): Page | null =>
@@ -31,8 +35,7 @@ export function History({ head, canEdit, rowsShown }: TabProps) {
   const filters = Object.fromEntries(FILTERS.map((name) => [name, params.get(name) ?? ""]));
   const [draft, setDraft] = useState(filters);
   const [pages, setPages] = useState<number[]>([]); // before_id of each page after the first
-  const before = pages.at(-1) ?? null;
-  const polled = usePolled<Page | Entry[]>(`api/history${query({ ...filters, before_id: before, limit: 100 })}`, [head]);
+  const polled = usePolled<Page | Entry[]>(historyPath(params, pages.at(-1) ?? null), [head]);
   const page = asPage(polled.data);
   const verify = usePolled<Verify>("api/verify", [head]);
   const [ask, setAsk] = useState<Ask | null>(null);
@@ -81,7 +84,7 @@ export function History({ head, canEdit, rowsShown }: TabProps) {
               <Table.Cell><When iso={entry.occurred_at} /></Table.Cell>
               <Table.Cell><Cell value={entry.actor} /></Table.Cell>
               <Table.Cell><Badge whiteSpace="nowrap" variant="outline">{entry.via}</Badge></Table.Cell>
-              <Table.Cell><Stack gap={0}><Cell value={entry.label} /><Text fontSize="xs" color="fg.muted" truncate title={`${entry.action} ${entry.table}`}>{entry.action} {entry.table}</Text></Stack></Table.Cell>
+              <Table.Cell><Cell value={entry.label} /><span className="hub-cell hub-muted" title={`${entry.action} ${entry.table}`}>{entry.action} {entry.table}</span></Table.Cell>
               <Table.Cell><Diff changes={entry.changes} /></Table.Cell>
               <Table.Cell><Prose value={entry.reason ?? ""} /></Table.Cell>
               <Table.Cell>

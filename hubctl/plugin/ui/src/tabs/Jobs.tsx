@@ -5,36 +5,44 @@ import { Link as RouterLink } from "react-router-dom";
 import { ApiError, send } from "../api";
 import { Cell, ErrorNote, Grid, Note } from "../components";
 import { usePolled } from "../live";
+import { asText, parsed } from "../values";
 import type { TabProps } from "./props";
 
-type FieldInfo = { name: string; help: string; nullable: boolean };
-type Job = Record<string, unknown> & { dag_name: string; job_name: string; version: number; enabled: boolean; params?: Record<string, unknown> };
-type JobsBody = { fields: FieldInfo[]; jobs: Job[]; params_schemas?: Record<string, { properties?: Record<string, { description?: string }> }> };
+export type FieldInfo = { name: string; help: string; nullable: boolean };
+export type Job = Record<string, unknown> & { dag_name: string; job_name: string; version: number; enabled: boolean; params?: Record<string, unknown> };
+export type JobsBody = { fields: FieldInfo[]; jobs: Job[]; params_schemas?: Record<string, { properties?: Record<string, { description?: string }> }> };
 
 const COLUMNS = [
   { title: "DAG", width: "26ch" }, { title: "Job", width: "22ch" }, { title: "State", width: "11ch" },
   { title: "Version", width: "9ch" }, { title: "Params", width: "36ch" }, { title: "", width: "9ch" },
 ];
 
-const asText = (value: unknown): string =>
-  value === null || value === undefined ? "" : typeof value === "string" ? value : JSON.stringify(value);
+const PAGE = 100; // rows rendered at a time: 10,000 jobs would take seconds to render at once
 
-/** A typed params value: numbers, booleans and JSON as such, anything else as the text typed. */
-const parsed = (text: string): unknown => { try { return JSON.parse(text); } catch { return text; } };
+const matches = (job: Job, text: string) =>
+  !text || `${job.dag_name}/${job.job_name} ${asText(job.exchange_group)}`.toLowerCase().includes(text.toLowerCase());
 
 export function Jobs({ head, canEdit, rowsShown }: TabProps) {
   const { data, error, reload } = usePolled<JobsBody>("api/jobs", [head]);
   const [open, setOpen] = useState<string | null>(null);
+  const [filter, setFilter] = useState("");
+  const [shown, setShown] = useState(PAGE);
   useEffect(() => { if (data) rowsShown(); }, [data, rowsShown]);
   const editing = data?.jobs.find((job) => `${job.dag_name}/${job.job_name}` === open) ?? null;
+  const found = (data?.jobs ?? []).filter((job) => matches(job, filter));
   return (
     <Stack gap={2}>
       <ErrorNote text={error} />
       {editing && data ? (
         <JobForm key={open} job={editing} fields={data.fields} schema={data.params_schemas?.[editing.dag_name]} canEdit={canEdit} saved={reload} close={() => setOpen(null)} />
       ) : null}
+      <HStack gap={2}>
+        <Input id="jobs-filter" size="sm" w="30ch" placeholder="filter: dag, job or group" value={filter}
+          onChange={(e) => { setFilter(e.target.value); setShown(PAGE); }} />
+        <Text id="jobs-count" fontSize="sm" color="fg.muted" whiteSpace="nowrap">{Math.min(shown, found.length)} of {found.length} jobs</Text>
+      </HStack>
       <Grid id="jobs" columns={COLUMNS}>
-        {(data?.jobs ?? []).map((job) => {
+        {found.slice(0, shown).map((job) => {
           const key = `${job.dag_name}/${job.job_name}`;
           return (
             <Table.Row key={key} data-job={key}>
@@ -48,6 +56,9 @@ export function Jobs({ head, canEdit, rowsShown }: TabProps) {
           );
         })}
       </Grid>
+      {found.length > shown ? (
+        <Button id="jobs-more" size="sm" variant="outline" alignSelf="start" whiteSpace="nowrap" onClick={() => setShown(shown + PAGE)}>Show {Math.min(PAGE, found.length - shown)} more</Button>
+      ) : null}
     </Stack>
   );
 }

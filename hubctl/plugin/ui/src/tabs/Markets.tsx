@@ -19,10 +19,12 @@ const AIRFLOW_EVERY_MS = 30000; // Airflow's pauses and runs are not audited: re
 
 const COLUMNS = [
   { title: "Group", width: "18ch" }, { title: "State", width: "11ch" }, { title: "", width: "10ch" },
-  { title: "Last change", width: "26ch" }, { title: "DAGs", width: "38ch" },
-  { title: "Last run", width: "28ch" }, { title: "Freshness", width: "16ch" },
-  { title: "Paused in Airflow", width: "26ch" },
+  { title: "Last change", width: "26ch" }, { title: "DAGs", width: "32ch" },
+  { title: "Last run", width: "24ch" }, { title: "Freshness", width: "16ch" },
+  { title: "Paused in Airflow", width: "22ch" },
 ];
+
+const DAGS_SHOWN = 8; // a market of thousands of jobs lists its first DAGs and a count
 
 const dagLink = (dag: string) => (
   <Link asChild key={dag} display="block" truncate whiteSpace="nowrap" title={dag} data-truncate="">
@@ -39,6 +41,9 @@ function RunCell({ run }: { run: LastRun }) {
   return <Cell value={run ?? "-"} />;
 }
 
+const listed = (dags: string[]) =>
+  dags.length > DAGS_SHOWN ? `${dags.slice(0, DAGS_SHOWN).join(", ")} and ${dags.length - DAGS_SHOWN} more` : dags.join(", ") || "(none)";
+
 const freshness = (sessions: number | null) =>
   sessions === null ? "no data" : sessions === 0 ? "current" : `${sessions} session${sessions === 1 ? "" : "s"} behind`;
 
@@ -53,7 +58,7 @@ export function Markets({ head, canEdit, rowsShown }: TabProps) {
     const verb = row.enabled ? "Disable" : "Enable";
     setMessage(null);
     setAsk({
-      question: `${verb} ${row.group}? ${row.enabled ? "Its DAGs leave" : "Its DAGs return to"} Airflow: ${row.dags.join(", ") || "(none)"}.`,
+      question: `${verb} ${row.group}? ${row.enabled ? "Its DAGs leave" : "Its DAGs return to"} Airflow: ${listed(row.dags)}.`,
       act: async (reason) => {
         const written = await send("POST", `api/markets/${encodeURIComponent(row.group)}/enabled`, { enabled: !row.enabled, reason });
         setMessage(written.requested ? `${written.message ?? "change request created"} (see the Requests tab)` : `${row.group} ${row.enabled ? "disabled" : "enabled"}.`);
@@ -88,7 +93,12 @@ export function Markets({ head, canEdit, rowsShown }: TabProps) {
                 </Stack>
               ) : "-"}
             </Table.Cell>
-            <Table.Cell><Stack gap={0}>{row.dags.map(dagLink)}</Stack></Table.Cell>
+            <Table.Cell>
+              <Stack gap={0}>
+                {row.dags.slice(0, DAGS_SHOWN).map(dagLink)}
+                {row.dags.length > DAGS_SHOWN ? <Text fontSize="xs" color="fg.muted" whiteSpace="nowrap">and {row.dags.length - DAGS_SHOWN} more</Text> : null}
+              </Stack>
+            </Table.Cell>
             <Table.Cell><RunCell run={row.last_run} /></Table.Cell>
             <Table.Cell><Cell value={freshness(row.stale_sessions)} /></Table.Cell>
             <Table.Cell className="paused"><Stack gap={0}>{row.paused_in_airflow.map((text) => <Cell key={text} value={text} />)}</Stack></Table.Cell>

@@ -14,13 +14,13 @@ type ChangeRequest = {
 type BreakGlass = { change_set: string; actor: string; occurred_at: string; reason: string | null; entries: number };
 
 const COLUMNS = [
-  { title: "#", width: "7ch" }, { title: "State", width: "11ch" }, { title: "What", width: "26ch" },
-  { title: "Requested", width: "24ch" }, { title: "Changes", width: "40ch" }, { title: "Reason", width: "28ch" },
-  { title: "Approvals", width: "16ch" }, { title: "", width: "26ch" },
+  { title: "#", width: "7ch" }, { title: "State", width: "11ch" }, { title: "What", width: "22ch" },
+  { title: "Requested", width: "26ch" }, { title: "Changes", width: "36ch" }, { title: "Reason", width: "24ch" },
+  { title: "Approvals", width: "14ch" }, { title: "", width: "22ch" },
 ];
 const GLASS = [
-  { title: "Change set", width: "20ch" }, { title: "Who", width: "14ch" }, { title: "When", width: "24ch" },
-  { title: "What", width: "28ch" }, { title: "Reason", width: "30ch" }, { title: "", width: "16ch" },
+  { title: "Change set", width: "20ch" }, { title: "Who", width: "14ch" }, { title: "When", width: "26ch" },
+  { title: "What", width: "26ch" }, { title: "Reason", width: "30ch" }, { title: "", width: "16ch" },
 ];
 
 const ACTIONS: Record<string, string[]> = { open: ["approve", "reject"], approved: ["apply", "reject"] };
