@@ -18,6 +18,7 @@ from typing import Any
 
 from hubctl.airflow_api import AirflowApi, AirflowApiConfig, AirflowApiError
 from hubctl.db import Connection, Database
+from hubctl.errors import ConflictError
 from hubctl.monitoring import rules
 from hubctl.monitoring.airflow_reader import AirflowReader, Reading
 from hubctl.monitoring.delivery import Delivered, Send, deliver_pending, smtp_sender
@@ -69,6 +70,19 @@ def evaluate_now(settings: Settings, now: dt.datetime) -> Evaluation:
 
 
 def evaluate(
+    database: Database, api: AirflowApi | None, *, now: dt.datetime, send: Send | None
+) -> Evaluation:
+    """One evaluation; ConflictError while another one runs (they would race to open alerts)."""
+    with database.connect() as guard:
+        if not monitoring.take_evaluation_lock(guard):
+            raise ConflictError(
+                "another evaluation is running (the hub_monitor job or hubctl alerts evaluate);"
+                " try again when it has finished"
+            )
+        return _evaluate(database, api, now=now, send=send)
+
+
+def _evaluate(
     database: Database, api: AirflowApi | None, *, now: dt.datetime, send: Send | None
 ) -> Evaluation:
     calls_before = api.requests if api else 0

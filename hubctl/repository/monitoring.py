@@ -13,7 +13,7 @@ from typing import Any
 from psycopg2.extras import execute_values
 
 from hubctl.db import Connection
-from hubctl.repository.rows import Row, fetch
+from hubctl.repository.rows import Row, fetch, fetch_value
 
 # How many finished runs each DAG keeps at least (the page's charts); a job counting its failure
 # rate over more keeps that many.
@@ -99,6 +99,12 @@ SELECT d.alert_id, d.event, d.attempts, a.rule, a.subject, a.exchange_group, a.d
  ORDER BY d.created_at, d.alert_id, d.event
  LIMIT 1 FOR UPDATE OF d SKIP LOCKED
 """
+
+
+def take_evaluation_lock(conn: Connection) -> bool:
+    """Whether this session now holds the evaluation's advisory lock (until it closes): one
+    evaluation at a time, whoever runs it (the hub_monitor job, `hubctl alerts evaluate`)."""
+    return bool(fetch_value(conn, "SELECT pg_try_advisory_lock(hashtext('hub_monitor'))"))
 
 
 def state(conn: Connection) -> Row | None:

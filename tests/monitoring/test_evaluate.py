@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import Engine
 
 from hubctl.db import Database
+from hubctl.errors import ConflictError
 from hubctl.monitoring.delivery import smtp_sender
 from hubctl.monitoring.evaluate import evaluate
 from hubctl.repository import monitoring
@@ -50,6 +51,14 @@ def test_source_unreachable_notifies_once_open_and_once_resolved(
     ]
     (_, body), _ = receiver.texts("source_unreachable lse")
     assert "HTTP 503 from the source" in body
+
+
+def test_one_evaluation_at_a_time(default_config: Engine, database: Database) -> None:
+    with database.connect() as other:
+        assert monitoring.take_evaluation_lock(other)
+        with pytest.raises(ConflictError, match="another evaluation is running"):
+            evaluate(database, None, now=NOW, send=None)
+    assert evaluate(database, None, now=NOW, send=None).findings  # released with its session
 
 
 def test_without_airflow_the_rules_that_read_it_are_left_alone(
