@@ -67,8 +67,10 @@ class AirflowApi:
     def __init__(self, config: AirflowApiConfig) -> None:
         self.config = config
         self._token: str | None = None
+        self.requests = 0  # every HTTP request made, the login included (hub_monitor counts them)
 
     def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        self.requests += 1
         data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(self.config.url + path, data=data, method=method)
         request.add_header("Content-Type", "application/json")

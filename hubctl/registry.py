@@ -26,6 +26,7 @@ from hubctl.pipelines.params import (
     CollectionParams,
     HistoricalParams,
     IndicatorParams,
+    MonitorParams,
     SchedulerParams,
 )
 
@@ -100,6 +101,16 @@ BUILT_IN = (
         domain="governance",
         description="Applies the scheduled changes that are due (hubctl schedule), as the actor"
         " who scheduled each.",
+    ),
+    PipelineFamily(
+        name="hub_monitor",
+        params_model=MonitorParams,
+        builder="hubctl.pipelines.monitor:build",
+        provider="internal",
+        asset="monitoring",
+        domain="operations",
+        description="Evaluates the alert thresholds (failure rate, task duration, data late, source"
+        " unreachable), records alerts and sends their notifications.",
     ),
 )
 

@@ -81,6 +81,10 @@ class Settings:
     # at N thin entry files under home/dags, each building the groups hashed onto it
     # (docs/generator.md).
     dag_shards: int = 1
+    # The Airflow Connection (an smtp one) hub_monitor sends alert notifications through, and
+    # their recipients (comma-separated). Unset recipients: alerts are recorded, none is sent.
+    alert_connection: str = "hub_alerts"
+    alert_to: str | None = None
 
     def __post_init__(self) -> None:
         if not 1 <= self.dag_shards <= MAX_DAG_SHARDS:

@@ -59,6 +59,11 @@ SMOKE_RUNS = {
         r"^scrape at 50 jobs, 10 open alerts, .*: [\d.]+ s \(reads [\d.]+ s\) \(goal <= 0.5 s: \w+\)$",
         r"^ratio: [\d.]+x the defaults' scrape$",
     ],
+    "monitor.py --smoke": [
+        r"^statements per run at 200 / at 20 jobs \(10 changed\): [\d.]+$",
+        r"^api_calls per run at 200 / at 20 jobs \(10 changed\): [\d.]+$",
+        r"^goal: <= 10 s per run at 200 jobs, all changed: [\d.]+ s$",
+    ],
     "bounded_statements.py --smoke": [r"^ratio: [\d.]+x, cost per statement: -?\d+ us$"],
     "plugin_start.py --smoke": [
         r"^the plugin's share of it .* of the start; goal",

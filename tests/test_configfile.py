@@ -23,7 +23,7 @@ def _count(engine: Engine, table: str) -> int:
 
 def test_defaults_apply_in_one_change_set(default_config: Engine) -> None:
     assert _count(default_config, "exchange_groups") == 4
-    assert _count(default_config, "dag_configuration") == 11
+    assert _count(default_config, "dag_configuration") == 12
     with default_config.connect() as conn:
         change_sets = conn.execute(
             sa.text("SELECT DISTINCT change_set, actor, reason FROM hub.audit_log")

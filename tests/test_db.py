@@ -132,7 +132,7 @@ def test_connect_is_read_only_and_transaction_commits(
         enabled = rows.select_rows(conn, table=JOBS, where={"enabled": True})
         with pytest.raises(psycopg2.errors.ReadOnlySqlTransaction):
             rows.delete_row(conn, table=GROUPS, key={"group_name": "lse"})
-    assert len(enabled) == 11
+    assert len(enabled) == 12
     with database.transaction() as conn:
         rows.fetch(conn, "UPDATE hub.tickers SET enabled = false WHERE ticker = 'AAPL'")
     with default_config.connect() as conn:

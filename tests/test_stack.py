@@ -113,7 +113,7 @@ def test_the_first_start_says_how_many_jobs_it_loaded(database: Database) -> Non
         f"loaded the default configuration ({groups} exchange groups, {jobs} jobs,"
         " sample data source)"
     )
-    assert jobs == 11  # the defaults.yaml header says so too
+    assert jobs == 12  # the defaults.yaml header says so too
 
 
 def test_ctrl_c_stops_up_even_when_started_with_ctrl_c_ignored() -> None:

@@ -10,6 +10,7 @@ import typer
 
 from hubctl.cli.common import ActorOption, BreakGlassOption, ReasonOption, author, database, report
 from hubctl.cli.output import OutputFormat, OutputOption, render
+from hubctl.settings import get_settings
 
 app = typer.Typer(
     help="Alerts: thresholds crossed (failure_rate, task_duration, data_late, source_unreachable),"
@@ -85,3 +86,17 @@ def silence(
         now=dt.datetime.now(dt.UTC),
     )
     report(change)
+
+
+@app.command("evaluate")
+def evaluate(output: OutputOption = OutputFormat.table) -> None:
+    """Evaluate the alert rules now, as one run of the hub_monitor job does: read what changed
+    in Airflow, open, touch and resolve alerts, send their notifications (HUB_ALERT_TO through
+    the Airflow Connection HUB_ALERT_CONNECTION).
+
+    Example: hubctl alerts evaluate -o json
+    """
+    # deferred: the evaluation (psycopg2, exchange_calendars) costs > 10 ms; `hubctl --help` must not pay for it
+    from hubctl.monitoring.evaluate import evaluate_now
+
+    render(evaluate_now(get_settings(), dt.datetime.now(dt.UTC)).summary(), output)

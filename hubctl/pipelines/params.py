@@ -55,3 +55,7 @@ class AnchorParams(PipelineParams):
 
 class SchedulerParams(PipelineParams):
     pass
+
+
+class MonitorParams(PipelineParams):
+    pass

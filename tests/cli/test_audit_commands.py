@@ -71,10 +71,10 @@ def test_log_json_has_the_stable_fields(hub: Run) -> None:
         (["--table", "groups"], 4),
         (["--dag", "historical_load_equities"], 4),
         (["--group", "lse"], 1 + 2 + 6),  # the group, its two jobs, its six tickers
-        (["--since", "1h"], 44),
+        (["--since", "1h"], 45),
         (["--until", "2000-01-01"], 0),
         (["--since", "2000-01-01", "--limit", "5"], 5),
-        (["--limit", "0"], 44),
+        (["--limit", "0"], 45),
     ],
 )
 def test_log_filters(hub: Run, flags: list[str], expected: int) -> None:
@@ -112,7 +112,7 @@ def test_show_puts_old_and_new_side_by_side(hub: Run) -> None:
 
 def test_verify_reports_the_chain(hub: Run, default_config: Engine) -> None:
     result = json.loads(hub("audit", "verify", "-o", "json").stdout)
-    assert result["ok"] is True and result["rows_checked"] == 43 and result["last_id"] == 43
+    assert result["ok"] is True and result["rows_checked"] == 44 and result["last_id"] == 44
     assert len(result["last_hash"]) == 64
 
 
@@ -204,7 +204,7 @@ def test_revert_insert_removes_and_revert_delete_restores(hub: Run, default_conf
 
 def test_log_since_accepts_dates_and_durations(hub: Run) -> None:
     today = dt.datetime.now(dt.UTC).date().isoformat()
-    assert len(json.loads(hub("audit", "log", "--since", today, "-o", "json").stdout)) == 43
+    assert len(json.loads(hub("audit", "log", "--since", today, "-o", "json").stdout)) == 44
     assert (
         json.loads(hub("audit", "log", "--since", "2w", "--until", "1w", "-o", "json").stdout) == []
     )

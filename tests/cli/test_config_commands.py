@@ -28,10 +28,10 @@ def job_row(engine: Engine, dag: str = DAG, job: str = JOB) -> dict[str, object]
 
 def test_list_outputs_every_job_in_each_format(hub: Run) -> None:
     rows = json.loads(hub("config", "list", "-o", "json").stdout)
-    assert len(rows) == 11
+    assert len(rows) == 12
     assert list(rows[0])[:2] == ["dag_name", "job_name"] and "version" in rows[0]
     csv_lines = hub("config", "list", "-o", "csv").stdout.splitlines()
-    assert csv_lines[0].startswith("dag_name,job_name,") and len(csv_lines) == 12
+    assert csv_lines[0].startswith("dag_name,job_name,") and len(csv_lines) == 13
     assert "job_name: us_markets" in hub("config", "list", "-o", "yaml").stdout
     table = hub("config", "list").stdout
     assert "data_collection_equities" in table and "cpu_limit" in table
@@ -43,7 +43,7 @@ def test_list_outputs_every_job_in_each_format(hub: Run) -> None:
         (["--dag", "historical_load_equities"], 4),
         (["--group", "lse"], 2),
         (["--group", "lse", "--dag", DAG], 1),
-        (["--enabled"], 11),
+        (["--enabled"], 12),
         (["--disabled"], 0),
     ],
 )

@@ -54,7 +54,7 @@ def test_export_then_apply_on_an_empty_database_reproduces_the_export(
     use_database(monkeypatch, other_database)
     result = hub("apply", "-f", write(tmp_path, exported), "--yes", "-m", "clone")
     assert result.exit_code == 0, result.stderr
-    assert "Applied 43 change(s)" in result.stdout
+    assert "Applied 44 change(s)" in result.stdout
     assert hub("export").stdout == exported
     assert hub("plan", "-f", write(tmp_path, exported), "--detailed-exitcode").exit_code == 0
 
@@ -65,12 +65,12 @@ def test_apply_twice_the_second_plan_is_empty(run: Run, tmp_path: Path, engine: 
     first = run("apply", "-f", path, "--yes", "--actor", "dora", "-m", "initial load")
     assert first.exit_code == 0, first.stderr
     entries = audit_rows(engine)
-    assert len(entries) == 43 and len({e["change_set"] for e in entries}) == 1
+    assert len(entries) == 44 and len({e["change_set"] for e in entries}) == 1
     assert {(e["actor"], e["reason"]) for e in entries} == {("dora", "initial load")}
     second = run("plan", "-f", path, "--detailed-exitcode")
     assert second.exit_code == 0 and "No changes" in second.stdout
     again = run("apply", "-f", path, "--yes")
-    assert again.exit_code == 0 and last_audit_id(engine) == 43
+    assert again.exit_code == 0 and last_audit_id(engine) == 44
 
 
 def test_plan_shows_creates_changes_and_removals(hub: Run, tmp_path: Path) -> None:
@@ -98,7 +98,7 @@ def test_apply_converges_only_the_sections_in_the_file(
     assert result.exit_code == 0, result.stderr
     after = snapshot(default_config)
     assert [t["ticker"] for t in after["tickers"]] == ["AAPL"]
-    assert len(after["exchange_groups"]) == 4 and len(after["dag_configuration"]) == 11
+    assert len(after["exchange_groups"]) == 4 and len(after["dag_configuration"]) == 12
 
 
 def test_apply_defaults_adds_what_is_missing_and_keeps_user_changes(
@@ -177,7 +177,7 @@ def test_expect_plan_refuses_a_different_plan(
 def test_library_apply_refuses_a_stale_fingerprint(default_config: Engine) -> None:
     document = configfile.parse_text("jobs: []\n")
     plan = documents.plan_document(database_of(default_config), document)
-    assert plan.count("delete") == 11
+    assert plan.count("delete") == 12
     with default_config.begin() as conn:
         conn.execute(
             sa.text("UPDATE hub.dag_configuration SET priority = 1 WHERE job_name = 'lse'")

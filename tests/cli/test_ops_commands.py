@@ -70,7 +70,7 @@ def test_doctor_reports_every_problem_and_exits_1(hub: Run) -> None:
 def test_doctor_sees_the_snapshot_once_the_generator_parsed(hub: Run) -> None:
     load_specs()  # what a parse of dags/hub_dags.py does first
     checks = {row["check"]: row for row in json.loads(hub("doctor", "-o", "json").stdout)}
-    assert checks["snapshot"]["ok"] is True and "11 jobs" in checks["snapshot"]["detail"]
+    assert checks["snapshot"]["ok"] is True and "12 jobs" in checks["snapshot"]["detail"]
     stale = {
         row["check"]: row
         for row in json.loads(hub("doctor", "--max-snapshot-age", "0", "-o", "json").stdout)

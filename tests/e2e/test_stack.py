@@ -35,7 +35,7 @@ DEFAULT_DAGS = {
     f"{dag}__{job}"
     for dag in ("data_collection_equities", "historical_load_equities")
     for job in ("us_markets", "lse", "german_markets", "european_markets")
-} | {"calculate_indicators__all", "audit_anchor__hub", "hub_scheduler__hub"}
+} | {"calculate_indicators__all", "audit_anchor__hub", "hub_scheduler__hub", "hub_monitor__hub"}
 
 
 @dataclass

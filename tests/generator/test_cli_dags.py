@@ -68,7 +68,7 @@ def test_dags_check_passes_for_the_default_configuration(
 ) -> None:
     result = CliRunner().invoke(app, ["dags", "check"])
     assert result.exit_code == 0, result.output
-    assert "11 DAG(s) built and serialised, 0 failed" in result.stdout
+    assert "12 DAG(s) built and serialised, 0 failed" in result.stdout
 
 
 def test_dags_check_reports_every_failing_row_and_exits_1(
@@ -82,6 +82,6 @@ def test_dags_check_reports_every_failing_row_and_exits_1(
     )
     result = CliRunner().invoke(app, ["dags", "check"])
     assert result.exit_code == 1
-    assert "10 DAG(s) built and serialised, 2 failed" in result.stdout
+    assert "11 DAG(s) built and serialised, 2 failed" in result.stdout
     assert "skipped nope__x: dag_name: unknown pipeline" in result.stderr
     assert "skipped calculate_indicators__all:" in result.stderr

@@ -138,7 +138,7 @@ BATCH_SIZE = re.compile(r"^\| batch_size \| (\d+) \|$", re.MULTILINE)
 def test_parses_while_writers_apply_change_sets_never_see_half_a_change(
     default_config: Engine, hub_env: Path, figures: Figures
 ) -> None:
-    """Each change set gives all 11 jobs one new batch_size and retries; every parse sees one."""
+    """Each change set gives all 12 jobs one new batch_size and retries; every parse sees one."""
     from hubctl.dag_builder import generate_dags
 
     engine, settings = default_config, get_settings()
@@ -168,7 +168,7 @@ def test_parses_while_writers_apply_change_sets_never_see_half_a_change(
     def dag_parser() -> None:  # what dags/hub_dags.py does at every parse
         while not all(future.done() for future in writing) or parses["dags"] < 3:
             dags = generate_dags(settings)
-            assert len(dags) == 11
+            assert len(dags) == 12
             values = {
                 (tuple(BATCH_SIZE.findall(dag.doc_md or "")), dag.tasks[0].retries)
                 for dag in dags.values()
@@ -185,7 +185,7 @@ def test_parses_while_writers_apply_change_sets_never_see_half_a_change(
             except FileNotFoundError:  # not written yet
                 continue
             entries = json.loads(content)["specs"]  # never half a file: written by rename
-            assert len(entries) == 11
+            assert len(entries) == 12
             assert len({(e["batch_size"], e["max_retries"]) for e in entries}) == 1, entries
             parses["snapshot"] += 1
             time.sleep(0.001)

@@ -128,7 +128,7 @@ def test_a_database_outage_never_changes_the_dags_and_heals_by_itself(
         database_of(engine), configfile.load_defaults(), author=Author("t", reason=None)
     )
     metadata = dag_processor(url)
-    _wait_for(lambda: _live_dags(metadata)[0] == DEFAULT_DAG_IDS, 120, "the 11 DAGs")
+    _wait_for(lambda: _live_dags(metadata)[0] == DEFAULT_DAG_IDS, 120, "the 12 DAGs")
     snapshot = tmp_path / "hub-home" / "snapshot.json"
     assert snapshot.exists()
 
@@ -144,7 +144,7 @@ def test_a_database_outage_never_changes_the_dags_and_heals_by_itself(
         parse_times.add(parsed)
         time.sleep(0.5)
     log = next((tmp_path / "airflow" / "logs").rglob("hub_dags.py.log")).read_text()
-    fallbacks = log.count("building 11 DAG(s) from the last-known-good snapshot")
+    fallbacks = log.count("building 12 DAG(s) from the last-known-good snapshot")
     assert len(parse_times) >= OUTAGE_SECONDS // 6 and fallbacks >= OUTAGE_SECONDS // 6
 
     crash_server.start()

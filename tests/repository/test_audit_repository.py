@@ -44,16 +44,16 @@ def test_filters(default_config: Engine) -> None:
         author=Author("zoe"),
     )
     with database.connect() as conn:
-        assert len(entries(conn)) == 44
+        assert len(entries(conn)) == 45
         [newest] = entries(conn, actor="zoe")
-        assert newest["table_name"] == "dag_configuration" and newest["id"] == 44
+        assert newest["table_name"] == "dag_configuration" and newest["id"] == 45
         assert len(entries(conn, table="exchange_groups")) == 4
         assert len(entries(conn, dag_name="data_collection_equities")) == 5
         lse = entries(conn, group="lse", group_exchanges=["LSE"])
         assert len(lse) == 1 + 3 + 6  # group, two job inserts and one update, six tickers
         future = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
         assert entries(conn, since=future) == []
-        assert [e["id"] for e in entries(conn, limit=2)] == [44, 43]
+        assert [e["id"] for e in entries(conn, limit=2)] == [45, 44]
 
 
 def test_a_group_page_is_its_newest_entries_below_the_keyset(default_config: Engine) -> None:
@@ -89,7 +89,7 @@ def test_latest_entry_of_a_row(default_config: Engine) -> None:
     config.set_job(database, changes=FieldChanges({"priority": 6}), author=Author("t"), **key)
     with database.connect() as conn:
         later = audit_rows.latest_entry(conn, table="dag_configuration", key=key)
-        assert first is not None and later == {"id": 44, "action": "UPDATE"}
+        assert first is not None and later == {"id": 45, "action": "UPDATE"}
         assert first["id"] < later["id"]
         entry = audit_rows.get_entry(conn, entry_id=later["id"])
         assert entry is not None and entry["changed_fields"] == {"priority": {"old": 5, "new": 6}}

@@ -22,7 +22,8 @@ CLOSED_PORT_URL = "postgresql+psycopg2://nobody@127.0.0.1:1/hub"
 DEFAULT_GROUPS = ("us_markets", "lse", "german_markets", "european_markets")
 DEFAULT_DAG_IDS = frozenset(
     {f"{dag}__{group}" for dag in ("data_collection_equities", "historical_load_equities")
-     for group in DEFAULT_GROUPS} | {"calculate_indicators__all", "audit_anchor__hub", "hub_scheduler__hub"}
+     for group in DEFAULT_GROUPS}
+    | {"calculate_indicators__all", "audit_anchor__hub", "hub_scheduler__hub", "hub_monitor__hub"}
 )  # fmt: skip
 
 # Tokyo: the group tests add, which the defaults do not have. As `hubctl groups add` arguments,

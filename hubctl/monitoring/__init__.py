@@ -1,0 +1,1 @@
+"""hub_monitor: read Airflow and the prices, evaluate the alert rules, deliver notifications."""
