@@ -43,6 +43,8 @@ SMOKE_RUNS = {
     "history_page.py --smoke": [
         r"^history last page of 100 +[\d.]+ s",
         r"^  its SQL alone: keyset [\d.]+ s, OFFSET [\d.]+ s \(\d+x\)$",
+        r"^history first page, group=us_markets \(quiet\) [\d.]+ s",
+        r"^history first page, group=\w+ \(busy\) [\d.]+ s",
         r"^api/jobs +[\d.]+ s",
     ],
     "cli.py --smoke": [
