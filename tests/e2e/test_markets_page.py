@@ -735,6 +735,7 @@ LSE_COLLECTION = "data_collection_equities__lse"
 # The lse collection's runs as hub_monitor records them: (state, seconds), oldest first.
 LSE_RUNS = [("success", 40 + 7 * n) for n in range(10)] + [("failed", 300), ("success", 75)]
 DETAIL = '[data-detail="lse"]'
+LSE_ROW = 'tr[data-group="lse"]'
 
 
 @pytest.fixture
@@ -869,7 +870,7 @@ def test_screenshot_of_an_open_markets_charts_in_light_and_dark(
             driver.execute_script("localStorage.setItem('theme', arguments[0])", mode)
             open_lse_detail(analyst)
             assert driver.execute_script(LAYOUT_CHECK, analyst.root(), True) == [], mode
-            driver.execute_script("arguments[0].scrollIntoView()", analyst.find(DETAIL))
+            driver.execute_script("arguments[0].scrollIntoView()", analyst.find(LSE_ROW))
             assert driver.save_screenshot(str(SCREENSHOTS / f"web-markets-detail-{mode}.png"))
     finally:
         driver.execute_script("localStorage.removeItem('theme')")

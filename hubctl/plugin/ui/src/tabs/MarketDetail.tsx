@@ -1,4 +1,4 @@
-import { Badge, Box, Button, Field, HStack, Input, SimpleGrid, Stack, Table, Text } from "@chakra-ui/react";
+import { Badge, Box, Button, Field, HStack, Input, NativeSelect, SimpleGrid, Stack, Table, Text } from "@chakra-ui/react";
 import { useState } from "react";
 
 import { ApiError, send } from "../api";
@@ -12,21 +12,25 @@ export type OpenAlert = {
 };
 export type Thresholds = Record<string, number>;
 
-export const RUNS_SHOWN = 20; // the charts' N: the newest finished runs of the market's DAGs
+// The charts' N: how many of the newest finished runs of the market's DAGs they draw.
+const RUN_COUNTS = [20, 50, 100];
 
 const THRESHOLD_HELP: Record<string, string> = {
   data_late_minutes: "alert when prices miss the last session that closed more than this many minutes ago",
   unreachable_fetches: "alert after this many failed source fetches in a row",
 };
 
-/** A write's refusal: per-field messages under their fields, the rest as one note. */
-function refusal(error: unknown): { fields: Record<string, string>; note: string | null } {
+/** A write's refusal: the messages of the form's own fields (``shown``) go under them; any other
+ * (a conflict, a field the form does not show) is one note above. */
+function refusal(error: unknown, shown: string[]): { fields: Record<string, string>; note: string | null } {
   if (!(error instanceof ApiError)) return { fields: {}, note: String(error) };
-  const { "": general, ...fields } = error.problem.fields;
-  const note = error.status === 409
-    ? `Conflict: ${error.message}. Someone changed this market since the page read it: it reloads; try again.`
-    : general ?? (Object.keys(fields).length ? null : error.message);
-  return { fields, note };
+  if (error.status === 409) {
+    return { fields: {}, note: `Conflict: ${error.message}. Someone changed this market since the page read it: it reloads; try again.` };
+  }
+  const entries = Object.entries(error.problem.fields);
+  const fields = Object.fromEntries(entries.filter(([name]) => shown.includes(name)));
+  const others = entries.filter(([name]) => !shown.includes(name)).map(([name, text]) => (name ? `${name}: ${text}` : text));
+  return { fields, note: others.join("; ") || (entries.length ? null : error.message) };
 }
 
 const written = (done: { requested?: number; message?: string }, saved: string) =>
@@ -36,13 +40,23 @@ type DetailProps = { group: string; alerts: OpenAlert[]; thresholds: Thresholds;
 
 /** One market's open alerts, its runs as charts, freshness, and its thresholds (editable). */
 export function MarketDetail({ group, alerts, thresholds, version, freshness, latest, canEdit, tick, saved }: DetailProps) {
-  const { data: runs, error } = usePolled<Run[]>(`api/markets/${encodeURIComponent(group)}/runs?limit=${RUNS_SHOWN}`, [tick]);
+  const [count, setCount] = useState(RUN_COUNTS[0]);
+  const { data: runs, error } = usePolled<Run[]>(`api/markets/${encodeURIComponent(group)}/runs?limit=${count}`, [tick]);
   const [message, setMessage] = useState<string | null>(null);
   return (
     <Stack gap={3} className="market-detail" data-detail={group} p={2}>
       <Note text={message} />
       <AlertList group={group} alerts={alerts} canEdit={canEdit} done={(text) => { setMessage(text); saved(); }} />
       <ErrorNote text={error} />
+      <HStack gap={2}>
+        <Text asChild fontSize="sm" whiteSpace="nowrap"><label htmlFor="runs-shown">Runs shown</label></Text>
+        <NativeSelect.Root size="xs" w="10ch">
+          <NativeSelect.Field id="runs-shown" value={count} onChange={(e) => setCount(Number(e.target.value))}>
+            {RUN_COUNTS.map((n) => <option key={n} value={n}>{n}</option>)}
+          </NativeSelect.Field>
+          <NativeSelect.Indicator />
+        </NativeSelect.Root>
+      </HStack>
       <SimpleGrid minChildWidth="36ch" gap={4}>
         <Box>
           <Text fontSize="sm" fontWeight="semibold" whiteSpace="nowrap">Success rate, last {runs?.length ?? 0} runs</Text>
@@ -104,7 +118,7 @@ function SilenceForm({ alert, close, done }: { alert: OpenAlert; close: () => vo
       done(written(answer, `${alert.rule} of ${alert.subject} silenced until ${until}.`));
       close();
     } catch (error) {
-      const { fields, note: text } = refusal(error);
+      const { fields, note: text } = refusal(error, ["until", "reason"]);
       setProblems(fields); setNote(text);
     }
   };
@@ -145,7 +159,7 @@ function ThresholdForm({ group, thresholds, version, canEdit, done }: { group: s
       const answer = await send("PUT", `api/markets/${encodeURIComponent(group)}/thresholds`, { version, fields, reason });
       done(written(answer, `Thresholds of ${group} saved.`));
     } catch (error) {
-      const { fields: byField, note: text } = refusal(error);
+      const { fields: byField, note: text } = refusal(error, [...Object.keys(initial), "reason"]);
       setProblems(byField); setNote(text);
     }
   };
