@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import datetime as dt
 import functools
 import hmac
 import io
@@ -34,12 +35,12 @@ from hubctl.csvcells import csv_cell
 from hubctl.db import Database
 from hubctl.errors import ChangeRequested, ConflictError, HubError, NotFoundError, ValidationError
 from hubctl.plugin.bundle import BUNDLE, bundle_hash
-from hubctl.services import audit, config, groups, markets, reads, requests, schedule
+from hubctl.services import alerts, audit, config, groups, markets, reads, requests, schedule
 from hubctl.services.change_requests import describe
 from hubctl.services.changes import ChangesCaptured
 from hubctl.services.rows import FieldChanges, RowChange
 from hubctl.settings import get_settings
-from hubctl.tables import JOBS
+from hubctl.tables import GROUPS, JOBS
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 CSRF_COOKIE = "hub_csrf"
@@ -70,6 +71,19 @@ class JobEdit(Reason):
     version: int
     fields: dict[str, str | None] = Field(default_factory=dict)
     params: dict[str, Any] = Field(default_factory=dict)  # a key set to null is removed
+
+
+class ThresholdEdit(Reason):
+    """A market's alert thresholds (markets.THRESHOLDS), as typed; the group's version carried."""
+
+    version: int
+    fields: dict[str, str] = Field(default_factory=dict)
+
+
+class Silence(Reason):
+    rule: str
+    subject: str
+    until: str  # ISO 8601 with its zone
 
 
 class MarketSwitch(BaseModel):
@@ -135,7 +149,12 @@ def problems_by_field(message: str) -> dict[str, str]:
     found: dict[str, str] = {}
     for part in message.split("; "):
         name, colon, text = part.partition(": ")
-        known = name in JOBS.field or name in {"reason", "version"} or name.startswith("params.")
+        known = (
+            name in JOBS.field
+            or name in GROUPS.field
+            or name in {"reason", "version", "rule", "subject", "until"}
+            or name.startswith("params.")
+        )
         key = name if colon and known else ""
         found[key] = f"{found[key]}; {part}" if key in found else (text if key else part)
     return found
@@ -218,6 +237,44 @@ def switch_market(group: str, body: Switch, user: GetUserDep) -> dict[str, Any]:
         group_name=group,
         enabled=body.enabled,
         author=web_author(user, required_reason(body)),
+    )
+    return change_summary(change)
+
+
+@router.get("/api/markets/{group}/runs", dependencies=[CanRead])
+def market_runs(group: str, limit: int = 20) -> list[dict[str, Any]]:
+    """The newest ``limit`` finished runs of the group's DAGs, oldest first (the charts)."""
+    return markets.market_runs(database(), group=group, limit=limit)
+
+
+@router.put("/api/markets/{group}/thresholds", dependencies=[CanEdit, Csrf])
+def edit_thresholds(group: str, body: ThresholdEdit, user: GetUserDep) -> dict[str, Any]:
+    """The group's alert thresholds, through the same group service as its switch (so four-eyes
+    makes the change a request on a protected group)."""
+    unknown = sorted(set(body.fields) - set(markets.THRESHOLDS))
+    if unknown:
+        raise ValidationError(f"{unknown[0]}: not a threshold the page edits")
+    change = groups.set_group(
+        database(),
+        group_name=group,
+        changes=FieldChanges(dict(body.fields)),
+        expect_version=body.version,
+        author=web_author(user, required_reason(body)),
+    )
+    return change_summary(change)
+
+
+@router.post("/api/alerts/silence", dependencies=[CanEdit, Csrf])
+def silence_alert(body: Silence, user: GetUserDep) -> dict[str, Any]:
+    """Silence a rule for a subject until a time: an audited change of its job's or group's
+    ``silences`` (a request on a protected group)."""
+    change = alerts.silence(
+        database(),
+        web_author(user, required_reason(body)),
+        rule=body.rule,
+        subject=body.subject,
+        until=body.until,
+        now=dt.datetime.now(dt.UTC),
     )
     return change_summary(change)
 

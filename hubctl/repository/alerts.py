@@ -173,3 +173,26 @@ def failed_fetch_streaks(conn: Connection) -> list[Row]:
     """Per existing group with failures since its last successful fetch: exchange_group, failed
     (how many in a row), last_failed_at, last_error."""
     return fetch(conn, _FAILED_STREAKS)
+
+
+# The page's per-market charts: the newest finished runs of a market's DAGs. Each DAG's runs are
+# a backward walk of the (dag_id, end_date) index, so the cost follows ``limit``, not the table.
+_LAST_RUNS = """
+SELECT r.dag_id, r.run_id, r.state, r.start_date, r.end_date, r.duration_seconds
+FROM unnest(%(dag_ids)s::text[]) AS d(dag_id)
+CROSS JOIN LATERAL (
+  SELECT m.* FROM hub.monitored_runs m
+  WHERE m.dag_id = d.dag_id AND m.end_date IS NOT NULL
+  ORDER BY m.end_date DESC LIMIT %(limit)s
+) r
+ORDER BY r.end_date DESC, r.dag_id, r.run_id
+LIMIT %(limit)s
+"""
+
+
+def last_runs(conn: Connection, *, dag_ids: Sequence[str], limit: int) -> list[Row]:
+    """The ``limit`` newest finished runs of any of ``dag_ids`` (hub.monitored_runs), newest first:
+    dag_id, run_id, state, start_date, end_date, duration_seconds."""
+    if not dag_ids:
+        return []
+    return fetch(conn, _LAST_RUNS, {"dag_ids": list(dag_ids), "limit": limit})

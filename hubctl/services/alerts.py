@@ -156,10 +156,15 @@ def _alerts(rows: Sequence[Row]) -> tuple[Alert, ...]:
 
 def silenced_subjects(conn: Connection, now: dt.datetime) -> set[tuple[str, str]]:
     """(rule, dag_id) of the jobs and (rule, group_name) of the groups silenced at ``now``."""
+    return set(silences_in_force(conn, now))
+
+
+def silences_in_force(conn: Connection, now: dt.datetime) -> dict[tuple[str, str], str]:
+    """(rule, dag_id or group_name) -> the "until" of each silence not yet expired at ``now``."""
     # deferred: hubctl.specs brings pydantic (~140 ms); `alerts list` must not pay for it
     from hubctl.specs import dag_id_for
 
-    found: set[tuple[str, str]] = set()
+    found: dict[tuple[str, str], str] = {}
     for row in alert_rows.silences(conn):
         owner = (
             row["group_name"]
@@ -169,13 +174,19 @@ def silenced_subjects(conn: Connection, now: dt.datetime) -> set[tuple[str, str]
         for rule, until in row["silences"].items():
             moment = silence_until(until)
             if moment is not None and moment > now:
-                found.add((rule, owner))
+                found[(rule, owner)] = until
     return found
 
 
+def silence_owner(rule: str, subject: str, dag_id: str | None, group: str | None) -> str:
+    """Whose ``silences`` field holds ``rule``'s silence for ``subject``: a dag_id (job rules) or
+    a group name."""
+    owner = dag_id if rule in JOB_RULES else group
+    return owner or subject.split("/")[0]
+
+
 def _is_silenced(finding: Finding, silenced: set[tuple[str, str]]) -> bool:
-    owner = finding.dag_id if finding.rule in JOB_RULES else finding.exchange_group
-    owner = owner or finding.subject.split("/")[0]
+    owner = silence_owner(finding.rule, finding.subject, finding.dag_id, finding.exchange_group)
     return (finding.rule, owner) in silenced
 
 

@@ -729,3 +729,148 @@ def test_screenshot_and_layout_of_every_tab_in_light_and_dark(
     finally:
         driver.execute_script("localStorage.removeItem('theme')")
         driver.set_window_size(1440, 900)
+
+
+LSE_COLLECTION = "data_collection_equities__lse"
+# The lse collection's runs as hub_monitor records them: (state, seconds), oldest first.
+LSE_RUNS = [("success", 40 + 7 * n) for n in range(10)] + [("failed", 300), ("success", 75)]
+DETAIL = '[data-detail="lse"]'
+LSE_ROW = 'tr[data-group="lse"]'
+
+
+@pytest.fixture
+def monitored_lse(stack: Stack) -> Iterator[None]:
+    """LSE_RUNS in hub.monitored_runs and an open data_late alert of lse with a hostile detail,
+    as hub_monitor would have written them; removed (the alert resolved) afterwards."""
+    start = dt.datetime(2026, 12, 1, 8, tzinfo=dt.UTC)
+    runs = ", ".join(
+        f"('{LSE_COLLECTION}', 'page__{n}', '{state}', '{start + dt.timedelta(hours=n)}',"
+        f" '{start + dt.timedelta(hours=n, seconds=seconds)}', {seconds}, now())"
+        for n, (state, seconds) in enumerate(LSE_RUNS)
+    )
+    stack.sql(
+        "INSERT INTO hub.monitored_runs (dag_id, run_id, state, start_date, end_date,"
+        f" duration_seconds, updated_at) VALUES {runs}",
+        "INSERT INTO hub.alerts (rule, subject, exchange_group, value, threshold, detail,"
+        " first_seen, last_seen) VALUES ('data_late', 'lse', 'lse', 95, 60,"
+        f" $${HOSTILE}$$, now() - interval '2 hours', now())",
+    )
+    yield
+    stack.sql(
+        "DELETE FROM hub.monitored_runs WHERE run_id LIKE 'page\\_\\_%'",
+        "UPDATE hub.alerts SET resolved_at = now() WHERE resolved_at IS NULL AND subject = 'lse'",
+    )
+
+
+def open_lse_detail(browser: Browser) -> None:
+    browser.open_page()
+    browser.find('tr[data-group="lse"] button.details').click()
+    browser.wait(
+        lambda: len(browser.find_all(f"{DETAIL} .durations .ct-bar")) == len(LSE_RUNS),
+        "the lse detail's charts",
+    )
+
+
+def test_an_open_alert_and_the_runs_show_in_the_markets_detail_with_both_charts(
+    stack: Stack, analyst: Browser, monitored_lse: None
+) -> None:
+    open_lse_detail(analyst)
+    badge = analyst.find('tr[data-group="lse"] .alerts')
+    assert badge.text == "1 open" and badge.get_attribute("data-count") == "1"
+    assert "data_late" in analyst.find('tr[data-group="lse"] .alert-rules').get_attribute("title")
+    assert analyst.text('tr[data-group="us_markets"] .alerts') == "no alerts"
+    points = analyst.find_all(f"{DETAIL} .success-rate .ct-point")
+    assert len(points) == len(LSE_RUNS)
+    failed_bars = analyst.find_all(f"{DETAIL} .durations .ct-bar.hub-failed")
+    assert [bar.get_attribute("data-run") for bar in failed_bars] == [f"{LSE_COLLECTION} page__10"]
+    # Bars are as tall as their run: the failed 300 s run is the tallest.
+    heights = [
+        abs(float(bar.get_attribute("y1")) - float(bar.get_attribute("y2")))
+        for bar in analyst.find_all(f"{DETAIL} .durations .ct-bar")
+    ]
+    assert max(heights) == heights[10] and heights[0] < heights[9]
+    alert = analyst.find(f'{DETAIL} tr.alert[data-rule="data_late"]')
+    assert alert.find_element("css selector", ".value").text == "95 / 60"
+    assert alert.find_element("css selector", ".detail").get_attribute("textContent") == HOSTILE
+    assert not analyst.find_all(f"{DETAIL} script, {DETAIL} b")
+    assert analyst.text(f"{DETAIL} .freshness").startswith("Freshness: ")
+
+
+def test_a_threshold_edited_on_the_page_is_audited_via_web(stack: Stack, analyst: Browser) -> None:
+    open_lse_detail_without_runs(analyst)
+    before = stack.last_audit_id()
+    field = analyst.find("#threshold-data_late_minutes")
+    field.send_keys(Keys.CONTROL, "a")
+    field.send_keys("0")
+    analyst.find("#threshold-reason").send_keys("vendor is slow")
+    analyst.find("#threshold-save").click()
+    error = analyst.wait(lambda: analyst.text("#error-data_late_minutes"), "the field error")
+    assert "greater than or equal to 1" in error and stack.last_audit_id() == before
+    field.send_keys(Keys.CONTROL, "a")
+    field.send_keys("90")
+    analyst.find("#threshold-save").click()
+    wait_for(lambda: stack.audit(before), 5, "the threshold's audit entry")
+    try:
+        [entry] = stack.audit(before)
+        assert (entry["actor"], entry["via"], entry["reason"]) == (
+            "analyst",
+            "web",
+            "vendor is slow",
+        )
+        assert entry["changed_fields"] == {"data_late_minutes": {"old": 60, "new": 90}}
+    finally:
+        done = stack.hubctl("groups", "set", "lse", "data_late_minutes=60", "-m", "test over")
+        assert done.returncode == 0, done.stderr
+
+
+def open_lse_detail_without_runs(browser: Browser) -> None:
+    browser.open_page()
+    browser.find('tr[data-group="lse"] button.details').click()
+    browser.wait(lambda: browser.find_all(f"{DETAIL} #threshold-data_late_minutes"), "the form")
+
+
+def test_an_alert_silenced_from_the_page_is_an_audited_change_via_web(
+    stack: Stack, analyst: Browser, monitored_lse: None
+) -> None:
+    open_lse_detail(analyst)
+    before = stack.last_audit_id()
+    analyst.find(f'{DETAIL} tr.alert[data-rule="data_late"] button.silence').click()
+    until = analyst.find("#silence-until")
+    until.send_keys(Keys.CONTROL, "a")
+    until.send_keys("2999-01-01T00:00:00Z")
+    analyst.find("#silence-reason").send_keys("feed moved")
+    analyst.find("#silence-save").click()
+    try:
+        analyst.wait(lambda: "silenced" in analyst.text('tr[data-group="lse"] .alerts'), "silenced")
+        [entry] = stack.audit(before)
+        assert (entry["actor"], entry["via"], entry["reason"]) == ("analyst", "web", "feed moved")
+        assert entry["changed_fields"]["silences"]["new"] == {"data_late": "2999-01-01T00:00:00Z"}
+    finally:
+        done = stack.hubctl("groups", "set", "lse", "silences={}", "-m", "test over")
+        assert done.returncode == 0, done.stderr
+
+
+def test_the_jobs_form_shows_the_job_thresholds(stack: Stack, analyst: Browser) -> None:
+    analyst.open_page()
+    analyst.open_job("lse")
+    for name, value in (("failure_rate_percent", "5"), ("failure_rate_runs", "20"),
+                        ("task_minutes", "30")):  # fmt: skip
+        assert analyst.find(f"#field-{name}").get_attribute("value") == value
+
+
+def test_screenshot_of_an_open_markets_charts_in_light_and_dark(
+    stack: Stack, analyst: Browser, monitored_lse: None
+) -> None:
+    """`make screenshots`: web-markets-detail-{light,dark}.png (docs/monitoring.md, docs/web.md),
+    with the layout rule checked on the open detail too."""
+    driver = analyst.driver
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    try:
+        for mode in ("light", "dark"):
+            driver.execute_script("localStorage.setItem('theme', arguments[0])", mode)
+            open_lse_detail(analyst)
+            assert driver.execute_script(LAYOUT_CHECK, analyst.root(), True) == [], mode
+            driver.execute_script("arguments[0].scrollIntoView()", analyst.find(LSE_ROW))
+            assert driver.save_screenshot(str(SCREENSHOTS / f"web-markets-detail-{mode}.png"))
+    finally:
+        driver.execute_script("localStorage.removeItem('theme')")

@@ -30,7 +30,7 @@ from hubctl.db import Database
 from hubctl.plugin import app as page
 from hubctl.services import groups
 from hubctl.settings import get_settings
-from tests.support.configuration import protect_group
+from tests.support.configuration import execute, protect_group
 from tests.support.databases import web_login
 
 TOKEN = "csrf-token-of-this-session"
@@ -85,7 +85,8 @@ def job_row(web: Page) -> dict[str, Any]:
 def test_markets_show_the_last_change_and_no_alert_yet(web: Page) -> None:
     before = {row["group"]: row for row in web.get("markets")}
     assert before["lse"]["last_change"]["actor"] == "pytest"
-    assert before["lse"]["alert"] is None and before["lse"]["last_run_record"] is None
+    assert before["lse"]["open_alerts"] == [] and before["lse"]["last_run_record"] is None
+    assert before["lse"]["thresholds"] == {"data_late_minutes": 60, "unreachable_fetches": 3}
     web.user = "ann"
     done = web.send("POST", "markets/lse/enabled", {"enabled": False, "reason": "holiday"})
     assert done.status_code == 200, done.text
@@ -323,3 +324,128 @@ def test_break_glass_waits_for_a_second_persons_acknowledgement(
     web.user = "ann"
     again = web.send("POST", f"requests/{request_id}/approve", {"reason": ""})
     assert again.status_code == 422 and "rejected" in again.json()["error"]
+
+
+LSE_COLLECTION = "data_collection_equities__lse"
+
+
+def open_alert(engine: Engine, rule: str, subject: str, group: str, dag_id: str | None) -> None:
+    execute(
+        engine,
+        "INSERT INTO hub.alerts (rule, subject, exchange_group, dag_id, value, threshold, detail,"
+        " first_seen, last_seen) VALUES (:rule, :subject, :group, :dag, 25, 5, :detail,"
+        " now() - interval '1 hour', now())",
+        rule=rule, subject=subject, group=group, dag=dag_id, detail=HOSTILE_DETAIL,
+    )  # fmt: skip
+
+
+HOSTILE_DETAIL = "<img src=x onerror=alert(1)> 5 of 20 runs failed"
+
+
+def test_markets_show_open_alerts_with_value_threshold_and_silence(
+    web: Page, default_config: Engine, database: Database
+) -> None:
+    open_alert(default_config, "failure_rate", LSE_COLLECTION, "lse", LSE_COLLECTION)
+    open_alert(default_config, "data_late", "lse", "lse", None)
+    open_alert(default_config, "data_late", "us_markets", "us_markets", None)
+    execute(
+        default_config, "UPDATE hub.alerts SET resolved_at = now() WHERE subject = 'us_markets'"
+    )
+    until = (dt.datetime.now(dt.UTC) + dt.timedelta(days=1)).isoformat(timespec="seconds")
+    done = web.send(
+        "POST", "alerts/silence",
+        {"rule": "failure_rate", "subject": LSE_COLLECTION, "until": until, "reason": "known"},
+    )  # fmt: skip
+    assert done.status_code == 200, done.text
+    rows = {row["group"]: row for row in web.get("markets")}
+    assert rows["us_markets"]["open_alerts"] == []
+    shown = {alert["rule"]: alert for alert in rows["lse"]["open_alerts"]}
+    assert set(shown) == {"failure_rate", "data_late"}
+    assert (shown["failure_rate"]["value"], shown["failure_rate"]["threshold"]) == (25, 5)
+    assert shown["failure_rate"]["detail"] == HOSTILE_DETAIL
+    assert shown["failure_rate"]["silenced_until"] == until
+    assert shown["data_late"]["silenced_until"] is None
+    assert rows["lse"]["alerts"] == 2 and rows["lse"]["alert_rules"] == [
+        "data_late",
+        "failure_rate",
+    ]
+    entry = web.get("history", job="data_collection_equities")["entries"][0]
+    assert (entry["actor"], entry["via"], entry["reason"]) == ("ann", "web", "known")
+
+
+def test_a_silence_with_a_past_time_or_unknown_subject_is_refused_by_field(web: Page) -> None:
+    past = {"rule": "data_late", "subject": "lse", "until": "2020-01-01T00:00:00Z", "reason": "r"}
+    refused = web.send("POST", "alerts/silence", past)
+    assert refused.status_code == 422 and "future" in refused.json()["fields"]["until"]
+    unknown = {**past, "subject": "atlantis", "until": "2999-01-01T00:00:00Z"}
+    missing = web.send("POST", "alerts/silence", unknown)
+    assert missing.status_code == 404 and "atlantis" in missing.json()["fields"]["subject"]
+
+
+def insert_run(engine: Engine, dag_id: str, run: int, state: str, seconds: float | None) -> None:
+    """A run the monitor recorded: started ``run`` hours after 2026-12-01, ``seconds`` long
+    (None: still running)."""
+    execute(
+        engine,
+        "INSERT INTO hub.monitored_runs (dag_id, run_id, state, start_date, end_date,"
+        " duration_seconds, updated_at) VALUES (:dag, :run_id, :state, :start,"
+        " :start + make_interval(secs => :seconds), :seconds, now())",
+        dag=dag_id, run_id=f"scheduled__{run}", state=state,
+        start=dt.datetime(2026, 12, 1, tzinfo=dt.UTC) + dt.timedelta(hours=run), seconds=seconds,
+    )  # fmt: skip
+
+
+def test_market_runs_are_the_newest_finished_runs_of_its_dags_oldest_first(
+    web: Page, default_config: Engine
+) -> None:
+    for run in range(5):
+        insert_run(default_config, LSE_COLLECTION, run, "failed" if run == 3 else "success", 60.0)
+    insert_run(default_config, "historical_load_equities__lse", 10, "success", 600.0)
+    insert_run(default_config, "historical_load_equities__lse", 11, "running", None)
+    insert_run(default_config, "data_collection_equities__us_markets", 12, "success", 5.0)
+    runs = web.get("markets/lse/runs", limit=3)
+    assert [(r["dag_id"], r["run_id"], r["state"]) for r in runs] == [
+        (LSE_COLLECTION, "scheduled__3", "failed"),
+        (LSE_COLLECTION, "scheduled__4", "success"),
+        ("historical_load_equities__lse", "scheduled__10", "success"),
+    ]
+    assert runs[-1]["duration_seconds"] == 600.0 and runs[-1]["end_date"] > runs[-1]["start_date"]
+    assert len(web.get("markets/lse/runs", limit=50)) == 6
+    assert web.client.get("/api/markets/atlantis/runs").status_code == 404
+
+
+def test_thresholds_edit_is_audited_via_web_with_errors_by_field(
+    web: Page, database: Database
+) -> None:
+    version = {row["group"]: row for row in web.get("markets")}["lse"]["version"]
+    path = "markets/lse/thresholds"
+    bad = web.send("PUT", path, {"version": version, "fields": {"data_late_minutes": "-5"},
+                                 "reason": "r"})  # fmt: skip
+    assert bad.status_code == 422 and "data_late_minutes" in bad.json()["fields"]
+    other = web.send("PUT", path, {"version": version, "fields": {"enabled": "false"},
+                                   "reason": "r"})  # fmt: skip
+    assert other.status_code == 422
+    body = {"version": version, "fields": {"data_late_minutes": "90"}, "reason": "slow feed"}
+    assert web.send("PUT", path, {**body, "reason": ""}).status_code == 422
+    done = web.send("PUT", path, body)
+    assert done.status_code == 200, done.text
+    assert done.json()["changed"] == {"data_late_minutes": {"old": 60, "new": 90}}
+    entry = web.get("history", group="lse")["entries"][0]
+    assert (entry["actor"], entry["via"], entry["reason"]) == ("ann", "web", "slow feed")
+    stale = web.send("PUT", path, {**body, "fields": {"unreachable_fetches": "5"}})
+    assert stale.status_code == 409
+    protect_group(database, "lse", author=Author("admin"))
+    version = {row["group"]: row for row in web.get("markets")}["lse"]["version"]
+    requested = web.send("PUT", path, {**body, "version": version, "fields": {
+        "unreachable_fetches": "5"}})  # fmt: skip
+    assert requested.status_code == 202 and requested.json()["requested"]
+
+
+def test_the_jobs_form_edits_the_job_thresholds_but_not_silences(web: Page) -> None:
+    names = {field["name"] for field in web.get("jobs")["fields"]}
+    assert {"failure_rate_percent", "failure_rate_runs", "task_minutes"} <= names
+    assert "silences" not in names
+    row = job_row(web)
+    body = {"version": row["version"], "fields": {"task_minutes": "0"}, "reason": "r"}
+    refused = web.send("PUT", f"jobs/{JOB}", body)
+    assert refused.status_code == 422 and "task_minutes" in refused.json()["fields"]

@@ -3,6 +3,7 @@ import { useCallback, useEffect, useState } from "react";
 import { useSearchParams } from "react-router-dom";
 
 import { type Session, session } from "./api";
+import { CHART_CSS } from "./charts";
 import { ErrorNote, PAGE_CSS } from "./components";
 import { startEarly, useAuditHead } from "./live";
 import { Zone, useTimezone } from "./time";
@@ -55,7 +56,7 @@ function Page() {
   };
   return (
     <Zone.Provider value={zone}>
-    <Box p={4} minW={0} css={PAGE_CSS} data-hub-tab={tab} data-ready={ready === tab ? "true" : "false"} data-head={head ?? ""}>
+    <Box p={4} minW={0} css={{ ...PAGE_CSS, ...CHART_CSS }} data-hub-tab={tab} data-ready={ready === tab ? "true" : "false"} data-head={head ?? ""}>
       <HStack justify="space-between" mb={2} gap={4}>
         <Text fontSize="xl" fontWeight="semibold" whiteSpace="nowrap">Markets</Text>
         <HStack gap={2} minW={0}>
