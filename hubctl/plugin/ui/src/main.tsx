@@ -7,7 +7,7 @@ import { ErrorNote, PAGE_CSS } from "./components";
 import { startEarly, useAuditHead } from "./live";
 import { Zone, useTimezone } from "./time";
 import { History, historyPath } from "./tabs/History";
-import { Jobs } from "./tabs/Jobs";
+import { Jobs, jobsPath } from "./tabs/Jobs";
 import { Markets } from "./tabs/Markets";
 import { Requests } from "./tabs/Requests";
 import { Schedule } from "./tabs/Schedule";
@@ -21,7 +21,7 @@ declare global {
 type Tab = { title: string; view: (props: TabProps) => React.ReactNode; data: (params: URLSearchParams) => string };
 const TABS: Record<string, Tab> = {
   markets: { title: "Markets", view: Markets, data: () => "api/markets" },
-  jobs: { title: "Jobs", view: Jobs, data: () => "api/jobs" },
+  jobs: { title: "Jobs", view: Jobs, data: () => jobsPath("") },
   requests: { title: "Requests", view: Requests, data: () => "api/requests" },
   schedule: { title: "Schedule", view: Schedule, data: () => "api/schedule" },
   history: { title: "History", view: History, data: (params) => historyPath(params, null) },
