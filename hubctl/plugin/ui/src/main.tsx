@@ -71,8 +71,8 @@ function Page() {
           ))}
         </Tabs.List>
         {/* An element, not a call: each tab keeps its own hooks, so switching tabs is safe. The
-            tab waits for the audit head, so its one fetch is at least as new as the head:
-            fetching at once, then again when the first head arrived, doubled its first render. */}
+            tab mounts once the audit head (asked for beside its data) is known: mounted before,
+            the head's first answer looked like a change and doubled its first render. */}
         <Box pt={3}>{head === undefined ? null : <View key={tab} head={head} canEdit={who?.can_edit ?? false} rowsShown={rowsShown} />}</Box>
       </Tabs.Root>
     </Box>
