@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
 from airflow.api_fastapi.core_api.security import GetUserDep, requires_access_dag
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, Response
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
@@ -46,6 +46,8 @@ IMMUTABLE = "public, max-age=31536000, immutable"
 CSRF_COOKIE = "hub_csrf"
 CSRF_HEADER = "X-Hub-CSRF"
 HISTORY_PAGE = 100  # entries per history page unless the page asks for another limit
+JOBS_PAGE = 100  # jobs per Jobs tab page: the tab shows one page, never all 10,000
+MAX_JOBS_PAGE = 1000
 STATUS = {ValidationError: 422, ConflictError: 409, NotFoundError: 404}
 # The knobs the Jobs form edits: every settable field but the switch (its own button) and
 # params (a pipeline's own mapping, edited through its family's schema: `params` in JobEdit).
@@ -288,14 +290,24 @@ def params_schemas() -> dict[str, dict[str, Any]]:
 
 
 @router.get("/api/jobs", dependencies=[CanRead])
-def jobs() -> JSONResponse:
-    """Every job, the form's fields and each family's params schema. A JSONResponse, not a dict:
-    the rows are JSON-ready already, and FastAPI's encoder walking 10,000 of them again doubled
-    the call (docs/performance.md)."""
+def jobs(
+    q: str = "",
+    limit: int = Query(JOBS_PAGE, ge=1, le=MAX_JOBS_PAGE),
+    offset: int = Query(0, ge=0),
+) -> JSONResponse:
+    """One page of the jobs whose "dag/job group" contains ``q``, how many match in all, the
+    form's fields and each family's params schema. A JSONResponse, not a dict: the rows are
+    JSON-ready already (FastAPI's encoder walking them again doubled the call)."""
+    page = reads.job_page(database(), text=q, limit=limit, offset=offset)
     fields = [{"name": f.name, "help": f.help, "nullable": f.nullable} for f in FORM_FIELDS]
-    return JSONResponse(
-        {"fields": fields, "params_schemas": params_schemas(), "jobs": reads.list_jobs(database())}
-    )
+    return JSONResponse({
+        "fields": fields,
+        "params_schemas": params_schemas(),
+        "jobs": page.rows,
+        "total": page.total,
+        "offset": offset,
+        "limit": limit,
+    })  # fmt: skip
 
 
 def job_changes(fields: dict[str, str | None], params: dict[str, Any]) -> FieldChanges:

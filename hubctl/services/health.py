@@ -20,7 +20,7 @@ from hubctl.services import alerts
 from hubctl.settings import Settings
 from hubctl.shards import all_shards, is_entry_file, read_build_times, slow_unit_warnings
 from hubctl.specs import dag_id_for, format_age, load_specs, read_snapshot
-from hubctl.tables import GROUPS, JOBS
+from hubctl.tables import GROUPS
 
 if TYPE_CHECKING:
     from hubctl.specs import DagSpec, LoadResult, Rejected
@@ -95,7 +95,7 @@ def group_status(
     today = today or dt.date.today()
     with database.connect() as conn:
         groups = select_rows(conn, table=GROUPS)
-        dags = generated_dags(groups, select_rows(conn, table=JOBS))
+        dags = generated_dags(groups, status_queries.generating_jobs(conn))
         latest = status_queries.latest_trade_dates(conn)
         open_alerts = alerts.open_alert_counts_in(conn)
     api = _airflow(settings)
@@ -510,7 +510,7 @@ def checks_paused_in_airflow(database: Database, settings: Settings) -> list[Che
     if api is None:
         return []
     with database.connect() as conn:
-        dags = generated_dags(select_rows(conn, table=GROUPS), select_rows(conn, table=JOBS))
+        dags = generated_dags(select_rows(conn, table=GROUPS), status_queries.generating_jobs(conn))
     try:
         pauses = paused_in_airflow(api, [dag for group_dags in dags.values() for dag in group_dags])
     except AirflowApiError:

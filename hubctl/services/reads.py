@@ -14,6 +14,7 @@ from hubctl.errors import NotFoundError, unknown
 from hubctl.repository import config as job_rows
 from hubctl.repository import groups as group_rows
 from hubctl.repository import tickers as ticker_rows
+from hubctl.repository.config import JobPage
 from hubctl.repository.rows import Row, select_rows
 from hubctl.services import history
 from hubctl.tables import GROUPS, JOBS, TICKERS, ControlTable
@@ -61,6 +62,13 @@ def list_jobs(
             require_group(conn, group, field="group")
         found = job_rows.list_jobs(conn, dag_name=dag_name, group=group, enabled=enabled)
         return [JOBS.as_dict(row) for row in found]
+
+
+def job_page(database: Database, *, text: str = "", limit: int, offset: int = 0) -> JobPage:
+    """One page of the jobs whose "dag/job group" contains ``text``, and how many match in all."""
+    with database.connect() as conn:
+        found = job_rows.job_page(conn, text=text, limit=limit, offset=offset)
+    return JobPage([JOBS.as_dict(row) for row in found.rows], found.total)
 
 
 def get_job(database: Database, *, dag_name: str, job_name: str, at: str | None = None) -> Row:

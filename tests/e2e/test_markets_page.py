@@ -401,6 +401,24 @@ def test_a_job_edit_needs_a_reason(stack: Stack, analyst: Browser) -> None:
     assert error and stack.last_audit_id() == before
 
 
+def test_the_jobs_filter_asks_the_server_for_the_matching_page(
+    stack: Stack, analyst: Browser
+) -> None:
+    """The server filters and pages (tests/plugin has the paging); the tab shows its page and
+    total. The defaults have two German jobs, one per DAG."""
+    analyst.open_page("jobs")
+    everything = analyst.text("#jobs-count")
+    assert everything.startswith("1-") and everything.endswith(" jobs")
+    analyst.find("#jobs-filter").send_keys("GERMAN")
+    analyst.wait(lambda: analyst.text("#jobs-count") == "1-2 of 2 jobs", "the filtered page")
+    shown = {row.get_attribute("data-job") for row in analyst.find_all("#jobs tr[data-job]")}
+    assert shown == {
+        "data_collection_equities/german_markets",
+        "historical_load_equities/german_markets",
+    }
+    assert not analyst.find("#jobs-next").is_enabled()
+
+
 def test_two_tabs_editing_one_job_the_second_save_gets_a_conflict(
     stack: Stack, analyst: Browser
 ) -> None:

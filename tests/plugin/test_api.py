@@ -28,7 +28,7 @@ from sqlalchemy.engine import Engine
 from hubctl.author import Author
 from hubctl.db import Database
 from hubctl.plugin import app as page
-from hubctl.services import groups
+from hubctl.services import groups, reads
 from hubctl.settings import get_settings
 from tests.support.configuration import execute, protect_group
 from tests.support.databases import web_login
@@ -79,7 +79,43 @@ def _signed_in_page() -> Iterator[Page]:
 
 
 def job_row(web: Page) -> dict[str, Any]:
-    return next(j for j in web.get("jobs")["jobs"] if f"{j['dag_name']}/{j['job_name']}" == JOB)
+    found = web.get("jobs", q=JOB)["jobs"]
+    return next(j for j in found if f"{j['dag_name']}/{j['job_name']}" == JOB)
+
+
+def test_jobs_come_a_page_at_a_time_with_the_total(web: Page, database: Database) -> None:
+    everything = reads.list_jobs(database)  # what `hubctl config list` shows
+    keys = [f"{j['dag_name']}/{j['job_name']}" for j in everything]
+    assert len(keys) > 3
+    seen: list[str] = []
+    for offset in range(0, len(keys), 2):
+        page_ = web.get("jobs", limit=2, offset=offset)
+        assert page_["total"] == len(keys) and len(page_["jobs"]) <= 2
+        seen += [f"{j['dag_name']}/{j['job_name']}" for j in page_["jobs"]]
+    assert seen == keys
+    assert web.get("jobs", offset=len(keys))["jobs"] == []
+    assert len(web.get("jobs")["jobs"]) == min(len(keys), page.JOBS_PAGE)
+    assert web.client.get("/api/jobs", params={"limit": 0}).status_code == 422
+
+
+def test_the_jobs_filter_matches_dag_job_or_group_literally(web: Page) -> None:
+    lse = web.get("jobs", q="LSE")  # any case; "dag/job group", as the tab shows a job
+    assert lse["total"] == len(lse["jobs"]) >= 1
+    assert all(
+        "lse" in f"{j['dag_name']}/{j['job_name']} {j['exchange_group']}" for j in lse["jobs"]
+    )
+    assert [j["job_name"] for j in web.get("jobs", q=JOB)["jobs"]] == ["lse"]
+    group = web.get("jobs", q="german_markets")["jobs"]
+    assert group and all(j["exchange_group"] == "german_markets" for j in group)
+    for literal in ("%", "data_collection_%", "\\", "\x00"):  # wildcards and NUL match as text
+        assert web.get("jobs", q=literal) | {"fields": 0, "params_schemas": 0} == {
+            "fields": 0,
+            "params_schemas": 0,
+            "jobs": [],
+            "total": 0,
+            "offset": 0,
+            "limit": 100,
+        }
 
 
 def test_markets_show_the_last_change_and_no_alert_yet(web: Page) -> None:

@@ -5,13 +5,14 @@ import { getJson } from "./api";
 const HEAD_EVERY_MS = 2000;
 
 type Head = { audit_id: number | null };
-/** Started when the bundle loads, before React renders the page: the audit head, then the open
- * tab's data, in that order (so the data is at least as new as the head). Each is used once. */
+/** Started when the bundle loads, before React renders the page: the audit head and the open
+ * tab's data, side by side (waiting for the head before asking for the data cost a round trip on
+ * the first render). Each is used once. */
 let early: { head: Promise<Head> | null; path: string; data: Promise<unknown> | null } | null = null;
 
 export function startEarly(path: string): void {
   const head = getJson<Head>("api/head");
-  const data = head.then(() => getJson<unknown>(path));
+  const data = getJson<unknown>(path);
   data.catch(() => undefined); // the tab reports the failure when it uses it
   early = { head, path, data };
 }
@@ -66,13 +67,19 @@ export function usePolled<T>(path: string, triggers: unknown[] = []): Polled<T> 
   const latest = useRef(0);
   useEffect(() => {
     const call = ++latest.current;
-    (earlyData<T>(path) ?? getJson<T>(path))
+    const early = earlyData<T>(path);
+    (early ?? getJson<T>(path))
       .then((body) => {
         if (call !== latest.current) return; // an older answer arriving late
         setData(body);
         setError(null);
       })
       .catch((failure: Error) => call === latest.current && setError(failure.message));
+    if (!early) return;
+    // The early data was read beside the head, maybe before a change the head already counts:
+    // read it once more at the next poll, so such a change still shows within one poll.
+    const again = setTimeout(() => setTick((n) => n + 1), HEAD_EVERY_MS);
+    return () => clearTimeout(again);
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [path, tick, ...triggers]);
   const reload = useCallback(() => setTick((n) => n + 1), []);

@@ -8,7 +8,7 @@ import { ErrorNote, PAGE_CSS } from "./components";
 import { startEarly, useAuditHead } from "./live";
 import { Zone, useTimezone } from "./time";
 import { History, historyPath } from "./tabs/History";
-import { Jobs } from "./tabs/Jobs";
+import { Jobs, jobsPath } from "./tabs/Jobs";
 import { Markets } from "./tabs/Markets";
 import { Requests } from "./tabs/Requests";
 import { Schedule } from "./tabs/Schedule";
@@ -22,7 +22,7 @@ declare global {
 type Tab = { title: string; view: (props: TabProps) => React.ReactNode; data: (params: URLSearchParams) => string };
 const TABS: Record<string, Tab> = {
   markets: { title: "Markets", view: Markets, data: () => "api/markets" },
-  jobs: { title: "Jobs", view: Jobs, data: () => "api/jobs" },
+  jobs: { title: "Jobs", view: Jobs, data: () => jobsPath("") },
   requests: { title: "Requests", view: Requests, data: () => "api/requests" },
   schedule: { title: "Schedule", view: Schedule, data: () => "api/schedule" },
   history: { title: "History", view: History, data: (params) => historyPath(params, null) },
@@ -72,8 +72,8 @@ function Page() {
           ))}
         </Tabs.List>
         {/* An element, not a call: each tab keeps its own hooks, so switching tabs is safe. The
-            tab waits for the audit head, so its one fetch is at least as new as the head:
-            fetching at once, then again when the first head arrived, doubled its first render. */}
+            tab mounts once the audit head (asked for beside its data) is known: mounted before,
+            the head's first answer looked like a change and doubled its first render. */}
         <Box pt={3}>{head === undefined ? null : <View key={tab} head={head} canEdit={who?.can_edit ?? false} rowsShown={rowsShown} />}</Box>
       </Tabs.Root>
     </Box>

@@ -2,7 +2,7 @@ import { Badge, Box, Button, Field, HStack, Input, SimpleGrid, Stack, Table, Tex
 import { useEffect, useState } from "react";
 import { Link as RouterLink } from "react-router-dom";
 
-import { ApiError, send } from "../api";
+import { ApiError, query, send } from "../api";
 import { Cell, ErrorNote, Grid, Note } from "../components";
 import { usePolled } from "../live";
 import { asText, parsed } from "../values";
@@ -10,39 +10,49 @@ import type { TabProps } from "./props";
 
 export type FieldInfo = { name: string; help: string; nullable: boolean };
 export type Job = Record<string, unknown> & { dag_name: string; job_name: string; version: number; enabled: boolean; params?: Record<string, unknown> };
-export type JobsBody = { fields: FieldInfo[]; jobs: Job[]; params_schemas?: Record<string, { properties?: Record<string, { description?: string }> }> };
+export type JobsBody = {
+  fields: FieldInfo[]; jobs: Job[]; total: number; offset: number; limit: number;
+  params_schemas?: Record<string, { properties?: Record<string, { description?: string }> }>;
+};
 
 const COLUMNS = [
   { title: "DAG", width: "26ch" }, { title: "Job", width: "22ch" }, { title: "State", width: "11ch" },
   { title: "Version", width: "9ch" }, { title: "Params", width: "36ch" }, { title: "", width: "9ch" },
 ];
 
-const PAGE = 100; // rows rendered at a time: 10,000 jobs would take seconds to render at once
+const FILTER_AFTER_MS = 250; // ask the server once typing pauses, not at every key
 
-const matches = (job: Job, text: string) =>
-  !text || `${job.dag_name}/${job.job_name} ${asText(job.exchange_group)}`.toLowerCase().includes(text.toLowerCase());
+/** One page (the server's 100) of the jobs whose "dag/job group" contains `filter`. */
+export const jobsPath = (filter: string, offset = 0): string => `api/jobs${query({ q: filter, offset: offset || null })}`;
 
 export function Jobs({ head, canEdit, rowsShown }: TabProps) {
-  const { data, error, reload } = usePolled<JobsBody>("api/jobs", [head]);
-  const [open, setOpen] = useState<string | null>(null);
   const [filter, setFilter] = useState("");
-  const [shown, setShown] = useState(PAGE);
+  const [asked, setAsked] = useState({ filter: "", offset: 0 });
+  const { data, error, reload } = usePolled<JobsBody>(jobsPath(asked.filter, asked.offset), [head]);
+  const [editing, setEditing] = useState<Job | null>(null); // kept while paging or filtering
   useEffect(() => { if (data) rowsShown(); }, [data, rowsShown]);
-  const editing = data?.jobs.find((job) => `${job.dag_name}/${job.job_name}` === open) ?? null;
-  const found = (data?.jobs ?? []).filter((job) => matches(job, filter));
+  useEffect(() => {
+    const timer = setTimeout(() => setAsked((was) => (was.filter === filter ? was : { filter, offset: 0 })), FILTER_AFTER_MS);
+    return () => clearTimeout(timer);
+  }, [filter]);
+  const rows = data?.jobs ?? [];
+  const step = (offset: number) => setAsked({ filter: asked.filter, offset: Math.max(0, offset) });
   return (
     <Stack gap={2}>
       <ErrorNote text={error} />
       {editing && data ? (
-        <JobForm key={open} job={editing} fields={data.fields} schema={data.params_schemas?.[editing.dag_name]} canEdit={canEdit} saved={reload} close={() => setOpen(null)} />
+        <JobForm key={`${editing.dag_name}/${editing.job_name}`} job={editing} fields={data.fields} schema={data.params_schemas?.[editing.dag_name]} canEdit={canEdit} saved={reload} close={() => setEditing(null)} />
       ) : null}
       <HStack gap={2}>
-        <Input id="jobs-filter" size="sm" w="30ch" placeholder="filter: dag, job or group" value={filter}
-          onChange={(e) => { setFilter(e.target.value); setShown(PAGE); }} />
-        <Text id="jobs-count" fontSize="sm" color="fg.muted" whiteSpace="nowrap">{Math.min(shown, found.length)} of {found.length} jobs</Text>
+        <Input id="jobs-filter" size="sm" w="30ch" placeholder="filter: dag, job or group" value={filter} onChange={(e) => setFilter(e.target.value)} />
+        <Text id="jobs-count" fontSize="sm" color="fg.muted" whiteSpace="nowrap">
+          {data ? `${rows.length ? `${data.offset + 1}-${data.offset + rows.length}` : "0"} of ${data.total} jobs` : ""}
+        </Text>
+        <Button id="jobs-prev" size="xs" variant="outline" whiteSpace="nowrap" disabled={!data || data.offset === 0} onClick={() => data && step(data.offset - data.limit)}>Previous</Button>
+        <Button id="jobs-next" size="xs" variant="outline" whiteSpace="nowrap" disabled={!data || data.offset + rows.length >= data.total} onClick={() => data && step(data.offset + data.limit)}>Next</Button>
       </HStack>
       <Grid id="jobs" columns={COLUMNS}>
-        {found.slice(0, shown).map((job) => {
+        {rows.map((job) => {
           const key = `${job.dag_name}/${job.job_name}`;
           return (
             <Table.Row key={key} data-job={key}>
@@ -51,14 +61,11 @@ export function Jobs({ head, canEdit, rowsShown }: TabProps) {
               <Table.Cell><Badge whiteSpace="nowrap" colorPalette={job.enabled ? "green" : "gray"}>{job.enabled ? "enabled" : "disabled"}</Badge></Table.Cell>
               <Table.Cell className="version"><Cell value={job.version} /></Table.Cell>
               <Table.Cell><Cell value={asText(job.params ?? {})} /></Table.Cell>
-              <Table.Cell><Button className="edit" size="xs" variant="outline" whiteSpace="nowrap" onClick={() => setOpen(key)}>Edit</Button></Table.Cell>
+              <Table.Cell><Button className="edit" size="xs" variant="outline" whiteSpace="nowrap" onClick={() => setEditing(job)}>Edit</Button></Table.Cell>
             </Table.Row>
           );
         })}
       </Grid>
-      {found.length > shown ? (
-        <Button id="jobs-more" size="sm" variant="outline" alignSelf="start" whiteSpace="nowrap" onClick={() => setShown(shown + PAGE)}>Show {Math.min(PAGE, found.length - shown)} more</Button>
-      ) : null}
     </Stack>
   );
 }

@@ -5,7 +5,7 @@ import { send } from "../api";
 import { type Ask, Cell, ErrorNote, Grid, Note, Prose, ReasonBox, type RowChangeView, RowDiffs, When } from "../components";
 import { usePolled } from "../live";
 import { parsed } from "../values";
-import type { JobsBody } from "./Jobs";
+import { type JobsBody, jobsPath } from "./Jobs";
 import type { TabProps } from "./props";
 
 type Scheduled = {
@@ -123,8 +123,9 @@ function MarketSwitch({ set }: { set: SetWhat }) {
 
 /** One knob or params value of one job; the job's version is carried, as the Jobs form does. */
 function JobEdit({ set }: { set: SetWhat }) {
-  const { data, error } = usePolled<JobsBody>("api/jobs");
   const [key, setKey] = useState("");
+  // The jobs matching what is typed (a page of them: the datalist suggests, the server filters).
+  const { data, error } = usePolled<JobsBody>(jobsPath(key));
   const [field, setField] = useState("");
   const [value, setValue] = useState("");
   const job = data?.jobs.find((row) => `${row.dag_name}/${row.job_name}` === key);
