@@ -36,7 +36,7 @@ from hubctl.airflow_api import AirflowApi, AirflowApiConfig, AirflowApiError
 from hubctl.db import Database, connection_arguments, embedded_server_url
 from hubctl.repository.rows import fetch
 from hubctl.stack import client_environment, launched
-from tests.support.stacks import prepared_home
+from tests.support.stacks import configure_home, prepared_home
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
@@ -127,6 +127,10 @@ def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> Any:
 def stack() -> Iterator[Stack]:
     _require_browser()
     home = prepared_home("hubweb")
+    # The tests insert the alerts and runs they show; hub_monitor's own would collide with them.
+    configure_home(
+        home, ("config", "set", "hub_monitor", "hub", "schedule=null", "-m", "page tests")
+    )
     with launched(home) as (_process, config):
         passwords = json.loads((home / "airflow" / "passwords.json").read_text())
         running = Stack(home, config.url, passwords)

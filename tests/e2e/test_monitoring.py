@@ -31,12 +31,11 @@ import psycopg2
 import pytest
 
 from hubctl.airflow_api import AirflowApiError
-from hubctl.db import connection_arguments, embedded_server_url, stop_embedded_server
-from hubctl.stack import client_environment
+from hubctl.db import connection_arguments, embedded_server_url
 from tests.e2e.test_stack import HUBCTL, RunningStack, _running, wait_for
 from tests.support.markers import AIRFLOW_PROCESSES
 from tests.support.smtp_receiver import SmtpReceiver, smtp_receiver
-from tests.support.stacks import prepared_home
+from tests.support.stacks import configure_home, prepared_home
 
 pytestmark = [pytest.mark.e2e, AIRFLOW_PROCESSES]
 
@@ -114,7 +113,7 @@ def faked_clock(moment: dt.datetime) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def monitored() -> Iterator[Monitored]:
     home = prepared_home("hubmon")
-    configure(home)
+    configure_home(home, *(command + WHY for command in CONFIGURATION))
     with smtp_receiver() as receiver:
         environment = {
             "AIRFLOW_CONN_HUB_ALERTS": receiver.connection_json(),
@@ -139,14 +138,6 @@ CONFIGURATION = [
      "max_retries=0", "params.source=yfinance"),
     ("groups", "set", "european_markets", "unreachable_fetches=1"),
 ]  # fmt: skip
-
-
-def configure(home: Path) -> None:
-    for command in CONFIGURATION:
-        done = subprocess.run([HUBCTL, *command, *WHY], env=client_environment(home),
-                              capture_output=True, text=True, timeout=120)  # fmt: skip
-        assert done.returncode == 0, done.stderr[-3000:]
-    stop_embedded_server(home)  # `hubctl up` starts (and stops) its own
 
 
 @contextmanager

@@ -16,7 +16,10 @@ import sys
 import tempfile
 from pathlib import Path
 
+from hubctl.db import stop_embedded_server
 from hubctl.stack import client_environment
+
+HUBCTL = str(Path(sys.executable).with_name("hubctl"))
 
 _PREPARE = """
 from hubctl.db import stop_embedded_server
@@ -56,3 +59,18 @@ def prepared_home(prefix: str) -> Path:
     # cp -a: the embedded server's files belong to its own user when the tests run as root
     subprocess.run(["cp", "-a", f"{_template()}/.", str(home)], check=True)
     return home
+
+
+def configure_home(home: Path, *commands: tuple[str, ...]) -> None:
+    """Run hubctl ``commands`` on a stack's home before `hubctl up` starts it (so Airflow never
+    sees the configuration before them), then stop the database they started."""
+    for command in commands:
+        done = subprocess.run(
+            [HUBCTL, *command],
+            env=client_environment(home),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+    stop_embedded_server(home)
