@@ -182,11 +182,8 @@ def assert_runs_planned_after_closes(
     following = next(close for close in closes if close > latest)
 
     def planned() -> dict[str, Any] | None:
-        try:
-            dag = api.call("GET", f"/api/v2/dags/{dag_id}")
-        except AirflowApiError:  # an api-server too busy to answer on a loaded machine
-            return None
-        after = dag["next_dagrun_run_after"]
+        dag = answer(api, f"/api/v2/dags/{dag_id}")
+        after = dag and dag["next_dagrun_run_after"]
         return dag if after and dt.datetime.fromisoformat(after) > now else None
 
     dag = wait_for(planned, 120, f"{dag_id}'s run of the latest session to be created", 1)
@@ -194,9 +191,18 @@ def assert_runs_planned_after_closes(
     assert dt.datetime.fromisoformat(dag["next_dagrun_run_after"]) == following + dt.timedelta(
         minutes=delay
     )
-    runs = api.call("GET", f"/api/v2/dags/{dag_id}/dagRuns?run_type=scheduled")["dag_runs"]
+    path = f"/api/v2/dags/{dag_id}/dagRuns?run_type=scheduled"
+    runs = wait_for(lambda: answer(api, path), 60, f"{dag_id}'s runs", 1)["dag_runs"]
     assert [dt.datetime.fromisoformat(run["logical_date"]) for run in runs] == [latest]
     assert "trading session" in dag["timetable_description"]
+
+
+def answer(api: AirflowApi, path: str) -> Any:
+    """GET ``path``; None from an api-server too busy to answer on a loaded machine."""
+    try:
+        return api.call("GET", path)
+    except AirflowApiError:
+        return None
 
 
 _MANUAL_RUNS = itertools.count()
