@@ -296,30 +296,21 @@ def migrate_airflow_metadata(stack: Stack, env: dict[str, str], url: str, echo: 
     revision its migrate left) lets every later `hubctl up` of a home skip that.
     """
     stamp = stack.airflow_home / "metadata-migrated.json"
-    wanted = {"airflow": importlib.metadata.version("apache-airflow")}
-    if stamp.exists() and json.loads(stamp.read_text()) == {**wanted, **_airflow_revision(url)}:
+    version = importlib.metadata.version("apache-airflow")
+    migrated = {"airflow": version, "revision": _airflow_revision(url)}
+    if stamp.exists() and json.loads(stamp.read_text()) == migrated:
         return
     echo("migrating Airflow's metadata database ...")
     _run_airflow(["db", "migrate"], env, stack.logs / "airflow-db-migrate.log")
     stamp.parent.mkdir(parents=True, exist_ok=True)
-    stamp.write_text(json.dumps({**wanted, **_airflow_revision(url)}))
+    stamp.write_text(json.dumps({"airflow": version, "revision": _airflow_revision(url)}))
 
 
-def _airflow_revision(url: str) -> dict[str, str]:
-    """The Alembic revision Airflow's metadata is at ({} before its first migrate)."""
-    # deferred: > 100 ms (SQLAlchemy); only the stack's start needs it
-    import sqlalchemy as sa
-
+def _airflow_revision(url: str) -> str | None:
+    """The Alembic revision Airflow's metadata is at (None before its first migrate)."""
     engine = create_engine(url)
     try:
-        with engine.connect() as conn:
-            if not sa.inspect(conn).has_table("alembic_version"):
-                return {}
-            return {
-                "revision": conn.execute(
-                    sa.text("SELECT version_num FROM alembic_version")
-                ).scalar_one()
-            }
+        return migrations.current(engine)
     finally:
         engine.dispose()
 
@@ -412,18 +403,26 @@ def redis_answers(port: int) -> bool:
         return False
 
 
-def _hubctl() -> str:
+def hubctl_binary() -> str:
+    """The `hubctl` of this Python environment (what stacks, tests and benches run)."""
     return str(Path(sys.executable).with_name("hubctl"))
 
 
 def start_listener(stack: Stack, env: dict[str, str]) -> None:
     """With Airflow, so no change is missed; it finds the API's address once it is published."""
-    _launch(stack, LISTENER, [_hubctl(), "listen"], env)
+    _launch(stack, LISTENER, [hubctl_binary(), "listen"], env)
 
 
 def start_metrics(stack: Stack, env: dict[str, str]) -> None:
     """The hub's metrics for a Prometheus on this machine (loopback only, like the api-server)."""
-    arguments = [_hubctl(), "metrics", "--host", "127.0.0.1", "--port", str(stack.metrics_port)]
+    arguments = [
+        hubctl_binary(),
+        "metrics",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(stack.metrics_port),
+    ]
     _launch(stack, METRICS, arguments, env)
 
 
@@ -652,9 +651,8 @@ def launched(
     env = client_environment(home, **{**ports, **(environment or {})})
     home.mkdir(parents=True, exist_ok=True)
     with (home / "up.log").open("wb") as log:
-        hubctl = str(Path(sys.executable).with_name("hubctl"))
         process = subprocess.Popen(
-            [hubctl, "up", *arguments], env=env, stdout=log, stderr=subprocess.STDOUT
+            [hubctl_binary(), "up", *arguments], env=env, stdout=log, stderr=subprocess.STDOUT
         )
     try:
         deadline = time.monotonic() + timeout

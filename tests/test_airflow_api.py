@@ -6,14 +6,11 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
-from pathlib import Path
 
 import sqlalchemy as sa
 
 from tests.support.airflow_stand_in import airflow_stand_in
-
-HUBCTL = str(Path(sys.executable).with_name("hubctl"))
+from tests.support.stacks import HUBCTL
 
 
 def test_a_change_that_worked_prints_no_warning_and_asks_airflow_nothing(

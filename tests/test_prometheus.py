@@ -11,7 +11,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import time
 import urllib.parse
 import urllib.request
@@ -26,9 +25,9 @@ from hubctl.db import Database
 from hubctl.services import groups
 from hubctl.stack import free_port
 from tests.support.configuration import PYTEST
+from tests.support.stacks import HUBCTL
 
 DEPLOY = Path(__file__).parents[1] / "deploy" / "prometheus"
-HUBCTL = str(Path(sys.executable).with_name("hubctl"))
 WAIT_SECONDS = 30.0
 
 

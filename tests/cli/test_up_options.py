@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from hubctl.errors import HubError
 from hubctl.stack import REDIS_MISSING, Executor, Stack
-
-HUBCTL = str(Path(sys.executable).with_name("hubctl"))
+from tests.support.stacks import HUBCTL
 
 
 def _up(tmp_path: Path, *arguments: str, path: str) -> subprocess.CompletedProcess[str]:

@@ -17,7 +17,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.error
@@ -36,11 +35,10 @@ from hubctl.airflow_api import AirflowApi, AirflowApiConfig, AirflowApiError
 from hubctl.db import Database, connection_arguments, embedded_server_url
 from hubctl.repository.rows import fetch
 from hubctl.stack import client_environment, launched
-from tests.support.stacks import configure_home, prepared_home
+from tests.support.stacks import HUBCTL, configure_home, prepared_home
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
-HUBCTL = str(Path(sys.executable).with_name("hubctl"))
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 LSE_DAGS = {"data_collection_equities__lse", "historical_load_equities__lse"}
 HOSTILE = '<script>alert(1)</script> =HYPERLINK("http://x") <b>bold</b>'

@@ -11,7 +11,6 @@ import datetime as dt
 import itertools
 import json
 import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -26,11 +25,10 @@ import sqlalchemy as sa
 
 from hubctl.airflow_api import AirflowApi, AirflowApiError
 from hubctl.stack import client_environment, free_port, launched
-from tests.support.stacks import prepared_home
+from tests.support.stacks import HUBCTL, prepared_home
 
 pytestmark = pytest.mark.e2e
 
-HUBCTL = str(Path(sys.executable).with_name("hubctl"))
 DEFAULT_DAGS = {
     f"{dag}__{job}"
     for dag in ("data_collection_equities", "historical_load_equities")

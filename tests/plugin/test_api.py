@@ -12,7 +12,6 @@ import datetime as dt
 import io
 import json
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -32,6 +31,7 @@ from hubctl.services import groups, reads
 from hubctl.settings import get_settings
 from tests.support.configuration import execute, protect_group
 from tests.support.databases import web_login
+from tests.support.stacks import HUBCTL
 
 TOKEN = "csrf-token-of-this-session"
 JOB = "data_collection_equities/lse"
@@ -259,7 +259,7 @@ def test_export_round_trips_with_audit_log_json(web: Page) -> None:
     web.send("POST", "markets/lse/enabled", {"enabled": False, "reason": "=cmd|' /C calc'!A0"})
     cli = subprocess.run(
         [
-            str(Path(sys.executable).with_name("hubctl")),
+            HUBCTL,
             "audit",
             "log",
             "-o",

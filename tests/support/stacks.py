@@ -17,9 +17,9 @@ import tempfile
 from pathlib import Path
 
 from hubctl.db import stop_embedded_server
-from hubctl.stack import client_environment
+from hubctl.stack import client_environment, hubctl_binary
 
-HUBCTL = str(Path(sys.executable).with_name("hubctl"))
+HUBCTL = hubctl_binary()
 
 _PREPARE = """
 from hubctl.db import stop_embedded_server
