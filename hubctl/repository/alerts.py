@@ -75,25 +75,6 @@ VALUES (%(exchange_group)s, %(dag_id)s, %(run_id)s, coalesce(%(fetched_at)s, now
 RETURNING id
 """
 
-# Per group: the failed fetches since its last successful one (groups with none are left out).
-# Both lookups walk the (exchange_group, id) index from the newest row, so the cost follows the
-# streak, not the table's history.
-_FAILED_STREAKS = """
-SELECT g.group_name AS exchange_group, s.failed, s.last_failed_at, s.last_error
-FROM hub.exchange_groups g
-CROSS JOIN LATERAL (
-  SELECT max(o.id) AS id FROM hub.source_fetches o WHERE o.exchange_group = g.group_name AND o.ok
-) last_ok
-CROSS JOIN LATERAL (
-  SELECT count(*)::int AS failed, max(f.fetched_at) AS last_failed_at,
-         (array_agg(f.error ORDER BY f.id DESC))[1] AS last_error
-  FROM hub.source_fetches f
-  WHERE f.exchange_group = g.group_name AND f.id > coalesce(last_ok.id, 0)
-) s
-WHERE s.failed > 0
-ORDER BY g.group_name
-"""
-
 
 def open_alerts(conn: Connection, *, rules: Iterable[str]) -> list[Row]:
     """The open alerts of ``rules``, locked until the caller's transaction ends."""
@@ -167,32 +148,3 @@ def record_fetch(
          "fetched_at": fetched_at, "ok": ok, "error": error},
     )  # fmt: skip
     return int(rows[0]["id"])
-
-
-def failed_fetch_streaks(conn: Connection) -> list[Row]:
-    """Per existing group with failures since its last successful fetch: exchange_group, failed
-    (how many in a row), last_failed_at, last_error."""
-    return fetch(conn, _FAILED_STREAKS)
-
-
-# The page's per-market charts: the newest finished runs of a market's DAGs. Each DAG's runs are
-# a backward walk of the (dag_id, end_date) index, so the cost follows ``limit``, not the table.
-_LAST_RUNS = """
-SELECT r.dag_id, r.run_id, r.state, r.start_date, r.end_date, r.duration_seconds
-FROM unnest(%(dag_ids)s::text[]) AS d(dag_id)
-CROSS JOIN LATERAL (
-  SELECT m.* FROM hub.monitored_runs m
-  WHERE m.dag_id = d.dag_id AND m.end_date IS NOT NULL
-  ORDER BY m.end_date DESC LIMIT %(limit)s
-) r
-ORDER BY r.end_date DESC, r.dag_id, r.run_id
-LIMIT %(limit)s
-"""
-
-
-def last_runs(conn: Connection, *, dag_ids: Sequence[str], limit: int) -> list[Row]:
-    """The ``limit`` newest finished runs of any of ``dag_ids`` (hub.monitored_runs), newest first:
-    dag_id, run_id, state, start_date, end_date, duration_seconds."""
-    if not dag_ids:
-        return []
-    return fetch(conn, _LAST_RUNS, {"dag_ids": list(dag_ids), "limit": limit})

@@ -14,6 +14,7 @@ from psycopg2.extras import execute_values
 
 from hubctl.db import Connection
 from hubctl.repository.rows import Row, fetch, fetch_value
+from hubctl.repository.status import LATEST_TRADE_DATES
 
 # How many finished runs each DAG keeps at least (the page's charts); a job counting its failure
 # rate over more keeps that many.
@@ -63,18 +64,12 @@ SELECT ranked.dag_id, count(*) AS finished, count(*) FILTER (WHERE ranked.state 
  WHERE ranked.newest <= ranked.failure_rate_runs
  GROUP BY ranked.dag_id
 """
-# One index probe per security (the ohlcv primary key starts with security_id).
-_GROUP_FRESHNESS = """
+# The newest trade date per group is status's query (one index probe per security).
+_GROUP_FRESHNESS = f"""
 SELECT g.group_name, g.calendar, g.primary_timezone AS timezone, g.market_close,
-       g.data_late_minutes,
-       max(latest.trade_date) AS newest
-  FROM hub.exchange_groups g
-  LEFT JOIN market.securities s ON s.exchange = ANY (g.exchanges)
-  LEFT JOIN LATERAL (
-    SELECT max(o.trade_date) AS trade_date FROM market.ohlcv o WHERE o.security_id = s.security_id
-  ) latest ON true
+       g.data_late_minutes, latest.latest_trade_date AS newest
+  FROM hub.exchange_groups g JOIN ({LATEST_TRADE_DATES}) latest USING (group_name)
  WHERE g.enabled
- GROUP BY g.group_name
 """
 # Each enabled group's last unreachable_fetches fetches, newest first (the index on
 # (exchange_group, id) read backwards).
@@ -165,3 +160,26 @@ def mark_failed(conn: Connection, *, alert_id: int, event: str, error: str) -> N
             " WHERE alert_id = %(alert_id)s AND event = %(event)s",
             {"alert_id": alert_id, "event": event, "error": error[:4000]},
         )
+
+
+# The page's per-market charts: the newest finished runs of a market's DAGs. Each DAG's runs are
+# a backward walk of the (dag_id, end_date) index, so the cost follows ``limit``, not the table.
+_LAST_RUNS = """
+SELECT r.dag_id, r.run_id, r.state, r.start_date, r.end_date, r.duration_seconds
+FROM unnest(%(dag_ids)s::text[]) AS d(dag_id)
+CROSS JOIN LATERAL (
+  SELECT m.* FROM hub.monitored_runs m
+  WHERE m.dag_id = d.dag_id AND m.end_date IS NOT NULL
+  ORDER BY m.end_date DESC LIMIT %(limit)s
+) r
+ORDER BY r.end_date DESC, r.dag_id, r.run_id
+LIMIT %(limit)s
+"""
+
+
+def last_runs(conn: Connection, *, dag_ids: Sequence[str], limit: int) -> list[Row]:
+    """The ``limit`` newest finished runs of any of ``dag_ids`` (hub.monitored_runs), newest first:
+    dag_id, run_id, state, start_date, end_date, duration_seconds."""
+    if not dag_ids:
+        return []
+    return fetch(conn, _LAST_RUNS, {"dag_ids": list(dag_ids), "limit": limit})

@@ -10,7 +10,7 @@ from hubctl.db import Connection
 from hubctl.repository.rows import fetch
 
 # One index probe per security (the ohlcv primary key starts with security_id), not a table scan.
-_LATEST_TRADE_DATES = """
+LATEST_TRADE_DATES = """
 SELECT g.group_name, max(latest.trade_date) AS latest_trade_date
   FROM hub.exchange_groups g
   LEFT JOIN market.securities s ON s.exchange = ANY (g.exchanges)
@@ -33,7 +33,7 @@ def generating_jobs(conn: Connection) -> list[dict[str, Any]]:
 
 def latest_trade_dates(conn: Connection) -> dict[str, dt.date | None]:
     """The newest trade date stored for any security on each group's exchanges (None: no data)."""
-    return {row["group_name"]: row["latest_trade_date"] for row in fetch(conn, _LATEST_TRADE_DATES)}
+    return {row["group_name"]: row["latest_trade_date"] for row in fetch(conn, LATEST_TRADE_DATES)}
 
 
 # Whether the login could silence the audit: a superuser, or a member of the role that owns the

@@ -11,6 +11,7 @@ from typing import Any
 from hubctl.db import Database
 from hubctl.errors import NotFoundError
 from hubctl.repository import alerts as alert_rows
+from hubctl.repository import monitoring
 from hubctl.repository.rows import Row, select_rows
 from hubctl.services import alerts, audit, health
 from hubctl.settings import Settings
@@ -92,7 +93,7 @@ def market_runs(database: Database, *, group: str, limit: int = 20) -> list[dict
             raise NotFoundError(f"group: no exchange group {group!r}")
         jobs = select_rows(conn, table=JOBS, where={"exchange_group": group})
         dag_ids = [dag_id_for(job["dag_name"], job["job_name"]) for job in jobs]
-        runs = alert_rows.last_runs(conn, dag_ids=dag_ids, limit=limit)
+        runs = monitoring.last_runs(conn, dag_ids=dag_ids, limit=limit)
     return [_run_view(run) for run in reversed(runs)]
 
 

@@ -35,21 +35,6 @@ def test_a_second_open_of_the_same_rule_and_subject_is_a_no_op(engine: Engine) -
         assert len(alert_rows.fetch(conn, "SELECT * FROM hub.alert_deliveries")) == 1
 
 
-def test_failed_fetch_streaks_count_since_the_last_success(default_config: Engine) -> None:
-    database = database_of(default_config)
-    for error in ("boom", None, "refused", "timeout"):
-        alerts.record_fetch(database, exchange_group="lse", error=error)
-    alerts.record_fetch(database, exchange_group="us_markets")
-    alerts.record_fetch(database, exchange_group="german_markets", error="down")
-    alerts.record_fetch(database, exchange_group="gone", error="a group since removed")
-    with database.connect() as conn:
-        streaks = alert_rows.failed_fetch_streaks(conn)
-    assert [(row["exchange_group"], row["failed"], row["last_error"]) for row in streaks] == [
-        ("german_markets", 1, "down"),
-        ("lse", 2, "timeout"),
-    ]
-
-
 def test_the_runtime_login_writes_and_the_auditor_reads(db_url: str, engine: Engine) -> None:
     """Tests run as the owner; the stack's tasks run as a login in hub_operator."""
     with login_in_roles(db_url, "hub_operator") as url:
