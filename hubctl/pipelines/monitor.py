@@ -17,7 +17,6 @@ from typing import Any
 from airflow.sdk import DAG, task
 
 from hubctl.dag_builder import new_dag
-from hubctl.monitoring.evaluate import evaluate_now
 from hubctl.pipelines.runtime import load_config
 from hubctl.settings import get_settings
 from hubctl.specs import DagSpec
@@ -26,6 +25,9 @@ from hubctl.specs import DagSpec
 @task
 def evaluate(config: dict[str, Any]) -> dict[str, Any]:
     """Evaluate now (XCom: findings, alerts opened/resolved, notifications sent, API calls)."""
+    # deferred: ~17 ms (the rules, the alert services) at every parse; only the running task needs it
+    from hubctl.monitoring.evaluate import evaluate_now
+
     done = evaluate_now(get_settings(), dt.datetime.now(dt.UTC))
     return done.summary()
 
