@@ -48,8 +48,15 @@ def stack() -> Iterator[RunningStack]:
     home = prepared_home("hubcel")
     arguments = ("--executor", "celery", "--workers", "2")
     arguments += ("--worker-queues", "default", "--worker-queues", "default,eu_workers")
-    # A task whose worker died is failed (then retried) once its heartbeat is this old.
-    environment = {"AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "20"}
+    environment = {
+        # A task whose worker died while it ran is failed (then retried) once its heartbeat is
+        # this old.
+        "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "20",
+        # A task the dead worker had received but not yet started stays `queued` (nothing
+        # heartbeats for it) until the scheduler requeues it: after 60 s here, not the default 600 s.
+        "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT": "60",
+        "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT_CHECK_INTERVAL": "10",
+    }
     with launched(home, arguments=arguments, environment=environment) as (process, api_config):
         yield RunningStack(home, client_environment(home), AirflowApi(api_config), process)
         started = started_processes(process.pid, home)
