@@ -481,13 +481,25 @@ def stop(stack: Stack) -> None:
     A second Ctrl-C must not cut this short and leave processes behind, so it is ignored here.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    broker = [process for name, process in stack.processes.items() if name == "redis"]
-    # Redis last: workers hand back unfinished messages to it as they stop.
-    _stop_groups([p for p in stack.processes.values() if p not in broker])
-    _stop_groups(broker)
+    for stage in _stop_stages(stack.processes):
+        _stop_groups(stage)
     stack_api_file(stack.home).unlink(missing_ok=True)
     if stack.started_database:
         stop_embedded_server(stack.home)
+
+
+def _stop_stages(
+    processes: dict[str, subprocess.Popen[bytes]],
+) -> list[list[subprocess.Popen[bytes]]]:
+    """The scheduler and the workers first, while the api-server still answers their tasks (a task
+    reports its end through it; stopped together, a running task retried that report for 30 s);
+    then the other components; Redis last: workers hand back unfinished messages to it."""
+    runs_tasks = [
+        p for name, p in processes.items() if name == "scheduler" or name.startswith("worker-")
+    ]
+    broker = [p for name, p in processes.items() if name == "redis"]
+    rest = [p for p in processes.values() if p not in runs_tasks and p not in broker]
+    return [runs_tasks, rest, broker]
 
 
 def _stop_groups(processes: list[subprocess.Popen[bytes]]) -> None:

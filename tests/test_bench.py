@@ -22,11 +22,6 @@ from tests.support.markers import AIRFLOW_PROCESSES
 BENCH = Path(__file__).parents[1] / "bench"
 
 # script and arguments -> the lines (regular expressions) its output must contain
-# plugin_start starts Airflow's api-server and parse runs the dag-processor's parse: like the stack
-# tests, these run Airflow's own processes, so they share the stacks' xdist group and never load
-# the machine while a stack's timed waits run.
-pytestmark = AIRFLOW_PROCESSES
-
 SMOKE_RUNS = {
     "parse.py --smoke": [
         # (a)/(b), (c)/(a), (d)/(a) by wall and CPU time, "same DAGs" (ids, tasks, default_args)
@@ -70,6 +65,9 @@ SMOKE_RUNS = {
         r"^dag-processor: importing hubctl.plugin: .* heavy modules pulled in: none$",
     ],
 }
+# It starts Airflow's api-server: like the stack tests, it joins their xdist group, so that two
+# Airflow servers never share the two cores. The others run beside the stacks, as any test does.
+STARTS_AIRFLOW = {"plugin_start.py --smoke"}
 NEEDS_A_STACK = {
     "latency.py": "starts `hubctl up` (scheduler, dag-processor, api-server, listener)",
     "scheduler.py": "starts `hubctl up` and runs two DAGs through a real scheduler",
@@ -80,11 +78,17 @@ NEEDS_A_STACK = {
 def test_every_bench_script_has_a_smoke_run_or_a_reason_to_have_none() -> None:
     smoked = {command.split()[0] for command in SMOKE_RUNS}
     scripts = {path.name for path in BENCH.glob("*.py")}
-    assert smoked.isdisjoint(NEEDS_A_STACK)
+    assert smoked.isdisjoint(NEEDS_A_STACK) and set(SMOKE_RUNS) >= STARTS_AIRFLOW
     assert scripts == smoked | set(NEEDS_A_STACK)
 
 
-@pytest.mark.parametrize("command", sorted(SMOKE_RUNS))
+@pytest.mark.parametrize(
+    "command",
+    [
+        pytest.param(command, marks=[AIRFLOW_PROCESSES] if command in STARTS_AIRFLOW else [])
+        for command in sorted(SMOKE_RUNS)
+    ],
+)
 def test_the_bench_runs_and_prints_its_ratios(command: str) -> None:
     script, *arguments = command.split()
     # The bench picks its own database and Airflow home; nothing of this session's may leak in.

@@ -161,6 +161,28 @@ def test_stopping_signals_again_a_component_that_waits_for_its_tasks(tmp_path: P
     assert time.monotonic() - started < STOP_TIMEOUT_SECONDS
 
 
+def test_the_scheduler_stops_while_the_api_server_still_answers_its_tasks(tmp_path: Path) -> None:
+    stack = Stack(home=tmp_path, port=0)
+    _launch(stack, "api-server", SLEEPS, {})
+    seen = tmp_path / "api-server state when the scheduler was told to stop"
+    api_stat = f"/proc/{stack.processes['api-server'].pid}/stat"
+    records_the_api_server = (
+        "import signal, sys, time\n"
+        "def end(*_):\n"
+        "    time.sleep(0.5)  # a task finishing, then reporting its end\n"
+        f"    open({str(seen)!r}, 'w').write(open({api_stat!r}).read().split()[2])\n"
+        "    sys.exit(0)\n"
+        "signal.signal(signal.SIGTERM, end)\n"
+        "time.sleep(60)\n"
+    )
+    _launch(stack, "scheduler", [sys.executable, "-c", records_the_api_server], {})
+    _launch(stack, "redis", SLEEPS, {})
+    time.sleep(0.5)  # the handler is installed
+    stop(stack)
+    assert seen.read_text() in {"S", "R"}, "the api-server was still running, not stopped (Z)"
+    assert all(process.poll() is not None for process in stack.processes.values())
+
+
 @AIRFLOW_PROCESSES
 def test_a_home_airflow_already_migrated_is_not_migrated_again() -> None:
     home = prepared_home("hubmig")
