@@ -7,6 +7,7 @@ hubctl never imports Airflow.
 from __future__ import annotations
 
 import json
+import threading
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -68,9 +69,12 @@ class AirflowApi:
         self.config = config
         self._token: str | None = None
         self.requests = 0  # every HTTP request made, the login included (hub_monitor counts them)
+        # Threads may share a client (status asks for every group at once): one login, one count.
+        self._lock = threading.RLock()
 
     def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        self.requests += 1
+        with self._lock:
+            self.requests += 1
         data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(self.config.url + path, data=data, method=method)
         request.add_header("Content-Type", "application/json")
@@ -91,9 +95,10 @@ class AirflowApi:
         return json.loads(payload) if payload else None
 
     def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        if self._token is None:
-            credentials = {"username": self.config.username, "password": self.config.password}
-            self._token = self._call("POST", "/auth/token", credentials)["access_token"]
+        with self._lock:
+            if self._token is None:
+                credentials = {"username": self.config.username, "password": self.config.password}
+                self._token = self._call("POST", "/auth/token", credentials)["access_token"]
         return self._call(method, path, body)
 
     def list_all(self, path: str, key: str, query: dict[str, str]) -> list[dict[str, Any]]:

@@ -30,20 +30,30 @@ function earlyData<T>(path: string): Promise<T> | null {
   return data;
 }
 
+export type AuditHead = {
+  /** The audit log's newest id; `undefined` until the first answer (`null`: an empty log, or the
+   * first poll failed). */
+  head: number | null | undefined;
+  /** How often it has moved since the first answer (that answer is no change). */
+  changes: number;
+};
+
 /** The audit log's newest id, polled every 2 s while the page is visible: every writer (hubctl,
- * raw SQL, the SQL API, another tab) moves it, so a change shows within one poll and one fetch.
- * `undefined` until the first answer (`null`: an empty log, or the first poll failed). */
-export function useAuditHead(): number | null | undefined {
-  const [head, setHead] = useState<number | null | undefined>(undefined);
+ * raw SQL, the SQL API, another tab) moves it, so a change shows within one poll and one fetch. */
+export function useAuditHead(): AuditHead {
+  const [state, setState] = useState<AuditHead>({ head: undefined, changes: 0 });
   useEffect(() => {
     let stopped = false;
+    const seen = (head: number | null) =>
+      setState((was) =>
+        was.head === undefined ? { head, changes: 0 } : was.head === head ? was : { head, changes: was.changes + 1 },
+      );
     const poll = () => {
       if (document.visibilityState !== "visible") return;
       (earlyHead() ?? getJson<Head>("api/head"))
-        .then((body) => !stopped && setHead(body.audit_id))
-        // A missed poll is retried in 2 s; a failed first one still lets the tab load (and show
-        // its own error).
-        .catch(() => !stopped && setHead((known) => (known === undefined ? null : known)));
+        .then((body) => !stopped && seen(body.audit_id))
+        // A missed poll is retried in 2 s; a failed first one counts as an empty log.
+        .catch(() => !stopped && setState((was) => (was.head === undefined ? { head: null, changes: 0 } : was)));
     };
     poll();
     const timer = setInterval(poll, HEAD_EVERY_MS);
@@ -54,7 +64,7 @@ export function useAuditHead(): number | null | undefined {
       document.removeEventListener("visibilitychange", poll);
     };
   }, []);
-  return head;
+  return state;
 }
 
 export type Polled<T> = { data: T | null; error: string | null; reload: () => void };

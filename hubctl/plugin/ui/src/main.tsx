@@ -37,7 +37,7 @@ function Page() {
   const [params, setParams] = useSearchParams();
   const tab = params.get("tab") ?? "markets";
   const View = (TABS[tab] ?? TABS.markets).view;
-  const head = useAuditHead();
+  const { head, changes } = useAuditHead();
   const zone = useTimezone();
   const [who, setWho] = useState<Session | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -72,20 +72,26 @@ function Page() {
           ))}
         </Tabs.List>
         {/* An element, not a call: each tab keeps its own hooks, so switching tabs is safe. The
-            tab mounts once the audit head (asked for beside its data) is known: mounted before,
-            the head's first answer looked like a change and doubled its first render. */}
-        <Box pt={3}>{head === undefined ? null : <View key={tab} head={head} canEdit={who?.can_edit ?? false} rowsShown={rowsShown} />}</Box>
+            tab mounts at once, without waiting for the audit head: only a move of the head after
+            its first answer makes it fetch again. */}
+        <Box pt={3}><View key={tab} changes={changes} canEdit={who?.can_edit ?? false} rowsShown={rowsShown} /></Box>
       </Tabs.Root>
     </Box>
     </Zone.Provider>
   );
 }
 
-const MarketsPage = () => (
-  // Airflow's own Chakra system: its semantic tokens follow Airflow's light/dark class on <html>.
-  <ChakraProvider value={globalThis.ChakraUISystem ?? createSystem(defaultConfig)}>
+// Inside Airflow the page renders in Airflow's own React tree, under Airflow's ChakraProvider
+// (Chakra is Airflow's module, so its context reaches us): its tokens follow Airflow's light/dark
+// class on <html>. A second provider would write the theme's global and token CSS again on every
+// open, about 0.2 s of the first render. Outside Airflow the page brings Chakra's default system.
+const MarketsPage = () =>
+  globalThis.ChakraUISystem ? (
     <Page />
-  </ChakraProvider>
-);
+  ) : (
+    <ChakraProvider value={createSystem(defaultConfig)}>
+      <Page />
+    </ChakraProvider>
+  );
 
 export default MarketsPage; // the only export: the UMD global is then the component itself

@@ -30,14 +30,14 @@ export const historyPath = (params: URLSearchParams, before: number | null): str
 const asPage = (body: Page | Entry[] | null): Page | null =>
   body === null ? null : Array.isArray(body) ? { entries: body, next_before_id: null } : body;
 
-export function History({ head, canEdit, rowsShown }: TabProps) {
+export function History({ changes, canEdit, rowsShown }: TabProps) {
   const [params, setParams] = useSearchParams();
   const filters = Object.fromEntries(FILTERS.map((name) => [name, params.get(name) ?? ""]));
   const [draft, setDraft] = useState(filters);
   const [pages, setPages] = useState<number[]>([]); // before_id of each page after the first
-  const polled = usePolled<Page | Entry[]>(historyPath(params, pages.at(-1) ?? null), [head]);
+  const polled = usePolled<Page | Entry[]>(historyPath(params, pages.at(-1) ?? null), [changes]);
   const page = asPage(polled.data);
-  const verify = usePolled<Verify>("api/verify", [head]);
+  const verify = usePolled<Verify>("api/verify", [changes]);
   const [ask, setAsk] = useState<Ask | null>(null);
   const [message, setMessage] = useState<string | null>(null);
   useEffect(() => { if (page) rowsShown(); }, [page, rowsShown]);

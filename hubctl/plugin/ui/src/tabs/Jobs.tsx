@@ -25,10 +25,10 @@ const FILTER_AFTER_MS = 250; // ask the server once typing pauses, not at every 
 /** One page (the server's 100) of the jobs whose "dag/job group" contains `filter`. */
 export const jobsPath = (filter: string, offset = 0): string => `api/jobs${query({ q: filter, offset: offset || null })}`;
 
-export function Jobs({ head, canEdit, rowsShown }: TabProps) {
+export function Jobs({ changes, canEdit, rowsShown }: TabProps) {
   const [filter, setFilter] = useState("");
   const [asked, setAsked] = useState({ filter: "", offset: 0 });
-  const { data, error, reload } = usePolled<JobsBody>(jobsPath(asked.filter, asked.offset), [head]);
+  const { data, error, reload } = usePolled<JobsBody>(jobsPath(asked.filter, asked.offset), [changes]);
   const [editing, setEditing] = useState<Job | null>(null); // kept while paging or filtering
   useEffect(() => { if (data) rowsShown(); }, [data, rowsShown]);
   useEffect(() => {

@@ -64,10 +64,10 @@ function AlertsCell({ alerts }: { alerts: OpenAlert[] }) {
   );
 }
 
-export function Markets({ head, canEdit, rowsShown }: TabProps) {
+export function Markets({ changes, canEdit, rowsShown }: TabProps) {
   const [tick, setTick] = useState(0);
   useEffect(() => { const timer = setInterval(() => setTick((n) => n + 1), AIRFLOW_EVERY_MS); return () => clearInterval(timer); }, []);
-  const { data, error, reload } = usePolled<Market[]>("api/markets", [head, tick]);
+  const { data, error, reload } = usePolled<Market[]>("api/markets", [changes, tick]);
   const [ask, setAsk] = useState<Ask | null>(null);
   const [message, setMessage] = useState<string | null>(null);
   const [opened, setOpened] = useState<string | null>(null); // the market whose detail is open

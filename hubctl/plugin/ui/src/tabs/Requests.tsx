@@ -25,9 +25,9 @@ const GLASS = [
 
 const ACTIONS: Record<string, string[]> = { open: ["approve", "reject"], approved: ["apply", "reject"] };
 
-export function Requests({ head, canEdit, rowsShown }: TabProps) {
-  const requests = usePolled<ChangeRequest[]>("api/requests", [head]);
-  const glass = usePolled<BreakGlass[]>("api/break-glass", [head]);
+export function Requests({ changes, canEdit, rowsShown }: TabProps) {
+  const requests = usePolled<ChangeRequest[]>("api/requests", [changes]);
+  const glass = usePolled<BreakGlass[]>("api/break-glass", [changes]);
   const [ask, setAsk] = useState<Ask | null>(null);
   const [message, setMessage] = useState<string | null>(null);
   useEffect(() => { if (requests.data) rowsShown(); }, [requests.data, rowsShown]);

@@ -23,8 +23,8 @@ const COLUMNS = [
 const stateOf = (row: Scheduled) =>
   row.state === "scheduled" && new Date(row.run_at).getTime() <= Date.now() ? "due" : row.state;
 
-export function Schedule({ head, canEdit, rowsShown }: TabProps) {
-  const { data, error, reload } = usePolled<Scheduled[]>("api/schedule", [head]);
+export function Schedule({ changes, canEdit, rowsShown }: TabProps) {
+  const { data, error, reload } = usePolled<Scheduled[]>("api/schedule", [changes]);
   const [ask, setAsk] = useState<Ask | null>(null);
   const [message, setMessage] = useState<string | null>(null);
   useEffect(() => { if (data) rowsShown(); }, [data, rowsShown]);

@@ -1,6 +1,7 @@
 export type TabProps = {
-  /** The audit log's newest id: a new value means something changed, so the tab fetches again. */
-  head: number | null;
+  /** How often the audit log's head has moved since the page opened: each move means something
+   * changed, so the tab fetches again. */
+  changes: number;
   canEdit: boolean;
   /** Call once the tab's data rows are on screen (tests and bench wait for it). */
   rowsShown: () => void;
