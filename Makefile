@@ -45,8 +45,8 @@ up: $(STAMP) $(BUNDLE)
 	$(BIN)/hubctl up
 
 # Tests run on WORKERS pytest-xdist workers, each with its own PostgreSQL. The tests that run
-# Airflow's own processes share one xdist group, so one worker runs them one after another: two
-# stacks at once on two cores would only make both time out.
+# Airflow's servers (the stacks, an api-server) share one xdist group, so one worker runs them
+# one after another: two stacks at once on two cores would only make both time out.
 WORKERS ?= 2
 # What `make check` leaves to `make test`: the Airflow stacks, the wheel build and the fault,
 # load and hostile-input suite (docs/performance.md, "Test loop", has the counts).

@@ -4,10 +4,12 @@
 the page marks `hub:<tab>:rows` (performance.mark) when a tab's rows render, and its startTime is
 milliseconds since navigation start. One `hubctl up` stack with the defaults, warmed by one round
 that is not counted; then `--runs` rounds per tab in a headless Chromium signed in as `analyst`.
-Then it adds `--jobs` jobs to one group (one audited INSERT, as bench/history_page.py does; Airflow
-starts parsing their DAGs meanwhile) and measures the Markets and Jobs tabs again.
+Also in-app navigation, Airflow's UI already loaded: from a click on "Markets" in Airflow's menu,
+and from a click on each tab of the open page, to its rows. Then it adds `--jobs` jobs to one
+group (one audited INSERT, as bench/history_page.py does; Airflow starts parsing their DAGs
+meanwhile) and measures the Markets and Jobs tabs again.
 Goals: each tab <= 1 s with the defaults; Markets and Jobs <= 2 s at 10,000 jobs; the bundle
-<= 150 KB gzipped.
+<= 250 KB gzipped (150 KB before the monitoring issue's charts).
 
 Usage: .venv/bin/python bench/page.py [--runs 5] [--jobs 10000]   (run it as
 `flock /work/wt/notes/stack.lock ...`: it starts a stack)
@@ -45,7 +47,7 @@ TABS = ("markets", "jobs", "requests", "schedule", "history")
 AT_SCALE = ("markets", "jobs")
 GOAL_MS = 1000.0
 SCALE_GOAL_MS = 2000.0
-BUNDLE_GOAL_BYTES = 150_000
+BUNDLE_GOAL_BYTES = 250_000
 
 
 def browser(url: str, password: str) -> Any:
