@@ -30,17 +30,13 @@ function earlyData<T>(path: string): Promise<T> | null {
   return data;
 }
 
-export type AuditHead = {
-  /** The audit log's newest id; `undefined` until the first answer (`null`: an empty log, or the
-   * first poll failed). */
-  head: number | null | undefined;
-  /** How often it has moved since the first answer (that answer is no change). */
-  changes: number;
-};
+type AuditHead = { head: number | null | undefined; changes: number };
 
-/** The audit log's newest id, polled every 2 s while the page is visible: every writer (hubctl,
- * raw SQL, the SQL API, another tab) moves it, so a change shows within one poll and one fetch. */
-export function useAuditHead(): AuditHead {
+/** How often the audit log's newest id has moved since its first answer (that answer is no move).
+ * It is polled every 2 s while the page is visible: every writer (hubctl, raw SQL, the SQL API,
+ * another tab) moves it, so a change shows within one poll and one fetch. */
+export function useAuditChanges(): number {
+  // head: undefined until the first answer (null: an empty log, or the first poll failed)
   const [state, setState] = useState<AuditHead>({ head: undefined, changes: 0 });
   useEffect(() => {
     let stopped = false;
@@ -64,7 +60,7 @@ export function useAuditHead(): AuditHead {
       document.removeEventListener("visibilitychange", poll);
     };
   }, []);
-  return state;
+  return state.changes;
 }
 
 export type Polled<T> = { data: T | null; error: string | null; reload: () => void };

@@ -5,7 +5,7 @@ import { useSearchParams } from "react-router-dom";
 import { type Session, session } from "./api";
 import { CHART_CSS } from "./charts";
 import { ErrorNote, PAGE_CSS } from "./components";
-import { startEarly, useAuditHead } from "./live";
+import { startEarly, useAuditChanges } from "./live";
 import { Zone, useTimezone } from "./time";
 import { History, historyPath } from "./tabs/History";
 import { Jobs, jobsPath } from "./tabs/Jobs";
@@ -37,7 +37,7 @@ function Page() {
   const [params, setParams] = useSearchParams();
   const tab = params.get("tab") ?? "markets";
   const View = (TABS[tab] ?? TABS.markets).view;
-  const { head, changes } = useAuditHead();
+  const changes = useAuditChanges();
   const zone = useTimezone();
   const [who, setWho] = useState<Session | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -56,7 +56,7 @@ function Page() {
   };
   return (
     <Zone.Provider value={zone}>
-    <Box p={4} minW={0} css={{ ...PAGE_CSS, ...CHART_CSS }} data-hub-tab={tab} data-ready={ready === tab ? "true" : "false"} data-head={head ?? ""}>
+    <Box p={4} minW={0} css={{ ...PAGE_CSS, ...CHART_CSS }} data-hub-tab={tab} data-ready={ready === tab ? "true" : "false"}>
       <HStack justify="space-between" mb={2} gap={4}>
         <Text fontSize="xl" fontWeight="semibold" whiteSpace="nowrap">Markets</Text>
         <HStack gap={2} minW={0}>
@@ -83,8 +83,8 @@ function Page() {
 
 // Inside Airflow the page renders in Airflow's own React tree, under Airflow's ChakraProvider
 // (Chakra is Airflow's module, so its context reaches us): its tokens follow Airflow's light/dark
-// class on <html>. A second provider would write the theme's global and token CSS again on every
-// open, about 0.2 s of the first render. Outside Airflow the page brings Chakra's default system.
+// class on <html>. A second provider wrote the theme's global and token CSS again on every open.
+// Outside Airflow the page brings Chakra's default system.
 const MarketsPage = () =>
   globalThis.ChakraUISystem ? (
     <Page />
