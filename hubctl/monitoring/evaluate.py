@@ -73,8 +73,8 @@ def evaluate(
     database: Database, api: AirflowApi | None, *, now: dt.datetime, send: Send | None
 ) -> Evaluation:
     """One evaluation; ConflictError while another one runs (they would race to open alerts)."""
-    with database.connect() as guard:
-        if not monitoring.take_evaluation_lock(guard):
+    with database.connect() as guard, monitoring.evaluation_lock(guard) as taken:
+        if not taken:
             raise ConflictError(
                 "another evaluation is running (the hub_monitor job or hubctl alerts evaluate);"
                 " try again when it has finished"

@@ -7,7 +7,8 @@ at once.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from psycopg2.extras import execute_values
@@ -96,10 +97,19 @@ SELECT d.alert_id, d.event, d.attempts, a.rule, a.subject, a.exchange_group, a.d
 """
 
 
-def take_evaluation_lock(conn: Connection) -> bool:
-    """Whether this session now holds the evaluation's advisory lock (until it closes): one
-    evaluation at a time, whoever runs it (the hub_monitor job, `hubctl alerts evaluate`)."""
-    return bool(fetch_value(conn, "SELECT pg_try_advisory_lock(hashtext('hub_monitor'))"))
+@contextmanager
+def evaluation_lock(conn: Connection) -> Iterator[bool]:
+    """Whether this session took the evaluation's advisory lock: one evaluation at a time, whoever
+    runs it (the hub_monitor job, `hubctl alerts evaluate`). Taken, it is released when the block
+    ends, not left to the session's end: the server ends a closed session a moment after the
+    client has gone, and an evaluation started in that moment was refused. A process that dies
+    holding it loses it with its session."""
+    taken = bool(fetch_value(conn, "SELECT pg_try_advisory_lock(hashtext('hub_monitor'))"))
+    try:
+        yield taken
+    finally:
+        if taken:
+            fetch_value(conn, "SELECT pg_advisory_unlock(hashtext('hub_monitor'))")
 
 
 def state(conn: Connection) -> Row | None:

@@ -5,10 +5,11 @@ left alone."""
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from hubctl.db import Database
 from hubctl.errors import ConflictError
@@ -55,10 +56,36 @@ def test_source_unreachable_notifies_once_open_and_once_resolved(
 
 def test_one_evaluation_at_a_time(default_config: Engine, database: Database) -> None:
     with database.connect() as other:
-        assert monitoring.take_evaluation_lock(other)
-        with pytest.raises(ConflictError, match="another evaluation is running"):
-            evaluate(database, None, now=NOW, send=None)
-    assert evaluate(database, None, now=NOW, send=None).findings  # released with its session
+        with monitoring.evaluation_lock(other) as taken:
+            assert taken and _evaluation_locks(default_config) == 1
+            with pytest.raises(ConflictError, match="another evaluation is running"):
+                evaluate(database, None, now=NOW, send=None)
+        # Released as the block ends, its session still open: the next evaluation runs at once.
+        assert _evaluation_locks(default_config) == 0
+        assert evaluate(database, None, now=NOW, send=None).findings
+
+
+def test_an_evaluation_that_died_leaves_no_lock_behind(
+    default_config: Engine, database: Database
+) -> None:
+    with database.connect() as died:
+        assert monitoring.evaluation_lock(died).__enter__()  # never left: the process dies in it
+    # Its session ends on the server a moment after the client closed it; the lock goes with it.
+    deadline = time.monotonic() + 10
+    while _evaluation_locks(default_config) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert evaluate(database, None, now=NOW, send=None).findings
+
+
+def _evaluation_locks(engine: Engine) -> int:
+    with engine.connect() as conn:
+        held = conn.execute(
+            text(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database ="
+                " (SELECT oid FROM pg_database WHERE datname = current_database())"
+            )
+        )
+        return int(held.scalar_one())
 
 
 def test_without_airflow_the_rules_that_read_it_are_left_alone(
