@@ -74,7 +74,10 @@ RESTART_DELAY_SECONDS = 3.0
 RESTART_BUDGET = 5
 RESTART_WINDOW_SECONDS = 300.0
 STOP_TIMEOUT_SECONDS = 30
+# How long the first SIGTERM is given before the second: the scheduler and the workers may be
+# finishing a task; the others have none (the triggerer waits for its triggers until told twice).
 STOP_GRACE_SECONDS = 5
+SERVER_STOP_GRACE_SECONDS = 1
 
 Echo = Callable[[str], None]
 
@@ -481,8 +484,8 @@ def stop(stack: Stack) -> None:
     A second Ctrl-C must not cut this short and leave processes behind, so it is ignored here.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    for stage in _stop_stages(stack.processes):
-        _stop_groups(stage)
+    for stage, grace in _stop_stages(stack.processes):
+        _stop_groups(stage, grace)
     stack_api_file(stack.home).unlink(missing_ok=True)
     if stack.started_database:
         stop_embedded_server(stack.home)
@@ -490,7 +493,7 @@ def stop(stack: Stack) -> None:
 
 def _stop_stages(
     processes: dict[str, subprocess.Popen[bytes]],
-) -> list[list[subprocess.Popen[bytes]]]:
+) -> list[tuple[list[subprocess.Popen[bytes]], float]]:
     """The scheduler and the workers first, while the api-server still answers their tasks (a task
     reports its end through it; stopped together, a running task retried that report for 30 s);
     then the other components; Redis last: workers hand back unfinished messages to it."""
@@ -499,14 +502,18 @@ def _stop_stages(
     ]
     broker = [p for name, p in processes.items() if name == "redis"]
     rest = [p for p in processes.values() if p not in runs_tasks and p not in broker]
-    return [runs_tasks, rest, broker]
+    return [
+        (runs_tasks, STOP_GRACE_SECONDS),
+        (rest, SERVER_STOP_GRACE_SECONDS),
+        (broker, SERVER_STOP_GRACE_SECONDS),
+    ]
 
 
-def _stop_groups(processes: list[subprocess.Popen[bytes]]) -> None:
+def _stop_groups(processes: list[subprocess.Popen[bytes]], grace: float) -> None:
     _signal_running(processes, signal.SIGTERM)
     # On the first SIGTERM Airflow's executors wait for running tasks; a second ends them (the
     # scheduler retries them at the next start): Ctrl-C stops now, not after the longest task.
-    _wait_all(processes, time.monotonic() + STOP_GRACE_SECONDS)
+    _wait_all(processes, time.monotonic() + grace)
     _signal_running(processes, signal.SIGTERM)
     deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
     for process in processes:
