@@ -1,9 +1,10 @@
-import { Badge, Box, Button, Field, HStack, Input, SimpleGrid, Stack, Table, Text } from "@chakra-ui/react";
+import { Badge, Box, Button, HStack, Input, SimpleGrid, Stack, Table, Text } from "@chakra-ui/react";
 import { useEffect, useState } from "react";
 import { Link as RouterLink } from "react-router-dom";
 
-import { ApiError, query, send } from "../api";
+import { query, send } from "../api";
 import { Cell, ErrorNote, Grid, Note } from "../components";
+import { TextField, refusal, writtenNote } from "../forms";
 import { usePolled } from "../live";
 import { asText, parsed } from "../values";
 import type { TabProps } from "./props";
@@ -70,6 +71,8 @@ export function Jobs({ changes, canEdit, rowsShown }: TabProps) {
   );
 }
 
+const JOB_CONFLICT = "Someone changed this job since you opened it: read it again (close and reopen the form).";
+
 type FormProps = { job: Job; fields: FieldInfo[]; schema?: { properties?: Record<string, { description?: string }> }; canEdit: boolean; saved: () => void; close: () => void };
 
 function JobForm({ job, fields, schema, canEdit, saved, close }: FormProps) {
@@ -94,23 +97,17 @@ function JobForm({ job, fields, schema, canEdit, saved, close }: FormProps) {
     };
     try {
       const written = await send("PUT", `api/jobs/${encodeURIComponent(job.dag_name)}/${encodeURIComponent(job.job_name)}`, body);
-      setMessage(written.requested ? `${written.message ?? "change request created"} (see the Requests tab)` : `Saved ${job.dag_name}/${job.job_name} (version ${String(written.version ?? "")}).`);
+      setMessage(writtenNote(written, `Saved ${job.dag_name}/${job.job_name} (version ${String(written.version ?? "")}).`));
       saved();
     } catch (error) {
-      if (!(error instanceof ApiError)) return setFailure(String(error));
-      const { "": general, ...byField } = error.problem.fields;
+      const { fields: byField, note } = refusal(error, [...Object.keys(values), "reason"], JOB_CONFLICT);
       setProblems(byField);
-      setFailure(error.status === 409
-        ? `Conflict: ${error.message}. Someone changed this job since you opened it: read it again (close and reopen the form).`
-        : general ?? (Object.keys(byField).length ? null : error.message));
+      setFailure(note);
     }
   };
   const input = (name: string, help: string) => (
-    <Field.Root key={name} invalid={Boolean(problems[name])}>
-      <Field.Label whiteSpace="nowrap" title={help}>{name}</Field.Label>
-      <Input id={`field-${name}`} size="sm" value={values[name] ?? ""} disabled={!canEdit} onChange={(e) => setValues({ ...values, [name]: e.target.value })} />
-      {problems[name] ? <Field.ErrorText id={`error-${name}`}>{problems[name]}</Field.ErrorText> : null}
-    </Field.Root>
+    <TextField key={name} id={`field-${name}`} label={name} help={help} value={values[name] ?? ""} disabled={!canEdit}
+      onChange={(value) => setValues({ ...values, [name]: value })} error={problems[name]} errorId={`error-${name}`} />
   );
   return (
     <Box id="job-form" borderWidth="1px" borderColor="border.emphasized" bg="bg.panel" p={3} rounded="md">
@@ -119,11 +116,7 @@ function JobForm({ job, fields, schema, canEdit, saved, close }: FormProps) {
         {fields.map((f) => input(f.name, f.help))}
         {paramNames.map((name) => input(`params.${name}`, schema?.properties?.[name]?.description ?? ""))}
       </SimpleGrid>
-      <Field.Root mt={3} invalid={Boolean(problems.reason)}>
-        <Field.Label>Reason (required)</Field.Label>
-        <Input id="job-reason" size="sm" value={reason} disabled={!canEdit} onChange={(e) => setReason(e.target.value)} />
-        {problems.reason ? <Field.ErrorText id="error-reason">{problems.reason}</Field.ErrorText> : null}
-      </Field.Root>
+      <TextField id="job-reason" label="Reason (required)" value={reason} disabled={!canEdit} onChange={setReason} error={problems.reason} errorId="error-reason" mt={3} />
       <HStack mt={3}>
         <Button id="job-save" size="sm" whiteSpace="nowrap" disabled={!canEdit} onClick={() => void save()}>Save</Button>
         <Button size="sm" variant="ghost" whiteSpace="nowrap" onClick={close}>Close</Button>

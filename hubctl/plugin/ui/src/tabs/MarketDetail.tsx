@@ -1,9 +1,10 @@
-import { Badge, Box, Button, Field, HStack, Input, NativeSelect, SimpleGrid, Stack, Table, Text } from "@chakra-ui/react";
+import { Badge, Box, Button, HStack, NativeSelect, SimpleGrid, Stack, Table, Text } from "@chakra-ui/react";
 import { useState } from "react";
 
-import { ApiError, send } from "../api";
+import { send } from "../api";
 import { Cell, ErrorNote, Grid, Note, Prose, When } from "../components";
 import { DurationChart, type Run, SuccessRateChart } from "../charts";
+import { TextField, refusal, writtenNote } from "../forms";
 import { usePolled } from "../live";
 
 export type OpenAlert = {
@@ -20,21 +21,7 @@ const THRESHOLD_HELP: Record<string, string> = {
   unreachable_fetches: "alert after this many failed source fetches in a row",
 };
 
-/** A write's refusal: the messages of the form's own fields (``shown``) go under them; any other
- * (a conflict, a field the form does not show) is one note above. */
-function refusal(error: unknown, shown: string[]): { fields: Record<string, string>; note: string | null } {
-  if (!(error instanceof ApiError)) return { fields: {}, note: String(error) };
-  if (error.status === 409) {
-    return { fields: {}, note: `Conflict: ${error.message}. Someone changed this market since the page read it: it reloads; try again.` };
-  }
-  const entries = Object.entries(error.problem.fields);
-  const fields = Object.fromEntries(entries.filter(([name]) => shown.includes(name)));
-  const others = entries.filter(([name]) => !shown.includes(name)).map(([name, text]) => (name ? `${name}: ${text}` : text));
-  return { fields, note: others.join("; ") || (entries.length ? null : error.message) };
-}
-
-const written = (done: { requested?: number; message?: string }, saved: string) =>
-  done.requested ? `${done.message ?? "change request created"} (see the Requests tab)` : saved;
+const MARKET_CONFLICT = "Someone changed this market since the page read it: it reloads; try again.";
 
 type DetailProps = { group: string; alerts: OpenAlert[]; thresholds: Thresholds; version: number | null; freshness: string; latest: string | null; canEdit: boolean; tick: unknown; saved: () => void };
 
@@ -115,10 +102,10 @@ function SilenceForm({ alert, close, done }: { alert: OpenAlert; close: () => vo
     setProblems({}); setNote(null);
     try {
       const answer = await send("POST", "api/alerts/silence", { rule: alert.rule, subject: alert.subject, until, reason });
-      done(written(answer, `${alert.rule} of ${alert.subject} silenced until ${until}.`));
+      done(writtenNote(answer, `${alert.rule} of ${alert.subject} silenced until ${until}.`));
       close();
     } catch (error) {
-      const { fields, note: text } = refusal(error, ["until", "reason"]);
+      const { fields, note: text } = refusal(error, ["until", "reason"], MARKET_CONFLICT);
       setProblems(fields); setNote(text);
     }
   };
@@ -126,16 +113,8 @@ function SilenceForm({ alert, close, done }: { alert: OpenAlert; close: () => vo
     <Box id="silence-form" borderWidth="1px" borderColor="border.emphasized" bg="bg.panel" p={3} rounded="md">
       <Text mb={2} truncate title={`${alert.rule} ${alert.subject}`}>Silence {alert.rule} of {alert.subject}</Text>
       <HStack align="start" gap={3}>
-        <Field.Root invalid={Boolean(problems.until)} maxW="30ch">
-          <Field.Label whiteSpace="nowrap">Until (ISO 8601 with its zone)</Field.Label>
-          <Input id="silence-until" size="sm" value={until} onChange={(e) => setUntil(e.target.value)} />
-          {problems.until ? <Field.ErrorText id="error-until">{problems.until}</Field.ErrorText> : null}
-        </Field.Root>
-        <Field.Root invalid={Boolean(problems.reason)}>
-          <Field.Label whiteSpace="nowrap">Reason (required)</Field.Label>
-          <Input id="silence-reason" size="sm" value={reason} onChange={(e) => setReason(e.target.value)} />
-          {problems.reason ? <Field.ErrorText id="error-silence-reason">{problems.reason}</Field.ErrorText> : null}
-        </Field.Root>
+        <TextField id="silence-until" label="Until (ISO 8601 with its zone)" value={until} onChange={setUntil} error={problems.until} errorId="error-until" maxW="30ch" />
+        <TextField id="silence-reason" label="Reason (required)" value={reason} onChange={setReason} error={problems.reason} errorId="error-silence-reason" />
       </HStack>
       <HStack mt={3}>
         <Button id="silence-save" size="sm" whiteSpace="nowrap" onClick={() => void save()}>Silence</Button>
@@ -157,9 +136,9 @@ function ThresholdForm({ group, thresholds, version, canEdit, done }: { group: s
     const fields = Object.fromEntries(Object.entries(values).filter(([name, value]) => value !== initial[name]));
     try {
       const answer = await send("PUT", `api/markets/${encodeURIComponent(group)}/thresholds`, { version, fields, reason });
-      done(written(answer, `Thresholds of ${group} saved.`));
+      done(writtenNote(answer, `Thresholds of ${group} saved.`));
     } catch (error) {
-      const { fields: byField, note: text } = refusal(error, [...Object.keys(initial), "reason"]);
+      const { fields: byField, note: text } = refusal(error, [...Object.keys(initial), "reason"], MARKET_CONFLICT);
       setProblems(byField); setNote(text);
     }
   };
@@ -168,17 +147,10 @@ function ThresholdForm({ group, thresholds, version, canEdit, done }: { group: s
       <Text fontSize="sm" fontWeight="semibold" mb={2}>Alert thresholds of {group}</Text>
       <SimpleGrid minChildWidth="22ch" gap={3}>
         {Object.keys(initial).map((name) => (
-          <Field.Root key={name} invalid={Boolean(problems[name])}>
-            <Field.Label whiteSpace="nowrap" title={THRESHOLD_HELP[name] ?? ""}>{name}</Field.Label>
-            <Input id={`threshold-${name}`} size="sm" value={values[name] ?? ""} disabled={!canEdit} onChange={(e) => setValues({ ...values, [name]: e.target.value })} />
-            {problems[name] ? <Field.ErrorText id={`error-${name}`}>{problems[name]}</Field.ErrorText> : null}
-          </Field.Root>
+          <TextField key={name} id={`threshold-${name}`} label={name} help={THRESHOLD_HELP[name] ?? ""} value={values[name] ?? ""} disabled={!canEdit}
+            onChange={(value) => setValues({ ...values, [name]: value })} error={problems[name]} errorId={`error-${name}`} />
         ))}
-        <Field.Root invalid={Boolean(problems.reason)}>
-          <Field.Label whiteSpace="nowrap">Reason (required)</Field.Label>
-          <Input id="threshold-reason" size="sm" value={reason} disabled={!canEdit} onChange={(e) => setReason(e.target.value)} />
-          {problems.reason ? <Field.ErrorText id="error-threshold-reason">{problems.reason}</Field.ErrorText> : null}
-        </Field.Root>
+        <TextField id="threshold-reason" label="Reason (required)" value={reason} disabled={!canEdit} onChange={setReason} error={problems.reason} errorId="error-threshold-reason" />
       </SimpleGrid>
       <Button id="threshold-save" mt={3} size="sm" whiteSpace="nowrap" disabled={!canEdit} onClick={() => void save()}>Save thresholds</Button>
       <ErrorNote text={note} />

@@ -4,6 +4,7 @@ import { Link as RouterLink } from "react-router-dom";
 
 import { send } from "../api";
 import { type Ask, Cell, ErrorNote, Grid, Note, ReasonBox, When } from "../components";
+import { writtenNote } from "../forms";
 import { usePolled } from "../live";
 import { MarketDetail, type OpenAlert, type Thresholds } from "./MarketDetail";
 import type { TabProps } from "./props";
@@ -79,7 +80,7 @@ export function Markets({ changes, canEdit, rowsShown }: TabProps) {
       question: `${verb} ${row.group}? ${row.enabled ? "Its DAGs leave" : "Its DAGs return to"} Airflow: ${listed(row.dags)}.`,
       act: async (reason) => {
         const written = await send("POST", `api/markets/${encodeURIComponent(row.group)}/enabled`, { enabled: !row.enabled, reason });
-        setMessage(written.requested ? `${written.message ?? "change request created"} (see the Requests tab)` : `${row.group} ${row.enabled ? "disabled" : "enabled"}.`);
+        setMessage(writtenNote(written, `${row.group} ${row.enabled ? "disabled" : "enabled"}.`));
         reload();
       },
     });
