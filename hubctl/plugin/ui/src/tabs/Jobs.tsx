@@ -4,7 +4,7 @@ import { Link as RouterLink } from "react-router-dom";
 
 import { query, send } from "../api";
 import { Cell, ErrorNote, Grid, Note } from "../components";
-import { TextField, refusal, writtenNote } from "../forms";
+import { TextField, useFormWrite, writtenNote } from "../forms";
 import { usePolled } from "../live";
 import { asText, parsed } from "../values";
 import type { TabProps } from "./props";
@@ -84,27 +84,20 @@ function JobForm({ job, fields, schema, canEdit, saved, close }: FormProps) {
   const [values, setValues] = useState(initial);
   const [reason, setReason] = useState("");
   const [version] = useState(job.version); // carried, so someone else's change in between is a conflict
-  const [problems, setProblems] = useState<Record<string, string>>({});
+  const { problems, note: failure, submit } = useFormWrite(JOB_CONFLICT);
   const [message, setMessage] = useState<string | null>(null);
-  const [failure, setFailure] = useState<string | null>(null);
-  const save = async () => {
-    setMessage(null); setFailure(null); setProblems({});
+  const save = () => submit([...Object.keys(values), "reason"], async () => {
+    setMessage(null);
     const changed = Object.keys(values).filter((name) => values[name] !== initial[name]);
     const body = {
       version, reason,
       fields: Object.fromEntries(changed.filter((n) => !n.startsWith("params.")).map((n) => [n, values[n]])),
       params: Object.fromEntries(changed.filter((n) => n.startsWith("params.")).map((n) => [n.slice(7), parsed(values[n])])),
     };
-    try {
-      const written = await send("PUT", `api/jobs/${encodeURIComponent(job.dag_name)}/${encodeURIComponent(job.job_name)}`, body);
-      setMessage(writtenNote(written, `Saved ${job.dag_name}/${job.job_name} (version ${String(written.version ?? "")}).`));
-      saved();
-    } catch (error) {
-      const { fields: byField, note } = refusal(error, [...Object.keys(values), "reason"], JOB_CONFLICT);
-      setProblems(byField);
-      setFailure(note);
-    }
-  };
+    const written = await send("PUT", `api/jobs/${encodeURIComponent(job.dag_name)}/${encodeURIComponent(job.job_name)}`, body);
+    setMessage(writtenNote(written, `Saved ${job.dag_name}/${job.job_name} (version ${String(written.version ?? "")}).`));
+    saved();
+  });
   const input = (name: string, help: string) => (
     <TextField key={name} id={`field-${name}`} label={name} help={help} value={values[name] ?? ""} disabled={!canEdit}
       onChange={(value) => setValues({ ...values, [name]: value })} error={problems[name]} errorId={`error-${name}`} />

@@ -4,7 +4,7 @@ import { useState } from "react";
 import { send } from "../api";
 import { Cell, ErrorNote, Grid, Note, Prose, When } from "../components";
 import { DurationChart, type Run, SuccessRateChart } from "../charts";
-import { TextField, refusal, writtenNote } from "../forms";
+import { TextField, useFormWrite, writtenNote } from "../forms";
 import { usePolled } from "../live";
 
 export type OpenAlert = {
@@ -96,19 +96,12 @@ const inADay = () => new Date(Date.now() + 86400000).toISOString().replace(/\.\d
 function SilenceForm({ alert, close, done }: { alert: OpenAlert; close: () => void; done: (text: string) => void }) {
   const [until, setUntil] = useState(inADay);
   const [reason, setReason] = useState("");
-  const [problems, setProblems] = useState<Record<string, string>>({});
-  const [note, setNote] = useState<string | null>(null);
-  const save = async () => {
-    setProblems({}); setNote(null);
-    try {
-      const answer = await send("POST", "api/alerts/silence", { rule: alert.rule, subject: alert.subject, until, reason });
-      done(writtenNote(answer, `${alert.rule} of ${alert.subject} silenced until ${until}.`));
-      close();
-    } catch (error) {
-      const { fields, note: text } = refusal(error, ["until", "reason"], MARKET_CONFLICT);
-      setProblems(fields); setNote(text);
-    }
-  };
+  const { problems, note, submit } = useFormWrite(MARKET_CONFLICT);
+  const save = () => submit(["until", "reason"], async () => {
+    const answer = await send("POST", "api/alerts/silence", { rule: alert.rule, subject: alert.subject, until, reason });
+    done(writtenNote(answer, `${alert.rule} of ${alert.subject} silenced until ${until}.`));
+    close();
+  });
   return (
     <Box id="silence-form" borderWidth="1px" borderColor="border.emphasized" bg="bg.panel" p={3} rounded="md">
       <Text mb={2} truncate title={`${alert.rule} ${alert.subject}`}>Silence {alert.rule} of {alert.subject}</Text>
@@ -129,19 +122,12 @@ function ThresholdForm({ group, thresholds, version, canEdit, done }: { group: s
   const initial = Object.fromEntries(Object.entries(thresholds).map(([name, value]) => [name, String(value)]));
   const [values, setValues] = useState(initial);
   const [reason, setReason] = useState("");
-  const [problems, setProblems] = useState<Record<string, string>>({});
-  const [note, setNote] = useState<string | null>(null);
-  const save = async () => {
-    setProblems({}); setNote(null);
+  const { problems, note, submit } = useFormWrite(MARKET_CONFLICT);
+  const save = () => submit([...Object.keys(initial), "reason"], async () => {
     const fields = Object.fromEntries(Object.entries(values).filter(([name, value]) => value !== initial[name]));
-    try {
-      const answer = await send("PUT", `api/markets/${encodeURIComponent(group)}/thresholds`, { version, fields, reason });
-      done(writtenNote(answer, `Thresholds of ${group} saved.`));
-    } catch (error) {
-      const { fields: byField, note: text } = refusal(error, [...Object.keys(initial), "reason"], MARKET_CONFLICT);
-      setProblems(byField); setNote(text);
-    }
-  };
+    const answer = await send("PUT", `api/markets/${encodeURIComponent(group)}/thresholds`, { version, fields, reason });
+    done(writtenNote(answer, `Thresholds of ${group} saved.`));
+  });
   return (
     <Box id="thresholds" className="thresholds" borderWidth="1px" borderColor="border" p={3} rounded="md">
       <Text fontSize="sm" fontWeight="semibold" mb={2}>Alert thresholds of {group}</Text>
