@@ -72,6 +72,13 @@ class AirflowApi:
         # Threads may share a client (status asks for every group at once): one login, one count.
         self._lock = threading.RLock()
 
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None) -> AirflowApi | None:
+        """A client of the Airflow API the settings name (AirflowApiConfig.from_settings); None
+        when none is known."""
+        config = AirflowApiConfig.from_settings(settings)
+        return cls(config) if config else None
+
     def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         with self._lock:
             self.requests += 1

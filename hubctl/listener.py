@@ -31,7 +31,7 @@ from typing import Any
 
 import psycopg2
 
-from hubctl.airflow_api import AirflowApi, AirflowApiConfig, AirflowApiError
+from hubctl.airflow_api import AirflowApi, AirflowApiError
 from hubctl.db import Connection, Database
 from hubctl.repository import audit as audit_rows
 from hubctl.repository import listener as state_rows
@@ -78,10 +78,9 @@ class Listener:
     @property
     def api(self) -> AirflowApi:
         if self._api is None:
-            config = AirflowApiConfig.from_settings(self.settings)
-            if config is None:
+            self._api = AirflowApi.from_settings(self.settings)
+            if self._api is None:
                 raise AirflowApiError("Airflow's API is not known yet (HUB_AIRFLOW_API_URL)")
-            self._api = AirflowApi(config)
         return self._api
 
     def run(self, stop: threading.Event | None = None) -> None:

@@ -16,7 +16,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from hubctl.airflow_api import AirflowApi, AirflowApiConfig, AirflowApiError
+from hubctl.airflow_api import AirflowApi, AirflowApiError
 from hubctl.db import Connection, Database
 from hubctl.errors import ConflictError
 from hubctl.monitoring import rules
@@ -60,10 +60,9 @@ class Evaluation:
 def evaluate_now(settings: Settings, now: dt.datetime) -> Evaluation:
     """Evaluate with the hub's settings: its database, Airflow's API as hubctl reaches it, and
     delivery through HUB_ALERT_CONNECTION to HUB_ALERT_TO (none sent when that is unset)."""
-    config = AirflowApiConfig.from_settings(settings)
     return evaluate(
         Database.from_settings(settings),
-        AirflowApi(config) if config else None,
+        AirflowApi.from_settings(settings),
         now=now,
         send=smtp_sender(settings) if settings.alert_to else None,
     )

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hubctl import calendars
-from hubctl.airflow_api import AirflowApi, AirflowApiConfig, AirflowApiError
+from hubctl.airflow_api import AirflowApi, AirflowApiError
 from hubctl.db import Database
 from hubctl.errors import HubError
 from hubctl.listener import HEARTBEAT_SECONDS
@@ -35,11 +35,6 @@ START_LISTENER = (
     "start `hubctl listen` beside Airflow (compose: the hub-listener service; `hubctl up` runs it)"
 )
 Explain = Callable[[Sequence["DagSpec"]], list["Rejected"]]
-
-
-def _airflow(settings: Settings | None) -> AirflowApi | None:
-    config = AirflowApiConfig.from_settings(settings)
-    return AirflowApi(config) if config else None
 
 
 def _latest_run(api: AirflowApi, dag_ids: list[str]) -> dict[str, Any] | None:
@@ -104,7 +99,7 @@ def group_status(
         dags = generated_dags(groups, status_queries.generating_jobs(conn))
         latest = status_queries.latest_trade_dates(conn)
         open_alerts = alerts.open_alert_counts_in(conn)
-    api = _airflow(settings)
+    api = AirflowApi.from_settings(settings)
     suspended = schedule.suspended_by_group(database, groups)
     with ThreadPoolExecutor(max_workers=AIRFLOW_REQUESTS_AT_ONCE) as pool:
         pausing = pool.submit(airflow_pauses, api, [dag for ids in dags.values() for dag in ids])
@@ -325,7 +320,7 @@ def _check_jobs(loaded: LoadResult) -> list[Check]:
 
 
 def _check_airflow(settings: Settings, loaded: LoadResult, explain: Explain | None) -> list[Check]:
-    api = _airflow(settings)
+    api = AirflowApi.from_settings(settings)
     if api is None:
         return [
             Check(
@@ -518,7 +513,7 @@ def checks_paused_in_airflow(database: Database, settings: Settings) -> list[Che
 
     No check when Airflow cannot be asked: the `airflow` check already reports that.
     """
-    api = _airflow(settings)
+    api = AirflowApi.from_settings(settings)
     if api is None:
         return []
     with database.connect() as conn:

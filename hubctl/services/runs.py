@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from hubctl.airflow_api import AirflowApi, AirflowApiConfig, AirflowApiError
+from hubctl.airflow_api import AirflowApi, AirflowApiError
 from hubctl.db import Database
 from hubctl.errors import NotFoundError, ValidationError
 from hubctl.services.audit import AuditEntry, AuditQuery, stream_audit_log
@@ -46,12 +46,12 @@ class RunProvenance:
 def _api(api: AirflowApi | None) -> AirflowApi:
     if api is not None:
         return api
-    config = AirflowApiConfig.from_settings()
-    if config is None:
+    known = AirflowApi.from_settings()
+    if known is None:
         raise ValidationError(
             "airflow: no Airflow API known; set HUB_AIRFLOW_API_URL or run `hubctl up`"
         )
-    return AirflowApi(config)
+    return known
 
 
 def _recorded(api: AirflowApi, dag_id: str, run_id: str) -> tuple[dict[str, Any], int | None]:
