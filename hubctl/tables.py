@@ -87,6 +87,10 @@ class Derived:
     """Marks a field whose null asks the table's write rule to derive it: the column is NOT NULL."""
 
 
+class Threshold:
+    """Marks an alert threshold (docs/monitoring.md): the Markets page edits a group's."""
+
+
 # ---------------------------------------------------------------- value rules (pure Python)
 
 _CPU = re.compile(r"^(?:(?P<milli>[0-9]{1,9})m|(?P<cores>[0-9]{1,6}(?:\.[0-9]{1,3})?))$")
@@ -307,13 +311,16 @@ class ExchangeGroup:
     ] = 0
     data_late_minutes: Annotated[
         Minutes,
+        Threshold,
         Help(
             "alert data_late when prices miss the last trading session that closed more than"
             " this many minutes ago"
         ),
     ] = 60
     unreachable_fetches: Annotated[
-        Count, Help("alert source_unreachable after this many consecutive failed source fetches")
+        Count,
+        Threshold,
+        Help("alert source_unreachable after this many consecutive failed source fetches"),
     ] = 3
     silences: Annotated[
         dict[str, str],
@@ -365,11 +372,14 @@ class Job:
     ] = {}  # pydantic copies it per instance
     failure_rate_percent: Annotated[
         Annotated[int, Constraint(ge=1, le=100)],
+        Threshold,
         Help("alert failure_rate when more than this % of the last failure_rate_runs runs failed"),
     ] = 5
-    failure_rate_runs: Annotated[Count, Help("finished runs the failure rate is counted over")] = 20
+    failure_rate_runs: Annotated[
+        Count, Threshold, Help("finished runs the failure rate is counted over")
+    ] = 20
     task_minutes: Annotated[
-        Minutes, Help("alert task_duration when a task instance runs longer than this")
+        Minutes, Threshold, Help("alert task_duration when a task instance runs longer than this")
     ] = 30
     silences: Annotated[
         dict[str, str],
@@ -429,6 +439,7 @@ class Field:
     is_key: bool
     in_doc: bool
     is_derived: bool = False  # null means "derive it" (Derived); the column holds the result
+    is_threshold: bool = False  # an alert threshold (Threshold)
 
 
 _MISSING = object()
@@ -459,6 +470,7 @@ def _field(description: type, name: str, hint: Any) -> Field:
         is_key=any(item is Key for item in metadata),
         in_doc=help_.doc,
         is_derived=any(item is Derived for item in metadata),
+        is_threshold=any(item is Threshold for item in metadata),
     )
 
 
@@ -509,6 +521,10 @@ class ControlTable:
     def settable_fields(self) -> tuple[str, ...]:
         """The fields a user may change on an existing row (everything but the key)."""
         return tuple(field.name for field in self.fields if not field.is_key)
+
+    @cached_property
+    def threshold_fields(self) -> tuple[str, ...]:
+        return tuple(field.name for field in self.fields if field.is_threshold)
 
     @cached_property
     def columns(self) -> tuple[str, ...]:

@@ -76,7 +76,7 @@ class JobEdit(Reason):
 
 
 class ThresholdEdit(Reason):
-    """A market's alert thresholds (markets.THRESHOLDS), as typed; the group's version carried."""
+    """A market's alert thresholds (GROUPS.threshold_fields), as typed; the group's version carried."""
 
     version: int
     fields: dict[str, str] = Field(default_factory=dict)
@@ -253,7 +253,7 @@ def market_runs(group: str, limit: int = 20) -> list[dict[str, Any]]:
 def edit_thresholds(group: str, body: ThresholdEdit, user: GetUserDep) -> dict[str, Any]:
     """The group's alert thresholds, through the same group service as its switch (so four-eyes
     makes the change a request on a protected group)."""
-    unknown = sorted(set(body.fields) - set(markets.THRESHOLDS))
+    unknown = sorted(set(body.fields) - set(GROUPS.threshold_fields))
     if unknown:
         raise ValidationError(f"{unknown[0]}: not a threshold the page edits")
     change = groups.set_group(

@@ -18,8 +18,6 @@ from hubctl.settings import Settings
 from hubctl.specs import dag_id_for
 from hubctl.tables import GROUPS, JOBS
 
-# The group's fields the page shows and edits as its alert thresholds.
-THRESHOLDS = ("data_late_minutes", "unreachable_fetches")
 RUNS_LIMIT = 1000  # the most runs a chart asks for
 
 Silences = Mapping[tuple[str, str], str]
@@ -55,7 +53,7 @@ def _monitoring(database: Database, now: dt.datetime) -> dict[str, dict[str, Any
     found: dict[str, dict[str, Any]] = {
         group["group_name"]: {
             "open_alerts": [],
-            "thresholds": {name: group[name] for name in THRESHOLDS},
+            "thresholds": {name: group[name] for name in GROUPS.threshold_fields},
             "version": group["version"],
         }
         for group in groups
