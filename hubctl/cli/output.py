@@ -17,7 +17,6 @@ from __future__ import annotations
 import csv
 import enum
 import json
-import re
 import sys
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any
@@ -25,6 +24,7 @@ from typing import Annotated, Any
 import typer
 
 from hubctl.csvcells import cell, csv_cell
+from hubctl.text import visible
 
 
 class OutputFormat(enum.StrEnum):
@@ -45,23 +45,6 @@ OutputOption = Annotated[
 ]
 Data = Mapping[str, Any] | Sequence[Mapping[str, Any]]
 _WIDE = 1000  # when stdout is not a terminal, do not wrap tables at 80 columns
-
-
-# C0 and C1 controls, DEL, and the bidirectional overrides that reorder what a line shows.
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
-
-
-def _escaped(match: re.Match[str]) -> str:
-    char = match.group()
-    return _NAMED.get(char) or (
-        f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"
-    )
-
-
-def visible(text: str) -> str:
-    """``text`` with every control character shown as an escape, safe to write to a terminal."""
-    return _CONTROL.sub(_escaped, text)
 
 
 def echo(line: str, *, err: bool = False) -> None:

@@ -7,9 +7,10 @@ it succeeds, and one that succeeded is never sent again (unless the database fai
 send and the commit: the one window SMTP leaves, since a mail cannot be taken back).
 
 The text is plain: every value is shown literally (control characters such as terminal escapes
-as ``\\x1b``), and the notifier's HTML body is that text escaped inside ``<pre>``, so a subject
-or detail holding markup arrives as the characters it is. The notifier is called directly
-(``notify``), never rendered as a template: alert text is data, not Jinja.
+as ``\\x1b``, as the CLI prints them: hubctl.text.visible), and the notifier's HTML body is
+that text escaped inside ``<pre>``, so a subject or detail holding markup arrives as the
+characters it is. The notifier is called directly (``notify``), never rendered as a template:
+alert text is data, not Jinja.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 from hubctl.db import Database
 from hubctl.repository import monitoring
 from hubctl.settings import Settings
+from hubctl.text import visible
 
 # Deliveries one run sends at most: the rest wait for the next run.
 MAX_DELIVERIES_PER_RUN = 100
@@ -68,14 +70,6 @@ def deliver_pending(
     return outcome
 
 
-def literal(value: object) -> str:
-    """``value`` as text with every control character (newlines included) written as an escape."""
-    return "".join(
-        character if character.isprintable() else character.encode("unicode_escape").decode()
-        for character in str(value)
-    )
-
-
 def notice(delivery: Mapping[str, Any]) -> Notice:
     """The notification of one claimed delivery (an alert opened or resolved)."""
     event = "RESOLVED" if delivery["event"] == "resolved" else "OPEN"
@@ -91,8 +85,8 @@ def notice(delivery: Mapping[str, Any]) -> Notice:
         ("last seen", delivery["last_seen"].isoformat()),
         ("resolved at", delivery["resolved_at"].isoformat() if delivery["resolved_at"] else "-"),
     ]
-    body = "\n".join(f"{name}: {literal(value)}" for name, value in lines)
-    subject = f"[airflow-hub] {event} {literal(delivery['rule'])} {literal(delivery['subject'])}"
+    body = "\n".join(f"{name}: {visible(str(value))}" for name, value in lines)
+    subject = f"[airflow-hub] {event} {visible(delivery['rule'])} {visible(delivery['subject'])}"
     return Notice(subject=subject, body=body)
 
 

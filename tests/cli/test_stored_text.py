@@ -18,7 +18,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hubctl.cli.output import OutputFormat, render, visible
+from hubctl.cli.output import OutputFormat, render
+from hubctl.text import visible
 from tests.support.cli import Run
 
 DAG, JOB = "data_collection_equities", "lse"
