@@ -148,8 +148,9 @@ def test_a_database_outage_never_changes_the_dags_and_heals_by_itself(
     fallbacks = log.count("building 12 DAG(s) from the last-known-good snapshot")
     assert len(parse_times) >= OUTAGE_SECONDS // 6 and fallbacks >= OUTAGE_SECONDS // 6
 
-    crash_server.start()
+    # Read before the server is back: a parse during a slow start would rightly rewrite it.
     snapshot_age_before = time.time() - snapshot.stat().st_mtime
+    crash_server.start()
     assert snapshot_age_before > OUTAGE_SECONDS - 5  # untouched while the database was away
     with engine.begin() as conn:  # a change made right after: only a database read shows it
         conn.execute(
